@@ -1,0 +1,2 @@
+//! Decode benchmark (placeholder until the decoder lands).
+fn main() {}

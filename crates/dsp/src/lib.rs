@@ -1,0 +1,16 @@
+//! voxcap-dsp: the synchronous, allocation-conscious analysis core of voxcap.
+//!
+//! It turns a byte stream holding a WAV file into a report of what the caller
+//! did: the audio format, levels, DTMF digits, speech segments, the trim that
+//! removes dead air, and whether the completion reason Graph reported is
+//! consistent with the audio.
+//!
+//! Invariants: no async, no network, no file system access beyond
+//! [`std::io::Read`] and [`std::io::Write`]. Streaming processors take
+//! `push(&[f32])`, stamp events with absolute sample positions, and give the
+//! same results whatever the chunk size.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod events;
+pub mod synth;

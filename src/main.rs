@@ -1,0 +1,2 @@
+//! The `voxcap` command line: a thin layer over the voxcap crates.
+fn main() {}
