@@ -167,8 +167,11 @@ fn chunk_stream(
             }
             if let Some(limit) = drop_after {
                 if pos as u64 >= limit {
-                    // An error ends the body without the final chunk, so the
+                    // Pausing first lets hyper flush the bytes already
+                    // written, so the client really gets K bytes; the error
+                    // then ends the body without the final chunk, so the
                     // client sees a cut connection, not a short file.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     return Some((
                         Err(std::io::Error::new(
                             std::io::ErrorKind::ConnectionReset,
