@@ -116,7 +116,9 @@ pub(crate) async fn download(
                 let mut resp = graph_error(
                     StatusCode::RANGE_NOT_SATISFIABLE,
                     "RequestedRangeNotSatisfiable",
-                    format!("Recording {id} has {total} bytes; the requested range starts beyond it."),
+                    format!(
+                        "Recording {id} has {total} bytes; the requested range starts beyond it."
+                    ),
                 );
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
                     resp.headers_mut().insert(header::CONTENT_RANGE, v);

@@ -72,13 +72,22 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     /// Binds `listen` (port 0 picks a free port), fixes `config.base_url`
     /// to the bound address, and serves in a background task.
-    pub async fn start(listen: SocketAddr, mut config: EmulatorConfig) -> Result<Self, EmulatorError> {
+    pub async fn start(
+        listen: SocketAddr,
+        mut config: EmulatorConfig,
+    ) -> Result<Self, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| EmulatorError::Bind { addr: listen, source })?;
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
         let addr = listener
             .local_addr()
-            .map_err(|source| EmulatorError::Bind { addr: listen, source })?;
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
         let base_url = format!("http://{addr}");
         config.base_url = base_url.clone();
         let state = EmulatorState::new(config)?;
@@ -127,7 +136,10 @@ impl Drop for RunningEmulator {
 /// bot author needs: base URL, tenant, client id and secret, token URL,
 /// OpenID configuration URL and JWKS URL. `scenario` becomes the default
 /// scenario; relative WAV paths in it are resolved from the current directory.
-pub async fn run_standalone(listen: SocketAddr, scenario: Option<PathBuf>) -> Result<(), EmulatorError> {
+pub async fn run_standalone(
+    listen: SocketAddr,
+    scenario: Option<PathBuf>,
+) -> Result<(), EmulatorError> {
     let mut config = EmulatorConfig {
         time_scale: 1.0,
         ..EmulatorConfig::default()
@@ -149,7 +161,11 @@ pub async fn run_standalone(listen: SocketAddr, scenario: Option<PathBuf>) -> Re
     println!("  scope:           https://graph.microsoft.com/.default");
     println!("  OpenID config:   {}", st.openid_config_url());
     println!("  JWKS URL:        {}", st.jwks_url());
-    println!("  notification JWT: iss {}, aud {}", server::NOTIFICATION_ISSUER, c.client_id);
+    println!(
+        "  notification JWT: iss {}, aud {}",
+        server::NOTIFICATION_ISSUER,
+        c.client_id
+    );
     println!("press ctrl-c to stop");
     let _ = tokio::signal::ctrl_c().await;
     emu.stop().await

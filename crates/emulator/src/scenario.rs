@@ -323,7 +323,7 @@ impl Scenario {
         }
         let mut segments = Vec::new();
         let mut cursor = 0usize;
-        let mut hangup = self.hangup_at_s.map(|s| seconds_to_samples(s));
+        let mut hangup = self.hangup_at_s.map(seconds_to_samples);
         for (i, step) in self.steps.iter().enumerate() {
             let seed = self.seed.wrapping_add(i as u64 * 0x9E37_79B9);
             match step {
@@ -632,7 +632,7 @@ impl PreparedScenario {
             }
         }
         if let Some(noise) = &self.noise {
-            let seed = self.seed ^ 0x6E6F_6973_65;
+            let seed = self.seed ^ 0x006E_6F69_7365;
             let n = match noise.kind {
                 NoiseKind::White => synth::white_noise(seed, noise.level_dbfs, samples),
                 NoiseKind::Pink => synth::pink_noise(seed, noise.level_dbfs, samples),
@@ -679,7 +679,10 @@ fn load_wav(path: &Path) -> Result<Vec<f32>, ScenarioError> {
     if reader.duration() > MAX_WAV_SAMPLES {
         return Err(ScenarioError::WavFormat {
             path: path.to_path_buf(),
-            found: format!("{} samples, more than the 10-minute limit", reader.duration()),
+            found: format!(
+                "{} samples, more than the 10-minute limit",
+                reader.duration()
+            ),
         });
     }
     reader
@@ -818,7 +821,11 @@ mod tests {
             None,
             done(MaxSilenceTimeout, 3999),
         );
-        check(vec![voice_step(8000)], None, done(MaxRecordDurationReached, 5000));
+        check(
+            vec![voice_step(8000)],
+            None,
+            done(MaxRecordDurationReached, 5000),
+        );
         check(
             vec![voice_step(1000), press('#', 120)],
             None,

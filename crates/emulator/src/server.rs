@@ -272,7 +272,10 @@ impl EmulatorState {
 
     /// The OpenID configuration URL (the Skype-style path form).
     pub fn openid_config_url(&self) -> String {
-        format!("{}/v1/.well-known/OpenIdConfiguration", self.inner.config.base_url)
+        format!(
+            "{}/v1/.well-known/OpenIdConfiguration",
+            self.inner.config.base_url
+        )
     }
 
     /// The JWKS URL.
@@ -423,7 +426,9 @@ impl EmulatorState {
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 fn call_not_found(id: &str) -> ApiError {
@@ -533,7 +538,10 @@ impl Flavor {
     }
 
     fn beta(self) -> bool {
-        matches!(self, Flavor::Beta | Flavor::AppPath { beta: true } | Flavor::Legacy)
+        matches!(
+            self,
+            Flavor::Beta | Flavor::AppPath { beta: true } | Flavor::Legacy
+        )
     }
 
     fn version(self) -> &'static str {
@@ -610,7 +618,10 @@ pub fn app(state: EmulatorState) -> Router {
         .route("/v1/.well-known/OpenIdConfiguration", get(openid_config))
         .route("/v1/.well-known/keys", get(jwks))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
-        .route("/_emulator/scenarios/{name}", axum::routing::put(put_scenario))
+        .route(
+            "/_emulator/scenarios/{name}",
+            axum::routing::put(put_scenario),
+        )
         .route("/_emulator/calls/{id}", get(inspect_call))
         .route("/_emulator/stats", get(stats))
         .fallback(|uri: Uri| async move {
@@ -624,8 +635,11 @@ pub fn app(state: EmulatorState) -> Router {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("{what}: the body is not valid JSON for this request: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{what}: the body is not valid JSON for this request: {e}"
+        ))
+    })
 }
 
 fn location(st: &EmulatorState, flavor: Flavor, call: &str, op: &str) -> String {
@@ -717,12 +731,7 @@ async fn create_call(
         "{}/{version}/communications/calls/{id}",
         st.inner.config.base_url
     );
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, loc)],
-        Json(call),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, loc)], Json(call)).into_response())
 }
 
 async fn get_call(
@@ -751,7 +760,9 @@ async fn delete_call(
     st.gate(&headers, Some(&id))?;
     let (callback, canceled, recordings) = {
         let mut calls = lock(&st.inner.calls);
-        let c = calls.get_mut(&norm(&id)).ok_or_else(|| call_not_found(&id))?;
+        let c = calls
+            .get_mut(&norm(&id))
+            .ok_or_else(|| call_not_found(&id))?;
         c.ended = true;
         let mut canceled = Vec::new();
         for (op_id, op) in c.operations.iter_mut() {
@@ -937,7 +948,9 @@ async fn record_response(
     .unwrap_or(Value::Null);
     let (call_id, callback, script) = {
         let mut calls = lock(&st.inner.calls);
-        let c = calls.get_mut(&norm(&id)).ok_or_else(|| call_not_found(&id))?;
+        let c = calls
+            .get_mut(&norm(&id))
+            .ok_or_else(|| call_not_found(&id))?;
         c.operations.insert(
             norm(&op_id),
             OpEntry {
@@ -1054,7 +1067,12 @@ fn completed_resource(
     v.unwrap_or(Value::Null)
 }
 
-fn operation_notification(flavor: Flavor, call_id: &str, op_id: &str, data: Value) -> CommsNotification {
+fn operation_notification(
+    flavor: Flavor,
+    call_id: &str,
+    op_id: &str,
+    data: Value,
+) -> CommsNotification {
     let path = format!(
         "{}{}/operations/{}",
         flavor.resource_prefix(),
@@ -1074,7 +1092,11 @@ fn operation_notification(flavor: Flavor, call_id: &str, op_id: &str, data: Valu
 fn call_state_notification(call_id: &str, state: &str) -> CommsNotification {
     CommsNotification {
         odata_type: Some("#microsoft.graph.commsNotification"),
-        change_type: if state == "terminated" { "deleted" } else { "updated" },
+        change_type: if state == "terminated" {
+            "deleted"
+        } else {
+            "updated"
+        },
         resource_url: Some(format!("/communications/calls/{call_id}")),
         resource: None,
         resource_data: json!({
@@ -1155,9 +1177,12 @@ async fn run_operation(
         None
     };
     let reported = faults.lie_completion_reason.unwrap_or(reason);
-    let location = recording
-        .as_ref()
-        .map(|(id, t)| (format!("{}/recordings/{id}", st.inner.config.base_url), t.clone()));
+    let location = recording.as_ref().map(|(id, t)| {
+        (
+            format!("{}/recordings/{id}", st.inner.config.base_url),
+            t.clone(),
+        )
+    });
     let data = completed_resource(
         ctx.flavor,
         &ctx.call_id,
@@ -1212,7 +1237,10 @@ async fn run_operation(
         st.deliver(&ctx.callback, &batch(value, false)).await;
         st.deliver(
             &ctx.callback,
-            &batch(vec![call_state_notification(&ctx.call_id, "established")], false),
+            &batch(
+                vec![call_state_notification(&ctx.call_id, "established")],
+                false,
+            ),
         )
         .await;
     } else if !faults.suppress_completion {
@@ -1220,7 +1248,8 @@ async fn run_operation(
             .await;
     }
     if faults.duplicate_completion && !faults.suppress_completion {
-        st.deliver(&ctx.callback, &batch(vec![completion], legacy)).await;
+        st.deliver(&ctx.callback, &batch(vec![completion], legacy))
+            .await;
     }
 }
 
@@ -1268,7 +1297,12 @@ async fn update_recording_status(
     st.gate(&headers, Some(&id))?;
     let req: UpdateRecordingStatusRequest = parse_json(&body, "updateRecordingStatus")?;
     check_client_context(req.client_context.as_deref())?;
-    let status = match req.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let status = match req
+        .status
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("notrecording") => "notRecording",
         Some("recording") => "recording",
         Some("failed") => "failed",
@@ -1298,7 +1332,9 @@ async fn update_recording_status(
     });
     let call_id = {
         let mut calls = lock(&st.inner.calls);
-        let c = calls.get_mut(&norm(&id)).ok_or_else(|| call_not_found(&id))?;
+        let c = calls
+            .get_mut(&norm(&id))
+            .ok_or_else(|| call_not_found(&id))?;
         c.recording_status.push(status.to_string());
         c.operations.insert(
             norm(&op_id),
@@ -1348,7 +1384,10 @@ async fn token(
         return token_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            format!("AADSTS90002: Tenant '{tenant}' not found; the emulator's test tenant is {}", c.tenant_id),
+            format!(
+                "AADSTS90002: Tenant '{tenant}' not found; the emulator's test tenant is {}",
+                c.tenant_id
+            ),
         );
     }
     let field = |k: &str| f.get(k).map(String::as_str);
@@ -1499,14 +1538,11 @@ impl EmulatorState {
             return RecordingLookup::Discarded;
         }
         drop(recs);
-        let drop_after = r
-            .faults
-            .drop_after_bytes
-            .filter(|_| {
-                r.drops_left
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok()
-            });
+        let drop_after = r.faults.drop_after_bytes.filter(|_| {
+            r.drops_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        });
         RecordingLookup::Found(RecordingView {
             bytes: r.bytes.clone(),
             token: r.token.clone(),

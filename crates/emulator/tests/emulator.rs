@@ -20,7 +20,9 @@ fn repo_root() -> PathBuf {
 }
 
 fn scenario_file(name: &str) -> Scenario {
-    let path = repo_root().join("testdata/scenarios").join(format!("{name}.json"));
+    let path = repo_root()
+        .join("testdata/scenarios")
+        .join(format!("{name}.json"));
     Scenario::from_file(&path).expect("committed scenario parses")
 }
 
@@ -71,7 +73,10 @@ fn verify(r: &Receiver, headers: &HeaderMap) -> Result<(), String> {
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_audience(&[TEST_CLIENT_ID]);
-    v.set_issuer(&["https://graph.microsoft.com", "https://api.botframework.com"]);
+    v.set_issuer(&[
+        "https://graph.microsoft.com",
+        "https://api.botframework.com",
+    ]);
     v.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
     let data = jsonwebtoken::decode::<Value>(token, &key, &v).map_err(|e| e.to_string())?;
     if data.claims["tid"] != r.tenant.as_str() {
@@ -106,7 +111,10 @@ impl Harness {
         let http = reqwest::Client::new();
         // Discover the JWKS the way a bot does: OpenID configuration first.
         let oidc: Value = http
-            .get(format!("{}/v1/.well-known/OpenIdConfiguration", emu.base_url))
+            .get(format!(
+                "{}/v1/.well-known/OpenIdConfiguration",
+                emu.base_url
+            ))
             .send()
             .await
             .unwrap()
@@ -217,7 +225,11 @@ impl Harness {
     fn completions(&self, op_id: &str) -> Vec<Value> {
         let want = norm(op_id);
         let inbox = self.inbox.lock().unwrap();
-        assert!(inbox.rejected.is_empty(), "rejected JWTs: {:?}", inbox.rejected);
+        assert!(
+            inbox.rejected.is_empty(),
+            "rejected JWTs: {:?}",
+            inbox.rejected
+        );
         inbox
             .batches
             .iter()
@@ -279,7 +291,10 @@ fn record_body(initial: u32, max_silence: u32, max_duration: u32, ctx: &str) -> 
 /// Starts a recordResponse and returns (operation id, response JSON).
 async fn start_record(h: &Harness, call: &str, body: &Value) -> (String, Value) {
     let r = h
-        .post(&format!("/v1.0/communications/calls/{call}/recordResponse"), body)
+        .post(
+            &format!("/v1.0/communications/calls/{call}/recordResponse"),
+            body,
+        )
         .await;
     assert_eq!(r.status(), 200, "recordResponse on call {call}");
     let v: Value = r.json().await.unwrap();
@@ -289,7 +304,10 @@ async fn start_record(h: &Harness, call: &str, body: &Value) -> (String, Value) 
 fn wav_seconds(bytes: &[u8]) -> f64 {
     let r = hound::WavReader::new(std::io::Cursor::new(bytes)).expect("valid WAV");
     let s = r.spec();
-    assert_eq!((s.sample_rate, s.channels, s.bits_per_sample), (16_000, 1, 16));
+    assert_eq!(
+        (s.sample_rate, s.channels, s.bits_per_sample),
+        (16_000, 1, 16)
+    );
     f64::from(r.duration()) / 16_000.0
 }
 
@@ -313,8 +331,20 @@ async fn token_endpoint_accepts_client_credentials_and_rejects_bad_ones() {
 
     let cases: [(&str, &str, &str, u16, &str); 4] = [
         ("secret", "client_secret", "wrong", 401, "invalid_client"),
-        ("client", "client_id", "someone-else", 400, "unauthorized_client"),
-        ("grant", "grant_type", "password", 400, "unsupported_grant_type"),
+        (
+            "client",
+            "client_id",
+            "someone-else",
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "grant",
+            "grant_type",
+            "password",
+            400,
+            "unsupported_grant_type",
+        ),
         ("scope", "scope", "User.Read", 400, "invalid_scope"),
     ];
     for (label, field, value, status, code) in cases {
@@ -344,7 +374,15 @@ async fn openid_configuration_is_served_at_both_paths_with_the_signing_kid() {
         "/.well-known/openid-configuration",
         "/v1/.well-known/OpenIdConfiguration",
     ] {
-        let v: Value = h.http.get(h.url(path)).send().await.unwrap().json().await.unwrap();
+        let v: Value = h
+            .http
+            .get(h.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(v["issuer"], "https://graph.microsoft.com", "{path}");
         let jwks: Value = h
             .http
@@ -406,36 +444,80 @@ async fn invalid_record_requests_get_graph_400s() {
         b
     };
     let cases = [
-        ("initial 0", with("/initialSilenceTimeoutInSeconds", json!(0)), "initialSilenceTimeoutInSeconds"),
-        ("initial 121", with("/initialSilenceTimeoutInSeconds", json!(121)), "initialSilenceTimeoutInSeconds"),
-        ("max silence 0", with("/maxSilenceTimeoutInSeconds", json!(0)), "maxSilenceTimeoutInSeconds"),
-        ("max duration 121", with("/maxRecordDurationInSeconds", json!(121)), "maxRecordDurationInSeconds"),
+        (
+            "initial 0",
+            with("/initialSilenceTimeoutInSeconds", json!(0)),
+            "initialSilenceTimeoutInSeconds",
+        ),
+        (
+            "initial 121",
+            with("/initialSilenceTimeoutInSeconds", json!(121)),
+            "initialSilenceTimeoutInSeconds",
+        ),
+        (
+            "max silence 0",
+            with("/maxSilenceTimeoutInSeconds", json!(0)),
+            "maxSilenceTimeoutInSeconds",
+        ),
+        (
+            "max duration 121",
+            with("/maxRecordDurationInSeconds", json!(121)),
+            "maxRecordDurationInSeconds",
+        ),
         ("two prompts", two_prompts, "prompts"),
-        ("no prompt uri", with("/prompts/0/mediaInfo/uri", json!("")), "mediaInfo.uri"),
-        ("context 257", with("/clientContext", json!("x".repeat(257))), "clientContext"),
-        ("stop tone X", with("/stopTones", json!(["X"])), "stopTones[0]"),
-        ("stop tone 11 (strict outside legacy)", with("/stopTones", json!(["#", "11"])), "stopTones[1]"),
+        (
+            "no prompt uri",
+            with("/prompts/0/mediaInfo/uri", json!("")),
+            "mediaInfo.uri",
+        ),
+        (
+            "context 257",
+            with("/clientContext", json!("x".repeat(257))),
+            "clientContext",
+        ),
+        (
+            "stop tone X",
+            with("/stopTones", json!(["X"])),
+            "stopTones[0]",
+        ),
+        (
+            "stop tone 11 (strict outside legacy)",
+            with("/stopTones", json!(["#", "11"])),
+            "stopTones[1]",
+        ),
         ("not JSON", json!("{"), "recordResponse"),
     ];
     for (label, body, names) in cases {
         let r = h
-            .post(&format!("/v1.0/communications/calls/{call}/recordResponse"), &body)
+            .post(
+                &format!("/v1.0/communications/calls/{call}/recordResponse"),
+                &body,
+            )
             .await;
         assert_eq!(r.status(), 400, "case {label}");
         assert!(r.headers().contains_key("request-id"), "case {label}");
         let v: Value = r.json().await.unwrap();
         let e = &v["error"];
         assert_eq!(e["code"], "BadRequest", "case {label}");
-        assert!(e["message"].as_str().unwrap().contains(names), "case {label}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(names),
+            "case {label}: {e}"
+        );
         assert!(e["innerError"]["request-id"].is_string(), "case {label}");
-        assert!(e["innerError"]["date"].as_str().unwrap().ends_with('Z'), "case {label}");
+        assert!(
+            e["innerError"]["date"].as_str().unwrap().ends_with('Z'),
+            "case {label}"
+        );
     }
     // 256 characters is still fine, and "a" is the DTMF key A.
     let ok = with("/clientContext", json!("y".repeat(256)));
     let mut ok = ok;
     ok["stopTones"] = json!(["a", "#"]);
     let r = h
-        .post(&format!("/v1.0/communications/calls/{call}/recordResponse"), &ok)
+        .post(
+            &format!("/v1.0/communications/calls/{call}/recordResponse"),
+            &ok,
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -513,7 +595,9 @@ async fn seed_v1_and_beta_bodies_are_accepted_verbatim() {
         let op = v["id"].as_str().unwrap();
         assert_eq!(
             loc,
-            h.url(&format!("/{version}/communications/calls/{call}/operations/{op}"))
+            h.url(&format!(
+                "/{version}/communications/calls/{call}/operations/{op}"
+            ))
         );
         assert_eq!(v["@odata.type"], "#microsoft.graph.recordOperation");
         assert_eq!(v["status"], "running");
@@ -528,7 +612,11 @@ async fn seed_v1_and_beta_bodies_are_accepted_verbatim() {
         let path = n["resourceUrl"].as_str().unwrap();
         assert_eq!(
             path,
-            format!("/communications/calls/{}/operations/{}", norm(&call), norm(op))
+            format!(
+                "/communications/calls/{}/operations/{}",
+                norm(&call),
+                norm(op)
+            )
         );
         let d = &n["resourceData"];
         assert_eq!(d["id"], op);
@@ -550,20 +638,34 @@ async fn seed_legacy_record_body_with_trailing_commas_is_accepted_on_both_paths(
     let h = Harness::start().await;
     let stop = Scenario {
         steps: vec![
-            voxcap_emulator::Step::Voice { ms: 500, pitch_hz: 150.0, level_dbfs: -20.0 },
+            voxcap_emulator::Step::Voice {
+                ms: 500,
+                pitch_hz: 150.0,
+                level_dbfs: -20.0,
+            },
             // "11" in the seed's stopTones makes 1 a stop tone.
-            voxcap_emulator::Step::Press { digit: '1', ms: 100, level_dbfs: -10.0 },
+            voxcap_emulator::Step::Press {
+                digit: '1',
+                ms: 100,
+                level_dbfs: -10.0,
+            },
         ],
         ..Scenario::default()
     };
-    for path in ["/beta/app/calls/{id}/record", "/beta/applications/app-1/calls/{id}/record"] {
+    for path in [
+        "/beta/app/calls/{id}/record",
+        "/beta/applications/app-1/calls/{id}/record",
+    ] {
         let call = h.call_with(&stop).await;
         let r = post_raw(&h, &path.replace("{id}", &call), SEED_LEGACY).await;
         assert_eq!(r.status(), 202, "{path}");
         let loc = r.headers()["location"].to_str().unwrap().to_string();
         let v: Value = r.json().await.unwrap();
         let op = v["id"].as_str().unwrap().to_string();
-        assert!(loc.ends_with(&format!("/beta/app/calls/{call}/operations/{op}")), "{loc}");
+        assert!(
+            loc.ends_with(&format!("/beta/app/calls/{call}/operations/{op}")),
+            "{loc}"
+        );
         assert_eq!(v["status"], "running");
         assert!(v["createdDateTime"].is_string() && v["lastActionDateTime"].is_string());
         let n = h.completion(&op).await;
@@ -587,7 +689,12 @@ async fn seed_legacy_record_body_with_trailing_commas_is_accepted_on_both_paths(
     }
     // The lenient pre-pass is for the legacy action only.
     let call = h.create_call(None).await;
-    let r = post_raw(&h, &format!("/beta/communications/calls/{call}/recordResponse"), "{\"clientContext\": \"x\",}").await;
+    let r = post_raw(
+        &h,
+        &format!("/beta/communications/calls/{call}/recordResponse"),
+        "{\"clientContext\": \"x\",}",
+    )
+    .await;
     assert_eq!(r.status(), 400);
 }
 
@@ -595,14 +702,22 @@ async fn seed_legacy_record_body_with_trailing_commas_is_accepted_on_both_paths(
 async fn deprecated_app_path_record_response_works() {
     let h = Harness::start().await;
     let call = h.create_call(None).await;
-    let r = post_raw(&h, &format!("/beta/app/calls/{call}/recordResponse"), SEED_V1).await;
+    let r = post_raw(
+        &h,
+        &format!("/beta/app/calls/{call}/recordResponse"),
+        SEED_V1,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.contains("/beta/app/calls/"), "{loc}");
     let v: Value = r.json().await.unwrap();
     assert!(v["completionReason"].is_null());
     let n = h.completion(v["id"].as_str().unwrap()).await;
-    assert!(n["resourceUrl"].as_str().unwrap().starts_with("/app/calls/"));
+    assert!(n["resourceUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("/app/calls/"));
     // The operation can be read back at its Location.
     let got: Value = h
         .http
@@ -629,9 +744,15 @@ async fn update_recording_status_returns_a_completed_operation() {
             )
             .await;
         assert_eq!(r.status(), 200, "{status}");
-        assert!(r.headers()["location"].to_str().unwrap().contains("/operations/"));
+        assert!(r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/operations/"));
         let v: Value = r.json().await.unwrap();
-        assert_eq!(v["@odata.type"], "#microsoft.graph.updateRecordingStatusOperation");
+        assert_eq!(
+            v["@odata.type"],
+            "#microsoft.graph.updateRecordingStatusOperation"
+        );
         assert_eq!(v["status"], "completed");
         assert!(v["resultInfo"].is_null());
         assert_eq!(v["clientContext"], "c-1");
@@ -652,32 +773,72 @@ async fn update_recording_status_returns_a_completed_operation() {
         .json()
         .await
         .unwrap();
-    assert_eq!(seen["recordingStatus"], json!(["recording", "notRecording", "failed"]));
+    assert_eq!(
+        seen["recordingStatus"],
+        json!(["recording", "notRecording", "failed"])
+    );
 }
+
+/// (completionReason, subcode, status) of a completed operation.
+type Expected = (&'static str, u32, &'static str);
 
 /// The emulator's completion reason for every committed scenario.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_reason_table() {
     let h = Harness::start().await;
     // (scenario, expected reason or None for no notification, subcode, status, recording seconds)
-    let table: [(&str, Option<(&str, u32, &str)>, Option<f64>); 8] = [
-        ("stop_tone_hash", Some(("stopToneDetected", 8514, "completed")), Some(2.18)),
-        ("talk_past_max_duration", Some(("maxRecordDurationReached", 8515, "completed")), Some(10.0)),
-        ("silent_caller", Some(("initialSilenceTimeout", 8510, "failed")), Some(3.0)),
-        ("answer_then_silence", Some(("maxSilenceTimeout", 8509, "completed")), Some(5.2777)),
+    let table: [(&str, Option<Expected>, Option<f64>); 8] = [
+        (
+            "stop_tone_hash",
+            Some(("stopToneDetected", 8514, "completed")),
+            Some(2.18),
+        ),
+        (
+            "talk_past_max_duration",
+            Some(("maxRecordDurationReached", 8515, "completed")),
+            Some(10.0),
+        ),
+        (
+            "silent_caller",
+            Some(("initialSilenceTimeout", 8510, "failed")),
+            Some(3.0),
+        ),
+        (
+            "answer_then_silence",
+            Some(("maxSilenceTimeout", 8509, "completed")),
+            Some(5.2777),
+        ),
         ("hangup_mid_answer", None, None),
-        ("prompt_fails", Some(("playPromptFailed", 8511, "failed")), None),
-        ("noisy_answer_then_star", Some(("stopToneDetected", 8514, "completed")), Some(3.47)),
-        ("pause_inside_answer", Some(("maxSilenceTimeout", 8509, "completed")), Some(5.4)),
+        (
+            "prompt_fails",
+            Some(("playPromptFailed", 8511, "failed")),
+            None,
+        ),
+        (
+            "noisy_answer_then_star",
+            Some(("stopToneDetected", 8514, "completed")),
+            Some(3.47),
+        ),
+        (
+            "pause_inside_answer",
+            Some(("maxSilenceTimeout", 8509, "completed")),
+            Some(5.4),
+        ),
     ];
     for (name, want, seconds) in table {
         let call = h.call_with(&scenario_file(name)).await;
         let body = record_body(3, 2, 10, name);
         let r = h
-            .post(&format!("/beta/communications/calls/{call}/recordResponse"), &body)
+            .post(
+                &format!("/beta/communications/calls/{call}/recordResponse"),
+                &body,
+            )
             .await;
         assert_eq!(r.status(), 200, "{name}");
-        let op = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let op = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let Some((reason, subcode, status)) = want else {
             // Hang-up: no completion, even long after the scenario's end.
             let n = h.completion_within(&op, Duration::from_millis(800)).await;
@@ -691,7 +852,10 @@ async fn completion_reason_table() {
         assert_eq!(d["status"], status, "{name}");
         assert_eq!(d["clientContext"], name);
         match seconds {
-            None => assert!(d["recordingLocation"].is_null(), "{name}: no recording expected"),
+            None => assert!(
+                d["recordingLocation"].is_null(),
+                "{name}: no recording expected"
+            ),
             Some(s) => {
                 let r = h
                     .download(
@@ -701,7 +865,10 @@ async fn completion_reason_table() {
                     .await;
                 assert_eq!(r.status(), 200, "{name}");
                 let got = wav_seconds(&r.bytes().await.unwrap());
-                assert!((got - s).abs() < 0.002, "{name}: recording {got} s, want {s} s");
+                assert!(
+                    (got - s).abs() < 0.002,
+                    "{name}: recording {got} s, want {s} s"
+                );
             }
         }
     }
@@ -796,7 +963,13 @@ async fn download_needs_the_recording_token_and_honours_range() {
         r.headers()["content-range"].to_str().unwrap(),
         format!("bytes */{total}")
     );
-    let r = h.http.get(h.url("/recordings/nope")).bearer_auth(&tok).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url("/recordings/nope"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -812,14 +985,21 @@ async fn fault_throttle_429_per_call_with_retry_after() {
     let h = Harness::start().await;
     let call = h
         .call_with(&with_faults(Faults {
-            throttle: Some(voxcap_emulator::Throttle { status: 429, count: 2, retry_after_s: 3 }),
+            throttle: Some(voxcap_emulator::Throttle {
+                status: 429,
+                count: 2,
+                retry_after_s: 3,
+            }),
             ..Faults::default()
         }))
         .await;
     let body = record_body(5, 5, 5, "t");
     for i in 0..2 {
         let r = h
-            .post(&format!("/v1.0/communications/calls/{call}/recordResponse"), &body)
+            .post(
+                &format!("/v1.0/communications/calls/{call}/recordResponse"),
+                &body,
+            )
             .await;
         assert_eq!(r.status(), 429, "attempt {i}");
         assert_eq!(r.headers()["retry-after"], "3");
@@ -842,7 +1022,10 @@ async fn fault_throttle_503_server_wide_via_control_endpoint() {
         .unwrap();
     assert_eq!(r.status(), 204);
     let r = h
-        .post("/v1.0/communications/calls", &json!({"callbackUri": h.callback}))
+        .post(
+            "/v1.0/communications/calls",
+            &json!({"callbackUri": h.callback}),
+        )
         .await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "7");
@@ -864,7 +1047,10 @@ async fn fault_connection_dropped_then_resumed_with_range() {
     let h = Harness::start().await;
     let (loc, tok) = finished_recording(
         &h,
-        &with_faults(Faults { drop_after_bytes: Some(40_000), ..Faults::default() }),
+        &with_faults(Faults {
+            drop_after_bytes: Some(40_000),
+            ..Faults::default()
+        }),
     )
     .await;
     let mut r = h.download(&loc, &tok).await;
@@ -873,7 +1059,10 @@ async fn fault_connection_dropped_then_resumed_with_range() {
     let err = loop {
         match r.chunk().await {
             Ok(Some(c)) => got.extend_from_slice(&c),
-            Ok(None) => panic!("download finished despite the drop fault ({} bytes)", got.len()),
+            Ok(None) => panic!(
+                "download finished despite the drop fault ({} bytes)",
+                got.len()
+            ),
             Err(e) => break e,
         }
     };
@@ -900,7 +1089,10 @@ async fn fault_slow_download_is_paced() {
     let h = Harness::start().await;
     let (loc, tok) = finished_recording(
         &h,
-        &with_faults(Faults { download_bytes_per_sec: Some(200_000), ..Faults::default() }),
+        &with_faults(Faults {
+            download_bytes_per_sec: Some(200_000),
+            ..Faults::default()
+        }),
     )
     .await;
     let t = Instant::now();
@@ -923,7 +1115,10 @@ async fn fault_slow_download_is_paced() {
 async fn fault_completion_twice() {
     let h = Harness::start().await;
     let call = h
-        .call_with(&with_faults(Faults { duplicate_completion: true, ..Faults::default() }))
+        .call_with(&with_faults(Faults {
+            duplicate_completion: true,
+            ..Faults::default()
+        }))
         .await;
     let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "dup")).await;
     h.completion(&op).await;
@@ -940,7 +1135,10 @@ async fn fault_completion_twice() {
 async fn fault_completion_before_the_post_response() {
     let h = Harness::start().await;
     let call = h
-        .call_with(&with_faults(Faults { completion_before_response: true, ..Faults::default() }))
+        .call_with(&with_faults(Faults {
+            completion_before_response: true,
+            ..Faults::default()
+        }))
         .await;
     let (op, v) = start_record(&h, &call, &record_body(5, 2, 5, "early")).await;
     // The POST still says running, but the notification is already here.
@@ -952,7 +1150,10 @@ async fn fault_completion_before_the_post_response() {
 async fn fault_completion_interleaved_with_unrelated_notifications() {
     let h = Harness::start().await;
     let call = h
-        .call_with(&with_faults(Faults { interleave_unrelated: true, ..Faults::default() }))
+        .call_with(&with_faults(Faults {
+            interleave_unrelated: true,
+            ..Faults::default()
+        }))
         .await;
     let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "mixed")).await;
     h.completion(&op).await;
@@ -961,17 +1162,31 @@ async fn fault_completion_interleaved_with_unrelated_notifications() {
         let types: Vec<String> = h
             .all_entries()
             .iter()
-            .map(|n| n["resourceData"]["@odata.type"].as_str().unwrap_or("").to_string())
+            .map(|n| {
+                n["resourceData"]["@odata.type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect();
         if types.iter().filter(|t| t.ends_with(".call")).count() >= 3 || Instant::now() > deadline {
             break types;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let prompt = types.iter().position(|t| t.ends_with("playPromptOperation")).expect("a playPrompt notification");
-    let record = types.iter().position(|t| t.ends_with("recordOperation")).unwrap();
+    let prompt = types
+        .iter()
+        .position(|t| t.ends_with("playPromptOperation"))
+        .expect("a playPrompt notification");
+    let record = types
+        .iter()
+        .position(|t| t.ends_with("recordOperation"))
+        .unwrap();
     assert!(prompt < record, "{types:?}");
-    assert!(types[record + 1..].iter().any(|t| t.ends_with(".call")), "{types:?}");
+    assert!(
+        types[record + 1..].iter().any(|t| t.ends_with(".call")),
+        "{types:?}"
+    );
     assert_eq!(h.completions(&op).len(), 1);
 }
 
@@ -979,13 +1194,19 @@ async fn fault_completion_interleaved_with_unrelated_notifications() {
 async fn fault_no_completion_notification() {
     let h = Harness::start().await;
     let silent = h
-        .call_with(&with_faults(Faults { suppress_completion: true, ..Faults::default() }))
+        .call_with(&with_faults(Faults {
+            suppress_completion: true,
+            ..Faults::default()
+        }))
         .await;
     let normal = h.create_call(None).await;
     let (lost, _) = start_record(&h, &silent, &record_body(5, 2, 5, "lost")).await;
     let (op, _) = start_record(&h, &normal, &record_body(5, 2, 5, "ok")).await;
     h.completion(&op).await;
-    assert!(h.completion_within(&lost, Duration::from_millis(500)).await.is_none());
+    assert!(h
+        .completion_within(&lost, Duration::from_millis(500))
+        .await
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -993,7 +1214,10 @@ async fn fault_expired_download_token() {
     let h = Harness::start().await;
     let (loc, tok) = finished_recording(
         &h,
-        &with_faults(Faults { expired_download_token: true, ..Faults::default() }),
+        &with_faults(Faults {
+            expired_download_token: true,
+            ..Faults::default()
+        }),
     )
     .await;
     let r = h.download(&loc, &tok).await;
@@ -1007,7 +1231,10 @@ async fn fault_range_disabled() {
     let h = Harness::start().await;
     let (loc, tok) = finished_recording(
         &h,
-        &with_faults(Faults { range_disabled: true, ..Faults::default() }),
+        &with_faults(Faults {
+            range_disabled: true,
+            ..Faults::default()
+        }),
     )
     .await;
     let full = h.download(&loc, &tok).await.bytes().await.unwrap();
@@ -1034,16 +1261,25 @@ async fn fault_lying_completion_reason() {
     });
     let call = h.call_with(&sc).await;
     let r = h
-        .post(&format!("/beta/communications/calls/{call}/recordResponse"), &record_body(3, 2, 10, "lie"))
+        .post(
+            &format!("/beta/communications/calls/{call}/recordResponse"),
+            &record_body(3, 2, 10, "lie"),
+        )
         .await;
-    let op = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let op = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let n = h.completion(&op).await;
     let d = &n["resourceData"];
     assert_eq!(d["completionReason"], "maxSilenceTimeout");
     assert_eq!(d["resultInfo"]["subcode"], 8509);
     // The audio still ends 80 ms into the # press that really stopped it.
     let wav = h
-        .download(d["recordingLocation"].as_str().unwrap(), d["recordingAccessToken"].as_str().unwrap())
+        .download(
+            d["recordingLocation"].as_str().unwrap(),
+            d["recordingAccessToken"].as_str().unwrap(),
+        )
         .await
         .bytes()
         .await
@@ -1053,19 +1289,25 @@ async fn fault_lying_completion_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_recording_discarded_after_the_call_ends() {
-    // 1 real second per 100 simulated: discard_after_s 60 is 0.6 s here.
+    // 1 real second per 100 simulated: discard_after_s 150 is 1.5 s here.
     let h = Harness::with(|c| c.time_scale = 0.01).await;
     let (loc, tok) = finished_recording(
         &h,
-        &with_faults(Faults { discard_after_s: Some(60.0), ..Faults::default() }),
+        &with_faults(Faults {
+            discard_after_s: Some(150.0),
+            ..Faults::default()
+        }),
     )
     .await;
     assert_eq!(h.download(&loc, &tok).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     let r = h.download(&loc, &tok).await;
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("discarded"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("discarded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1089,7 +1331,10 @@ async fn deleting_the_call_cancels_a_running_recording_with_empty_location() {
     assert_eq!(d["recordingLocation"], "");
     assert_eq!(d["recordingAccessToken"], "");
     let r = h
-        .post(&format!("/v1.0/communications/calls/{call}/recordResponse"), &record_body(5, 5, 5, "x"))
+        .post(
+            &format!("/v1.0/communications/calls/{call}/recordResponse"),
+            &record_body(5, 5, 5, "x"),
+        )
         .await;
     assert_eq!(r.status(), 404);
 }
@@ -1118,9 +1363,15 @@ async fn scenario_by_header_name_and_inline_json() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let op = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let op = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let n = h.completion(&op).await;
-        assert_eq!(n["resourceData"]["completionReason"], "initialSilenceTimeout");
+        assert_eq!(
+            n["resourceData"]["completionReason"],
+            "initialSilenceTimeout"
+        );
     }
     let r = h
         .http
@@ -1160,7 +1411,11 @@ async fn hundred_concurrent_calls_pair_notifications_and_recordings() {
             let sc = Scenario {
                 seed: u64::from(i),
                 steps: vec![
-                    voxcap_emulator::Step::Voice { ms: speak_ms, pitch_hz: 100.0 + i as f32, level_dbfs: -20.0 },
+                    voxcap_emulator::Step::Voice {
+                        ms: speak_ms,
+                        pitch_hz: 100.0 + i as f32,
+                        level_dbfs: -20.0,
+                    },
                     voxcap_emulator::Step::Silence { ms: None },
                 ],
                 ..Scenario::default()
@@ -1178,17 +1433,26 @@ async fn hundred_concurrent_calls_pair_notifications_and_recordings() {
     for (i, call, op, ctx, want_s) in started {
         let n = h.completion(&op).await;
         assert_eq!(h.completions(&op).len(), 1, "call {i}");
-        assert!(n["resourceUrl"].as_str().unwrap().contains(&norm(&call)), "call {i}");
+        assert!(
+            n["resourceUrl"].as_str().unwrap().contains(&norm(&call)),
+            "call {i}"
+        );
         let d = &n["resourceData"];
         assert_eq!(d["clientContext"], ctx.as_str(), "call {i}");
         assert_eq!(d["resultInfo"]["subcode"], 8509, "call {i}");
         let wav = h
-            .download(d["recordingLocation"].as_str().unwrap(), d["recordingAccessToken"].as_str().unwrap())
+            .download(
+                d["recordingLocation"].as_str().unwrap(),
+                d["recordingAccessToken"].as_str().unwrap(),
+            )
             .await
             .bytes()
             .await
             .unwrap();
         let got = wav_seconds(&wav);
-        assert!((got - want_s).abs() < 0.001, "call {i}: {got} s, want {want_s} s");
+        assert!(
+            (got - want_s).abs() < 0.001,
+            "call {i}: {got} s, want {want_s} s"
+        );
     }
 }
