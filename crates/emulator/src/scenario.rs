@@ -892,4 +892,69 @@ mod tests {
         assert!((synth::rms_dbfs(&a) + 20.0).abs() < 0.1);
         assert!(a.iter().all(|v| v.abs() < 1.0));
     }
+
+    fn arb_step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1u32..3000).prop_map(voice_step),
+            (1u32..4000).prop_map(|ms| Step::Pause { ms }),
+            (
+                proptest::sample::select(vec!['#', '*', '5', '1']),
+                10u32..300
+            )
+                .prop_map(|(d, ms)| press(d, ms)),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn outcomes_respect_the_timer_rules(
+            steps in proptest::collection::vec(arb_step(), 0..8),
+            initial in 1u32..6, max_silence in 1u32..6, max_duration in 1u32..12,
+        ) {
+            let sc = Scenario { steps, ..Scenario::default() };
+            let prepared = sc.prepare(Path::new(".")).unwrap();
+            let params = RecordParams {
+                initial_silence_s: initial,
+                max_silence_s: max_silence,
+                max_duration_s: max_duration,
+                stop_tones: vec!['#', '*'],
+                ..RecordParams::default()
+            };
+            let Outcome::Completed { reason, recorded } = prepared.plan(&params).outcome else {
+                return Err(proptest::test_runner::TestCaseError::fail("no hang-up was scripted"));
+            };
+            let sr = SAMPLE_RATE as usize;
+            proptest::prop_assert!(recorded <= max_duration as usize * sr);
+            let active_before = |t: usize| prepared.segments.iter().any(|s| s.start < t);
+            match reason {
+                CompletionReason::InitialSilenceTimeout => {
+                    proptest::prop_assert_eq!(recorded, initial as usize * sr);
+                    proptest::prop_assert!(!active_before(recorded));
+                }
+                CompletionReason::MaxSilenceTimeout => {
+                    // The gap before `recorded` holds no activity and is exactly max silence long.
+                    let gap_start = recorded - max_silence as usize * sr;
+                    proptest::prop_assert!(prepared
+                        .segments
+                        .iter()
+                        .all(|s| s.end <= gap_start || s.start >= recorded));
+                    proptest::prop_assert!(prepared.segments.iter().any(|s| s.end == gap_start));
+                }
+                CompletionReason::StopToneDetected => {
+                    let tone = prepared.segments.iter().find(|s| s.start + ms_to_samples(STOP_TONE_TAIL_MS) == recorded);
+                    let is_stop_key = matches!(
+                        tone.map(|s| s.activity),
+                        Some(Activity::Key { digit: '#' | '*', duration_ms }) if duration_ms >= STOP_TONE_MIN_MS
+                    );
+                    proptest::prop_assert!(is_stop_key);
+                }
+                CompletionReason::MaxRecordDurationReached => {
+                    proptest::prop_assert_eq!(recorded, max_duration as usize * sr);
+                }
+                other => proptest::prop_assert!(false, "unexpected reason {:?}", other),
+            }
+        }
+    }
 }

@@ -350,4 +350,37 @@ mod tests {
             assert_eq!(strip_trailing_commas(input), want, "input {input:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn stripping_only_ever_removes_commas(text in "[\\[\\]{}\",: a\\\\]{0,64}") {
+            let out = strip_trailing_commas(&text);
+            // `out` is `text` with some commas taken out, nothing else.
+            let mut rest = out.chars().peekable();
+            for c in text.chars() {
+                if rest.peek() == Some(&c) {
+                    rest.next();
+                } else {
+                    proptest::prop_assert_eq!(c, ',');
+                }
+            }
+            proptest::prop_assert!(rest.next().is_none());
+        }
+
+        #[test]
+        fn trailing_commas_added_anywhere_are_removed(
+            items in proptest::collection::vec(("[a-z,\\]}]{0,6}", 0u32..1000), 1..6),
+        ) {
+            let map: serde_json::Map<String, Value> = items
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!([v, {"k": k}])))
+                .collect();
+            let value = Value::Object(map);
+            let strict = serde_json::to_string_pretty(&value).unwrap();
+            // Add a trailing comma before every closing bracket on its own line.
+            let loose = strict.replace("\n}", ",\n}").replace("\n]", ",\n]");
+            let back: Value = serde_json::from_str(&strip_trailing_commas(&loose)).unwrap();
+            proptest::prop_assert_eq!(back, value);
+        }
+    }
 }

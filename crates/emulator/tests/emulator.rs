@@ -1456,3 +1456,50 @@ async fn hundred_concurrent_calls_pair_notifications_and_recordings() {
         );
     }
 }
+
+/// The router works in-process, without a socket, through `tower::ServiceExt::oneshot`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_is_testable_in_process_with_oneshot() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let state = voxcap_emulator::EmulatorState::new(EmulatorConfig::default()).unwrap();
+    let c = state.config().clone();
+    let app = voxcap_emulator::app(state);
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get("/v1/.well-known/keys")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .clone()
+        .oneshot(
+            Request::post("/v1.0/communications/calls")
+                .header("content-type", "application/json")
+                .body(Body::from("{\"callbackUri\": \"http://127.0.0.1:9/cb\"}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+        c.client_id, c.client_secret
+    );
+    let r = app
+        .oneshot(
+            Request::post(format!("/{}/oauth2/v2.0/token", c.tenant_id))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
