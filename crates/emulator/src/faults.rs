@@ -38,6 +38,16 @@ pub struct Faults {
     /// Report this completion reason instead of the true one (a lying
     /// service); the recording still holds what really happened.
     pub lie_completion_reason: Option<CompletionReason>,
+    /// Answer the POST with the finished operation (status `completed` or
+    /// `failed`) after the recording ends; no notification follows.
+    pub completed_in_response: bool,
+    /// Write the completion's `status` as the schema does (`Completed`,
+    /// `Failed`) instead of the payload spelling.
+    pub pascal_case_status: bool,
+    /// Sign completion notifications with this `iss` instead of
+    /// `https://graph.microsoft.com` (e.g. `https://api.botframework.com`,
+    /// or with a trailing `/`).
+    pub notification_issuer: Option<String>,
     /// Discard recordings this many simulated seconds after the call ends
     /// (the end of the recording operation, or the bot's DELETE of the call).
     pub discard_after_s: Option<f64>,

@@ -388,11 +388,21 @@ impl EmulatorState {
     }
 
     async fn deliver<T: serde::Serialize>(&self, callback: &str, body: &T) {
+        self.deliver_as(None, callback, body).await;
+    }
+
+    /// Delivers a notification batch; `issuer` overrides the JWT `iss`.
+    async fn deliver_as<T: serde::Serialize>(
+        &self,
+        issuer: Option<&str>,
+        callback: &str,
+        body: &T,
+    ) {
         let c = &self.inner.config;
         let now = wire::unix_now();
         let jwt = self.inner.key.sign(&NotificationClaims {
             aud: c.client_id.clone(),
-            iss: NOTIFICATION_ISSUER.into(),
+            iss: issuer.unwrap_or(NOTIFICATION_ISSUER).into(),
             tid: c.tenant_id.clone(),
             iat: now,
             nbf: now.saturating_sub(300),
@@ -981,7 +991,14 @@ async fn record_response(
         params,
         faults.clone(),
     );
-    if faults.completion_before_response {
+    let mut body = running;
+    if faults.completed_in_response {
+        // Graph sometimes answers with the finished operation; then no
+        // notification follows.
+        if let Some(done) = job.await {
+            body = done;
+        }
+    } else if faults.completion_before_response {
         job.await;
     } else {
         tokio::spawn(job);
@@ -994,7 +1011,7 @@ async fn record_response(
     Ok((
         status,
         [(header::LOCATION, location(&st, flavor, &call_id, &op_id))],
-        Json(running),
+        Json(body),
     )
         .into_response())
 }
@@ -1122,7 +1139,7 @@ async fn run_operation(
     script: Arc<Script>,
     params: RecordParams,
     faults: Faults,
-) {
+) -> Option<Value> {
     let plan = script.prepared.plan(&params);
     tokio::time::sleep(st.scaled(plan.total_s)).await;
     let still_running = {
@@ -1133,7 +1150,7 @@ async fn run_operation(
             .is_some_and(|o| o.running)
     };
     if !still_running {
-        return;
+        return None;
     }
     let (reason, recorded) = match plan.outcome {
         Outcome::HungUp { .. } => {
@@ -1142,7 +1159,7 @@ async fn run_operation(
             if let Some(c) = lock(&st.inner.calls).get_mut(&norm(&ctx.call_id)) {
                 c.ended = true;
             }
-            return;
+            return None;
         }
         Outcome::Completed { reason, recorded } => (reason, recorded),
     };
@@ -1183,7 +1200,7 @@ async fn run_operation(
             t.clone(),
         )
     });
-    let data = completed_resource(
+    let mut data = completed_resource(
         ctx.flavor,
         &ctx.call_id,
         &ctx.op_id,
@@ -1191,6 +1208,14 @@ async fn run_operation(
         reported,
         location,
     );
+    if faults.pascal_case_status {
+        // The schema's spelling, which some payloads use.
+        data["status"] = json!(if reported.code() == 200 {
+            "Completed"
+        } else {
+            "Failed"
+        });
+    }
     {
         let mut calls = lock(&st.inner.calls);
         if let Some(c) = calls.get_mut(&norm(&ctx.call_id)) {
@@ -1206,6 +1231,10 @@ async fn run_operation(
     if let Some((rid, _)) = &recording {
         start_discard_timers(&st, std::slice::from_ref(rid), Some(&faults));
     }
+    if faults.completed_in_response {
+        return Some(data);
+    }
+    let issuer = faults.notification_issuer.as_deref();
     let legacy = ctx.flavor == Flavor::Legacy;
     let completion = operation_notification(ctx.flavor, &ctx.call_id, &ctx.op_id, data);
     if faults.interleave_unrelated {
@@ -1229,13 +1258,16 @@ async fn run_operation(
                 "resultInfo": {"@odata.type": "#microsoft.graph.resultInfo", "code": 200, "subcode": 0, "message": "Action completed."},
             }),
         };
-        st.deliver(&ctx.callback, &batch(vec![prompt], false)).await;
+        st.deliver_as(issuer, &ctx.callback, &batch(vec![prompt], false))
+            .await;
         let mut value = vec![call_state_notification(&ctx.call_id, "established")];
         if !faults.suppress_completion {
             value.push(completion.clone());
         }
-        st.deliver(&ctx.callback, &batch(value, false)).await;
-        st.deliver(
+        st.deliver_as(issuer, &ctx.callback, &batch(value, false))
+            .await;
+        st.deliver_as(
+            issuer,
             &ctx.callback,
             &batch(
                 vec![call_state_notification(&ctx.call_id, "established")],
@@ -1244,13 +1276,18 @@ async fn run_operation(
         )
         .await;
     } else if !faults.suppress_completion {
-        st.deliver(&ctx.callback, &batch(vec![completion.clone()], legacy))
-            .await;
+        st.deliver_as(
+            issuer,
+            &ctx.callback,
+            &batch(vec![completion.clone()], legacy),
+        )
+        .await;
     }
     if faults.duplicate_completion && !faults.suppress_completion {
-        st.deliver(&ctx.callback, &batch(vec![completion], legacy))
+        st.deliver_as(issuer, &ctx.callback, &batch(vec![completion], legacy))
             .await;
     }
+    None
 }
 
 /// Starts the discard clock of recordings whose call ended. `faults` is the

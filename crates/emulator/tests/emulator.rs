@@ -75,6 +75,7 @@ fn verify(r: &Receiver, headers: &HeaderMap) -> Result<(), String> {
     v.set_audience(&[TEST_CLIENT_ID]);
     v.set_issuer(&[
         "https://graph.microsoft.com",
+        "https://graph.microsoft.com/",
         "https://api.botframework.com",
     ]);
     v.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
@@ -1502,4 +1503,93 @@ async fn app_is_testable_in_process_with_oneshot() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_completed_in_the_post_response_without_notification() {
+    let h = Harness::start().await;
+    let call = h
+        .call_with(&with_faults(Faults {
+            completed_in_response: true,
+            ..Faults::default()
+        }))
+        .await;
+    let (op, v) = start_record(&h, &call, &record_body(5, 2, 5, "inline")).await;
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["resultInfo"]["subcode"], 8509);
+    let loc = v["recordingLocation"].as_str().unwrap();
+    let tok = v["recordingAccessToken"].as_str().unwrap();
+    assert_eq!(h.download(loc, tok).await.status(), 200);
+    assert!(h
+        .completion_within(&op, Duration::from_millis(500))
+        .await
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_pascal_case_status() {
+    let h = Harness::start().await;
+    let call = h
+        .call_with(&with_faults(Faults {
+            pascal_case_status: true,
+            ..Faults::default()
+        }))
+        .await;
+    let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "case")).await;
+    assert_eq!(
+        h.completion(&op).await["resourceData"]["status"],
+        "Completed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_other_notification_issuers_and_a_forged_one() {
+    let h = Harness::start().await;
+    for iss in [
+        "https://api.botframework.com",
+        "https://graph.microsoft.com/",
+    ] {
+        let call = h
+            .call_with(&with_faults(Faults {
+                notification_issuer: Some(iss.into()),
+                ..Faults::default()
+            }))
+            .await;
+        let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, iss)).await;
+        assert_eq!(
+            h.completion(&op).await["resourceData"]["clientContext"],
+            iss
+        );
+    }
+    // The receiver really checks: a wrong issuer is refused with 401.
+    let call = h
+        .call_with(&with_faults(Faults {
+            notification_issuer: Some("https://evil.example".into()),
+            ..Faults::default()
+        }))
+        .await;
+    start_record(&h, &call, &record_body(5, 2, 5, "forged")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rejected = h.inbox.lock().unwrap().rejected.clone();
+        if !rejected.is_empty() {
+            assert!(rejected[0].contains("Issuer"), "{rejected:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "forged notification was not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stats: Value = h
+        .http
+        .get(h.url("/_emulator/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["notificationsFailed"], 1);
 }
