@@ -173,7 +173,9 @@ struct Recording {
 
 struct Inner {
     config: EmulatorConfig,
-    key: EmulatorKey,
+    /// Signing keys, current first; the previous one stays published after
+    /// a rotation so in-flight tokens still verify.
+    keys: std::sync::RwLock<Vec<EmulatorKey>>,
     http: reqwest::Client,
     default_script: Arc<Script>,
     scenarios: Mutex<HashMap<String, Arc<Script>>>,
@@ -239,7 +241,7 @@ impl EmulatorState {
                     throttle_left,
                 }),
                 config,
-                key,
+                keys: std::sync::RwLock::new(vec![key]),
                 http,
                 default_script,
                 scenarios: Mutex::new(scenarios),
@@ -258,8 +260,27 @@ impl EmulatorState {
     }
 
     /// The signing key (its JWKS is served at `/v1/.well-known/keys`).
-    pub fn key(&self) -> &EmulatorKey {
-        &self.inner.key
+    pub fn key(&self) -> EmulatorKey {
+        self.inner.keys.read().unwrap_or_else(|p| p.into_inner())[0].clone()
+    }
+
+    /// The JWKS: the current key, then the previous one after a rotation.
+    pub fn jwks(&self) -> wire::Jwks {
+        let keys = self.inner.keys.read().unwrap_or_else(|p| p.into_inner());
+        wire::Jwks {
+            keys: keys.iter().flat_map(|k| k.jwks().keys).collect(),
+        }
+    }
+
+    /// Signs with a freshly generated key from now on (the `kid` changes),
+    /// keeping the previous key in the JWKS. Returns the new `kid`.
+    pub fn rotate_key(&self) -> Result<String, crate::signing::KeyError> {
+        let new = EmulatorKey::generate()?;
+        let kid = new.kid().to_string();
+        let mut keys = self.inner.keys.write().unwrap_or_else(|p| p.into_inner());
+        keys.insert(0, new);
+        keys.truncate(2);
+        Ok(kid)
     }
 
     /// The token endpoint URL for the test tenant.
@@ -290,7 +311,7 @@ impl EmulatorState {
     fn issue_app_token(&self) -> String {
         let now = wire::unix_now();
         let c = &self.inner.config;
-        let token = self.inner.key.sign(&AppTokenClaims {
+        let token = self.key().sign(&AppTokenClaims {
             aud: "https://graph.microsoft.com".into(),
             iss: format!("https://sts.windows.net/{}/", c.tenant_id),
             tid: c.tenant_id.clone(),
@@ -400,7 +421,7 @@ impl EmulatorState {
     ) {
         let c = &self.inner.config;
         let now = wire::unix_now();
-        let jwt = self.inner.key.sign(&NotificationClaims {
+        let jwt = self.key().sign(&NotificationClaims {
             aud: c.client_id.clone(),
             iss: issuer.unwrap_or(NOTIFICATION_ISSUER).into(),
             tid: c.tenant_id.clone(),
@@ -582,7 +603,8 @@ impl Flavor {
 /// - `GET /.well-known/openid-configuration`,
 ///   `/v1/.well-known/OpenIdConfiguration`, `/v1/.well-known/keys`;
 /// - `/_emulator/faults` (GET, PUT), `/_emulator/scenarios/{name}` (PUT),
-///   `/_emulator/calls/{id}` (GET), `/_emulator/stats` (GET).
+///   `/_emulator/calls/{id}` (GET), `/_emulator/stats` (GET),
+///   `/_emulator/rotate-key` (POST).
 pub fn app(state: EmulatorState) -> Router {
     let mut r = Router::new();
     for v in ["/v1.0", "/beta"] {
@@ -634,6 +656,7 @@ pub fn app(state: EmulatorState) -> Router {
         )
         .route("/_emulator/calls/{id}", get(inspect_call))
         .route("/_emulator/stats", get(stats))
+        .route("/_emulator/rotate-key", post(rotate_key))
         .fallback(|uri: Uri| async move {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -1487,7 +1510,7 @@ async fn openid_config(State(st): State<EmulatorState>) -> Response {
 }
 
 async fn jwks(State(st): State<EmulatorState>) -> Response {
-    Json(st.inner.key.jwks()).into_response()
+    Json(st.jwks()).into_response()
 }
 
 async fn get_faults(State(st): State<EmulatorState>) -> Response {
@@ -1536,6 +1559,23 @@ async fn inspect_call(
         "operations": ops,
     }))
     .into_response())
+}
+
+async fn rotate_key(State(st): State<EmulatorState>) -> Result<Response, ApiError> {
+    let st2 = st.clone();
+    let kid = tokio::task::spawn_blocking(move || st2.rotate_key())
+        .await
+        .map_err(|e| internal(format!("key rotation task failed: {e}")))?
+        .map_err(|e| internal(e.to_string()))?;
+    Ok(Json(json!({"kid": kid})).into_response())
+}
+
+fn internal(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        message,
+    )
 }
 
 async fn stats(State(st): State<EmulatorState>) -> Response {

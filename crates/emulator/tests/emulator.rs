@@ -36,17 +36,34 @@ struct Received {
 struct Inbox {
     batches: Vec<Received>,
     rejected: Vec<String>,
+    jwks_refreshes: usize,
 }
 
 #[derive(Clone)]
 struct Receiver {
     inbox: Arc<Mutex<Inbox>>,
-    keys: Arc<jsonwebtoken::jwk::JwkSet>,
+    keys: Arc<Mutex<jsonwebtoken::jwk::JwkSet>>,
+    jwks_url: String,
     tenant: String,
 }
 
 async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
-    let verdict = verify(&r, &headers);
+    let mut verdict = verify(&r, &headers);
+    // Like a real bot: an unknown kid means the keys rotated; refetch once.
+    if verdict
+        .as_ref()
+        .is_err_and(|e| e.starts_with("unknown kid"))
+    {
+        let fresh: jsonwebtoken::jwk::JwkSet = reqwest::get(&r.jwks_url)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        *r.keys.lock().unwrap() = fresh;
+        r.inbox.lock().unwrap().jwks_refreshes += 1;
+        verdict = verify(&r, &headers);
+    }
     let mut inbox = r.inbox.lock().unwrap();
     match verdict {
         Ok(()) => {
@@ -69,8 +86,11 @@ fn verify(r: &Receiver, headers: &HeaderMap) -> Result<(), String> {
     let token = auth.strip_prefix("Bearer ").ok_or("not a bearer token")?;
     let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
     let kid = header.kid.ok_or("no kid")?;
-    let jwk = r.keys.find(&kid).ok_or(format!("unknown kid {kid}"))?;
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let key = {
+        let keys = r.keys.lock().unwrap();
+        let jwk = keys.find(&kid).ok_or(format!("unknown kid {kid}"))?;
+        jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?
+    };
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_audience(&[TEST_CLIENT_ID]);
     v.set_issuer(&[
@@ -123,8 +143,9 @@ impl Harness {
             .await
             .unwrap();
         assert_eq!(oidc["issuer"], "https://graph.microsoft.com");
+        let jwks_url = oidc["jwks_uri"].as_str().unwrap().to_string();
         let keys: jsonwebtoken::jwk::JwkSet = http
-            .get(oidc["jwks_uri"].as_str().unwrap())
+            .get(&jwks_url)
             .send()
             .await
             .unwrap()
@@ -134,7 +155,8 @@ impl Harness {
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let receiver = Receiver {
             inbox: inbox.clone(),
-            keys: Arc::new(keys),
+            keys: Arc::new(Mutex::new(keys)),
+            jwks_url,
             tenant: emu.state.config().tenant_id.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1592,4 +1614,44 @@ async fn fault_other_notification_issuers_and_a_forged_one() {
         .await
         .unwrap();
     assert_eq!(stats["notificationsFailed"], 1);
+}
+
+/// After a key rotation, notifications carry a new kid that the bot's cached
+/// JWKS lacks; refetching the JWKS finds it (and the old key stays listed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_changes_the_kid_and_a_refetch_verifies() {
+    let h = Harness::start().await;
+    let old = h.emu.state.key().kid().to_string();
+    let r = h
+        .http
+        .post(h.url("/_emulator/rotate-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let new = r.json::<Value>().await.unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new, old);
+    let jwks: Value = h
+        .http
+        .get(h.emu.state.jwks_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, vec![new.as_str(), old.as_str()]);
+    let call = h.create_call(None).await;
+    let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "rotated")).await;
+    h.completion(&op).await;
+    assert!(h.inbox.lock().unwrap().jwks_refreshes >= 1);
 }
