@@ -33,6 +33,9 @@ pub const BEEP_MS: u32 = 300;
 /// for a hostile or mistaken scenario.
 const MAX_WAV_SAMPLES: u32 = 10 * 60 * SAMPLE_RATE;
 
+/// Longest generated step (voice or key press), in ms.
+const MAX_GENERATED_MS: u32 = 10 * 60 * 1000;
+
 /// A scripted caller, read from JSON (see the crate README).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -326,6 +329,14 @@ impl Scenario {
         let mut hangup = self.hangup_at_s.map(seconds_to_samples);
         for (i, step) in self.steps.iter().enumerate() {
             let seed = self.seed.wrapping_add(i as u64 * 0x9E37_79B9);
+            // Generated audio is allocated up front, so its length is bounded.
+            if let Step::Voice { ms, .. } | Step::Press { ms, .. } = step {
+                if *ms > MAX_GENERATED_MS {
+                    return Err(invalid(format!(
+                        "step {i}: ms = {ms} is over the {MAX_GENERATED_MS} ms limit of generated audio"
+                    )));
+                }
+            }
             match step {
                 Step::Speak { wav, gain_db } => {
                     let path = if wav.is_absolute() {
@@ -956,5 +967,70 @@ mod tests {
                 other => proptest::prop_assert!(false, "unexpected reason {:?}", other),
             }
         }
+    }
+
+    #[test]
+    fn huge_generated_steps_are_refused_not_allocated() {
+        let sc = Scenario::from_json(
+            r#"{"name": "huge", "steps": [{"type": "voice", "ms": 4000000000}]}"#,
+            "inline",
+        )
+        .expect("parses");
+        let err = sc.prepare(Path::new(".")).expect_err("must be refused");
+        assert!(
+            err.to_string().contains("huge") && err.to_string().contains("limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_steps_are_named() {
+        for (text, needle) in [
+            (r#"{"stepz": []}"#, "stepz"),
+            (r#"{"steps": [{"type": "dance"}]}"#, "dance"),
+            (
+                r#"{"steps": [{"type": "press", "digit": "X", "ms": 100}]}"#,
+                "DTMF",
+            ),
+            (
+                r#"{"steps": [{"type": "silence"}, {"type": "pause", "ms": 1}]}"#,
+                "last step",
+            ),
+        ] {
+            let err = Scenario::from_json(text, "inline")
+                .and_then(|s| s.prepare(Path::new(".")).map(|_| s))
+                .expect_err(text);
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn wav_in_another_format_is_refused_naming_the_file() {
+        let path = std::env::temp_dir().join(format!("voxcap-emu-8k-{}.wav", std::process::id()));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).expect("temp file");
+        w.write_sample(0i16).expect("write");
+        w.finalize().expect("finalize");
+        let sc = Scenario {
+            steps: vec![Step::Speak {
+                wav: path.clone(),
+                gain_db: 0.0,
+            }],
+            ..Scenario::default()
+        };
+        let err = sc
+            .prepare(Path::new("."))
+            .expect_err("8 kHz must be refused");
+        let _ = std::fs::remove_file(&path);
+        let text = err.to_string();
+        assert!(
+            text.contains("voxcap-emu-8k") && text.contains("8000 Hz"),
+            "{text}"
+        );
     }
 }
