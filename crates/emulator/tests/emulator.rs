@@ -796,6 +796,18 @@ async fn update_recording_status_returns_a_completed_operation() {
         .json()
         .await
         .unwrap();
+    let got: Value = h
+        .http
+        .get(h.url(&format!("/v1.0/communications/calls/{call}")))
+        .bearer_auth(&h.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["id"], call.as_str());
+    assert_eq!(got["callbackUri"], h.callback.as_str());
     assert_eq!(
         seen["recordingStatus"],
         json!(["recording", "notRecording", "failed"])
@@ -1044,6 +1056,16 @@ async fn fault_throttle_503_server_wide_via_control_endpoint() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    let now: Value = h
+        .http
+        .get(h.url("/_emulator/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["throttle"]["status"], 503);
     let r = h
         .post(
             "/v1.0/communications/calls",
