@@ -1,8 +1,172 @@
 //! voxcap-emulator: a local stand-in for the Microsoft Graph calls service.
 //!
-//! It will own an axum app that serves recordResponse, the legacy beta
-//! `record`, `updateRecordingStatus`, the chunked recording download, an
-//! OAuth2 token endpoint and an OpenID/JWKS endpoint; scripted callers whose
-//! recordings it renders; RS256-signed notifications; and injectable faults.
+//! It serves recordResponse (v1.0, beta and the deprecated `/app` path), the
+//! legacy beta `record`, `updateRecordingStatus`, the chunked recording
+//! download, an OAuth2 client-credentials token endpoint and OpenID/JWKS
+//! endpoints ([`server::app`]); it runs scripted callers whose recordings it
+//! renders and whose completion reason it decides by its own timer rules
+//! ([`scenario`]); it signs notifications as RS256 JWTs ([`signing`]); and it
+//! injects faults ([`faults`]).
+//!
+//! Invariants: no dependency on voxcap-capture (its wire types are its own,
+//! [`wire`], including the legacy forms); voxcap-dsp is used only to
+//! *generate* audio, never to decide anything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod download;
+pub mod faults;
+pub mod scenario;
+pub mod server;
+pub mod signing;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use faults::{Faults, Throttle};
+pub use scenario::{CompletionReason, Scenario, Step};
+pub use server::{app, EmulatorConfig, EmulatorState};
+
+/// A failure to start or run the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The scenario file is unusable.
+    #[error(transparent)]
+    Scenario(#[from] scenario::ScenarioError),
+    /// The state could not be built.
+    #[error(transparent)]
+    State(#[from] server::StateError),
+    /// The server stopped with an I/O error.
+    #[error("emulator server on {addr} failed: {source}")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An emulator serving in the background, for tests and the CLI.
+pub struct RunningEmulator {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// `http://ADDR`.
+    pub base_url: String,
+    /// The app's state (for inspection).
+    pub state: EmulatorState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl RunningEmulator {
+    /// Binds `listen` (port 0 picks a free port), fixes `config.base_url`
+    /// to the bound address, and serves in a background task.
+    pub async fn start(
+        listen: SocketAddr,
+        mut config: EmulatorConfig,
+    ) -> Result<Self, EmulatorError> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let base_url = format!("http://{addr}");
+        config.base_url = base_url.clone();
+        let state = EmulatorState::new(config)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(RunningEmulator {
+            addr,
+            base_url,
+            state,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn stop(mut self) -> Result<(), EmulatorError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let addr = self.addr;
+        match (&mut self.task).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(EmulatorError::Serve { addr, source }),
+            Err(join) => Err(EmulatorError::Serve {
+                addr,
+                source: std::io::Error::other(join.to_string()),
+            }),
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs the emulator in real time on `listen` until ctrl-c, printing what a
+/// bot author needs: base URL, tenant, client id and secret, token URL,
+/// OpenID configuration URL and JWKS URL. `scenario` becomes the default
+/// scenario; relative WAV paths in it are resolved from the current directory.
+pub async fn run_standalone(
+    listen: SocketAddr,
+    scenario: Option<PathBuf>,
+) -> Result<(), EmulatorError> {
+    let mut config = EmulatorConfig {
+        time_scale: 1.0,
+        ..EmulatorConfig::default()
+    };
+    if let Some(path) = scenario {
+        config.default_scenario = Scenario::from_file(&path)?;
+    }
+    let emu = RunningEmulator::start(listen, config).await?;
+    let st = &emu.state;
+    let c = st.config();
+    println!("voxcap emulator listening");
+    println!("  base URL:        {}", emu.base_url);
+    println!("  Graph v1.0:      {}/v1.0", emu.base_url);
+    println!("  Graph beta:      {}/beta", emu.base_url);
+    println!("  tenant:          {}", c.tenant_id);
+    println!("  client id:       {}", c.client_id);
+    println!("  client secret:   {}", c.client_secret);
+    println!("  token URL:       {}", st.token_url());
+    println!("  scope:           https://graph.microsoft.com/.default");
+    println!("  OpenID config:   {}", st.openid_config_url());
+    println!("  JWKS URL:        {}", st.jwks_url());
+    println!(
+        "  notification JWT: iss {}, aud {}",
+        server::NOTIFICATION_ISSUER,
+        c.client_id
+    );
+    println!("press ctrl-c to stop");
+    let _ = tokio::signal::ctrl_c().await;
+    emu.stop().await
+}
