@@ -14,3 +14,7 @@
 
 pub mod events;
 pub mod synth;
+pub mod quality;
+pub mod trim;
+pub mod vad;
+pub mod verify;
