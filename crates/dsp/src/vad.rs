@@ -89,8 +89,12 @@ pub struct VadConfig {
     /// Frames quieter than this (power dBFS) are never speech, and the noise
     /// floor is never taken as lower than this.
     pub abs_floor_dbfs: f32,
-    /// Half-width of the window in which the local noise floor is the minimum.
+    /// Length of the windows before and after a frame in which the local noise
+    /// floor is the minimum (the floor is the larger of the two minima).
     pub floor_window_ms: u32,
+    /// Frames more than this many dB below the clip's loud speech (the 95th
+    /// percentile of voiced-frame power) are background, not the caller.
+    pub relative_db: f32,
     /// Order-4 prediction gain in dB above which a frame counts as tonal.
     pub tone_gain_db: f32,
     /// Minimum run of tonal frames, in ms, before it is treated as a tone.
@@ -115,7 +119,8 @@ impl Default for VadConfig {
             aggressiveness: VadAggressiveness::Quality,
             gate_db: 5.0,
             abs_floor_dbfs: -75.0,
-            floor_window_ms: 2000,
+            floor_window_ms: 1500,
+            relative_db: 20.0,
             tone_gain_db: 30.0,
             tone_min_ms: 60,
             merge_gap_ms: 300,
@@ -164,6 +169,8 @@ pub struct SpeechDetector {
     history: [f32; 4],
     frames: Vec<FrameInfo>,
     pcm: Vec<i16>,
+    /// High-pass biquad (coefficients, state) for the frame power.
+    hp: Biquad,
     dtmf: Vec<(u64, u64)>,
     total: u64,
 }
@@ -200,6 +207,7 @@ impl SpeechDetector {
             history: [0.0; 4],
             frames: Vec::new(),
             pcm: vec![0; frame_len],
+            hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             dtmf: Vec::new(),
             total: 0,
             config,
@@ -244,7 +252,8 @@ impl SpeechDetector {
     fn process_frame(&mut self, frame: &[f32]) {
         let mut energy = 0f32;
         for (dst, &s) in self.pcm.iter_mut().zip(frame) {
-            energy += s * s;
+            let h = self.hp.run(s);
+            energy += h * h;
             *dst = (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
         }
         let power = energy / frame.len() as f32;
@@ -322,6 +331,45 @@ impl SpeechDetector {
     }
 }
 
+/// The frame power is measured above this, so mains hum and the rumble that
+/// dominates pink noise do not move the gate (telephone speech starts at 300 Hz).
+const HIGHPASS_HZ: f32 = 200.0;
+
+/// A second-order Butterworth high-pass (RBJ cookbook), direct form I.
+#[derive(Debug, Clone, Copy)]
+struct Biquad {
+    b: [f32; 3],
+    a: [f32; 2],
+    x: [f32; 2],
+    y: [f32; 2],
+}
+
+impl Biquad {
+    fn highpass(f0: f32, rate: u32) -> Self {
+        let w0 = std::f32::consts::TAU * f0 / rate as f32;
+        let alpha = w0.sin() / (2.0 * std::f32::consts::FRAC_1_SQRT_2);
+        let c = w0.cos();
+        let a0 = 1.0 + alpha;
+        Biquad {
+            b: [(1.0 + c) / 2.0 / a0, -(1.0 + c) / a0, (1.0 + c) / 2.0 / a0],
+            a: [-2.0 * c / a0, (1.0 - alpha) / a0],
+            x: [0.0; 2],
+            y: [0.0; 2],
+        }
+    }
+
+    fn run(&mut self, x: f32) -> f32 {
+        let y = self.b[0] * x + self.b[1] * self.x[0] + self.b[2] * self.x[1]
+            - self.a[0] * self.y[0]
+            - self.a[1] * self.y[1];
+        self.x = [x, self.x[0]];
+        // Flush denormals: a long digital silence after a loud start would
+        // otherwise leave the state decaying through subnormal floats.
+        self.y = [if y.abs() < 1e-20 { 0.0 } else { y }, self.y[0]];
+        y
+    }
+}
+
 fn power_db(p: f32) -> f32 {
     10.0 * p.max(1e-15).log10()
 }
@@ -350,8 +398,12 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
             .collect()
     };
     let gate_power = smooth(1);
-    let floor_power = smooth(2);
-    let floor = sliding_min(&floor_power, ms(cfg.floor_window_ms));
+    // The floor is the larger of the minima just before and just after a
+    // frame: a symmetric minimum would lag a step up in noise by a window.
+    let w = ms(cfg.floor_window_ms);
+    let left = one_sided_min(&gate_power, w, false);
+    let right = one_sided_min(&gate_power, w, true);
+    let floor: Vec<f32> = left.iter().zip(&right).map(|(l, r)| l.max(*r)).collect();
     let abs_floor = cfg.abs_floor_dbfs;
 
     // Tonal runs: only a run of at least tone_min frames is a tone.
@@ -384,13 +436,25 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
         }
     }
 
-    let voiced: Vec<bool> = (0..n)
+    let mut voiced: Vec<bool> = (0..n)
         .map(|i| {
             let g = power_db(gate_power[i]);
             let fl = power_db(floor[i]).max(abs_floor);
             frames[i].voice && !tonal[i] && !masked[i] && g > abs_floor && g > fl + cfg.gate_db
         })
         .collect();
+
+    // Background talkers (babble) pass the floor gate, being speech; what sets
+    // them apart is level, so frames far below the clip's loud speech go.
+    let mut loud: Vec<f32> = (0..n).filter(|&i| voiced[i]).map(|i| power_db(gate_power[i])).collect();
+    if !loud.is_empty() {
+        let k = (loud.len() * 95 / 100).min(loud.len() - 1);
+        let reference = *loud.select_nth_unstable_by(k, f32::total_cmp).1;
+        let min_db = reference - cfg.relative_db;
+        for (v, &p) in voiced.iter_mut().zip(&gate_power) {
+            *v = *v && power_db(p) >= min_db;
+        }
+    }
 
     // Runs of voiced frames, bridged over short gaps.
     let merge_gap = ms(cfg.merge_gap_ms);
@@ -466,25 +530,25 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
     }
 }
 
-/// Minimum of `x` over `[i - half, i + half]` for every `i` (monotonic deque).
-fn sliding_min(x: &[f32], half: usize) -> Vec<f32> {
-    let n = x.len();
-    let mut out = vec![0f32; n];
+/// Minimum of `x` over `[i - w, i]` (or `[i, i + w]` when `forward`).
+fn one_sided_min(x: &[f32], w: usize, forward: bool) -> Vec<f32> {
+    if forward {
+        let rev: Vec<f32> = x.iter().rev().copied().collect();
+        let mut out = one_sided_min(&rev, w, false);
+        out.reverse();
+        return out;
+    }
+    let mut out = Vec::with_capacity(x.len());
     let mut dq: VecDeque<usize> = VecDeque::new();
-    let mut next = 0;
-    for (i, o) in out.iter_mut().enumerate() {
-        let hi = (i + half).min(n - 1);
-        while next <= hi {
-            while dq.back().is_some_and(|&b| x[b] >= x[next]) {
-                dq.pop_back();
-            }
-            dq.push_back(next);
-            next += 1;
+    for (i, &v) in x.iter().enumerate() {
+        while dq.back().is_some_and(|&b| x[b] >= v) {
+            dq.pop_back();
         }
-        while dq.front().is_some_and(|&f| f + half < i) {
+        dq.push_back(i);
+        while dq.front().is_some_and(|&f| f + w < i) {
             dq.pop_front();
         }
-        *o = x[dq[0]];
+        out.push(x[dq[0]]);
     }
     out
 }
@@ -507,16 +571,16 @@ mod tests {
     use crate::synth;
 
     #[test]
-    fn sliding_min_matches_naive() {
+    fn one_sided_min_matches_naive() {
         let mut rng = synth::Rng::new(7);
         let x: Vec<f32> = (0..300).map(|_| rng.next_f64() as f32).collect();
-        for half in [0, 1, 5, 50, 400] {
-            let fast = sliding_min(&x, half);
+        for w in [0, 1, 5, 50, 400] {
+            let back = one_sided_min(&x, w, false);
+            let fwd = one_sided_min(&x, w, true);
             for i in 0..x.len() {
-                let lo = i.saturating_sub(half);
-                let hi = (i + half + 1).min(x.len());
-                let naive = x[lo..hi].iter().copied().fold(f32::INFINITY, f32::min);
-                assert_eq!(fast[i], naive, "i={i} half={half}");
+                let min = |r: &[f32]| r.iter().copied().fold(f32::INFINITY, f32::min);
+                assert_eq!(back[i], min(&x[i.saturating_sub(w)..=i]), "i={i} w={w}");
+                assert_eq!(fwd[i], min(&x[i..(i + w + 1).min(x.len())]), "i={i} w={w}");
             }
         }
     }
