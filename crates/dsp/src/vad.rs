@@ -107,6 +107,13 @@ pub struct VadConfig {
     pub onset_pad_ms: u32,
     /// Each segment is extended this much later (speech decays into noise).
     pub offset_pad_ms: u32,
+    /// When the clip's estimated SNR is below [`low_snr_db`](Self::low_snr_db),
+    /// onsets are moved this much earlier still: weak onsets drown first.
+    pub low_snr_onset_pad_ms: u32,
+    /// As `low_snr_onset_pad_ms`, for offsets.
+    pub low_snr_offset_pad_ms: u32,
+    /// Estimated SNR (speech over floor, dB) below which the low-SNR pads apply.
+    pub low_snr_db: f32,
     /// Frames within this many ms of a DTMF event are not speech.
     pub dtmf_guard_ms: u32,
 }
@@ -127,6 +134,9 @@ impl Default for VadConfig {
             min_speech_ms: 60,
             onset_pad_ms: 20,
             offset_pad_ms: 40,
+            low_snr_onset_pad_ms: 200,
+            low_snr_offset_pad_ms: 0,
+            low_snr_db: 10.0,
             dtmf_guard_ms: 20,
         }
     }
@@ -472,25 +482,17 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
         }
     }
     let min_speech = ms(cfg.min_speech_ms);
-    let on_pad = ms(cfg.onset_pad_ms);
-    let off_pad = ms(cfg.offset_pad_ms);
-    let mut segs: Vec<(usize, usize)> = Vec::new();
-    for &(s, e, count) in &runs {
-        if count < min_speech {
-            continue;
-        }
-        // Pads stop at a DTMF mask, so a segment never overlaps a key press.
-        let mut s2 = s;
-        while s2 > 0 && s - s2 < on_pad && !masked[s2 - 1] {
-            s2 -= 1;
-        }
-        let mut e2 = e;
-        while e2 < n && e2 - e < off_pad && !masked[e2] {
-            e2 += 1;
-        }
-        match segs.last_mut() {
-            Some(last) if s2 <= last.1 => last.1 = last.1.max(e2),
-            _ => segs.push((s2, e2)),
+    let runs: Vec<(usize, usize)> =
+        runs.into_iter().filter(|r| r.2 >= min_speech).map(|r| (r.0, r.1)).collect();
+    let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
+    if let Some(snr) = estimate_snr_db(&segs, frames, &floor, &masked, abs_floor) {
+        if snr < cfg.low_snr_db {
+            segs = pad_runs(
+                &segs,
+                &masked,
+                ms(cfg.low_snr_onset_pad_ms),
+                ms(cfg.low_snr_offset_pad_ms),
+            );
         }
     }
 
@@ -528,6 +530,62 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
         speech_level_dbfs,
         total_samples: total,
     }
+}
+
+/// Extends frame runs by the pads, stopping at DTMF masks so a segment never
+/// overlaps a key press, and merges runs that come to touch.
+fn pad_runs(runs: &[(usize, usize)], masked: &[bool], on_pad: usize, off_pad: usize) -> Vec<(usize, usize)> {
+    let n = masked.len();
+    let mut segs: Vec<(usize, usize)> = Vec::new();
+    for &(s, e) in runs {
+        let mut s2 = s;
+        while s2 > 0 && s - s2 < on_pad && !masked[s2 - 1] {
+            s2 -= 1;
+        }
+        let mut e2 = e;
+        while e2 < n && e2 - e < off_pad && !masked[e2] {
+            e2 += 1;
+        }
+        match segs.last_mut() {
+            Some(last) if s2 <= last.1 => last.1 = last.1.max(e2),
+            _ => segs.push((s2, e2)),
+        }
+    }
+    segs
+}
+
+/// Speech-to-noise ratio of the clip in dB: mean power inside `segs` (noise
+/// removed) over the median floor outside them. `None` without speech or noise.
+fn estimate_snr_db(
+    segs: &[(usize, usize)],
+    frames: &[FrameInfo],
+    floor: &[f32],
+    masked: &[bool],
+    abs_floor: f32,
+) -> Option<f32> {
+    let n = frames.len();
+    let mut in_speech = vec![false; n];
+    for &(s, e) in segs {
+        in_speech[s..e].iter_mut().for_each(|v| *v = true);
+    }
+    let mut noise: Vec<f32> = (0..n)
+        .filter(|&i| !in_speech[i] && !masked[i])
+        .map(|i| floor[i].max(db_to_power(abs_floor)))
+        .collect();
+    let (sum, count) = (0..n)
+        .filter(|&i| in_speech[i])
+        .fold((0f64, 0usize), |(s, c), i| (s + f64::from(frames[i].power), c + 1));
+    if noise.is_empty() || count == 0 {
+        return None;
+    }
+    let mid = noise.len() / 2;
+    let noise = f64::from(*noise.select_nth_unstable_by(mid, f32::total_cmp).1);
+    let speech = (sum / count as f64 - noise).max(noise * 1e-3);
+    Some((10.0 * (speech / noise).log10()) as f32)
+}
+
+fn db_to_power(db: f32) -> f32 {
+    10f32.powf(db / 10.0)
 }
 
 /// Minimum of `x` over `[i - w, i]` (or `[i, i + w]` when `forward`).
