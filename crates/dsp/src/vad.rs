@@ -68,6 +68,9 @@ pub enum VadError {
     /// webrtc-vad runs here only at the analysis rates 8 and 16 kHz.
     #[error("voice detector: unsupported sample rate {0} Hz (use 8000 or 16000)")]
     UnsupportedRate(u32),
+    /// webrtc-vad takes 10, 20 or 30 ms frames only.
+    #[error("voice detector: unsupported frame length {0} ms (use 10, 20 or 30)")]
+    UnsupportedFrame(u32),
     /// A `--vad` name that is not a known detector.
     #[error("voice detector: unknown kind {0:?} (known: webrtc)")]
     UnknownKind(String),
@@ -83,6 +86,10 @@ pub struct VadConfig {
     pub kind: VadKind,
     /// webrtc-vad mode.
     pub aggressiveness: VadAggressiveness,
+    /// Frame length given to webrtc-vad: 10, 20 or 30 ms. Its cost is mostly
+    /// per frame, so 30 ms is about 2.5x cheaper than 10 ms; the energy gates
+    /// still work on 10 ms frames, so edges keep 10 ms resolution.
+    pub webrtc_frame_ms: u32,
     /// A voiced frame's (3-frame smoothed) power must exceed the local noise
     /// floor by this many dB.
     pub gate_db: f32,
@@ -124,6 +131,7 @@ impl Default for VadConfig {
             sample_rate: 8000,
             kind: VadKind::Webrtc,
             aggressiveness: VadAggressiveness::Quality,
+            webrtc_frame_ms: 30,
             gate_db: 5.0,
             abs_floor_dbfs: -75.0,
             floor_window_ms: 1500,
@@ -132,7 +140,7 @@ impl Default for VadConfig {
             tone_min_ms: 60,
             merge_gap_ms: 300,
             min_speech_ms: 60,
-            onset_pad_ms: 20,
+            onset_pad_ms: 10,
             offset_pad_ms: 40,
             low_snr_onset_pad_ms: 200,
             low_snr_offset_pad_ms: 0,
@@ -178,7 +186,12 @@ pub struct SpeechDetector {
     /// Last samples of the previous frame, for the prediction lags.
     history: [f32; 4],
     frames: Vec<FrameInfo>,
+    /// 16-bit samples of the current webrtc-vad block (capacity = block length).
     pcm: Vec<i16>,
+    /// `history` followed by the current frame, for the prediction gain.
+    lpc_buf: Vec<f32>,
+    /// Frames quieter than the absolute floor skip the tone check.
+    tone_min_power: f32,
     /// High-pass biquad (coefficients, state) for the frame power.
     hp: Biquad,
     dtmf: Vec<(u64, u64)>,
@@ -210,13 +223,21 @@ impl SpeechDetector {
             VadAggressiveness::VeryAggressive => VadMode::VeryAggressive,
         };
         let frame_len = config.sample_rate as usize / 100;
+        let block = match config.webrtc_frame_ms {
+            10 => 1,
+            20 => 2,
+            30 => 3,
+            ms => return Err(VadError::UnsupportedFrame(ms)),
+        };
         Ok(SpeechDetector {
             vad: Vad::new_with_rate_and_mode(rate, mode),
             frame_len,
             pending: Vec::with_capacity(frame_len),
             history: [0.0; 4],
             frames: Vec::new(),
-            pcm: vec![0; frame_len],
+            pcm: Vec::with_capacity(frame_len * block),
+            lpc_buf: vec![0.0; frame_len + 4],
+            tone_min_power: db_to_power(config.abs_floor_dbfs),
             hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             dtmf: Vec::new(),
             total: 0,
@@ -260,69 +281,48 @@ impl SpeechDetector {
     }
 
     fn process_frame(&mut self, frame: &[f32]) {
+        let n = frame.len();
         let mut energy = 0f32;
-        for (dst, &s) in self.pcm.iter_mut().zip(frame) {
+        for &s in frame {
             let h = self.hp.run(s);
             energy += h * h;
-            *dst = (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+            self.pcm.push((s * 32768.0).round().clamp(-32768.0, 32767.0) as i16);
         }
-        let power = energy / frame.len() as f32;
-        // Only invalid frame lengths make webrtc-vad fail; ours are always 10 ms.
-        let voice = self.vad.is_voice_segment(&self.pcm).unwrap_or(false);
-        let tonal = voice && self.prediction_gain_db(frame) > self.config.tone_gain_db;
-        let n = frame.len();
-        for (k, h) in self.history.iter_mut().enumerate() {
+        let power = energy / n as f32;
+        // Prediction lags reach into the previous frame (see prediction_gain_db).
+        self.lpc_buf[..4].copy_from_slice(&self.history);
+        self.lpc_buf[4..].copy_from_slice(frame);
+        let tonal = power > self.tone_min_power
+            && prediction_gain_db(&self.lpc_buf) > self.config.tone_gain_db;
+        for (k, h) in self.history.iter_mut().rev().enumerate() {
             *h = frame[n - 1 - k];
         }
         self.frames.push(FrameInfo {
             power,
-            voice,
+            voice: false,
             tonal,
         });
+        if self.pcm.len() == self.pcm.capacity() {
+            self.classify_block();
+        }
     }
 
-    /// Order-4 linear prediction gain of the frame, in dB. Lags reach into the
-    /// previous frame so a steady sinusoid is predicted almost exactly (the
-    /// autocorrelation method's edge bias would cap it near 20 dB on 80 samples).
-    fn prediction_gain_db(&self, frame: &[f32]) -> f32 {
-        let at = |i: isize| -> f64 {
-            if i >= 0 {
-                f64::from(frame[i as usize])
-            } else {
-                f64::from(self.history[(-i - 1) as usize])
-            }
-        };
-        let mut r = [0f64; 5];
-        for n in 0..frame.len() as isize {
-            let x = at(n);
-            for (k, rk) in r.iter_mut().enumerate() {
-                *rk += x * at(n - k as isize);
-            }
+    /// Runs webrtc-vad on the buffered block (zero-padded if the stream ended
+    /// inside it) and gives its decision to the 10 ms frames it covers.
+    fn classify_block(&mut self) {
+        if self.pcm.is_empty() {
+            return;
         }
-        if r[0] <= 1e-12 {
-            return 0.0;
+        let covered = self.pcm.len().div_ceil(self.frame_len);
+        let full = self.pcm.capacity();
+        self.pcm.resize(full, 0);
+        // Only invalid frame lengths make webrtc-vad fail; ours are 10/20/30 ms.
+        let voice = self.vad.is_voice_segment(&self.pcm).unwrap_or(false);
+        self.pcm.clear();
+        let len = self.frames.len();
+        for f in &mut self.frames[len.saturating_sub(covered)..] {
+            f.voice = voice;
         }
-        // Levinson-Durbin; the error ratio is the residual power fraction.
-        let mut a = [0f64; 5];
-        let mut err = r[0];
-        for i in 1..5 {
-            let mut acc = r[i];
-            for j in 1..i {
-                acc -= a[j] * r[i - j];
-            }
-            let k = acc / err;
-            if !k.is_finite() || k.abs() >= 1.0 {
-                // Numerically a perfect predictor: treat as maximally tonal.
-                return 99.0;
-            }
-            let prev = a;
-            a[i] = k;
-            for j in 1..i {
-                a[j] = prev[j] - k * prev[i - j];
-            }
-            err *= 1.0 - k * k;
-        }
-        (10.0 * (r[0] / err.max(r[0] * 1e-10)).log10()) as f32
     }
 
     /// Ends the stream and returns the speech found.
@@ -337,8 +337,49 @@ impl SpeechDetector {
                 last.power *= self.frame_len as f32 / real as f32;
             }
         }
+        self.classify_block();
         decide(&self.config, &self.frames, &self.dtmf, self.total)
     }
+}
+
+/// Order-4 linear prediction gain in dB of `buf[4..]`, predicted from the four
+/// samples before each (so `buf[..4]` is the previous frame's tail). Reaching
+/// into the previous frame lets a steady sinusoid be predicted almost exactly;
+/// the autocorrelation method's edge bias would cap it near 20 dB on 80 samples.
+fn prediction_gain_db(buf: &[f32]) -> f32 {
+    let mut r = [0f32; 5];
+    for n in 4..buf.len() {
+        let x = buf[n];
+        r[0] += x * x;
+        r[1] += x * buf[n - 1];
+        r[2] += x * buf[n - 2];
+        r[3] += x * buf[n - 3];
+        r[4] += x * buf[n - 4];
+    }
+    if r[0] <= 1e-12 {
+        return 0.0;
+    }
+    // Levinson-Durbin; the error ratio is the residual power fraction.
+    let mut a = [0f32; 5];
+    let mut err = r[0];
+    for i in 1..5 {
+        let mut acc = r[i];
+        for j in 1..i {
+            acc -= a[j] * r[i - j];
+        }
+        let k = acc / err;
+        if !k.is_finite() || k.abs() >= 1.0 {
+            // Numerically a perfect predictor: maximally tonal.
+            return 99.0;
+        }
+        let prev = a;
+        a[i] = k;
+        for j in 1..i {
+            a[j] = prev[j] - k * prev[i - j];
+        }
+        err *= 1.0 - k * k;
+    }
+    10.0 * (r[0] / err.max(r[0] * 1e-10)).log10()
 }
 
 /// The frame power is measured above this, so mains hum and the rumble that
@@ -662,12 +703,11 @@ mod tests {
 
     #[test]
     fn pure_tone_is_tonal() {
-        let mut d = SpeechDetector::with_rate(8000).unwrap();
-        let tone = synth::sine(1000.0, -12.0, 160, 8000, 0.3);
-        d.process_frame(&tone[..80]);
-        assert!(d.prediction_gain_db(&tone[80..]) > 40.0);
-        let noise = synth::white_noise(3, -20.0, 160);
-        d.process_frame(&noise[..80]);
-        assert!(d.prediction_gain_db(&noise[80..]) < 3.0);
+        let tone = synth::sine(1000.0, -12.0, 84, 8000, 0.3);
+        assert!(prediction_gain_db(&tone) > 40.0);
+        let dual = synth::dual_tone((941.0, -10.0), (1477.0, -10.0), 84, 8000);
+        assert!(prediction_gain_db(&dual) > 30.0);
+        let noise = synth::white_noise(3, -20.0, 84);
+        assert!(prediction_gain_db(&noise) < 3.0);
     }
 }

@@ -387,6 +387,19 @@ impl Score {
     }
 }
 
+/// Onset errors in ms, signed (negative: detected early), see [`onset_errors_ms`].
+pub fn onset_errors_signed_ms(truth: &[(usize, usize)], pred: &[(usize, usize)]) -> Vec<Option<f64>> {
+    truth
+        .iter()
+        .map(|&(s, e)| {
+            pred.iter()
+                .filter(|&&(ps, pe)| ps < e && pe > s)
+                .map(|&(ps, _)| (ps as f64 - s as f64) * 1000.0 / f64::from(RATE))
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+        })
+        .collect()
+}
+
 /// Onset errors in ms: for each truth span, the start of the detected segment
 /// overlapping it that starts nearest; `None` when no segment overlaps it.
 pub fn onset_errors_ms(truth: &[(usize, usize)], pred: &[(usize, usize)]) -> Vec<Option<f64>> {
