@@ -286,7 +286,9 @@ impl SpeechDetector {
         for &s in frame {
             let h = self.hp.run(s);
             energy += h * h;
-            self.pcm.push((s * 32768.0).round().clamp(-32768.0, 32767.0) as i16);
+            // `as` saturates; truncation instead of rounding saves a libm call
+            // per sample and moves a sample by under one LSB.
+            self.pcm.push((s * 32768.0) as i16);
         }
         let power = energy / n as f32;
         // Prediction lags reach into the previous frame (see prediction_gain_db).
