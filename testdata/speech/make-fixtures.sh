@@ -37,5 +37,5 @@ rec alsa_side_right.wav    /usr/share/sounds/alsa/Side_Right.wav
 rec ktuberling_en_coat.wav /usr/share/ktuberling/sounds/en/coat.ogg
 rec ktuberling_de_hat.wav  /usr/share/ktuberling/sounds/de/hat.ogg
 rec ktuberling_fr_egypte_chameau.wav /usr/share/ktuberling/sounds/fr/egypte_chameau.wav
-rec klettres_en_syllab.wav "$(ls /usr/share/klettres/en/syllab/*.ogg | head -1)"
+rec klettres_en_syllab.wav /usr/share/klettres/en/syllab/aw.ogg
 rm -f /tmp/voxcap-tts.wav
