@@ -69,3 +69,30 @@ fn dtmf_frames_are_never_speech() {
         assert!(b as u64 <= ev.start || a as u64 >= ev.end, "segment {a}..{b} overlaps {ev:?}");
     }
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Random chunk sequences give the segments of one whole push.
+        #[test]
+        fn random_chunking_is_invariant(seed in 0u64..1000, sizes in proptest::collection::vec(1usize..700, 1..20)) {
+            let fx = fixtures();
+            let k = (seed as usize) % fx.len();
+            let clip = &noisy_set(&fx[k..=k], &[10.0], &[Noise::Pink])[0];
+            let whole = segments_in_chunks(clip, clip.samples.len(), 8000);
+            let mut d = SpeechDetector::with_rate(8000).unwrap();
+            let mut at = 0;
+            let mut i = 0;
+            while at < clip.samples.len() {
+                let n = sizes[i % sizes.len()].min(clip.samples.len() - at);
+                d.push(&clip.samples[at..at + n]);
+                at += n;
+                i += 1;
+            }
+            prop_assert_eq!(spans(&d.finish().segments), whole);
+        }
+    }
+}
