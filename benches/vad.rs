@@ -21,7 +21,9 @@ fn fixtures() -> Vec<Vec<f32>> {
         .iter()
         .map(|p| {
             let mut r = hound::WavReader::open(p).expect("fixture");
-            r.samples::<i16>().map(|s| f32::from(s.expect("sample")) / 32768.0).collect()
+            r.samples::<i16>()
+                .map(|s| f32::from(s.expect("sample")) / 32768.0)
+                .collect()
         })
         .collect()
 }
@@ -54,7 +56,9 @@ fn bench(c: &mut Criterion) {
     let long = clip(&fx, 120.0, 1);
     let mut g = c.benchmark_group("vad");
     g.throughput(Throughput::Elements(long.len() as u64));
-    g.bench_function(BenchmarkId::new("2min_8k", long.len()), |b| b.iter(|| run(black_box(&long))));
+    g.bench_function(BenchmarkId::new("2min_8k", long.len()), |b| {
+        b.iter(|| run(black_box(&long)))
+    });
     let batch: Vec<Vec<f32>> = (0..100).map(|i| clip(&fx, 5.0, 100 + i)).collect();
     let total: usize = batch.iter().map(Vec::len).sum();
     g.throughput(Throughput::Elements(total as u64));

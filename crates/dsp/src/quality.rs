@@ -39,7 +39,11 @@ pub struct QualityEvidence<'a> {
 
 impl<'a> QualityEvidence<'a> {
     /// Evidence from a detector's output; clipping and truncation still to fill in.
-    pub fn from_activity(activity: &'a SpeechActivity, dtmf: &'a [DtmfEvent], sample_rate: u32) -> Self {
+    pub fn from_activity(
+        activity: &'a SpeechActivity,
+        dtmf: &'a [DtmfEvent],
+        sample_rate: u32,
+    ) -> Self {
         QualityEvidence {
             sample_rate,
             total_samples: activity.total_samples,
@@ -134,7 +138,11 @@ impl Quality {
         let rate = f64::from(ev.sample_rate.max(1));
         let sec = |s: u64| s as f64 / rate;
         let duration = sec(ev.total_samples);
-        let speech_samples: u64 = ev.speech.iter().map(|s| s.end.saturating_sub(s.start)).sum();
+        let speech_samples: u64 = ev
+            .speech
+            .iter()
+            .map(|s| s.end.saturating_sub(s.start))
+            .sum();
         let speech_s = sec(speech_samples);
         let longest_pause_s = ev
             .speech
@@ -184,7 +192,11 @@ impl Quality {
         }
         Quality {
             speech_s,
-            speech_ratio: if ev.total_samples == 0 { 0.0 } else { speech_s / duration },
+            speech_ratio: if ev.total_samples == 0 {
+                0.0
+            } else {
+                speech_s / duration
+            },
             time_to_first_speech_s: ev.speech.first().map(|s| sec(s.start)),
             longest_pause_s,
             clipped_ratio,
@@ -214,8 +226,14 @@ mod tests {
     }
 
     const SEGS: [SpeechSegment; 2] = [
-        SpeechSegment { start: 8000, end: 16000 },
-        SpeechSegment { start: 24000, end: 32000 },
+        SpeechSegment {
+            start: 8000,
+            end: 16000,
+        },
+        SpeechSegment {
+            start: 24000,
+            end: 32000,
+        },
     ];
 
     #[test]
@@ -232,15 +250,44 @@ mod tests {
     #[test]
     fn label_table() {
         use QualityLabel::*;
-        let tone = [DtmfEvent { digit: '#', start: 0, end: 800, level_dbfs: -10.0 }];
-        let to_end = [SpeechSegment { start: 8000, end: 39_500 }];
+        let tone = [DtmfEvent {
+            digit: '#',
+            start: 0,
+            end: 800,
+            level_dbfs: -10.0,
+        }];
+        let to_end = [SpeechSegment {
+            start: 8000,
+            end: 39_500,
+        }];
         let cases: Vec<(&str, QualityEvidence, Vec<QualityLabel>)> = vec![
             ("silent", ev(&[], &[]), vec![Silent]),
             ("dtmf only", ev(&[], &tone), vec![DtmfOnly]),
-            ("clipped", QualityEvidence { clipped_samples: 400, ..ev(&SEGS, &[]) }, vec![Speech, Clipped]),
-            ("quiet", QualityEvidence { speech_level_dbfs: Some(-45.0), ..ev(&SEGS, &[]) }, vec![Speech, LowLevel]),
+            (
+                "clipped",
+                QualityEvidence {
+                    clipped_samples: 400,
+                    ..ev(&SEGS, &[])
+                },
+                vec![Speech, Clipped],
+            ),
+            (
+                "quiet",
+                QualityEvidence {
+                    speech_level_dbfs: Some(-45.0),
+                    ..ev(&SEGS, &[])
+                },
+                vec![Speech, LowLevel],
+            ),
             ("cut off", ev(&to_end, &[]), vec![Speech, Truncated]),
-            ("file truncated", QualityEvidence { input_truncated: true, ..ev(&[], &[]) }, vec![Silent, Truncated]),
+            (
+                "file truncated",
+                QualityEvidence {
+                    input_truncated: true,
+                    ..ev(&[], &[])
+                },
+                vec![Silent, Truncated],
+            ),
         ];
         for (name, e, want) in cases {
             assert_eq!(Quality::new(&e).labels, want, "{name}");

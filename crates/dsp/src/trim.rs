@@ -97,8 +97,15 @@ pub fn plan_trim(
     };
     let per_ms = |ms: u32| u64::from(ms) * u64::from(config.sample_rate) / 1000;
     let speech_start = first.start.min(total_samples);
-    let speech_end = segments.iter().map(|s| s.end).max().unwrap_or(last.end).min(total_samples);
-    let mut end = speech_end.saturating_add(per_ms(config.pad_end_ms)).min(total_samples);
+    let speech_end = segments
+        .iter()
+        .map(|s| s.end)
+        .max()
+        .unwrap_or(last.end)
+        .min(total_samples);
+    let mut end = speech_end
+        .saturating_add(per_ms(config.pad_end_ms))
+        .min(total_samples);
     let is_stop = |d: char| {
         config.stop_tones.is_empty() || config.stop_tones.iter().any(|s| s.eq_ignore_ascii_case(&d))
     };
@@ -180,9 +187,21 @@ mod tests {
     fn pads_and_clamps() {
         let c = TrimConfig::default();
         let t = plan_trim(&[seg(8000, 16000), seg(20000, 24000)], &[], 40000, &c);
-        assert_eq!(t, Trim { start: 8000 - 1200, end: 24000 + 2400 });
+        assert_eq!(
+            t,
+            Trim {
+                start: 8000 - 1200,
+                end: 24000 + 2400
+            }
+        );
         let t = plan_trim(&[seg(400, 39000)], &[], 40000, &c);
-        assert_eq!(t, Trim { start: 0, end: 40000 });
+        assert_eq!(
+            t,
+            Trim {
+                start: 0,
+                end: 40000
+            }
+        );
         assert!(plan_trim(&[], &[], 40000, &c).is_empty());
     }
 
@@ -205,7 +224,10 @@ mod tests {
 
     #[test]
     fn rescale_rounds_outwards() {
-        let t = Trim { start: 801, end: 1601 };
+        let t = Trim {
+            start: 801,
+            end: 1601,
+        };
         assert_eq!(t.rescale(8000, 16000, 100_000), 1602..3202);
         assert_eq!(t.rescale(8000, 44100, 100_000), 4415..8826);
         assert_eq!(t.rescale(8000, 16000, 3000), 1602..3000);

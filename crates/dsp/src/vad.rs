@@ -428,7 +428,12 @@ fn power_db(p: f32) -> f32 {
 }
 
 /// The non-causal part: noise floor, gates, hangover, pads.
-fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64) -> SpeechActivity {
+fn decide(
+    cfg: &VadConfig,
+    frames: &[FrameInfo],
+    dtmf: &[(u64, u64)],
+    total: u64,
+) -> SpeechActivity {
     let n = frames.len();
     let frame_len = u64::from(cfg.sample_rate / 100);
     let ms = |v: u32| v.div_ceil(10) as usize;
@@ -499,7 +504,10 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
 
     // Background talkers (babble) pass the floor gate, being speech; what sets
     // them apart is level, so frames far below the clip's loud speech go.
-    let mut loud: Vec<f32> = (0..n).filter(|&i| voiced[i]).map(|i| power_db(gate_power[i])).collect();
+    let mut loud: Vec<f32> = (0..n)
+        .filter(|&i| voiced[i])
+        .map(|i| power_db(gate_power[i]))
+        .collect();
     if !loud.is_empty() {
         let k = (loud.len() * 95 / 100).min(loud.len() - 1);
         let reference = *loud.select_nth_unstable_by(k, f32::total_cmp).1;
@@ -525,8 +533,11 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
         }
     }
     let min_speech = ms(cfg.min_speech_ms);
-    let runs: Vec<(usize, usize)> =
-        runs.into_iter().filter(|r| r.2 >= min_speech).map(|r| (r.0, r.1)).collect();
+    let runs: Vec<(usize, usize)> = runs
+        .into_iter()
+        .filter(|r| r.2 >= min_speech)
+        .map(|r| (r.0, r.1))
+        .collect();
     let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
     if let Some(snr) = estimate_snr_db(&segs, frames, &floor, &masked, abs_floor) {
         if snr < cfg.low_snr_db {
@@ -556,7 +567,9 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
     };
     let (sp_sum, sp_n) = (0..n)
         .filter(|&i| in_speech[i])
-        .fold((0f64, 0usize), |(s, c), i| (s + f64::from(frames[i].power), c + 1));
+        .fold((0f64, 0usize), |(s, c), i| {
+            (s + f64::from(frames[i].power), c + 1)
+        });
     let speech_level_dbfs = (sp_n > 0).then(|| power_db((sp_sum / sp_n as f64) as f32));
 
     let segments = segs
@@ -577,7 +590,12 @@ fn decide(cfg: &VadConfig, frames: &[FrameInfo], dtmf: &[(u64, u64)], total: u64
 
 /// Extends frame runs by the pads, stopping at DTMF masks so a segment never
 /// overlaps a key press, and merges runs that come to touch.
-fn pad_runs(runs: &[(usize, usize)], masked: &[bool], on_pad: usize, off_pad: usize) -> Vec<(usize, usize)> {
+fn pad_runs(
+    runs: &[(usize, usize)],
+    masked: &[bool],
+    on_pad: usize,
+    off_pad: usize,
+) -> Vec<(usize, usize)> {
     let n = masked.len();
     let mut segs: Vec<(usize, usize)> = Vec::new();
     for &(s, e) in runs {
@@ -617,7 +635,9 @@ fn estimate_snr_db(
         .collect();
     let (sum, count) = (0..n)
         .filter(|&i| in_speech[i])
-        .fold((0f64, 0usize), |(s, c), i| (s + f64::from(frames[i].power), c + 1));
+        .fold((0f64, 0usize), |(s, c), i| {
+            (s + f64::from(frames[i].power), c + 1)
+        });
     if noise.is_empty() || count == 0 {
         return None;
     }

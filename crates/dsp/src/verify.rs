@@ -167,7 +167,10 @@ impl ReportedOutcome {
     /// read as a subcode), else the subcode's, else the string kept as
     /// unknown; `None` when neither is given.
     pub fn reason(&self) -> Option<CompletionReason> {
-        let by_name = self.completion_reason.as_deref().map(CompletionReason::parse);
+        let by_name = self
+            .completion_reason
+            .as_deref()
+            .map(CompletionReason::parse);
         let by_code = self.subcode.map(CompletionReason::from_subcode);
         match (by_name, by_code) {
             (Some(CompletionReason::Unknown(_)), Some(c)) => Some(c),
@@ -303,11 +306,20 @@ pub fn verify_completion(
     }
 }
 
-fn gather(settings: &RecordSettings, audio: &AudioEvidence<'_>, tol: &VerifyTolerances) -> CompletionEvidence {
+fn gather(
+    settings: &RecordSettings,
+    audio: &AudioEvidence<'_>,
+    tol: &VerifyTolerances,
+) -> CompletionEvidence {
     let rate = f64::from(audio.sample_rate.max(1));
     let sec = |s: u64| s as f64 / rate;
     let duration_s = sec(audio.total_samples);
-    let is_stop = |d: char| settings.stop_tones.iter().any(|t| t.eq_ignore_ascii_case(&d));
+    let is_stop = |d: char| {
+        settings
+            .stop_tones
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&d))
+    };
     // The stop tone: the last configured key press, if it ends near the end.
     let stop = audio
         .dtmf
@@ -345,11 +357,19 @@ fn gather(settings: &RecordSettings, audio: &AudioEvidence<'_>, tol: &VerifyTole
         tone_at_s: stop.map(|s| sec(s.start)),
         tone_digit: stop.map(|s| s.digit),
         tone_end_gap_s: stop.map(|s| (duration_s - sec(s.end)).max(0.0)),
-        speech_s: sec(audio.speech.iter().map(|s| s.end.saturating_sub(s.start)).sum()),
+        speech_s: sec(audio
+            .speech
+            .iter()
+            .map(|s| s.end.saturating_sub(s.start))
+            .sum()),
     }
 }
 
-fn plausible_reasons(settings: &RecordSettings, ev: &CompletionEvidence, tol: &VerifyTolerances) -> Vec<CompletionReason> {
+fn plausible_reasons(
+    settings: &RecordSettings,
+    ev: &CompletionEvidence,
+    tol: &VerifyTolerances,
+) -> Vec<CompletionReason> {
     let mut out = Vec::new();
     let d = ev.duration_s;
     let t_init = tol.timer(settings.initial_silence_s);
@@ -404,7 +424,13 @@ mod tests {
         }
     }
 
-    fn check(settings: &RecordSettings, dur: f64, speech: &[SpeechSegment], dtmf: &[DtmfEvent], reported: &str) -> Completion {
+    fn check(
+        settings: &RecordSettings,
+        dur: f64,
+        speech: &[SpeechSegment],
+        dtmf: &[DtmfEvent],
+        reported: &str,
+    ) -> Completion {
         let audio = AudioEvidence {
             sample_rate: R,
             total_samples: (dur * 8000.0) as u64,
@@ -420,10 +446,22 @@ mod tests {
 
     #[test]
     fn parses_names_and_subcodes() {
-        assert_eq!(CompletionReason::parse("8514"), CompletionReason::StopToneDetected);
-        assert_eq!(CompletionReason::parse("8588"), CompletionReason::MediaReceiveTimeout);
-        assert_eq!(CompletionReason::parse("MAXSILENCETIMEOUT"), CompletionReason::MaxSilenceTimeout);
-        assert_eq!(CompletionReason::parse("8528"), CompletionReason::Unknown("subcode 8528".into()));
+        assert_eq!(
+            CompletionReason::parse("8514"),
+            CompletionReason::StopToneDetected
+        );
+        assert_eq!(
+            CompletionReason::parse("8588"),
+            CompletionReason::MediaReceiveTimeout
+        );
+        assert_eq!(
+            CompletionReason::parse("MAXSILENCETIMEOUT"),
+            CompletionReason::MaxSilenceTimeout
+        );
+        assert_eq!(
+            CompletionReason::parse("8528"),
+            CompletionReason::Unknown("subcode 8528".into())
+        );
         assert_eq!(CompletionReason::parse("weird").as_str(), "weird");
         let r = ReportedOutcome {
             completion_reason: Some("somethingNew".into()),
@@ -432,6 +470,16 @@ mod tests {
         assert_eq!(r.reason(), Some(CompletionReason::MaxSilenceTimeout));
         assert_eq!(ReportedOutcome::default().reason(), None);
     }
+
+    /// Name, duration, speech, DTMF, reported reason, expected verdict.
+    type Case<'a> = (
+        &'a str,
+        f64,
+        &'a [SpeechSegment],
+        &'a [DtmfEvent],
+        &'a str,
+        CompletionVerdict,
+    );
 
     #[test]
     fn table_of_verdicts() {
@@ -449,16 +497,79 @@ mod tests {
             level_dbfs: -10.0,
         };
         let speech = [s(0.5, 2.5)];
-        let cases: &[(&str, f64, &[SpeechSegment], &[DtmfEvent], &str, CompletionVerdict)] = &[
-            ("tone at end", 4.1, &speech, &[hash], "stopToneDetected", Consistent),
-            ("tone at end, said max silence", 4.1, &speech, &[hash], "maxSilenceTimeout", Inconsistent),
-            ("2 s trailing silence", 4.6, &speech, &[], "maxSilenceTimeout", Consistent),
-            ("2 s trailing silence, said tone", 4.6, &speech, &[], "stopToneDetected", Inconsistent),
-            ("silent 5 s", 5.1, &[], &[], "initialSilenceTimeout", Consistent),
-            ("silent 5 s, said max record", 5.1, &[], &[], "maxRecordDurationReached", Inconsistent),
-            ("speech to 10 s", 10.0, &[s(0.3, 9.9)], &[], "maxRecordDurationReached", Consistent),
-            ("speech to 10 s, said initial", 10.0, &[s(0.3, 9.9)], &[], "initialSilenceTimeout", Inconsistent),
-            ("canceled", 3.0, &speech, &[], "operationCanceled", Unverifiable),
+        let cases: &[Case] = &[
+            (
+                "tone at end",
+                4.1,
+                &speech,
+                &[hash],
+                "stopToneDetected",
+                Consistent,
+            ),
+            (
+                "tone at end, said max silence",
+                4.1,
+                &speech,
+                &[hash],
+                "maxSilenceTimeout",
+                Inconsistent,
+            ),
+            (
+                "2 s trailing silence",
+                4.6,
+                &speech,
+                &[],
+                "maxSilenceTimeout",
+                Consistent,
+            ),
+            (
+                "2 s trailing silence, said tone",
+                4.6,
+                &speech,
+                &[],
+                "stopToneDetected",
+                Inconsistent,
+            ),
+            (
+                "silent 5 s",
+                5.1,
+                &[],
+                &[],
+                "initialSilenceTimeout",
+                Consistent,
+            ),
+            (
+                "silent 5 s, said max record",
+                5.1,
+                &[],
+                &[],
+                "maxRecordDurationReached",
+                Inconsistent,
+            ),
+            (
+                "speech to 10 s",
+                10.0,
+                &[s(0.3, 9.9)],
+                &[],
+                "maxRecordDurationReached",
+                Consistent,
+            ),
+            (
+                "speech to 10 s, said initial",
+                10.0,
+                &[s(0.3, 9.9)],
+                &[],
+                "initialSilenceTimeout",
+                Inconsistent,
+            ),
+            (
+                "canceled",
+                3.0,
+                &speech,
+                &[],
+                "operationCanceled",
+                Unverifiable,
+            ),
         ];
         for (name, dur, sp, dt, rep, want) in cases {
             let c = check(&st, *dur, sp, dt, rep);
@@ -471,6 +582,9 @@ mod tests {
         let c = check(&RecordSettings::default(), 0.0, &[], &[], "8515");
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains("\"verdict\":\"inconsistent\""), "{json}");
-        assert!(json.contains("\"reported\":\"maxRecordDurationReached\""), "{json}");
+        assert!(
+            json.contains("\"reported\":\"maxRecordDurationReached\""),
+            "{json}"
+        );
     }
 }

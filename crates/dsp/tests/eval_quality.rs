@@ -20,7 +20,11 @@ fn quality(x: &[f32], dtmf: &[voxcap_dsp::events::DtmfEvent]) -> Quality {
 fn labels_on_special_clips() {
     for clip in no_speech_set() {
         let q = quality(&clip.samples, &clip.dtmf);
-        let want = if clip.dtmf.is_empty() { QualityLabel::Silent } else { QualityLabel::DtmfOnly };
+        let want = if clip.dtmf.is_empty() {
+            QualityLabel::Silent
+        } else {
+            QualityLabel::DtmfOnly
+        };
         assert_eq!(q.labels, vec![want], "{}", clip.name);
         assert_eq!(q.speech_s, 0.0);
         assert_eq!(q.time_to_first_speech_s, None);
@@ -36,7 +40,10 @@ fn labels_on_special_clips() {
     };
     let q = quality(&scaled(-20.0), &[]);
     assert_eq!(q.labels, vec![QualityLabel::Speech]);
-    assert!((q.time_to_first_speech_s.unwrap() - truth[0].0 as f64 / 8000.0).abs() < 0.05, "{q:?}");
+    assert!(
+        (q.time_to_first_speech_s.unwrap() - truth[0].0 as f64 / 8000.0).abs() < 0.05,
+        "{q:?}"
+    );
     let q = quality(&scaled(-45.0), &[]);
     assert_eq!(q.labels, vec![QualityLabel::Speech, QualityLabel::LowLevel]);
     let q = quality(&scaled(4.0), &[]);

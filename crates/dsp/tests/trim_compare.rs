@@ -21,10 +21,18 @@ fn writes_comparison_clips_and_keeps_all_speech() {
     std::fs::create_dir_all(&dir).expect("create comparison dir");
     let fx = fixtures();
     let mut tsv = std::fs::File::create(dir.join("clips.tsv")).expect("clips.tsv");
-    writeln!(tsv, "file\tcondition\tduration_s\ttruth_onset_s\ttruth_offset_s\tours_start_s\tours_end_s").unwrap();
+    writeln!(
+        tsv,
+        "file\tcondition\tduration_s\ttruth_onset_s\ttruth_offset_s\tours_start_s\tours_end_s"
+    )
+    .unwrap();
     let cfg = TrimConfig::default();
     let mut cut = Vec::new();
-    for (cond, noise_dbfs) in [("digital_silence", None), ("noise_-60dBFS", Some(-60.0f32)), ("noise_-40dBFS", Some(-40.0))] {
+    for (cond, noise_dbfs) in [
+        ("digital_silence", None),
+        ("noise_-60dBFS", Some(-60.0f32)),
+        ("noise_-40dBFS", Some(-40.0)),
+    ] {
         for (k, f) in fx.iter().enumerate() {
             let lead = secs(1.0);
             let len = lead + f.samples.len() + secs(1.5);
@@ -46,7 +54,16 @@ fn writes_comparison_clips_and_keeps_all_speech() {
             std::fs::write(dir.join(&name), synth::wav_pcm16_mono(&x, RATE)).expect("write clip");
             let t = trim.seconds(RATE);
             let s = |v: usize| v as f64 / f64::from(RATE);
-            writeln!(tsv, "{name}\t{cond}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}", s(len), s(on), s(off), t.start_s, t.end_s).unwrap();
+            writeln!(
+                tsv,
+                "{name}\t{cond}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}",
+                s(len),
+                s(on),
+                s(off),
+                t.start_s,
+                t.end_s
+            )
+            .unwrap();
         }
     }
     println!("comparison clips in {}", dir.display());

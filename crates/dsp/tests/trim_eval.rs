@@ -10,7 +10,12 @@ use voxcap_dsp::trim::{plan_trim, Trim, TrimConfig};
 use voxcap_dsp::vad::detect_speech;
 
 /// (kept speech samples, total speech samples, removed excess, total excess).
-fn score(clip: &Clip, trim: Trim, cfg: &TrimConfig, stop: Option<&DtmfEvent>) -> (u64, u64, u64, u64) {
+fn score(
+    clip: &Clip,
+    trim: Trim,
+    cfg: &TrimConfig,
+    stop: Option<&DtmfEvent>,
+) -> (u64, u64, u64, u64) {
     let total = clip.samples.len() as u64;
     let mut kept = 0;
     let mut all = 0;
@@ -39,9 +44,15 @@ fn score(clip: &Clip, trim: Trim, cfg: &TrimConfig, stop: Option<&DtmfEvent>) ->
 fn trim_keeps_all_speech_and_removes_dead_air() {
     let fx = fixtures();
     let mut clips = noisy_set(&fx, &[0.0], &[Noise::Clean]);
-    clips.extend(noisy_set(&fx, &[30.0, 20.0, 10.0, 5.0], &[Noise::White, Noise::Pink]));
+    clips.extend(noisy_set(
+        &fx,
+        &[30.0, 20.0, 10.0, 5.0],
+        &[Noise::White, Noise::Pink],
+    ));
     clips.extend(noisy_set(&fx, &[30.0, 20.0], &[Noise::Babble]));
-    println!("| set | clips | speech kept % | clips losing speech | non-speech beyond pads removed % |");
+    println!(
+        "| set | clips | speech kept % | clips losing speech | non-speech beyond pads removed % |"
+    );
     println!("|---|---|---|---|---|");
     let mut failures = Vec::new();
     let (mut all_removed, mut all_excess) = (0u64, 0u64);

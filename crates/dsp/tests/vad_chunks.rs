@@ -35,7 +35,12 @@ fn chunk_size_does_not_change_segments() {
         let whole = segments_in_chunks(clip, clip.samples.len(), 8000);
         assert!(!whole.is_empty(), "{}: speech expected", clip.name);
         for chunk in [1, 80, 160, 1000, 4097] {
-            assert_eq!(segments_in_chunks(clip, chunk, 8000), whole, "{} chunk {chunk}", clip.name);
+            assert_eq!(
+                segments_in_chunks(clip, chunk, 8000),
+                whole,
+                "{} chunk {chunk}",
+                clip.name
+            );
         }
     }
 }
@@ -46,7 +51,10 @@ fn works_at_16k() {
     let clip = &noisy_set(&fx[..1], &[20.0], &[Noise::Pink])[0];
     // Naive 2x upsampling by sample repetition is enough for the detector.
     let up: Vec<f32> = clip.samples.iter().flat_map(|&v| [v, v]).collect();
-    let clip16 = Clip { samples: up, ..clip.clone() };
+    let clip16 = Clip {
+        samples: up,
+        ..clip.clone()
+    };
     let s8 = segments_in_chunks(clip, 160, 8000);
     let s16 = segments_in_chunks(&clip16, 160, 16000);
     assert_eq!(s8.len(), s16.len(), "{s8:?} vs {s16:?}");
@@ -66,7 +74,10 @@ fn dtmf_frames_are_never_speech() {
     let ev = put_dtmf(&mut clip.samples, &DtmfPress::new('5', 0.2), at);
     clip.dtmf.push(ev);
     for (a, b) in segments_in_chunks(&clip, 1000, 8000) {
-        assert!(b as u64 <= ev.start || a as u64 >= ev.end, "segment {a}..{b} overlaps {ev:?}");
+        assert!(
+            b as u64 <= ev.start || a as u64 >= ev.end,
+            "segment {a}..{b} overlaps {ev:?}"
+        );
     }
 }
 

@@ -17,18 +17,24 @@ fn run(cfg: &VadConfig, clip: &Clip) -> Vec<(usize, usize)> {
     spans(&d.finish().segments)
 }
 
+/// One table row: noise, SNR, frame score, onset errors (ms), missed onsets.
+type Row = (Noise, Option<f32>, Score, Vec<f64>, usize);
+
 /// Per-(noise, SNR) scores and onset errors of one configuration.
 struct Eval {
-    rows: Vec<(Noise, Option<f32>, Score, Vec<f64>, usize)>,
+    rows: Vec<Row>,
 }
 
 fn evaluate(cfg: &VadConfig, clips: &[Clip]) -> Eval {
-    let mut rows: Vec<(Noise, Option<f32>, Score, Vec<f64>, usize)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for clip in clips {
         let pred = run(cfg, clip);
         let t = frame_labels(&clip.truth, clip.samples.len());
         let p = frame_labels(&pred, clip.samples.len());
-        let idx = match rows.iter().position(|r| r.0 == clip.noise && r.1 == clip.snr_db) {
+        let idx = match rows
+            .iter()
+            .position(|r| r.0 == clip.noise && r.1 == clip.snr_db)
+        {
             Some(i) => i,
             None => {
                 rows.push((clip.noise, clip.snr_db, Score::default(), Vec::new(), 0));
@@ -76,7 +82,12 @@ fn print_table(title: &str, ev: &mut Eval) {
     }
     for snr in SNRS {
         let s = snr_score(ev, snr);
-        println!("| all | {snr:.0} | {:.3} | {:.3} | {:.3} | | |", s.precision(), s.recall(), s.f1());
+        println!(
+            "| all | {snr:.0} | {:.3} | {:.3} | {:.3} | | |",
+            s.precision(),
+            s.recall(),
+            s.f1()
+        );
     }
 }
 
@@ -91,11 +102,18 @@ fn labelled_set_meets_acceptance() {
 
     let mut onsets: Vec<f64> = ev.rows.iter().flat_map(|r| r.3.iter().copied()).collect();
     let med = median(&mut onsets);
-    println!("median onset error over all clips: {med:.1} ms ({} onsets)", onsets.len());
+    println!(
+        "median onset error over all clips: {med:.1} ms ({} onsets)",
+        onsets.len()
+    );
     let mut signed: Vec<f64> = clips
         .iter()
         .filter(|c| c.noise != Noise::Babble || c.snr_db >= Some(20.0))
-        .flat_map(|c| onset_errors_signed_ms(&c.truth, &run(&cfg, c)).into_iter().flatten())
+        .flat_map(|c| {
+            onset_errors_signed_ms(&c.truth, &run(&cfg, c))
+                .into_iter()
+                .flatten()
+        })
         .collect();
     println!(
         "signed onset error (detected - truth), babble < 20 dB excluded: median {:.1} ms, 10th pct {:.0}, 90th pct {:.0}",
@@ -117,7 +135,13 @@ fn labelled_set_meets_acceptance() {
             Some(_) => 0.80,
             None => 0.95,
         };
-        assert!(r.2.f1() >= min, "{} at {:?} dB: F1 {:.3} < {min}", r.0.name(), r.1, r.2.f1());
+        assert!(
+            r.2.f1() >= min,
+            "{} at {:?} dB: F1 {:.3} < {min}",
+            r.0.name(),
+            r.1,
+            r.2.f1()
+        );
     }
     assert!(med <= 30.0, "median onset error {med:.1} ms > 30 ms");
 }
@@ -128,7 +152,10 @@ fn no_speech_clips_have_zero_speech_frames() {
     let mut bad = Vec::new();
     for clip in no_speech_set() {
         let pred = run(&cfg, &clip);
-        let frames = frame_labels(&pred, clip.samples.len()).iter().filter(|&&p| p).count();
+        let frames = frame_labels(&pred, clip.samples.len())
+            .iter()
+            .filter(|&&p| p)
+            .count();
         println!("{:<28} speech frames {frames}", clip.name);
         if frames > 0 {
             bad.push((clip.name.clone(), pred));
@@ -161,7 +188,10 @@ fn clipped_and_very_quiet_speech_are_found() {
                 x.iter_mut().for_each(|v| *v = (*v * g).clamp(-1.0, 1.0));
             }
             if let Some(f) = floor_dbfs {
-                for (v, w) in x.iter_mut().zip(voxcap_dsp::synth::white_noise(a as u64, f, len)) {
+                for (v, w) in x
+                    .iter_mut()
+                    .zip(voxcap_dsp::synth::white_noise(a as u64, f, len))
+                {
                     *v += w;
                 }
             }
@@ -174,12 +204,14 @@ fn clipped_and_very_quiet_speech_are_found() {
                 dtmf: vec![],
             };
             let pred = run(&cfg, &clip);
-            score.add(
-                &frame_labels(&clip.truth, len),
-                &frame_labels(&pred, len),
-            );
+            score.add(&frame_labels(&clip.truth, len), &frame_labels(&pred, len));
         }
-        println!("{name:<32} P {:.3} R {:.3} F1 {:.3}", score.precision(), score.recall(), score.f1());
+        println!(
+            "{name:<32} P {:.3} R {:.3} F1 {:.3}",
+            score.precision(),
+            score.recall(),
+            score.f1()
+        );
         table.push((name, score.f1()));
     }
     for (name, f1) in table {
@@ -196,16 +228,83 @@ fn variant_comparison_table() {
     let base = VadConfig::default();
     let variants = [
         ("webrtc mode 0 + gates (default)", base.clone()),
-        ("webrtc mode 0 alone (no gates)", VadConfig { gate_db: -100.0, abs_floor_dbfs: -200.0, relative_db: 200.0, ..base.clone() }),
-        ("webrtc mode 3 alone (no gates)", VadConfig { gate_db: -100.0, abs_floor_dbfs: -200.0, relative_db: 200.0, aggressiveness: VadAggressiveness::VeryAggressive, ..base.clone() }),
-        ("mode 0, floor gate off", VadConfig { gate_db: -100.0, abs_floor_dbfs: -200.0, ..base.clone() }),
-        ("mode 2 + gates", VadConfig { aggressiveness: VadAggressiveness::Aggressive, ..base.clone() }),
-        ("mode 0, relative-level gate off", VadConfig { relative_db: 200.0, ..base.clone() }),
-        ("mode 0, relative 25 dB", VadConfig { relative_db: 25.0, ..base.clone() }),
-        ("mode 3 + gates", VadConfig { aggressiveness: VadAggressiveness::VeryAggressive, ..base.clone() }),
-        ("webrtc on 10 ms frames", VadConfig { webrtc_frame_ms: 10, ..base.clone() }),
-        ("webrtc on 20 ms frames", VadConfig { webrtc_frame_ms: 20, ..base.clone() }),
-        ("mode 0, pads 0/0", VadConfig { onset_pad_ms: 0, offset_pad_ms: 0, ..base.clone() }),
+        (
+            "webrtc mode 0 alone (no gates)",
+            VadConfig {
+                gate_db: -100.0,
+                abs_floor_dbfs: -200.0,
+                relative_db: 200.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "webrtc mode 3 alone (no gates)",
+            VadConfig {
+                gate_db: -100.0,
+                abs_floor_dbfs: -200.0,
+                relative_db: 200.0,
+                aggressiveness: VadAggressiveness::VeryAggressive,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, floor gate off",
+            VadConfig {
+                gate_db: -100.0,
+                abs_floor_dbfs: -200.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 2 + gates",
+            VadConfig {
+                aggressiveness: VadAggressiveness::Aggressive,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, relative-level gate off",
+            VadConfig {
+                relative_db: 200.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, relative 25 dB",
+            VadConfig {
+                relative_db: 25.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 3 + gates",
+            VadConfig {
+                aggressiveness: VadAggressiveness::VeryAggressive,
+                ..base.clone()
+            },
+        ),
+        (
+            "webrtc on 10 ms frames",
+            VadConfig {
+                webrtc_frame_ms: 10,
+                ..base.clone()
+            },
+        ),
+        (
+            "webrtc on 20 ms frames",
+            VadConfig {
+                webrtc_frame_ms: 20,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, pads 0/0",
+            VadConfig {
+                onset_pad_ms: 0,
+                offset_pad_ms: 0,
+                ..base.clone()
+            },
+        ),
     ];
     println!("\n| variant | F1 30 dB | F1 20 dB | F1 10 dB | F1 5 dB | false speech frames on no-speech clips |");
     println!("|---|---|---|---|---|---|");
@@ -213,7 +312,12 @@ fn variant_comparison_table() {
         let ev = evaluate(&cfg, &clips);
         let fp: usize = no_speech
             .iter()
-            .map(|c| frame_labels(&run(&cfg, c), c.samples.len()).iter().filter(|&&p| p).count())
+            .map(|c| {
+                frame_labels(&run(&cfg, c), c.samples.len())
+                    .iter()
+                    .filter(|&&p| p)
+                    .count()
+            })
             .sum();
         println!(
             "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {fp} |",

@@ -11,8 +11,8 @@ use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::synth::{self, DtmfPress, Rng};
 use voxcap_dsp::vad::detect_speech;
 use voxcap_dsp::verify::{
-    verify_completion, AudioEvidence, CompletionReason, CompletionVerdict, RecordSettings, ReportedOutcome,
-    VerifyTolerances,
+    verify_completion, AudioEvidence, CompletionReason, CompletionVerdict, RecordSettings,
+    ReportedOutcome, VerifyTolerances,
 };
 
 const REASONS: [CompletionReason; 4] = [
@@ -31,7 +31,15 @@ struct Case {
 
 /// Lays utterances from `start` with gaps in `gap` seconds until `until`;
 /// returns the end of the last truth span placed.
-fn speak(fx: &[Fixture], rng: &mut Rng, x: &mut Vec<f32>, start: usize, until: usize, gap: (f64, f64), level: f32) -> usize {
+fn speak(
+    fx: &[Fixture],
+    rng: &mut Rng,
+    x: &mut Vec<f32>,
+    start: usize,
+    until: usize,
+    gap: (f64, f64),
+    level: f32,
+) -> usize {
     let mut at = start;
     let mut last_end = start;
     while at < until {
@@ -90,19 +98,24 @@ fn make_case(fx: &[Fixture], i: usize) -> Case {
             let end = speak(fx, &mut rng, &mut x, onset, onset + talk, gap, level);
             let total = end + secs(settings.max_silence_s + jitter);
             x.resize(total, 0.0);
-            settings.max_record_s = settings.max_record_s.max((total as f64 / 8000.0).ceil() + 2.0);
+            settings.max_record_s = settings
+                .max_record_s
+                .max((total as f64 / 8000.0).ceil() + 2.0);
         }
         CompletionReason::StopToneDetected => {
             let talk = secs(1.0 + 3.0 * rng.next_f64());
             let end = speak(fx, &mut rng, &mut x, onset, onset + talk, gap, level);
             let at = end + secs(0.3 + (settings.max_silence_s - 1.0).max(0.2) * rng.next_f64());
-            let digit = settings.stop_tones[(rng.next_u64() % settings.stop_tones.len() as u64) as usize];
+            let digit =
+                settings.stop_tones[(rng.next_u64() % settings.stop_tones.len() as u64) as usize];
             // Graph stops once it recognises the key: the tone is cut short.
             let kept = 0.05 + 0.15 * rng.next_f64();
             x.resize(at, 0.0);
             dtmf.push(put_dtmf(&mut x, &DtmfPress::new(digit, kept), at));
             x.resize(x.len() + secs(0.1 * rng.next_f64()), 0.0);
-            settings.max_record_s = settings.max_record_s.max((x.len() as f64 / 8000.0).ceil() + 2.0);
+            settings.max_record_s = settings
+                .max_record_s
+                .max((x.len() as f64 / 8000.0).ceil() + 2.0);
         }
         CompletionReason::MaxRecordDurationReached => {
             settings.max_silence_s = settings.max_silence_s.max(2.0);
@@ -154,8 +167,18 @@ fn verification_accuracy_on_generated_recordings() {
         };
         // Every third case is mislabelled; every tenth reports a non-audio reason.
         let (reported, expect, kind) = if i % 10 == 9 {
-            let r = ["operationCanceled", "8511", "playBeepFailed", "8528", "8513"][(i / 10) % 5];
-            (CompletionReason::parse(r), CompletionVerdict::Unverifiable, "non-audio")
+            let r = [
+                "operationCanceled",
+                "8511",
+                "playBeepFailed",
+                "8528",
+                "8513",
+            ][(i / 10) % 5];
+            (
+                CompletionReason::parse(r),
+                CompletionVerdict::Unverifiable,
+                "non-audio",
+            )
         } else if i % 3 == 2 {
             let wrong = REASONS[(i % 4 + 1 + (i / 3) % 3) % 4].clone();
             assert_ne!(wrong, case.truth);
@@ -172,9 +195,18 @@ fn verification_accuracy_on_generated_recordings() {
             _ => None,
         };
         let outcome = match (i % 3, subcode) {
-            (0, Some(c)) => ReportedOutcome { completion_reason: None, subcode: Some(c) },
-            (1, c) => ReportedOutcome { completion_reason: Some(reported.as_str().to_string()), subcode: c },
-            _ => ReportedOutcome { completion_reason: Some(reported.as_str().to_string()), subcode: None },
+            (0, Some(c)) => ReportedOutcome {
+                completion_reason: None,
+                subcode: Some(c),
+            },
+            (1, c) => ReportedOutcome {
+                completion_reason: Some(reported.as_str().to_string()),
+                subcode: c,
+            },
+            _ => ReportedOutcome {
+                completion_reason: Some(reported.as_str().to_string()),
+                subcode: None,
+            },
         };
         let c = verify_completion(&case.settings, &outcome, &audio, &tol);
         total += 1;
@@ -219,5 +251,8 @@ fn verification_accuracy_on_generated_recordings() {
     println!("correct verdicts: {correct}/{total} = {:.1}%", 100.0 * acc);
     assert!(total >= 200);
     assert!(acc >= 0.98, "accuracy {:.3} < 0.98", acc);
-    assert!(bad_consistent.is_empty(), "mislabelled cases judged consistent: {bad_consistent:?}");
+    assert!(
+        bad_consistent.is_empty(),
+        "mislabelled cases judged consistent: {bad_consistent:?}"
+    );
 }

@@ -46,7 +46,10 @@ pub fn fixtures() -> Vec<Fixture> {
         .map(|p| {
             let mut r = hound::WavReader::open(&p).expect("fixture opens");
             let spec = r.spec();
-            assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (RATE, 1, 16));
+            assert_eq!(
+                (spec.sample_rate, spec.channels, spec.bits_per_sample),
+                (RATE, 1, 16)
+            );
             let samples: Vec<f32> = r
                 .samples::<i16>()
                 .map(|s| f32::from(s.unwrap()) / 32768.0)
@@ -175,7 +178,11 @@ pub fn speech_power_db(x: &[f32], truth: &[(usize, usize)]) -> f32 {
 
 /// Places fixtures `parts` (index, offset in samples, gain in dB) in a clip of
 /// `len` samples; returns the samples and the shifted truth.
-pub fn place(fx: &[Fixture], parts: &[(usize, usize, f32)], len: usize) -> (Vec<f32>, Vec<(usize, usize)>) {
+pub fn place(
+    fx: &[Fixture],
+    parts: &[(usize, usize, f32)],
+    len: usize,
+) -> (Vec<f32>, Vec<(usize, usize)>) {
     let mut x = vec![0f32; len];
     let mut truth = Vec::new();
     for &(k, off, gain_db) in parts {
@@ -193,7 +200,15 @@ pub fn place(fx: &[Fixture], parts: &[(usize, usize, f32)], len: usize) -> (Vec<
 }
 
 /// Adds noise of `kind` at `snr_db` relative to the speech power over `truth`.
-pub fn add_noise(fx: &[Fixture], x: &mut [f32], truth: &[(usize, usize)], kind: Noise, snr_db: f32, seed: u64, exclude: &[usize]) {
+pub fn add_noise(
+    fx: &[Fixture],
+    x: &mut [f32],
+    truth: &[(usize, usize)],
+    kind: Noise,
+    snr_db: f32,
+    seed: u64,
+    exclude: &[usize],
+) {
     let n = x.len();
     let noise = match kind {
         Noise::Clean => return,
@@ -292,9 +307,21 @@ pub fn no_speech_set() -> Vec<Clip> {
     };
     let mut out = vec![
         mk("silence_digital", vec![0.0; n], vec![]),
-        mk("silence_dither_-90dBFS", synth::white_noise(1, -90.0, n), vec![]),
-        mk("noise_white_-40dBFS", synth::white_noise(2, -40.0, n), vec![]),
-        mk("noise_white_-20dBFS", synth::white_noise(3, -20.0, n), vec![]),
+        mk(
+            "silence_dither_-90dBFS",
+            synth::white_noise(1, -90.0, n),
+            vec![],
+        ),
+        mk(
+            "noise_white_-40dBFS",
+            synth::white_noise(2, -40.0, n),
+            vec![],
+        ),
+        mk(
+            "noise_white_-20dBFS",
+            synth::white_noise(3, -20.0, n),
+            vec![],
+        ),
         mk("noise_pink_-40dBFS", synth::pink_noise(4, -40.0, n), vec![]),
         mk("noise_pink_-25dBFS", synth::pink_noise(5, -25.0, n), vec![]),
         mk("hum_50Hz_-20dBFS", hum(-20.0, n), vec![]),
@@ -302,7 +329,10 @@ pub fn no_speech_set() -> Vec<Clip> {
     ];
     // Noise that starts half-way: the floor must follow a step.
     let mut step = synth::white_noise(7, -70.0, n);
-    for (v, w) in step[n / 2..].iter_mut().zip(synth::white_noise(8, -40.0, n)) {
+    for (v, w) in step[n / 2..]
+        .iter_mut()
+        .zip(synth::white_noise(8, -40.0, n))
+    {
         *v += w;
     }
     out.push(mk("noise_step_-70_to_-40dBFS", step, vec![]));
@@ -321,7 +351,11 @@ pub fn no_speech_set() -> Vec<Clip> {
     }
     // Graph plays a beep before recording; its tail can land in the file.
     let mut beep = synth::white_noise(10, -65.0, n);
-    synth::overlay(&mut beep, &synth::sine(1000.0, -6.0, secs(0.3), RATE, 0.0), 0);
+    synth::overlay(
+        &mut beep,
+        &synth::sine(1000.0, -6.0, secs(0.3), RATE, 0.0),
+        0,
+    );
     out.push(mk("beep_1kHz_then_silence", beep, vec![]));
     out
 }
@@ -340,7 +374,9 @@ pub fn frame_labels(spans: &[(usize, usize)], len: usize) -> Vec<bool> {
 
 /// Segments as sample spans.
 pub fn spans(segs: &[SpeechSegment]) -> Vec<(usize, usize)> {
-    segs.iter().map(|s| (s.start as usize, s.end as usize)).collect()
+    segs.iter()
+        .map(|s| (s.start as usize, s.end as usize))
+        .collect()
 }
 
 /// Frame confusion counts.
@@ -388,7 +424,10 @@ impl Score {
 }
 
 /// Onset errors in ms, signed (negative: detected early), see [`onset_errors_ms`].
-pub fn onset_errors_signed_ms(truth: &[(usize, usize)], pred: &[(usize, usize)]) -> Vec<Option<f64>> {
+pub fn onset_errors_signed_ms(
+    truth: &[(usize, usize)],
+    pred: &[(usize, usize)],
+) -> Vec<Option<f64>> {
     truth
         .iter()
         .map(|&(s, e)| {
