@@ -282,15 +282,10 @@ impl SpeechDetector {
 
     fn process_frame(&mut self, frame: &[f32]) {
         let n = frame.len();
-        let mut energy = 0f32;
-        for &s in frame {
-            let h = self.hp.run(s);
-            energy += h * h;
-            // `as` saturates; truncation instead of rounding saves a libm call
-            // per sample and moves a sample by under one LSB.
-            self.pcm.push((s * 32768.0) as i16);
-        }
-        let power = energy / n as f32;
+        // `as` saturates; truncation instead of rounding saves a libm call
+        // per sample and moves a sample by under one LSB.
+        self.pcm.extend(frame.iter().map(|&s| (s * 32768.0) as i16));
+        let power = self.hp.power(frame);
         // Prediction lags reach into the previous frame (see prediction_gain_db).
         self.lpc_buf[..4].copy_from_slice(&self.history);
         self.lpc_buf[4..].copy_from_slice(frame);
@@ -411,15 +406,28 @@ impl Biquad {
         }
     }
 
-    fn run(&mut self, x: f32) -> f32 {
-        let y = self.b[0] * x + self.b[1] * self.x[0] + self.b[2] * self.x[1]
-            - self.a[0] * self.y[0]
-            - self.a[1] * self.y[1];
-        self.x = [x, self.x[0]];
+    /// Mean square of the filtered `frame`. The state lives in locals for
+    /// the loop: through `self` every sample would wait on a store and a load.
+    fn power(&mut self, frame: &[f32]) -> f32 {
+        let [b0, b1, b2] = self.b;
+        let [a1, a2] = self.a;
+        let [mut x1, mut x2] = self.x;
+        let [mut y1, mut y2] = self.y;
+        let mut energy = 0f32;
+        for &x in frame {
+            let y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            x2 = x1;
+            x1 = x;
+            y2 = y1;
+            y1 = y;
+            energy += y * y;
+        }
         // Flush denormals: a long digital silence after a loud start would
         // otherwise leave the state decaying through subnormal floats.
-        self.y = [if y.abs() < 1e-20 { 0.0 } else { y }, self.y[0]];
-        y
+        let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
+        self.x = [x1, x2];
+        self.y = [flush(y1), flush(y2)];
+        energy / frame.len().max(1) as f32
     }
 }
 
