@@ -164,6 +164,29 @@ pub struct SpeechActivity {
     pub total_samples: u64,
 }
 
+/// One speech segment in seconds, as the JSON report's `speech` array holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpeechSpanSeconds {
+    /// Start, seconds from the start of the recording.
+    pub start_s: f64,
+    /// End, seconds from the start of the recording.
+    pub end_s: f64,
+}
+
+impl SpeechActivity {
+    /// The segments in seconds, for positions at `sample_rate`.
+    pub fn seconds(&self, sample_rate: u32) -> Vec<SpeechSpanSeconds> {
+        let r = f64::from(sample_rate.max(1));
+        self.segments
+            .iter()
+            .map(|s| SpeechSpanSeconds {
+                start_s: s.start as f64 / r,
+                end_s: s.end as f64 / r,
+            })
+            .collect()
+    }
+}
+
 /// Per-frame record kept until [`SpeechDetector::finish`].
 #[derive(Debug, Clone, Copy)]
 struct FrameInfo {
@@ -722,6 +745,21 @@ mod tests {
         );
         assert!("earshot".parse::<VadKind>().is_err());
         assert_eq!("WebRTC".parse::<VadKind>(), Ok(VadKind::Webrtc));
+    }
+
+    #[test]
+    fn seconds_at_the_edge() {
+        let a = SpeechActivity {
+            segments: vec![SpeechSegment {
+                start: 4000,
+                end: 12000,
+            }],
+            noise_floor_dbfs: None,
+            speech_level_dbfs: None,
+            total_samples: 16000,
+        };
+        let json = serde_json::to_string(&a.seconds(8000)).unwrap();
+        assert_eq!(json, r#"[{"start_s":0.5,"end_s":1.5}]"#);
     }
 
     #[test]
