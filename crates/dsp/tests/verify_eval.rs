@@ -2,7 +2,8 @@
 //! random settings, to end the way one reason would end it (real speech from
 //! the fixtures, line noise, key presses), then the speech detector and the
 //! verifier run on it. A third are reported with a wrong verifiable reason and
-//! a tenth with a reason the audio cannot speak to.
+//! a tenth with a reason the audio cannot speak to. Half start with the tail
+//! of Graph's beep.
 
 mod speech_set;
 
@@ -130,6 +131,14 @@ fn make_case(fx: &[Fixture], i: usize) -> Case {
             }
         }
         _ => unreachable!(),
+    }
+    // Half the recordings start with the tail of Graph's beep (1 kHz): it is
+    // neither speech nor activity.
+    if i % 8 < 4 {
+        let tail = synth::sine(1000.0, -12.0, secs(0.05 + 0.1 * rng.next_f64()), RATE, 0.0);
+        for (v, t) in x.iter_mut().zip(tail) {
+            *v += t;
+        }
     }
     // Line noise 15 to 35 dB below the speech.
     let n = x.len();
