@@ -13,4 +13,8 @@
 #![warn(missing_docs)]
 
 pub mod events;
+pub mod quality;
 pub mod synth;
+pub mod trim;
+pub mod vad;
+pub mod verify;
