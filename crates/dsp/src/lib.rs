@@ -12,5 +12,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
+pub mod decode;
 pub mod events;
+pub mod levels;
+pub mod report;
+pub mod resample;
 pub mod synth;
+
+pub use analysis::{analyze_reader, AnalysisConfig, AnalysisError, Analyzer, ANALYSIS_RATE};
+pub use decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
+pub use report::Report;
