@@ -177,7 +177,7 @@ pub enum DecodeError {
         offset: u64,
     },
     /// The `fmt ` chunk is inconsistent or impossible.
-    #[error("invalid fmt chunk: {reason}")]
+    #[error("{reason}")]
     BadFormat {
         /// What is wrong with it.
         reason: String,

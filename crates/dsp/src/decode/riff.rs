@@ -195,7 +195,7 @@ pub fn parse_header<R: Read>(r: &mut Counted<R>) -> Result<WavHeader, DecodeErro
             b"fmt " => {
                 if fmt.is_some() {
                     return Err(DecodeError::BadFormat {
-                        reason: format!("second fmt chunk at byte {chunk_start}"),
+                        reason: format!("a second fmt chunk at byte {chunk_start}"),
                     });
                 }
                 if len < 16 {
@@ -314,15 +314,15 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, DecodeError> {
         ));
     }
     if sample_rate == 0 {
-        return bad("sample rate 0".into());
+        return bad("fmt chunk says sample rate 0".into());
     }
     if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
         return bad(format!(
-            "sample rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE} Hz"
+            "fmt chunk says sample rate {sample_rate} Hz, outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE} Hz"
         ));
     }
     if bits == 0 {
-        return bad("bits per sample 0".into());
+        return bad("fmt chunk says bits per sample 0".into());
     }
 
     let (effective_tag, valid_bits, extensible) = if tag == WAVE_FORMAT_EXTENSIBLE {
@@ -342,7 +342,7 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, DecodeError> {
         let valid = if valid == 0 { bits } else { valid };
         if valid > bits {
             return bad(format!(
-                "{valid} valid bits per sample in a {bits}-bit container"
+                "fmt chunk claims {valid} valid bits per sample in a {bits}-bit container"
             ));
         }
         (u16_at(guid, 0), valid, true)
@@ -370,7 +370,7 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, DecodeError> {
         (WAVE_FORMAT_MULAW, 8) => Codec::MuLaw,
         (WAVE_FORMAT_ALAW, 8) => Codec::ALaw,
         (WAVE_FORMAT_MULAW | WAVE_FORMAT_ALAW, n) => {
-            return bad(format!("G.711 with {n} bits per sample (must be 8)"))
+            return bad(format!("fmt chunk claims G.711 with {n} bits per sample (must be 8)"))
         }
         (t, _) => {
             return Err(DecodeError::Unsupported {
@@ -382,7 +382,7 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, DecodeError> {
     let expected = u32::from(channels) * u32::from(bits / 8);
     if u32::from(block_align) != expected {
         return bad(format!(
-            "block_align {block_align} does not match {channels} channel(s) x {bits} bits (expected {expected})"
+            "fmt chunk has block_align {block_align}, which does not match {channels} channel(s) x {bits} bits (expected {expected})"
         ));
     }
     Ok(Fmt {
