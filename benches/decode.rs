@@ -56,7 +56,9 @@ fn bench_decode(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Bytes(pcm16.len() as u64));
-    g.bench_function("pcm_s16le_16000_mono_2min", |b| b.iter(|| decode_all(&pcm16)));
+    g.bench_function("pcm_s16le_16000_mono_2min", |b| {
+        b.iter(|| decode_all(&pcm16))
+    });
     g.throughput(Throughput::Bytes(mulaw.len() as u64));
     g.bench_function("mulaw_8000_mono_2min", |b| b.iter(|| decode_all(&mulaw)));
     g.finish();
@@ -65,8 +67,12 @@ fn bench_decode(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(pcm16.len() as u64));
     g.bench_function("pcm_s16le_16000_mono_2min", |b| {
         b.iter(|| {
-            analyze_reader("bench", Cursor::new(Arc::clone(&pcm16)), &AnalysisConfig::default())
-                .expect("generated clip analyses")
+            analyze_reader(
+                "bench",
+                Cursor::new(Arc::clone(&pcm16)),
+                &AnalysisConfig::default(),
+            )
+            .expect("generated clip analyses")
         })
     });
     g.finish();

@@ -37,7 +37,10 @@ fn voxcap(args: &[&str], stdin: &[u8]) -> Output {
     writer.join().unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "voxcap {args:?} panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "voxcap {args:?} panicked: {stderr}"
+    );
     out
 }
 
@@ -63,7 +66,12 @@ fn wav_names(dir: &Path) -> Vec<PathBuf> {
 fn clips_directory_analyses_cleanly_as_ndjson() {
     let dir = testdata().join("clips");
     let out = voxcap(&["analyze", "--format", "json", dir.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
     let files = wav_names(&dir);
     assert_eq!(lines.len(), files.len());
@@ -93,21 +101,54 @@ fn clips_directory_analyses_cleanly_as_ndjson() {
 fn known_clips_report_expected_values() {
     let check = |name: &str, codec: &str, rate: u64, dur: f64, peak: f64, clipped: u64| {
         let path = testdata().join("clips").join(name);
-        let out = voxcap(&["analyze", "--format", "json", path.to_str().unwrap()], b"");
+        let out = voxcap(
+            &["analyze", "--format", "json", path.to_str().unwrap()],
+            b"",
+        );
         assert_eq!(out.status.code(), Some(0));
         let r = &json_lines(&out)[0];
         assert_eq!(r["format"]["codec"], codec, "{name}");
         assert_eq!(r["format"]["sample_rate"], rate, "{name}");
-        assert!((r["duration_s"].as_f64().unwrap() - dur).abs() < 1e-9, "{name}: {r}");
-        assert!((r["peak_dbfs"].as_f64().unwrap() - peak).abs() < 0.05, "{name}: {r}");
+        assert!(
+            (r["duration_s"].as_f64().unwrap() - dur).abs() < 1e-9,
+            "{name}: {r}"
+        );
+        assert!(
+            (r["peak_dbfs"].as_f64().unwrap() - peak).abs() < 0.05,
+            "{name}: {r}"
+        );
         assert_eq!(r["clipped_samples"], clipped, "{name}");
     };
-    check("pcm_s16le_16000_mono_tone1k.wav", "pcm_s16le", 16_000, 0.5, -6.0, 0);
-    check("pcm_s16le_8000_mono_silence.wav", "pcm_s16le", 8000, 0.5, -200.0, 0);
-    check("mulaw_8000_mono_tone1k.wav", "pcm_mulaw", 8000, 0.5, -5.82, 0);
+    check(
+        "pcm_s16le_16000_mono_tone1k.wav",
+        "pcm_s16le",
+        16_000,
+        0.5,
+        -6.0,
+        0,
+    );
+    check(
+        "pcm_s16le_8000_mono_silence.wav",
+        "pcm_s16le",
+        8000,
+        0.5,
+        -200.0,
+        0,
+    );
+    check(
+        "mulaw_8000_mono_tone1k.wav",
+        "pcm_mulaw",
+        8000,
+        0.5,
+        -5.82,
+        0,
+    );
     // A +6 dB sine clamped at full scale: every sample beyond ±1 is clipped.
     let path = testdata().join("clips/pcm_s16le_8000_mono_clipped.wav");
-    let out = voxcap(&["analyze", "--format", "json", path.to_str().unwrap()], b"");
+    let out = voxcap(
+        &["analyze", "--format", "json", path.to_str().unwrap()],
+        b"",
+    );
     let clipped = json_lines(&out)[0]["clipped_samples"].as_u64().unwrap();
     assert!(clipped > 500, "only {clipped} clipped samples");
 }
@@ -115,20 +156,31 @@ fn known_clips_report_expected_values() {
 #[test]
 fn every_malformed_file_fails_with_its_name_and_no_panic() {
     let files = wav_names(&testdata().join("malformed"));
-    assert!(files.len() >= 20, "malformed corpus has only {} files", files.len());
+    assert!(
+        files.len() >= 20,
+        "malformed corpus has only {} files",
+        files.len()
+    );
     for file in &files {
         let name = file.to_str().unwrap();
         let out = voxcap(&["analyze", name], b"");
         assert_eq!(out.status.code(), Some(1), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(name), "{name}: stderr {stderr:?} does not name the file");
+        assert!(
+            stderr.contains(name),
+            "{name}: stderr {stderr:?} does not name the file"
+        );
 
         let out = voxcap(&["analyze", "--format", "json", name], b"");
         assert_eq!(out.status.code(), Some(1), "{name}");
         let lines = json_lines(&out);
         assert_eq!(lines.len(), 1, "{name}");
         assert_eq!(lines[0]["file"], name);
-        assert!(lines[0]["error"]["kind"].is_string(), "{name}: {}", lines[0]);
+        assert!(
+            lines[0]["error"]["kind"].is_string(),
+            "{name}: {}",
+            lines[0]
+        );
         assert!(!lines[0]["error"]["message"].as_str().unwrap().is_empty());
     }
 }
@@ -137,7 +189,14 @@ fn every_malformed_file_fails_with_its_name_and_no_panic() {
 fn a_failed_file_does_not_stop_the_others() {
     let good = testdata().join("clips/alaw_8000_mono_tone1k.wav");
     let bad = testdata().join("malformed/random_bytes.wav");
-    let args = ["analyze", "--format", "json", bad.to_str().unwrap(), "missing.wav", good.to_str().unwrap()];
+    let args = [
+        "analyze",
+        "--format",
+        "json",
+        bad.to_str().unwrap(),
+        "missing.wav",
+        good.to_str().unwrap(),
+    ];
     let out = voxcap(&args, b"");
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out);
@@ -149,9 +208,16 @@ fn a_failed_file_does_not_stop_the_others() {
 
 #[test]
 fn stdin_pipe_wav_decodes_to_its_end() {
-    let clip = std::fs::read(testdata().join("clips/pipe_pcm_s16le_16000_mono_datasize0_tone1k.wav")).unwrap();
+    let clip =
+        std::fs::read(testdata().join("clips/pipe_pcm_s16le_16000_mono_datasize0_tone1k.wav"))
+            .unwrap();
     let out = voxcap(&["analyze", "--format", "json", "-"], &clip);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = &json_lines(&out)[0];
     assert_eq!(r["file"], "-");
     assert_eq!(r["duration_s"], 0.25);
@@ -160,7 +226,16 @@ fn stdin_pipe_wav_decodes_to_its_end() {
 #[test]
 fn lenient_analyses_a_truncated_file_and_flags_it() {
     let path = testdata().join("malformed/truncated_data.wav");
-    let out = voxcap(&["analyze", "--lenient", "--format", "json", path.to_str().unwrap()], b"");
+    let out = voxcap(
+        &[
+            "analyze",
+            "--lenient",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json_lines(&out)[0]["truncated"], true);
     let out = voxcap(&["analyze", "--lenient", path.to_str().unwrap()], b"");
@@ -170,7 +245,12 @@ fn lenient_analyses_a_truncated_file_and_flags_it() {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(voxcap(&["analyze"], b"").status.code(), Some(2));
-    assert_eq!(voxcap(&["analyze", "--format", "xml", "x.wav"], b"").status.code(), Some(2));
+    assert_eq!(
+        voxcap(&["analyze", "--format", "xml", "x.wav"], b"")
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(voxcap(&["frobnicate"], b"").status.code(), Some(2));
 }
 
@@ -182,7 +262,10 @@ fn directories_are_walked_for_wav_in_sorted_order_ignoring_case() {
     for name in ["b.wav", "A.WAV", "sub/c.Wav", "notes.txt", "d.wav.bak"] {
         std::fs::write(dir.path().join(name), &wav).unwrap();
     }
-    let out = voxcap(&["analyze", "--format", "json", dir.path().to_str().unwrap()], b"");
+    let out = voxcap(
+        &["analyze", "--format", "json", dir.path().to_str().unwrap()],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0));
     let names: Vec<String> = json_lines(&out)
         .iter()

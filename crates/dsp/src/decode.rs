@@ -1,6 +1,6 @@
 //! Streaming WAV decoding from any [`std::io::Read`] to mono `f32`.
 //!
-//! The pipeline is: our bounded RIFF pre-parser ([`riff`]) validates the
+//! The pipeline is: our bounded RIFF pre-parser (`decode/riff.rs`) validates the
 //! header and skips metadata chunks; symphonia's WAV reader then parses a
 //! canonical copy of the validated `fmt ` chunk and owns the buffered byte
 //! source ([`MediaSourceStream`]); the audio bytes are read from that source
@@ -14,8 +14,9 @@
 //!   divided by 32768, float samples pass through (non-finite values become 0).
 //! - Channels are downmixed to mono by averaging: the channel values of a frame
 //!   are summed in order and multiplied by `1 / channels`.
-//! - A data size of 0 or 0xFFFFFFFF means "read to EOF" (a WAV written to a
-//!   pipe). Otherwise the declared size is read exactly; if the input ends
+//! - A data size of 0 or 0xFFFFFFFF, or sox's placeholder 0x7FFFF000
+//!   (rounded down to whole frames), means "read to EOF": the WAV was written
+//!   to a pipe and its writer could not go back to fill in the size. Otherwise the declared size is read exactly; if the input ends
 //!   first the file is truncated, which is an error unless
 //!   [`DecodeOptions::lenient`] is set.
 //! - Memory is bounded: the decoder holds one block of [`BLOCK_BYTES`] plus

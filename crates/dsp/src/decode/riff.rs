@@ -235,9 +235,10 @@ pub fn parse_header<R: Read>(r: &mut Counted<R>) -> Result<WavHeader, DecodeErro
                         offset: chunk_start,
                     });
                 };
-                let data_len = match len {
-                    0 | u32::MAX => None,
-                    l => Some(u64::from(l)),
+                let data_len = if is_pipe_placeholder(len, f.block_align) {
+                    None
+                } else {
+                    Some(u64::from(len))
                 };
                 return Ok(WavHeader {
                     codec: f.codec,
@@ -269,6 +270,17 @@ pub fn parse_header<R: Read>(r: &mut Counted<R>) -> Result<WavHeader, DecodeErro
             }
         }
     }
+}
+
+/// sox writes this data size when it cannot seek back to fix the header.
+const SOX_UNSPECIFIED_LEN: u32 = 0x7FFF_F000;
+
+/// Whether a data chunk size is a writer's "unknown length" placeholder: 0
+/// and 0xFFFFFFFF (ffmpeg and others), or sox's 0x7FFFF000 rounded down to
+/// whole frames.
+fn is_pipe_placeholder(len: u32, block_align: u16) -> bool {
+    let sox = SOX_UNSPECIFIED_LEN - SOX_UNSPECIFIED_LEN % u32::from(block_align.max(1));
+    len == 0 || len == u32::MAX || len == sox
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -370,7 +382,9 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, DecodeError> {
         (WAVE_FORMAT_MULAW, 8) => Codec::MuLaw,
         (WAVE_FORMAT_ALAW, 8) => Codec::ALaw,
         (WAVE_FORMAT_MULAW | WAVE_FORMAT_ALAW, n) => {
-            return bad(format!("fmt chunk claims G.711 with {n} bits per sample (must be 8)"))
+            return bad(format!(
+                "fmt chunk claims G.711 with {n} bits per sample (must be 8)"
+            ))
         }
         (t, _) => {
             return Err(DecodeError::Unsupported {

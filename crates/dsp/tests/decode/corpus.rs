@@ -190,6 +190,21 @@ pub fn clips() -> Vec<(&'static str, Vec<u8>)> {
         "pipe_pcm_s16le_8000_mono_datasizeffffffff_tone1k.wav",
         pipe_ff,
     ));
+    // sox writing µ-law to a pipe: 18-byte fmt, a fact chunk, and its
+    // placeholder sizes (data 0x7FFFF000), byte for byte as sox 14.4 does.
+    let mulaw_data = encode(&spec(7, 1, 8000, 8), &tone(1000.0, -6.0, 0.25, 8000));
+    let mut sox = b"RIFF".to_vec();
+    sox.extend_from_slice(&0x7FFF_F032u32.to_le_bytes());
+    sox.extend_from_slice(b"WAVEfmt ");
+    sox.extend_from_slice(&18u32.to_le_bytes());
+    sox.extend_from_slice(&spec(7, 1, 8000, 8).fmt_body());
+    sox.extend_from_slice(b"fact");
+    sox.extend_from_slice(&4u32.to_le_bytes());
+    sox.extend_from_slice(&0x7FFF_F000u32.to_le_bytes());
+    sox.extend_from_slice(b"data");
+    sox.extend_from_slice(&0x7FFF_F000u32.to_le_bytes());
+    sox.extend_from_slice(&mulaw_data);
+    v.push(("pipe_sox_mulaw_8000_mono_datasize7ffff000_tone1k.wav", sox));
     // Metadata chunks before the data: an odd-sized one (pad byte) and LIST/INFO.
     let body = encode(&spec(1, 1, 16_000, 16), &tone(1000.0, -6.0, 0.1, 16_000));
     let mut meta = Vec::new();

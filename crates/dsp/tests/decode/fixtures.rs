@@ -83,7 +83,8 @@ fn data_bytes(b: &[u8]) -> &[u8] {
     loop {
         let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
         if &b[at..at + 4] == b"data" {
-            return &b[at + 8..at + 8 + len];
+            // Pipe-style sizes overstate the data; it runs to the end.
+            return &b[at + 8..(at + 8 + len).min(b.len())];
         }
         at += 8 + len + len % 2;
     }
@@ -167,7 +168,7 @@ fn g711_fixtures_decode_bit_exactly() {
         assert_eq!(got, want, "{name}");
         checked += 1;
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 7);
 }
 
 #[test]
