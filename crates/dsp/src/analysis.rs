@@ -78,12 +78,14 @@ impl Analyzer {
         self.analysis_block = buf;
     }
 
-    /// Ends the stream and returns the levels measured.
-    pub fn finish(mut self) -> Levels {
+    /// Ends the stream (flushing the resampler into the detectors) and
+    /// returns the levels measured. Call it once.
+    pub fn finish(&mut self) -> Levels {
         let mut buf = std::mem::take(&mut self.analysis_block);
         buf.clear();
         self.resampler.finish(&mut buf);
         self.on_analysis_block(&buf);
+        self.analysis_block = buf;
         self.meter.levels()
     }
 
@@ -122,4 +124,26 @@ pub fn analyze_reader<R: Read + Send + 'static>(
         &levels,
         decoder.truncation().is_some(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detectors_see_the_whole_stream_at_the_analysis_rate() {
+        for rate in [8000, 16_000, 44_100, 48_000] {
+            let x = crate::synth::white_noise(3, -20.0, rate as usize * 3 / 2);
+            let wav = crate::synth::wav_pcm16_mono(&x, rate);
+            let mut dec =
+                WavDecoder::new(std::io::Cursor::new(wav), DecodeOptions::default()).unwrap();
+            let mut an = Analyzer::new(dec.info(), &AnalysisConfig::default()).unwrap();
+            let mut block = Vec::new();
+            while dec.read_block(&mut block).unwrap() > 0 {
+                an.push(&block);
+            }
+            an.finish();
+            assert_eq!(an.analysis_samples(), 12_000, "{rate} Hz");
+        }
+    }
 }

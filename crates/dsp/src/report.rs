@@ -56,8 +56,9 @@ pub struct Report {
     pub truncated: bool,
 }
 
+/// Rounds to 0.01 dB; adding 0.0 turns -0.0 into 0.0 so JSON shows `0.0`.
 fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    (x * 100.0).round() / 100.0 + 0.0
 }
 
 impl Report {
@@ -73,5 +74,16 @@ impl Report {
             clipped_samples: levels.clipped_samples,
             truncated,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_scale_peak_prints_as_positive_zero() {
+        assert_eq!(round2(-1e-9).to_string(), "0");
+        assert_eq!(round2(-6.0206), -6.02);
     }
 }

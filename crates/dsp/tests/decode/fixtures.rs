@@ -347,3 +347,39 @@ fn decoding_is_streaming_in_bounded_blocks() {
     assert_eq!(total, 160_000);
     assert_eq!(dec.frames_decoded(), 160_000);
 }
+
+/// A reader that hands out a few bytes at a time, like a slow network body.
+struct Trickle {
+    bytes: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.step = self.step % 7 + 1;
+        let n = self.step.min(buf.len()).min(self.bytes.len() - self.at);
+        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn short_reads_decode_the_same_as_whole_reads() {
+    for (name, bytes) in clips() {
+        let (_, whole) = decode_all(&bytes).unwrap();
+        let trickle = Trickle {
+            bytes: bytes.clone(),
+            at: 0,
+            step: 0,
+        };
+        let mut dec = WavDecoder::new(trickle, DecodeOptions::default()).unwrap();
+        let mut all = Vec::new();
+        let mut block = Vec::new();
+        while dec.read_block(&mut block).unwrap() > 0 {
+            all.extend_from_slice(&block);
+        }
+        assert_eq!(all, whole, "{name}");
+    }
+}
