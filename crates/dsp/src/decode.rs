@@ -41,6 +41,11 @@ use symphonia::default::formats::WavReader;
 
 use riff::{Counted, WavHeader};
 
+/// How far the file may fall short of its RIFF size without being called
+/// truncated: writers commonly omit the pad byte after odd-sized data, and
+/// some count the 8-byte RIFF header in the RIFF size.
+const RIFF_SLACK: u64 = 8;
+
 /// Size of one read from the source, in bytes (rounded down to whole frames).
 pub const BLOCK_BYTES: usize = 64 * 1024;
 
@@ -420,8 +425,7 @@ impl WavDecoder {
             return Ok(0);
         };
         let pos = self.data_offset + self.data_read;
-        if riff_end <= pos + 1 {
-            // A missing pad byte after odd-sized data is common and harmless.
+        if riff_end <= pos + RIFF_SLACK {
             return Ok(0);
         }
         let mut left = riff_end - pos;
@@ -433,7 +437,7 @@ impl WavDecoder {
                 break;
             }
         }
-        if left > 1 {
+        if left > RIFF_SLACK {
             let file_len = riff_end - left;
             return self.truncated(DecodeError::RiffTruncated { file_len, riff_end }, file_len);
         }

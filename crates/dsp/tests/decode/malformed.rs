@@ -52,3 +52,12 @@ fn truncated_data_reports_where_it_stopped() {
     let (frames, truncated) = decode(wav[..44 + 700].to_vec(), true).unwrap();
     assert_eq!((frames, truncated), (350, true));
 }
+
+#[test]
+fn riff_size_counting_its_own_header_is_tolerated() {
+    // Some writers set the RIFF size to the file length instead of length - 8.
+    let mut wav = voxcap_dsp::synth::wav_pcm16_mono(&[0.1; 100], 8000);
+    let len = wav.len() as u32;
+    wav[4..8].copy_from_slice(&len.to_le_bytes());
+    assert_eq!(decode(wav, false).unwrap(), (100, false));
+}
