@@ -12,9 +12,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
+pub mod decode;
 pub mod events;
+pub mod levels;
 pub mod quality;
+pub mod report;
+pub mod resample;
 pub mod synth;
 pub mod trim;
 pub mod vad;
 pub mod verify;
+
+pub use analysis::{analyze_reader, AnalysisConfig, AnalysisError, Analyzer, ANALYSIS_RATE};
+pub use decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
+pub use report::Report;

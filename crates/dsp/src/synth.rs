@@ -166,7 +166,9 @@ pub fn dtmf_press(press: &DtmfPress, sample_rate: u32) -> Vec<f32> {
 pub fn white_noise(seed: u64, rms_dbfs: f32, n: usize) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let sigma = f64::from(dbfs_to_amplitude(rms_dbfs));
-    (0..n).map(|_| (rng.next_gaussian() * sigma) as f32).collect()
+    (0..n)
+        .map(|_| (rng.next_gaussian() * sigma) as f32)
+        .collect()
 }
 
 /// Pink (1/f) noise with RMS level `rms_dbfs`, from Paul Kellet's filter.
@@ -271,6 +273,127 @@ pub fn wav_pcm16_mono(samples: &[f32], sample_rate: u32) -> Vec<u8> {
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out.extend_from_slice(&data);
     out
+}
+
+/// The `fmt ` fields of a WAV file to write with [`wav_file`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WavSpec {
+    /// Format tag: 1 PCM, 3 IEEE float, 6 A-law, 7 µ-law.
+    pub format_tag: u16,
+    /// Channels per frame.
+    pub channels: u16,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Bits per stored sample.
+    pub bits: u16,
+    /// Write WAVE_FORMAT_EXTENSIBLE with `format_tag` as the sub-format GUID.
+    pub extensible: bool,
+}
+
+impl WavSpec {
+    /// Bytes per frame.
+    pub fn block_align(&self) -> u16 {
+        self.channels * (self.bits / 8)
+    }
+
+    /// The `fmt ` chunk body: 16 bytes for PCM and float, 18 for G.711, 40
+    /// for extensible, as common writers (sox, ffmpeg) produce them.
+    pub fn fmt_body(&self) -> Vec<u8> {
+        let mut f = Vec::with_capacity(40);
+        let tag = if self.extensible {
+            0xFFFE
+        } else {
+            self.format_tag
+        };
+        f.extend_from_slice(&tag.to_le_bytes());
+        f.extend_from_slice(&self.channels.to_le_bytes());
+        f.extend_from_slice(&self.sample_rate.to_le_bytes());
+        let byte_rate = self.sample_rate * u32::from(self.block_align());
+        f.extend_from_slice(&byte_rate.to_le_bytes());
+        f.extend_from_slice(&self.block_align().to_le_bytes());
+        f.extend_from_slice(&self.bits.to_le_bytes());
+        if self.extensible {
+            f.extend_from_slice(&22u16.to_le_bytes());
+            f.extend_from_slice(&self.bits.to_le_bytes());
+            let mask: u32 = if self.channels >= 32 {
+                u32::MAX
+            } else {
+                (1u32 << self.channels) - 1
+            };
+            f.extend_from_slice(&mask.to_le_bytes());
+            f.extend_from_slice(&self.format_tag.to_le_bytes());
+            f.extend_from_slice(&[
+                0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+            ]);
+        } else if matches!(self.format_tag, 6 | 7) {
+            f.extend_from_slice(&0u16.to_le_bytes());
+        }
+        f
+    }
+}
+
+/// A WAV file in memory: RIFF header, `fmt ` chunk from `spec`, then a
+/// `data` chunk holding `data` (already encoded, interleaved), padded to an
+/// even length as RIFF requires.
+pub fn wav_file(spec: &WavSpec, data: &[u8]) -> Vec<u8> {
+    let fmt = spec.fmt_body();
+    let pad = data.len() % 2;
+    let riff_len = 4 + 8 + fmt.len() + 8 + data.len() + pad;
+    let mut out = Vec::with_capacity(8 + riff_len);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(riff_len as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+    out.extend_from_slice(&fmt);
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len() + pad, 0);
+    out
+}
+
+/// Encodes a 16-bit linear sample as G.711 µ-law (the classic Sun reference
+/// encoder: bias 0x84, clip at 32635, bits inverted).
+pub fn linear_to_mulaw(sample: i16) -> u8 {
+    let mut x = i32::from(sample);
+    let sign = if x < 0 {
+        x = -x;
+        0x80
+    } else {
+        0
+    };
+    x = x.min(32635) + 0x84;
+    let mut exponent = 7;
+    while exponent > 0 && x & (0x80 << exponent) == 0 {
+        exponent -= 1;
+    }
+    let mantissa = (x >> (exponent + 3)) & 0x0F;
+    !((sign | (exponent << 4) | mantissa) as u8)
+}
+
+/// Encodes a 16-bit linear sample as G.711 A-law (the classic Sun reference
+/// encoder on the 13-bit magnitude, even bits inverted).
+pub fn linear_to_alaw(sample: i16) -> u8 {
+    let mut x = i32::from(sample) >> 3;
+    let mask = if x >= 0 {
+        0xD5
+    } else {
+        x = -x - 1;
+        0x55
+    };
+    let mut segment = 0;
+    while segment < 8 && x > (0x20 << segment) - 1 {
+        segment += 1;
+    }
+    if segment >= 8 {
+        return (0x7F ^ mask) as u8;
+    }
+    let mantissa = if segment < 2 {
+        (x >> 1) & 0x0F
+    } else {
+        (x >> segment) & 0x0F
+    };
+    (((segment << 4) | mantissa) ^ mask) as u8
 }
 
 #[cfg(test)]

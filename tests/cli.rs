@@ -1,0 +1,293 @@
+//! End-to-end tests of the `voxcap` binary: exit codes, output formats, the
+//! malformed corpus, stdin and directory walking.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+/// Runs `voxcap args...` with `stdin`, failing the test if it takes longer
+/// than 30 s (a hang) or if it panicked.
+fn voxcap(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn voxcap");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // voxcap may exit before reading all of stdin; that is fine.
+        let _ = pipe.write_all(&input);
+    });
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            child.kill().ok();
+            panic!("voxcap {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    writer.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "voxcap {args:?} panicked: {stderr}"
+    );
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+fn wav_names(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn clips_directory_analyses_cleanly_as_ndjson() {
+    let dir = testdata().join("clips");
+    let out = voxcap(&["analyze", "--format", "json", dir.to_str().unwrap()], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    let files = wav_names(&dir);
+    assert_eq!(lines.len(), files.len());
+    for (line, file) in lines.iter().zip(&files) {
+        assert_eq!(line["file"], file.display().to_string());
+        let obj = line.as_object().unwrap();
+        let keys: Vec<&str> = obj.keys().map(|k| k.as_str()).collect();
+        for key in [
+            "file",
+            "format",
+            "duration_s",
+            "peak_dbfs",
+            "rms_dbfs",
+            "clipped_samples",
+            "truncated",
+        ] {
+            assert!(keys.contains(&key), "{file:?} lacks {key}");
+        }
+        let format = line["format"].as_object().unwrap();
+        for key in ["codec", "sample_rate", "channels", "bits"] {
+            assert!(format.contains_key(key), "{file:?} lacks format.{key}");
+        }
+    }
+}
+
+#[test]
+fn known_clips_report_expected_values() {
+    let check = |name: &str, codec: &str, rate: u64, dur: f64, peak: f64, clipped: u64| {
+        let path = testdata().join("clips").join(name);
+        let out = voxcap(
+            &["analyze", "--format", "json", path.to_str().unwrap()],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let r = &json_lines(&out)[0];
+        assert_eq!(r["format"]["codec"], codec, "{name}");
+        assert_eq!(r["format"]["sample_rate"], rate, "{name}");
+        assert!(
+            (r["duration_s"].as_f64().unwrap() - dur).abs() < 1e-9,
+            "{name}: {r}"
+        );
+        assert!(
+            (r["peak_dbfs"].as_f64().unwrap() - peak).abs() < 0.05,
+            "{name}: {r}"
+        );
+        assert_eq!(r["clipped_samples"], clipped, "{name}");
+    };
+    check(
+        "pcm_s16le_16000_mono_tone1k.wav",
+        "pcm_s16le",
+        16_000,
+        0.5,
+        -6.0,
+        0,
+    );
+    check(
+        "pcm_s16le_8000_mono_silence.wav",
+        "pcm_s16le",
+        8000,
+        0.5,
+        -200.0,
+        0,
+    );
+    check(
+        "mulaw_8000_mono_tone1k.wav",
+        "pcm_mulaw",
+        8000,
+        0.5,
+        -5.82,
+        0,
+    );
+    // A +6 dB sine clamped at full scale: every sample beyond ±1 is clipped.
+    let path = testdata().join("clips/pcm_s16le_8000_mono_clipped.wav");
+    let out = voxcap(
+        &["analyze", "--format", "json", path.to_str().unwrap()],
+        b"",
+    );
+    let clipped = json_lines(&out)[0]["clipped_samples"].as_u64().unwrap();
+    assert!(clipped > 500, "only {clipped} clipped samples");
+}
+
+#[test]
+fn every_malformed_file_fails_with_its_name_and_no_panic() {
+    let files = wav_names(&testdata().join("malformed"));
+    assert!(
+        files.len() >= 20,
+        "malformed corpus has only {} files",
+        files.len()
+    );
+    for file in &files {
+        let name = file.to_str().unwrap();
+        let out = voxcap(&["analyze", name], b"");
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(name),
+            "{name}: stderr {stderr:?} does not name the file"
+        );
+
+        let out = voxcap(&["analyze", "--format", "json", name], b"");
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "{name}");
+        assert_eq!(lines[0]["file"], name);
+        assert!(
+            lines[0]["error"]["kind"].is_string(),
+            "{name}: {}",
+            lines[0]
+        );
+        assert!(!lines[0]["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_failed_file_does_not_stop_the_others() {
+    let good = testdata().join("clips/alaw_8000_mono_tone1k.wav");
+    let bad = testdata().join("malformed/random_bytes.wav");
+    let args = [
+        "analyze",
+        "--format",
+        "json",
+        bad.to_str().unwrap(),
+        "missing.wav",
+        good.to_str().unwrap(),
+    ];
+    let out = voxcap(&args, b"");
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["error"]["kind"], "not_wav");
+    assert_eq!(lines[1]["error"]["kind"], "io");
+    assert_eq!(lines[2]["format"]["codec"], "pcm_alaw");
+}
+
+#[test]
+fn stdin_pipe_wav_decodes_to_its_end() {
+    let clip =
+        std::fs::read(testdata().join("clips/pipe_pcm_s16le_16000_mono_datasize0_tone1k.wav"))
+            .unwrap();
+    let out = voxcap(&["analyze", "--format", "json", "-"], &clip);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["file"], "-");
+    assert_eq!(r["duration_s"], 0.25);
+}
+
+#[test]
+fn lenient_analyses_a_truncated_file_and_flags_it() {
+    let path = testdata().join("malformed/truncated_data.wav");
+    let out = voxcap(
+        &[
+            "analyze",
+            "--lenient",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_lines(&out)[0]["truncated"], true);
+    let out = voxcap(&["analyze", "--lenient", path.to_str().unwrap()], b"");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(truncated)"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(voxcap(&["analyze"], b"").status.code(), Some(2));
+    assert_eq!(
+        voxcap(&["analyze", "--format", "xml", "x.wav"], b"")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(voxcap(&["frobnicate"], b"").status.code(), Some(2));
+}
+
+#[test]
+fn directories_are_walked_for_wav_in_sorted_order_ignoring_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = voxcap_dsp::synth::wav_pcm16_mono(&[0.0; 80], 8000);
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for name in ["b.wav", "A.WAV", "sub/c.Wav", "notes.txt", "d.wav.bak"] {
+        std::fs::write(dir.path().join(name), &wav).unwrap();
+    }
+    let out = voxcap(
+        &["analyze", "--format", "json", dir.path().to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let names: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|l| {
+            Path::new(l["file"].as_str().unwrap())
+                .strip_prefix(dir.path())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["A.WAV", "b.wav", "sub/c.Wav"]);
+}
+
+#[test]
+fn text_output_is_one_short_block_per_file() {
+    let path = testdata().join("clips/pcm_s16le_16000_mono_tone1k.wav");
+    let out = voxcap(&["analyze", path.to_str().unwrap()], b"");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(
+        "{}\n  format    pcm_s16le, 16000 Hz, 1 ch, 16 bit\n  duration  0.500 s\n  levels    peak -6.00 dBFS, rms -9.01 dBFS, 0 clipped\n\n",
+        path.display()
+    );
+    assert_eq!(text, expected);
+}
