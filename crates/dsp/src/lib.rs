@@ -12,5 +12,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dtmf;
 pub mod events;
 pub mod synth;
