@@ -40,6 +40,18 @@ const RING: usize = 32;
 const HOPS_PER_SECOND: u32 = 200;
 /// Windows in a row that must agree before a window is a hit.
 const STREAK: u32 = 3;
+/// Hits a tone needs to be reported: speech and music rarely hold a DTMF-like pair this long.
+const MIN_HITS: u32 = 4;
+/// Power-ratio slack (2 dB) on the twist limits while a digit is held.
+const HOLD_TWIST_SLACK: f32 = 1.585;
+/// Energy-share slack while a digit is held.
+const HOLD_SHARE_SLACK: f32 = 0.15;
+/// Largest relative frequency error of a whole tone's mean frequency.
+const TONE_FREQ_ERROR: f32 = 0.018;
+/// Least mean energy share of the two tones over a whole tone.
+const TONE_ENERGY_SHARE: f32 = 0.83;
+/// Largest spread of the per-hit frequency estimates of one tone (a real key does not glide).
+const TONE_FREQ_DRIFT: f32 = 0.015;
 /// Phase-advance pairs averaged for the frequency estimate.
 const FREQ_PAIRS: u32 = 3;
 /// Windows scanned on each side of a segment's first or last hit for its edges.
@@ -88,7 +100,7 @@ impl Default for DtmfConfig {
         DtmfConfig {
             sample_rate: DTMF_NATIVE_RATE,
             min_tone_dbfs: -46.0,
-            min_twist_db: -10.0,
+            min_twist_db: -11.0,
             max_twist_db: 6.0,
             max_freq_error: 0.021,
             min_tone_energy_share: 0.75,
@@ -195,6 +207,52 @@ struct Window {
     pass: bool,
 }
 
+/// What a tone's hits add up to, for the checks made over the whole tone.
+#[derive(Debug, Clone, Copy)]
+struct HitStats {
+    hits: u32,
+    power_sum: f64,
+    share_sum: f32,
+    /// Sum of the hop-to-hop phase advances (row, column): the tone's mean frequency.
+    phase_sum: [C32; 2],
+    /// Lowest and highest per-hit relative frequency error (row, column).
+    df_min: [f32; 2],
+    df_max: [f32; 2],
+}
+
+impl HitStats {
+    fn one(h: &Hit) -> Self {
+        HitStats {
+            hits: 1,
+            power_sum: h.power,
+            share_sum: h.share,
+            phase_sum: h.pair,
+            df_min: h.df,
+            df_max: h.df,
+        }
+    }
+    fn merge(self, o: HitStats) -> Self {
+        HitStats {
+            hits: self.hits + o.hits,
+            power_sum: self.power_sum + o.power_sum,
+            share_sum: self.share_sum + o.share_sum,
+            phase_sum: [self.phase_sum[0].add(o.phase_sum[0]), self.phase_sum[1].add(o.phase_sum[1])],
+            df_min: [self.df_min[0].min(o.df_min[0]), self.df_min[1].min(o.df_min[1])],
+            df_max: [self.df_max[0].max(o.df_max[0]), self.df_max[1].max(o.df_max[1])],
+        }
+    }
+}
+
+/// One window judged to hold a digit.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    digit: u8,
+    power: f64,
+    share: f32,
+    pair: [C32; 2],
+    df: [f32; 2],
+}
+
 /// A run of hits of one digit, still growing.
 #[derive(Debug, Clone, Copy)]
 struct Segment {
@@ -202,8 +260,7 @@ struct Segment {
     first: u64,
     last: u64,
     start: Option<f64>,
-    power_sum: f64,
-    hits: u32,
+    stats: HitStats,
 }
 
 /// A finished tone waiting to see whether the next segment bridges onto it.
@@ -212,8 +269,7 @@ struct Tone {
     digit: u8,
     start: f64,
     end: f64,
-    power_sum: f64,
-    hits: u32,
+    stats: HitStats,
 }
 
 /// Streaming DTMF receiver. Feed samples with [`push`](Self::push) and call
@@ -438,11 +494,19 @@ impl DtmfDetector {
         win.col = col as u8;
         let (ar, ac) = (win.amp[row], win.amp[4 + col]);
         let (pr, pc) = (ar * ar, ac * ac);
+        // Hysteresis: once a digit is sounding, its windows need to pass looser
+        // twist and energy-share limits, so that noise does not chop a tone up.
+        let digit = (row * 4 + col) as u8;
+        let (slack, share_slack) = match self.open {
+            Some(seg) if seg.digit == digit => (HOLD_TWIST_SLACK, HOLD_SHARE_SLACK),
+            _ => (1.0, 0.0),
+        };
         win.pass = ar >= self.min_amp
             && ac >= self.min_amp
-            && pc >= pr * self.twist_lo_sq
-            && pc <= pr * self.twist_hi_sq
-            && (pr + pc) * 0.5 * self.hann_energy >= self.cfg.min_tone_energy_share * energy;
+            && pc * slack >= pr * self.twist_lo_sq
+            && pc <= pr * self.twist_hi_sq * slack
+            && (pr + pc) * 0.5 * self.hann_energy
+                >= (self.cfg.min_tone_energy_share - share_slack) * energy;
         let prev = self.ring[((k - 1) % RING as u64) as usize];
         self.ring[(k % RING as u64) as usize] = win;
 
@@ -472,25 +536,28 @@ impl DtmfDetector {
                 }
                 let nominal = [DTMF_LOW_HZ[row], DTMF_HIGH_HZ[col]];
                 let hz_per_rad = self.cfg.sample_rate as f32 / (std::f32::consts::TAU * self.hop as f32);
-                let ok = (0..2).all(|t| {
-                    let df = sum[t].im.atan2(sum[t].re) * hz_per_rad;
-                    df.abs() <= self.cfg.max_freq_error * nominal[t]
-                });
+                let df = [0, 1].map(|t| sum[t].im.atan2(sum[t].re) * hz_per_rad / nominal[t]);
+                let ok = df.iter().all(|d| d.abs() <= self.cfg.max_freq_error);
                 if ok {
-                    hit = Some((row * 4 + col) as u8);
+                    hit = Some(Hit {
+                        digit,
+                        power: window_power(&win),
+                        share: (pr + pc) * 0.5 * self.hann_energy / energy.max(f32::MIN_POSITIVE),
+                        pair,
+                        df,
+                    });
                 }
             }
         }
-        self.track(k, hit, &win, out);
+        self.track(k, hit, out);
     }
 
     /// Segment bookkeeping for window `k` given whether it is a hit.
-    fn track(&mut self, k: u64, hit: Option<u8>, win: &Window, out: &mut Vec<DtmfEvent>) {
+    fn track(&mut self, k: u64, hit: Option<Hit>, out: &mut Vec<DtmfEvent>) {
         if let Some(mut seg) = self.open.take() {
-            if hit == Some(seg.digit) {
+            if let Some(h) = hit.filter(|h| h.digit == seg.digit) {
                 seg.last = k;
-                seg.hits += 1;
-                seg.power_sum += window_power(win);
+                seg.stats = seg.stats.merge(HitStats::one(&h));
             } else if k >= seg.last + EDGE_SCAN + 1 || hit.is_some() {
                 self.close_segment(seg, out);
                 seg = Segment {
@@ -506,20 +573,19 @@ impl DtmfDetector {
             }
         }
         if self.open.is_none() {
-            if let Some(d) = hit {
+            if let Some(h) = hit {
                 if let Some(p) = self.pending {
-                    if p.digit != d {
+                    if p.digit != h.digit {
                         self.pending = None;
                         self.emit(p, out);
                     }
                 }
                 self.open = Some(Segment {
-                    digit: d,
+                    digit: h.digit,
                     first: k,
                     last: k,
                     start: None,
-                    power_sum: window_power(win),
-                    hits: 1,
+                    stats: HitStats::one(&h),
                 });
             }
         }
@@ -548,8 +614,7 @@ impl DtmfDetector {
             digit: seg.digit,
             start,
             end,
-            power_sum: seg.power_sum,
-            hits: seg.hits,
+            stats: seg.stats,
         };
         match self.pending.take() {
             Some(p) if p.digit == tone.digit && tone.start - p.end < self.merge_gap_samples() => {
@@ -557,8 +622,7 @@ impl DtmfDetector {
                     digit: p.digit,
                     start: p.start,
                     end: tone.end.max(p.end),
-                    power_sum: p.power_sum + tone.power_sum,
-                    hits: p.hits + tone.hits,
+                    stats: p.stats.merge(tone.stats),
                 });
             }
             Some(p) => {
@@ -571,11 +635,26 @@ impl DtmfDetector {
 
     fn emit(&self, tone: Tone, out: &mut Vec<DtmfEvent>) {
         let min_len = f64::from(self.cfg.min_duration_ms) * 1e-3 * f64::from(self.cfg.sample_rate);
-        if tone.end - tone.start < min_len {
+        let st = tone.stats;
+        if tone.end - tone.start < min_len
+            || st.hits < MIN_HITS
+            || st.share_sum < TONE_ENERGY_SHARE * st.hits as f32
+            || (0..2).any(|t| st.df_max[t] - st.df_min[t] > TONE_FREQ_DRIFT)
+        {
             return;
         }
         let d = tone.digit as usize;
-        let mean_power = tone.power_sum / f64::from(tone.hits.max(1));
+        // Over the whole tone the frequency estimate is precise, and speech
+        // that glided through the per-window tolerance shows its drift here.
+        let nominal = [DTMF_LOW_HZ[d / 4], DTMF_HIGH_HZ[d % 4]];
+        let hz_per_rad = self.cfg.sample_rate as f32 / (std::f32::consts::TAU * self.hop as f32);
+        for t in 0..2 {
+            let df = st.phase_sum[t].im.atan2(st.phase_sum[t].re) * hz_per_rad;
+            if df.abs() > TONE_FREQ_ERROR * nominal[t] {
+                return;
+            }
+        }
+        let mean_power = st.power_sum / f64::from(st.hits.max(1));
         out.push(DtmfEvent {
             digit: DTMF_KEYPAD[d / 4][d % 4],
             start: tone.start.max(0.0).round() as u64,
