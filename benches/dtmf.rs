@@ -34,7 +34,8 @@ fn speech_like(n: usize, seed: u64) -> Vec<f32> {
             if fh > 3800.0 {
                 break;
             }
-            let g = 1.0 / (1.0 + ((fh - f1) / 120.0).powi(2)) + 0.5 / (1.0 + ((fh - f2) / 200.0).powi(2));
+            let g = 1.0 / (1.0 + ((fh - f1) / 120.0).powi(2))
+                + 0.5 / (1.0 + ((fh - f2) / 200.0).powi(2));
             v += g * (phase * h as f64).sin();
         }
         out.push((0.08 * syll * gate * v + 0.002 * rng.next_gaussian()) as f32);

@@ -128,7 +128,12 @@ impl DtmfConfig {
             ("min_twist_db", self.min_twist_db, -40.0, 0.0),
             ("max_twist_db", self.max_twist_db, 0.0, 40.0),
             ("max_freq_error", self.max_freq_error, 0.001, 0.045),
-            ("min_tone_energy_share", self.min_tone_energy_share, 0.0, 1.0),
+            (
+                "min_tone_energy_share",
+                self.min_tone_energy_share,
+                0.0,
+                1.0,
+            ),
             ("min_duration_ms", self.min_duration_ms, 0.0, 10_000.0),
             ("merge_gap_ms", self.merge_gap_ms, 0.0, 1_000.0),
         ];
@@ -236,9 +241,18 @@ impl HitStats {
             hits: self.hits + o.hits,
             power_sum: self.power_sum + o.power_sum,
             share_sum: self.share_sum + o.share_sum,
-            phase_sum: [self.phase_sum[0].add(o.phase_sum[0]), self.phase_sum[1].add(o.phase_sum[1])],
-            df_min: [self.df_min[0].min(o.df_min[0]), self.df_min[1].min(o.df_min[1])],
-            df_max: [self.df_max[0].max(o.df_max[0]), self.df_max[1].max(o.df_max[1])],
+            phase_sum: [
+                self.phase_sum[0].add(o.phase_sum[0]),
+                self.phase_sum[1].add(o.phase_sum[1]),
+            ],
+            df_min: [
+                self.df_min[0].min(o.df_min[0]),
+                self.df_min[1].min(o.df_min[1]),
+            ],
+            df_max: [
+                self.df_max[0].max(o.df_max[0]),
+                self.df_max[1].max(o.df_max[1]),
+            ],
         }
     }
 }
@@ -442,14 +456,8 @@ impl DtmfDetector {
                 }
             }
             for j in 0..8 {
-                let y_raw = C32 {
-                    re: s1[j],
-                    im: 0.0,
-                }
-                .sub(self.tail[j].mul(C32 {
-                    re: s2[j],
-                    im: 0.0,
-                }));
+                let y_raw =
+                    C32 { re: s1[j], im: 0.0 }.sub(self.tail[j].mul(C32 { re: s2[j], im: 0.0 }));
                 let y_rise = C32 {
                     re: s1[j + 8],
                     im: 0.0,
@@ -535,7 +543,8 @@ impl DtmfDetector {
                     sum[1] = sum[1].add(p[1]);
                 }
                 let nominal = [DTMF_LOW_HZ[row], DTMF_HIGH_HZ[col]];
-                let hz_per_rad = self.cfg.sample_rate as f32 / (std::f32::consts::TAU * self.hop as f32);
+                let hz_per_rad =
+                    self.cfg.sample_rate as f32 / (std::f32::consts::TAU * self.hop as f32);
                 let df = [0, 1].map(|t| sum[t].im.atan2(sum[t].re) * hz_per_rad / nominal[t]);
                 let ok = df.iter().all(|d| d.abs() <= self.cfg.max_freq_error);
                 if ok {
@@ -558,7 +567,7 @@ impl DtmfDetector {
             if let Some(h) = hit.filter(|h| h.digit == seg.digit) {
                 seg.last = k;
                 seg.stats = seg.stats.merge(HitStats::one(&h));
-            } else if k >= seg.last + EDGE_SCAN + 1 || hit.is_some() {
+            } else if k > seg.last + EDGE_SCAN || hit.is_some() {
                 self.close_segment(seg, out);
                 seg = Segment {
                     digit: u8::MAX,
@@ -566,7 +575,7 @@ impl DtmfDetector {
                 };
             }
             if seg.digit != u8::MAX {
-                if seg.start.is_none() && k >= seg.first + EDGE_SCAN + 1 {
+                if seg.start.is_none() && k > seg.first + EDGE_SCAN {
                     seg.start = Some(self.start_edge(seg.digit, seg.first, k));
                 }
                 self.open = Some(seg);
@@ -648,9 +657,9 @@ impl DtmfDetector {
         // that glided through the per-window tolerance shows its drift here.
         let nominal = [DTMF_LOW_HZ[d / 4], DTMF_HIGH_HZ[d % 4]];
         let hz_per_rad = self.cfg.sample_rate as f32 / (std::f32::consts::TAU * self.hop as f32);
-        for t in 0..2 {
-            let df = st.phase_sum[t].im.atan2(st.phase_sum[t].re) * hz_per_rad;
-            if df.abs() > TONE_FREQ_ERROR * nominal[t] {
+        for (sum, hz) in st.phase_sum.iter().zip(nominal) {
+            let df = sum.im.atan2(sum.re) * hz_per_rad;
+            if df.abs() > TONE_FREQ_ERROR * hz {
                 return;
             }
         }

@@ -43,7 +43,10 @@ fn digit_cut_by_end_of_stream_is_reported_by_finish() {
     assert_eq!(last.digit, '#');
     // The tone runs to the last sample; its end edge is found within 2 ms.
     let n = signal(FS, 2).len() as i64;
-    assert!((last.end as i64 - n).abs() <= 16 && last.end as i64 <= n, "{last:?} vs {n}");
+    assert!(
+        (last.end as i64 - n).abs() <= 16 && last.end as i64 <= n,
+        "{last:?} vs {n}"
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn sixteen_khz_decides_like_eight_khz() {
     assert_eq!(digits(&e8), digits(&e16));
     for (a, b) in e8.iter().zip(&e16) {
         // Same decisions; edges within 1 ms of each other (16 samples at 16 kHz).
-        assert!((a.start as i64 * 2 - b.start as i64).abs() <= 16, "{a:?} {b:?}");
+        assert!(
+            (a.start as i64 * 2 - b.start as i64).abs() <= 16,
+            "{a:?} {b:?}"
+        );
         assert!((a.end as i64 * 2 - b.end as i64).abs() <= 16, "{a:?} {b:?}");
         assert!((a.level_dbfs - b.level_dbfs).abs() < 0.5, "{a:?} {b:?}");
     }

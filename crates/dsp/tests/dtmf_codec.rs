@@ -68,7 +68,7 @@ fn ulaw_encode(x: i16) -> u8 {
         seg += 1;
     }
     let mant = (v >> (seg + 3)) & 0x0F;
-    !(sign | (seg << 4) as i32 | mant) as u8
+    !(sign | (seg << 4) | mant) as u8
 }
 
 fn ulaw_decode(c: u8) -> i16 {
@@ -121,8 +121,14 @@ fn g711_round_trip_is_accurate() {
         let u = ulaw_decode(ulaw_encode(x));
         let a = alaw_decode(alaw_encode(x));
         let tol = (i32::from(x).abs() / 16).max(8);
-        assert!((i32::from(u) - i32::from(x)).abs() <= tol.max(132), "µ {x} -> {u}");
-        assert!((i32::from(a) - i32::from(x)).abs() <= tol.max(16), "A {x} -> {a}");
+        assert!(
+            (i32::from(u) - i32::from(x)).abs() <= tol.max(132),
+            "µ {x} -> {u}"
+        );
+        assert!(
+            (i32::from(a) - i32::from(x)).abs() <= tol.max(16),
+            "A {x} -> {a}"
+        );
     }
 }
 
@@ -130,12 +136,20 @@ fn g711_round_trip_is_accurate() {
 fn g711_mu_law_and_a_law() {
     let (s, sent) = sequence(11);
     for (name, enc, dec) in [
-        ("mu-law", ulaw_encode as fn(i16) -> u8, ulaw_decode as fn(u8) -> i16),
+        (
+            "mu-law",
+            ulaw_encode as fn(i16) -> u8,
+            ulaw_decode as fn(u8) -> i16,
+        ),
         ("A-law", alaw_encode, alaw_decode),
     ] {
         let got = detect(&through(&s, enc, dec), FS);
         let (det, extra) = score(&sent, &got);
-        println!("G.711 {name}: {det}/{} detected ({:.1}%), {extra} extra", sent.len(), 100.0 * det as f64 / sent.len() as f64);
+        println!(
+            "G.711 {name}: {det}/{} detected ({:.1}%), {extra} extra",
+            sent.len(),
+            100.0 * det as f64 / sent.len() as f64
+        );
         assert!(det * 100 >= sent.len() * 99, "{name}: {det}/{}", sent.len());
         assert_eq!(extra, 0, "{name}: extra digits");
     }
@@ -175,7 +189,11 @@ fn gsm_06_10_full_rate() {
         .collect();
     let got = detect(&x, FS);
     let (det, extra) = score(&sent, &got);
-    println!("GSM 06.10: {det}/{} detected ({:.1}%), {extra} extra", sent.len(), 100.0 * det as f64 / sent.len() as f64);
+    println!(
+        "GSM 06.10: {det}/{} detected ({:.1}%), {extra} extra",
+        sent.len(),
+        100.0 * det as f64 / sent.len() as f64
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert!(det * 10 >= sent.len() * 9, "GSM: {det}/{}", sent.len());
     assert!(extra * 300 <= sent.len(), "GSM: {extra} extra digits");

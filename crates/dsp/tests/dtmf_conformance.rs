@@ -48,7 +48,9 @@ fn pct(c: Cell) -> String {
 
 #[test]
 fn frequency_offsets_each_tone_both_directions() {
-    let offs = [-4.0, -3.5, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0];
+    let offs = [
+        -4.0, -3.5, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0,
+    ];
     println!("\n## Frequency offset: % detected (rows: low-tone offset %, columns: high-tone offset %), 60 ms, -10 dBFS/tone, 16 digits x {SEEDS} seeds");
     print!("| low \\ high |");
     for h in offs {
@@ -77,7 +79,10 @@ fn frequency_offsets_each_tone_both_directions() {
         }
         println!();
     }
-    assert!(failures.is_empty(), "offset cells out of spec: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "offset cells out of spec: {failures:?}"
+    );
 }
 
 #[test]
@@ -129,10 +134,22 @@ fn envelope_corners_level_twist_offset() {
     println!("\n## Envelope corners (low/high dBFS, offsets ±1.5% in all 4 combinations), 40 ms");
     println!("| low dBFS | high dBFS | detected % |\n|---|---|---|");
     let mut failures = Vec::new();
-    let corners = [(-3.0, -3.0), (-3.0, -11.0), (-7.0, -3.0), (-39.0, -39.0), (-31.0, -39.0), (-39.0, -35.0)];
+    let corners = [
+        (-3.0, -3.0),
+        (-3.0, -11.0),
+        (-7.0, -3.0),
+        (-39.0, -39.0),
+        (-31.0, -39.0),
+        (-39.0, -35.0),
+    ];
     for (lo, hi) in corners {
         let mut all = Cell::default();
-        for (lo_off, hi_off) in [(0.015, 0.015), (0.015, -0.015), (-0.015, 0.015), (-0.015, -0.015)] {
+        for (lo_off, hi_off) in [
+            (0.015, 0.015),
+            (0.015, -0.015),
+            (-0.015, 0.015),
+            (-0.015, -0.015),
+        ] {
             let (cell, _) = sweep(|d, rng| {
                 let t = Tone {
                     low_dbfs: lo,
@@ -160,7 +177,12 @@ fn durations() {
     println!("| ms | detected % |\n|---|---|");
     let mut failures = Vec::new();
     for ms in (10..=80).step_by(2) {
-        let (cell, extra) = sweep(|d, rng| (single(Tone::new(d, f64::from(ms), -10.0), rng), d.to_string()));
+        let (cell, extra) = sweep(|d, rng| {
+            (
+                single(Tone::new(d, f64::from(ms), -10.0), rng),
+                d.to_string(),
+            )
+        });
         println!("| {ms} | {} |", pct(cell));
         if ms >= 36 && cell.ok != cell.n {
             failures.push((ms, cell));
@@ -197,14 +219,18 @@ fn pauses_between_two_presses_of_one_digit() {
 
 #[test]
 fn dropouts_inside_a_digit() {
-    println!("\n## Dropout inside an 80 ms press: % reported as one digit (phase kept / phase jump)");
+    println!(
+        "\n## Dropout inside an 80 ms press: % reported as one digit (phase kept / phase jump)"
+    );
     println!("| dropout ms | one digit, phase kept % | one digit, phase jump % |\n|---|---|---|");
     let mut failures = Vec::new();
     for gap in 2..=20 {
         let (kept, _) = sweep(|d, rng| {
             let mut s = single(Tone::new(d, 80.0, -10.0), rng);
             let at = ms_to_samples(60.0 + 35.0, FS);
-            s[at..at + ms_to_samples(f64::from(gap), FS)].iter_mut().for_each(|v| *v = 0.0);
+            s[at..at + ms_to_samples(f64::from(gap), FS)]
+                .iter_mut()
+                .for_each(|v| *v = 0.0);
             (s, d.to_string())
         });
         let (jump, _) = sweep(|d, rng| {
@@ -254,12 +280,19 @@ fn add_noise(s: &mut [f32], lo: f32, hi: f32, snr: f32, rng: &mut Rng) {
 
 #[test]
 fn white_noise_at_envelope_corners() {
-    println!("\n## SNR 10 dB combined with twist -8/+4 and offsets ±1.5% (all direction pairs), 60 ms");
+    println!(
+        "\n## SNR 10 dB combined with twist -8/+4 and offsets ±1.5% (all direction pairs), 60 ms"
+    );
     println!("| twist dB | detected % |\n|---|---|");
     let mut failures = Vec::new();
     for twist in [-8.0f32, 4.0] {
         let mut all = Cell::default();
-        for (lo_off, hi_off) in [(0.015, 0.015), (0.015, -0.015), (-0.015, 0.015), (-0.015, -0.015)] {
+        for (lo_off, hi_off) in [
+            (0.015, 0.015),
+            (0.015, -0.015),
+            (-0.015, 0.015),
+            (-0.015, -0.015),
+        ] {
             let (cell, _) = sweep(|d, rng| {
                 let (lo, hi) = (-20.0 - twist / 2.0, -20.0 + twist / 2.0);
                 let t = Tone {
@@ -281,7 +314,10 @@ fn white_noise_at_envelope_corners() {
             failures.push((twist, all));
         }
     }
-    assert!(failures.is_empty(), "noisy corners out of spec: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "noisy corners out of spec: {failures:?}"
+    );
 }
 
 #[test]
