@@ -791,6 +791,33 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_input_neither_panics_nor_sticks() {
+        let mut s = vec![f32::NAN; 100];
+        s.extend([f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30]);
+        s.extend(silence(400));
+        let at = s.len();
+        s.extend(dtmf_press(&DtmfPress::new('#', 0.06), 8000));
+        s.extend(silence(400));
+        let ev = detect(&s, 8000);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].digit, '#');
+        assert!((ev[0].start as i64 - at as i64).abs() <= 16, "{ev:?}");
+    }
+
+    #[test]
+    fn finish_resets_for_a_new_stream() {
+        let tone = dtmf_press(&DtmfPress::new('7', 0.06), 8000);
+        let mut d = DtmfDetector::new(DtmfConfig::default()).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        d.push(&tone, &mut a);
+        d.finish(&mut a);
+        d.push(&tone, &mut b);
+        d.finish(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
     fn detector_is_send() {
         fn is_send<T: Send>() {}
         is_send::<DtmfDetector>();

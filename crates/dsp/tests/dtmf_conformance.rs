@@ -350,3 +350,46 @@ fn sixteen_digit_strings() {
     }
     assert!(failures.is_empty(), "strings out of spec: {failures:?}");
 }
+
+#[test]
+fn edge_timing() {
+    println!("\n## Edge timing: |reported - true| start and end, ms (60 ms presses, 16 digits x {SEEDS} seeds)");
+    println!("| condition | max start err | max end err | mean start err | mean end err |\n|---|---|---|---|---|");
+    let mut worst = 0f64;
+    for (name, level, snr) in [
+        ("-3 dBFS/tone", -3.0f32, None),
+        ("-20 dBFS/tone", -20.0, None),
+        ("-39 dBFS/tone", -39.0, None),
+        ("-20 dBFS/tone, SNR 10 dB", -20.0, Some(10.0f32)),
+    ] {
+        let (mut max_s, mut max_e, mut sum_s, mut sum_e, mut n) = (0f64, 0f64, 0f64, 0f64, 0u32);
+        for (i, &d) in DTMF_DIGITS.iter().enumerate() {
+            for seed in 0..SEEDS {
+                let mut rng = Rng::new(seed * 31 + i as u64);
+                let mut s = Vec::new();
+                pause(&mut s, 60.0 + 0.37 * (i as f64 + seed as f64), FS);
+                let r = render(&mut s, &Tone::new(d, 60.0, level), FS, &mut rng);
+                pause(&mut s, 60.0, FS);
+                if let Some(snr) = snr {
+                    add_noise(&mut s, level, level, snr, &mut rng);
+                }
+                let ev = detect(&s, FS);
+                assert_eq!(digits(&ev), d.to_string(), "{name}");
+                let es = (ev[0].start as f64 - r.start as f64).abs() / 8.0;
+                let ee = (ev[0].end as f64 - r.end as f64).abs() / 8.0;
+                max_s = max_s.max(es);
+                max_e = max_e.max(ee);
+                sum_s += es;
+                sum_e += ee;
+                n += 1;
+            }
+        }
+        println!(
+            "| {name} | {max_s:.2} | {max_e:.2} | {:.2} | {:.2} |",
+            sum_s / f64::from(n),
+            sum_e / f64::from(n)
+        );
+        worst = worst.max(max_s).max(max_e);
+    }
+    assert!(worst <= 5.0, "edge error {worst} ms > 5 ms");
+}
