@@ -51,7 +51,10 @@ const TONE_FREQ_ERROR: f32 = 0.018;
 /// Least mean energy share of the two tones over a whole tone.
 const TONE_ENERGY_SHARE: f32 = 0.83;
 /// Largest spread of the per-hit frequency estimates of one tone (a real key does not glide).
-const TONE_FREQ_DRIFT: f32 = 0.015;
+const TONE_FREQ_DRIFT: f32 = 0.020;
+/// Least coherence |sum q| / sum |q| of the averaged phase advances for a hit's
+/// frequency to enter the drift check; a phase jump at a dropout lowers it.
+const STEADY_COHERENCE: f32 = 0.85;
 /// Phase-advance pairs averaged for the frequency estimate.
 const FREQ_PAIRS: u32 = 3;
 /// Windows scanned on each side of a segment's first or last hit for its edges.
@@ -101,7 +104,7 @@ impl Default for DtmfConfig {
             sample_rate: DTMF_NATIVE_RATE,
             min_tone_dbfs: -46.0,
             min_twist_db: -11.0,
-            max_twist_db: 6.0,
+            max_twist_db: 7.0,
             max_freq_error: 0.021,
             min_tone_energy_share: 0.75,
             min_duration_ms: 28.0,
@@ -223,6 +226,8 @@ struct HitStats {
     /// Lowest and highest per-hit relative frequency error (row, column).
     df_min: [f32; 2],
     df_max: [f32; 2],
+    /// Hits whose frequency estimate was steady (see [`Hit::steady`]).
+    steady: u32,
 }
 
 impl HitStats {
@@ -232,13 +237,19 @@ impl HitStats {
             power_sum: h.power,
             share_sum: h.share,
             phase_sum: h.pair,
-            df_min: h.df,
-            df_max: h.df,
+            df_min: if h.steady { h.df } else { [f32::INFINITY; 2] },
+            df_max: if h.steady {
+                h.df
+            } else {
+                [f32::NEG_INFINITY; 2]
+            },
+            steady: u32::from(h.steady),
         }
     }
     fn merge(self, o: HitStats) -> Self {
         HitStats {
             hits: self.hits + o.hits,
+            steady: self.steady + o.steady,
             power_sum: self.power_sum + o.power_sum,
             share_sum: self.share_sum + o.share_sum,
             phase_sum: [
@@ -265,6 +276,9 @@ struct Hit {
     share: f32,
     pair: [C32; 2],
     df: [f32; 2],
+    /// Whether the averaged phase advances agreed with each other (no phase
+    /// jump from a dropout inside them), so that `df` is fit for the drift check.
+    steady: bool,
 }
 
 /// A run of hits of one digit, still growing.
@@ -537,11 +551,16 @@ impl DtmfDetector {
             if self.streak >= STREAK {
                 let n = (self.streak - 1).min(FREQ_PAIRS) as u64;
                 let mut sum = [C32::default(); 2];
+                let mut abs_sum = [0f32; 2];
                 for i in 0..n {
                     let p = self.pairs[((k - i) % u64::from(FREQ_PAIRS)) as usize];
-                    sum[0] = sum[0].add(p[0]);
-                    sum[1] = sum[1].add(p[1]);
+                    for t in 0..2 {
+                        sum[t] = sum[t].add(p[t]);
+                        abs_sum[t] += p[t].norm_sqr().sqrt();
+                    }
                 }
+                let steady =
+                    (0..2).all(|t| sum[t].norm_sqr().sqrt() >= STEADY_COHERENCE * abs_sum[t]);
                 let nominal = [DTMF_LOW_HZ[row], DTMF_HIGH_HZ[col]];
                 let hz_per_rad =
                     self.cfg.sample_rate as f32 / (std::f32::consts::TAU * self.hop as f32);
@@ -554,6 +573,7 @@ impl DtmfDetector {
                         share: (pr + pc) * 0.5 * self.hann_energy / energy.max(f32::MIN_POSITIVE),
                         pair,
                         df,
+                        steady,
                     });
                 }
             }
@@ -648,6 +668,8 @@ impl DtmfDetector {
         if tone.end - tone.start < min_len
             || st.hits < MIN_HITS
             || st.share_sum < TONE_ENERGY_SHARE * st.hits as f32
+            || st.steady < MIN_HITS
+            || 2 * st.steady <= st.hits
             || (0..2).any(|t| st.df_max[t] - st.df_min[t] > TONE_FREQ_DRIFT)
         {
             return;

@@ -15,7 +15,7 @@ mod dtmf_support;
 use dtmf_support::*;
 use voxcap_dsp::synth::{Rng, DTMF_DIGITS};
 
-const SEEDS: u64 = 4;
+const SEEDS: u64 = 32;
 
 /// Runs `trial(digit, rng)` for every digit and seed; returns (detected exactly once, extra events).
 fn sweep(mut trial: impl FnMut(char, &mut Rng) -> (Vec<f32>, String)) -> (Cell, u32) {
