@@ -113,7 +113,9 @@ fn levels_per_tone() {
     println!("\n## Level per tone (dBFS peak), no twist, 60 ms");
     println!("| level dBFS | detected % |\n|---|---|");
     let mut failures = Vec::new();
-    for lv in (0..=60).step_by(3).chain([58]) {
+    let mut levels: Vec<u32> = (0..=60).step_by(3).chain([58]).collect();
+    levels.sort_unstable();
+    for lv in levels {
         let lv = -(lv as f32);
         let (cell, extra) = sweep(|d, rng| (single(Tone::new(d, 60.0, lv), rng), d.to_string()));
         println!("| {lv:.0} | {} |", pct(cell));
