@@ -16,14 +16,21 @@
 //! frequency within a tight tolerance of the nominal one. The phase method
 //! measures frequency to a few hertz where the magnitude of a 10 ms window
 //! could not tell 1.5% from 3.5%. A window is a *hit* once three windows in a
-//! row agree on the digit and pass.
+//! row agree on the digit and pass. While a digit is held, its windows get
+//! slightly looser twist and energy limits (hysteresis), so noise does not
+//! chop a tone.
 //!
 //! Runs of hits form segments. Segment edges are placed where the tone
 //! amplitude crosses half its plateau, interpolated between window centres,
 //! which gives start and end to about a millisecond independent of level.
 //! Segments of the same digit separated by a gap shorter than
 //! [`DtmfConfig::merge_gap_ms`] are merged (dropouts), and a tone is reported
-//! only if it lasts at least [`DtmfConfig::min_duration_ms`].
+//! only if it lasts at least [`DtmfConfig::min_duration_ms`] and passes the
+//! whole-tone checks: enough hits with a steady phase, a high mean energy
+//! share, a mean frequency close to nominal and little frequency drift. A key
+//! press is a constant tone pair; speech or music that briefly imitates one
+//! glides or carries other partials, and these checks are what keep the
+//! talk-off corpus free of false digits (see `docs/dtmf.md`).
 //!
 //! Decisions depend only on whole hops, so results are identical whatever the
 //! chunk sizes passed to [`DtmfDetector::push`].
@@ -584,21 +591,24 @@ impl DtmfDetector {
     /// Segment bookkeeping for window `k` given whether it is a hit.
     fn track(&mut self, k: u64, hit: Option<Hit>, out: &mut Vec<DtmfEvent>) {
         if let Some(mut seg) = self.open.take() {
-            if let Some(h) = hit.filter(|h| h.digit == seg.digit) {
-                seg.last = k;
-                seg.stats = seg.stats.merge(HitStats::one(&h));
-            } else if k > seg.last + EDGE_SCAN || hit.is_some() {
-                self.close_segment(seg, out);
-                seg = Segment {
-                    digit: u8::MAX,
-                    ..seg
-                };
-            }
-            if seg.digit != u8::MAX {
+            // A segment survives a few windows without hits (short glitches), but
+            // ends at once when another digit is heard.
+            let goes_on = match hit {
+                Some(h) if h.digit == seg.digit => {
+                    seg.last = k;
+                    seg.stats = seg.stats.merge(HitStats::one(&h));
+                    true
+                }
+                Some(_) => false,
+                None => k <= seg.last + EDGE_SCAN,
+            };
+            if goes_on {
                 if seg.start.is_none() && k > seg.first + EDGE_SCAN {
                     seg.start = Some(self.start_edge(seg.digit, seg.first, k));
                 }
                 self.open = Some(seg);
+            } else {
+                self.close_segment(seg, out);
             }
         }
         if self.open.is_none() {
