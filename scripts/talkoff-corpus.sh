@@ -10,14 +10,16 @@
 #   speech: espeak-ng reading the Debian licence texts in several voices,
 #           languages and speeds; recorded words and phrases from klettres-data
 #           and ktuberling-data; the alsa-utils test announcements.
-#   music:  frozen-bubble-data, drascula-music and asc-music (ogg and mp3,
-#           decoded by sox with libsox-fmt-all).
+#   music:  frozen-bubble-data, drascula-music, asc-music and
+#           fretsonfire-songs-muldjord (ogg and mp3, decoded by sox with
+#           libsox-fmt-all).
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
 
 out="${VOXCAP_CORPUS_DIR:-target/corpus}/talkoff"
 min_minutes=60
 packages=(sox libsox-fmt-all espeak-ng alsa-utils klettres-data ktuberling-data
-  frozen-bubble-data drascula-music asc-music)
+  frozen-bubble-data drascula-music asc-music fretsonfire-songs-muldjord)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -81,6 +83,16 @@ wait
 speak espeak-fr-f2-artistic fr+f2 170 60 "$lic/Artistic" &
 speak espeak-es-gfdl es 175 40 "$lic/GFDL-1.3" &
 wait
+speak espeak-it-gpl2 it 160 55 "$lic/GPL-2" &
+speak espeak-pt-lgpl3 pt 170 45 "$lic/LGPL-3" &
+wait
+speak espeak-nl-mpl11 nl 150 65 "$lic/MPL-1.1" &
+speak espeak-pl-gfdl12 pl 175 40 "$lic/GFDL-1.2" &
+wait
+speak espeak-ru-bsd ru 165 50 "$lic/BSD" &
+speak espeak-en-f4-fast-apache en+f4 200 90 "$lic/Apache-2.0" &
+speak espeak-en-m7-slow-cc0 en+m7 130 20 "$lic/CC0-1.0" &
+wait
 concat_dir speech klettres /usr/share/klettres '*.ogg'
 concat_dir speech ktuberling /usr/share/ktuberling/sounds '*.ogg'
 concat_dir speech alsa /usr/share/sounds/alsa '*.wav'
@@ -96,6 +108,10 @@ done
 wait
 for f in /usr/share/games/asc/music/*.mp3; do
   convert_file music "asc-$(basename "$f" .mp3)" "$f"
+done
+# Rock/metal: full mixes and the separate guitar stems.
+for f in /usr/share/games/fretsonfire/data/songs/muldjord/*/*.ogg; do
+  convert_file music "fretsonfire-$(basename "$(dirname "$f")")-$(basename "$f" .ogg)" "$f"
 done
 
 # --- totals ---------------------------------------------------------------
