@@ -14,6 +14,7 @@
 
 pub mod analysis;
 pub mod decode;
+pub mod dtmf;
 pub mod events;
 pub mod levels;
 pub mod quality;
