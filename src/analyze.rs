@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use voxcap_dsp::verify::{CompletionReason, RecordSettings, ReportedOutcome};
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
+
+use crate::trim_out;
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]
@@ -24,6 +27,99 @@ pub struct AnalyzeArgs {
     /// Analyse truncated files as far as they go and flag them, instead of failing.
     #[arg(long)]
     pub lenient: bool,
+    #[command(flatten)]
+    pub recording: RecordingArgs,
+    /// Write each input's trimmed copy (PCM 16-bit, its own rate) into DIR as `<name>.trimmed.wav`.
+    #[arg(long, value_name = "DIR")]
+    pub trim_out: Option<PathBuf>,
+}
+
+/// The settings a recording was made with and what Graph reported, for the
+/// completion check and the trim.
+#[derive(Debug, Clone, Args)]
+pub struct RecordingArgs {
+    /// Stop tones the operation was configured with, e.g. "#*".
+    #[arg(long, value_name = "KEYS", default_value = "", value_parser = parse_stop_tones)]
+    pub stop_tones: StopTones,
+    /// initialSilenceTimeoutInSeconds of the operation.
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = parse_timer)]
+    pub initial_silence: f64,
+    /// maxSilenceTimeoutInSeconds of the operation.
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = parse_timer)]
+    pub max_silence: f64,
+    /// maxRecordDurationInSeconds of the operation.
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = parse_timer)]
+    pub max_record: f64,
+    /// The completion reason Graph reported: a completionReason name
+    /// (e.g. stopToneDetected) or a resultInfo subcode (e.g. 8515).
+    #[arg(long, value_name = "REASON_OR_SUBCODE")]
+    pub reported: Option<String>,
+    /// Audio kept before the first speech when trimming, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub pad_start_ms: u32,
+    /// Audio kept after the last speech when trimming, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    pub pad_end_ms: u32,
+}
+
+/// Validated stop tones (`0`-`9`, `*`, `#`, `A`-`D`).
+#[derive(Debug, Clone, Default)]
+pub struct StopTones(pub Vec<char>);
+
+fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
+    let mut keys = Vec::new();
+    for c in s.chars().filter(|c| !c.is_whitespace() && *c != ',') {
+        let c = c.to_ascii_uppercase();
+        if !(c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
+            return Err(format!("{c:?} is not a DTMF key (0-9, *, #, A-D)"));
+        }
+        if !keys.contains(&c) {
+            keys.push(c);
+        }
+    }
+    Ok(StopTones(keys))
+}
+
+fn parse_timer(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 7200.0) {
+        return Err(format!("{v} s is outside 0..=7200 s"));
+    }
+    Ok(v)
+}
+
+impl RecordingArgs {
+    /// The analysis settings these arguments describe.
+    pub fn config(&self, lenient: bool) -> AnalysisConfig {
+        let reported = match self.reported.as_deref().map(str::trim) {
+            None | Some("") => ReportedOutcome::default(),
+            Some(r) => match r.parse::<u32>() {
+                Ok(code) => ReportedOutcome {
+                    completion_reason: None,
+                    subcode: Some(code),
+                },
+                Err(_) => ReportedOutcome {
+                    completion_reason: Some(CompletionReason::parse(r).as_str().to_string()),
+                    subcode: None,
+                },
+            },
+        };
+        AnalysisConfig {
+            lenient,
+            settings: RecordSettings {
+                stop_tones: self.stop_tones.0.clone(),
+                initial_silence_s: self.initial_silence,
+                max_silence_s: self.max_silence,
+                max_record_s: self.max_record,
+            },
+            reported,
+            pad_start_ms: self.pad_start_ms,
+            pad_end_ms: self.pad_end_ms,
+            ..AnalysisConfig::default()
+        }
+    }
 }
 
 /// How results are printed.
@@ -57,14 +153,12 @@ struct FailureLine<'a> {
 
 /// Runs `voxcap analyze`; returns whether every input was analysed.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
-    let config = AnalysisConfig {
-        lenient: args.lenient,
-    };
+    let config = args.recording.config(args.lenient);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut all_ok = true;
     for input in expand(&args.paths) {
-        let (name, result) = analyze_one(input, &config);
+        let (name, result) = analyze_one(input, &config, args.trim_out.as_deref());
         let ok = result.is_ok();
         all_ok &= ok;
         let written = match (args.format, result) {
@@ -98,8 +192,24 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     }
 }
 
-fn analyze_one(input: Input, config: &AnalysisConfig) -> (String, Result<Report, Failure>) {
+fn analyze_one(
+    input: Input,
+    config: &AnalysisConfig,
+    trim_out: Option<&Path>,
+) -> (String, Result<Report, Failure>) {
     match input {
+        Input::Stdin if trim_out.is_some() => {
+            // The trimmed copy needs a second pass, so keep stdin on disk
+            // (bounded memory) rather than in RAM.
+            let name = "-".to_string();
+            let spooled = tempfile::NamedTempFile::new()
+                .and_then(|mut t| io::copy(&mut io::stdin().lock(), &mut t).map(|_| t));
+            let r = match spooled {
+                Ok(t) => analyze_path(&name, t.path(), Path::new("stdin"), config, trim_out),
+                Err(e) => Err(io_failure(&e)),
+            };
+            (name, r)
+        }
         Input::Stdin => {
             let name = "-".to_string();
             let r = analyze_reader(&name, io::stdin(), config).map_err(analysis_failure);
@@ -107,14 +217,34 @@ fn analyze_one(input: Input, config: &AnalysisConfig) -> (String, Result<Report,
         }
         Input::File(path) => {
             let name = path.display().to_string();
-            let r = match File::open(&path) {
-                Ok(f) => analyze_reader(&name, f, config).map_err(analysis_failure),
-                Err(e) => Err(io_failure(&e)),
-            };
+            let r = analyze_path(&name, &path, &path, config, trim_out);
             (name, r)
         }
         Input::Unreadable(path, e) => (path.display().to_string(), Err(io_failure(&e))),
     }
+}
+
+/// Analyses the file at `path` and, with `trim_out`, writes its trimmed copy
+/// named after `label`.
+fn analyze_path(
+    name: &str,
+    path: &Path,
+    label: &Path,
+    config: &AnalysisConfig,
+    trim_out: Option<&Path>,
+) -> Result<Report, Failure> {
+    let file = File::open(path).map_err(|e| io_failure(&e))?;
+    let report = analyze_reader(name, file, config).map_err(analysis_failure)?;
+    if let Some(dir) = trim_out {
+        let dest = trim_out::trimmed_path(dir, label);
+        trim_out::write_trimmed_file(path, report.trim_span, &dest, config.lenient).map_err(
+            |e| Failure {
+                kind: "trim_out",
+                message: format!("{e:#}"),
+            },
+        )?;
+    }
+    Ok(report)
 }
 
 fn analysis_failure(e: AnalysisError) -> Failure {
@@ -208,6 +338,58 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
         out,
         "  levels    peak {:.2} dBFS, rms {:.2} dBFS, {} clipped",
         r.peak_dbfs, r.rms_dbfs, r.clipped_samples
+    )?;
+    if !r.dtmf.is_empty() {
+        let digits: String = r.dtmf.iter().map(|d| d.digit).collect();
+        let at: Vec<String> = r
+            .dtmf
+            .iter()
+            .map(|d| format!("{}@{:.2}s", d.digit, d.start_s))
+            .collect();
+        writeln!(out, "  dtmf      {digits}  ({})", at.join(" "))?;
+    }
+    let q = &r.quality;
+    let first = q
+        .time_to_first_speech_s
+        .map(|t| format!(", first at {t:.2} s"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  speech    {:.2} s in {} segment(s){first}",
+        q.speech_s,
+        r.speech.len()
+    )?;
+    if r.trim.end_s > r.trim.start_s {
+        writeln!(
+            out,
+            "  trim      keep {:.2}..{:.2} s",
+            r.trim.start_s, r.trim.end_s
+        )?;
+    } else {
+        writeln!(out, "  trim      nothing worth keeping")?;
+    }
+    let labels: Vec<String> = q
+        .labels
+        .iter()
+        .map(|l| {
+            serde_json::to_value(l)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        })
+        .collect();
+    writeln!(out, "  labels    {}", labels.join(", "))?;
+    let c = &r.completion;
+    let name = |x: &Option<CompletionReason>| {
+        x.as_ref()
+            .map_or("-".to_string(), |r| r.as_str().to_string())
+    };
+    writeln!(
+        out,
+        "  completion reported {}, inferred {}: {:?}",
+        name(&c.reported),
+        name(&c.inferred),
+        c.verdict
     )?;
     writeln!(out)
 }

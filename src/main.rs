@@ -5,6 +5,7 @@
 //! input failed, 2 for usage errors (clap's default).
 
 mod analyze;
+mod trim_out;
 
 use std::process::ExitCode;
 
@@ -20,7 +21,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Analyse WAV files: format, duration, levels, clipping.
+    /// Analyse WAV files: format, levels, DTMF, speech, trim, and the completion check.
     Analyze(analyze::AnalyzeArgs),
 }
 

@@ -10,9 +10,17 @@
 use std::io::Read;
 
 use crate::decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
+use crate::dtmf::{DtmfConfig, DtmfDetector, DtmfError};
+use crate::events::DtmfEvent;
 use crate::levels::{LevelMeter, Levels};
-use crate::report::Report;
+use crate::quality::{Quality, QualityEvidence};
+use crate::report::{DtmfSeconds, Report, ReportParts};
 use crate::resample::{ResampleError, StreamResampler};
+use crate::trim::{plan_trim, Trim, TrimConfig};
+use crate::vad::{SpeechActivity, SpeechDetector, VadError};
+use crate::verify::{
+    verify_completion, AudioEvidence, RecordSettings, ReportedOutcome, VerifyTolerances,
+};
 
 /// The sample rate every detector runs at, in Hz. Telephony audio carries
 /// nothing above 4 kHz, DTMF tops out at 1633 Hz, and 8 kHz keeps the
@@ -20,10 +28,35 @@ use crate::resample::{ResampleError, StreamResampler};
 pub const ANALYSIS_RATE: u32 = 8000;
 
 /// Settings for one analysis.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisConfig {
     /// Analyse truncated inputs as far as they go and flag them, instead of failing.
     pub lenient: bool,
+    /// The settings the recording was made with (stop tones and timers);
+    /// Graph's defaults when unknown.
+    pub settings: RecordSettings,
+    /// What Graph reported about the end of the operation, if known.
+    pub reported: ReportedOutcome,
+    /// Tolerances of the completion check.
+    pub tolerances: VerifyTolerances,
+    /// Kept before the first speech onset when trimming, in ms.
+    pub pad_start_ms: u32,
+    /// Kept after the last speech offset when trimming, in ms.
+    pub pad_end_ms: u32,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        let trim = TrimConfig::default();
+        AnalysisConfig {
+            lenient: false,
+            settings: RecordSettings::default(),
+            reported: ReportedOutcome::default(),
+            tolerances: VerifyTolerances::default(),
+            pad_start_ms: trim.pad_start_ms,
+            pad_end_ms: trim.pad_end_ms,
+        }
+    }
 }
 
 /// Why an input could not be analysed.
@@ -36,6 +69,12 @@ pub enum AnalysisError {
     /// The input's sample rate cannot be taken to the analysis rate.
     #[error(transparent)]
     Resample(#[from] ResampleError),
+    /// The DTMF detector refused its configuration (a bug, not an input problem).
+    #[error(transparent)]
+    Dtmf(#[from] DtmfError),
+    /// The speech detector refused its configuration (a bug, not an input problem).
+    #[error(transparent)]
+    Vad(#[from] VadError),
 }
 
 impl AnalysisError {
@@ -44,17 +83,36 @@ impl AnalysisError {
         match self {
             AnalysisError::Decode(e) => e.kind(),
             AnalysisError::Resample(_) => "unsupported_rate",
+            AnalysisError::Dtmf(_) | AnalysisError::Vad(_) => "internal",
         }
     }
 }
 
 /// A push-model analyser for one stream of mono samples at the file's rate.
+///
+/// It is not `Send`: the speech detector holds webrtc-vad's C state, so an
+/// analyser lives and dies on one thread (`spawn_blocking` in capture, one
+/// per worker in a batch).
 #[derive(Debug)]
 pub struct Analyzer {
     meter: LevelMeter,
     resampler: StreamResampler,
+    dtmf: DtmfDetector,
+    dtmf_events: Vec<DtmfEvent>,
+    vad: SpeechDetector,
     analysis_block: Vec<f32>,
     analysis_samples: u64,
+}
+
+/// Everything an [`Analyzer`] measured, before it is put into a [`Report`].
+#[derive(Debug, Clone)]
+pub struct Findings {
+    /// Peak, RMS and clipping at the input's own rate.
+    pub levels: Levels,
+    /// DTMF digits, positions at [`ANALYSIS_RATE`].
+    pub dtmf: Vec<DtmfEvent>,
+    /// Speech segments and noise estimates, positions at [`ANALYSIS_RATE`].
+    pub speech: SpeechActivity,
 }
 
 impl Analyzer {
@@ -63,6 +121,9 @@ impl Analyzer {
         Ok(Analyzer {
             meter: LevelMeter::for_codec(info.codec),
             resampler: StreamResampler::new(info.sample_rate, ANALYSIS_RATE)?,
+            dtmf: DtmfDetector::new(DtmfConfig::at_rate(ANALYSIS_RATE))?,
+            dtmf_events: Vec::new(),
+            vad: SpeechDetector::with_rate(ANALYSIS_RATE)?,
             analysis_block: Vec::with_capacity(crate::decode::BLOCK_BYTES),
             analysis_samples: 0,
         })
@@ -78,15 +139,22 @@ impl Analyzer {
         self.analysis_block = buf;
     }
 
-    /// Ends the stream (flushing the resampler into the detectors) and
-    /// returns the levels measured. Call it once.
-    pub fn finish(&mut self) -> Levels {
+    /// Ends the stream, flushing the resampler into the detectors, and
+    /// returns what was found.
+    pub fn finish(mut self) -> Findings {
         let mut buf = std::mem::take(&mut self.analysis_block);
         buf.clear();
         self.resampler.finish(&mut buf);
         self.on_analysis_block(&buf);
-        self.analysis_block = buf;
-        self.meter.levels()
+        self.dtmf.finish(&mut self.dtmf_events);
+        // Key presses are not speech: the VAD decides in `finish`, so the
+        // mask covers tones found anywhere in the stream.
+        self.vad.mask_dtmf(&self.dtmf_events);
+        Findings {
+            levels: self.meter.levels(),
+            dtmf: self.dtmf_events,
+            speech: self.vad.finish(),
+        }
     }
 
     /// Samples delivered so far at [`ANALYSIS_RATE`].
@@ -99,7 +167,64 @@ impl Analyzer {
     /// later stages (DTMF, VAD, trim, verification) are driven from here.
     fn on_analysis_block(&mut self, block: &[f32]) {
         self.analysis_samples += block.len() as u64;
+        self.dtmf.push(block, &mut self.dtmf_events);
+        self.vad.push(block);
     }
+}
+
+/// Turns the findings for one input into its report: DTMF and speech in
+/// seconds, the trim plan, the quality summary and the completion check.
+pub fn build_report(
+    file: String,
+    info: &StreamInfo,
+    findings: &Findings,
+    truncated: bool,
+    config: &AnalysisConfig,
+) -> Report {
+    let rate = ANALYSIS_RATE;
+    let trim_config = TrimConfig {
+        sample_rate: rate,
+        pad_start_ms: config.pad_start_ms,
+        pad_end_ms: config.pad_end_ms,
+        stop_tones: config.settings.stop_tones.clone(),
+    };
+    let total = findings.speech.total_samples;
+    let trim: Trim = plan_trim(
+        &findings.speech.segments,
+        &findings.dtmf,
+        total,
+        &trim_config,
+    );
+    let mut quality_evidence =
+        QualityEvidence::from_activity(&findings.speech, &findings.dtmf, rate);
+    quality_evidence.clipped_samples = findings.levels.clipped_samples;
+    quality_evidence.clipped_of = findings.levels.samples;
+    quality_evidence.input_truncated = truncated;
+    let completion = verify_completion(
+        &config.settings,
+        &config.reported,
+        &AudioEvidence {
+            sample_rate: rate,
+            total_samples: total,
+            speech: &findings.speech.segments,
+            dtmf: &findings.dtmf,
+        },
+        &config.tolerances,
+    );
+    let parts = ReportParts {
+        truncated,
+        dtmf: findings
+            .dtmf
+            .iter()
+            .map(|e| DtmfSeconds::new(e, rate))
+            .collect(),
+        speech: findings.speech.seconds(rate),
+        trim_span: trim,
+        trim_rate: rate,
+        quality: Quality::new(&quality_evidence),
+        completion,
+    };
+    Report::new(file, info, &findings.levels, parts)
 }
 
 /// Decodes and analyses one WAV from `reader`, naming it `file` in the report.
@@ -117,12 +242,13 @@ pub fn analyze_reader<R: Read + Send + 'static>(
     while decoder.read_block(&mut block)? > 0 {
         analyzer.push(&block);
     }
-    let levels = analyzer.finish();
-    Ok(Report::new(
+    let findings = analyzer.finish();
+    Ok(build_report(
         file.to_string(),
         decoder.info(),
-        &levels,
+        &findings,
         decoder.truncation().is_some(),
+        config,
     ))
 }
 
@@ -142,8 +268,8 @@ mod tests {
             while dec.read_block(&mut block).unwrap() > 0 {
                 an.push(&block);
             }
-            an.finish();
-            assert_eq!(an.analysis_samples(), 12_000, "{rate} Hz");
+            let f = an.finish();
+            assert_eq!(f.speech.total_samples, 12_000, "{rate} Hz");
         }
     }
 }

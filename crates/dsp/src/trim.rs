@@ -143,27 +143,61 @@ pub fn write_trimmed<W: Write + Seek>(
     sample_rate: u32,
     range: std::ops::Range<usize>,
 ) -> Result<(), TrimError> {
-    if sample_rate == 0 {
-        return Err(TrimError::BadRate(sample_rate));
-    }
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::new(out, spec)?;
-    let end = range.end.min(samples.len());
-    let start = range.start.min(end);
-    {
-        let mut iw = w.get_i16_writer((end - start) as u32);
-        for &s in &samples[start..end] {
-            iw.write_sample((s * 32768.0).round().clamp(-32768.0, 32767.0) as i16);
+    let mut w = TrimWriter::new(out, sample_rate, range)?;
+    w.push(samples)?;
+    w.finish()
+}
+
+/// Streams the kept span of a recording into a PCM 16-bit mono WAV: push the
+/// decoded samples (at the input's own rate) block by block, from the start
+/// of the file, and only those inside the span are written. Memory stays
+/// bounded whatever the length.
+pub struct TrimWriter<W: Write + Seek> {
+    writer: hound::WavWriter<W>,
+    range: std::ops::Range<usize>,
+    position: usize,
+}
+
+impl<W: Write + Seek> TrimWriter<W> {
+    /// A writer keeping samples `range` (absolute, at `sample_rate`).
+    pub fn new(out: W, sample_rate: u32, range: std::ops::Range<usize>) -> Result<Self, TrimError> {
+        if sample_rate == 0 {
+            return Err(TrimError::BadRate(sample_rate));
         }
-        iw.flush()?;
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        Ok(TrimWriter {
+            writer: hound::WavWriter::new(out, spec)?,
+            range,
+            position: 0,
+        })
     }
-    w.finalize()?;
-    Ok(())
+
+    /// Feeds the next block of samples.
+    pub fn push(&mut self, block: &[f32]) -> Result<(), TrimError> {
+        let block_start = self.position;
+        self.position += block.len();
+        let from = self.range.start.max(block_start);
+        let to = self.range.end.min(self.position);
+        for &s in block
+            .get(from.saturating_sub(block_start)..to.saturating_sub(block_start))
+            .unwrap_or(&[])
+        {
+            self.writer
+                .write_sample((s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)?;
+        }
+        Ok(())
+    }
+
+    /// Completes the WAV header.
+    pub fn finish(self) -> Result<(), TrimError> {
+        self.writer.finalize()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +215,23 @@ mod tests {
             end,
             level_dbfs: -10.0,
         }
+    }
+
+    #[test]
+    fn streaming_writer_matches_whole_slice_writer() {
+        let x = crate::synth::white_noise(9, -20.0, 5000);
+        let mut whole = std::io::Cursor::new(Vec::new());
+        write_trimmed(&mut whole, &x, 8000, 1234..4321).unwrap();
+        for chunk in [1, 7, 1000, 5000] {
+            let mut streamed = std::io::Cursor::new(Vec::new());
+            let mut w = TrimWriter::new(&mut streamed, 8000, 1234..4321).unwrap();
+            for c in x.chunks(chunk) {
+                w.push(c).unwrap();
+            }
+            w.finish().unwrap();
+            assert_eq!(streamed.get_ref(), whole.get_ref(), "chunk {chunk}");
+        }
+        assert_eq!(whole.get_ref().len(), 44 + 2 * (4321 - 1234));
     }
 
     #[test]
