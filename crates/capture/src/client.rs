@@ -455,7 +455,10 @@ impl GraphClient {
         call_id: &str,
         body: &UpdateRecordingStatusRequest,
     ) -> Result<UpdateRecordingStatusOperation> {
-        let action = format!("updateRecordingStatus({:?}) for call {call_id}", body.status);
+        let action = format!(
+            "updateRecordingStatus({:?}) for call {call_id}",
+            body.status
+        );
         check_call_id(call_id)?;
         body.validate()
             .map_err(|source| CaptureError::InvalidRequest {
@@ -485,13 +488,13 @@ impl GraphClient {
         body: Option<&B>,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes)> {
         let idempotent = method == Method::GET;
-        let payload = body
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|e| CaptureError::Protocol {
-                action: action.to_string(),
-                reason: format!("cannot serialise request: {e}"),
-            })?;
+        let payload =
+            body.map(serde_json::to_vec)
+                .transpose()
+                .map_err(|e| CaptureError::Protocol {
+                    action: action.to_string(),
+                    reason: format!("cannot serialise request: {e}"),
+                })?;
         let policy = &self.inner.retry;
         let max = policy.max_attempts.max(1);
         let mut attempt = 0;

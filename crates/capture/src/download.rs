@@ -137,7 +137,8 @@ where
         .as_file()
         .try_clone()
         .map_err(io_err("open", temp.path()))?;
-    let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(std_file));
+    let mut file =
+        tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(std_file));
     tracing::debug!(call_id = permit.call_id(), url = %url, "downloading recording");
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(options.channel_capacity.max(1));
@@ -149,7 +150,17 @@ where
         analyze(&mut reader)
     });
 
-    let fetched = fetch(http, location, &url, token, &mut file, &tx, options, temp.path()).await;
+    let fetched = fetch(
+        http,
+        location,
+        &url,
+        token,
+        &mut file,
+        &tx,
+        options,
+        temp.path(),
+    )
+    .await;
     let info = match fetched {
         Ok(info) => info,
         Err(e) => {
@@ -166,7 +177,9 @@ where
     drop(tx);
     file.flush().await.map_err(io_err("write", temp.path()))?;
     let file = file.into_inner();
-    file.sync_all().await.map_err(io_err("fsync", temp.path()))?;
+    file.sync_all()
+        .await
+        .map_err(io_err("fsync", temp.path()))?;
     drop(file);
     let value = analysis.await.map_err(|e| CaptureError::Analysis {
         path: out_path.to_path_buf(),
@@ -196,10 +209,13 @@ where
         reason: format!("rename task failed: {e}"),
     })??;
     tracing::debug!(url = %url, bytes = info.bytes, attempts = info.attempts, "recording saved");
-    Ok((value, DownloadInfo {
-        path: out_path.to_path_buf(),
-        ..info
-    }))
+    Ok((
+        value,
+        DownloadInfo {
+            path: out_path.to_path_buf(),
+            ..info
+        },
+    ))
 }
 
 /// Parses `Content-Range: bytes START-END/TOTAL` into (start, total).
@@ -322,7 +338,11 @@ async fn fetch(
             s if s.is_success() => {
                 if delivered > 0 {
                     restarted += 1;
-                    tracing::debug!(url, delivered, "server ignored Range; restarting from byte 0");
+                    tracing::debug!(
+                        url,
+                        delivered,
+                        "server ignored Range; restarting from byte 0"
+                    );
                 }
                 if let Some(len) = resp.content_length() {
                     if let Some(known) = total {
@@ -342,7 +362,11 @@ async fn fetch(
                 continue;
             }
             s => {
-                return Err(incomplete(attempts, delivered, format!("unexpected HTTP {}", s.as_u16())))
+                return Err(incomplete(
+                    attempts,
+                    delivered,
+                    format!("unexpected HTTP {}", s.as_u16()),
+                ))
             }
         }
 
@@ -367,15 +391,20 @@ async fn fetch(
             }
             if let Some(t) = total {
                 if delivered + chunk.len() as u64 > t {
-                    return Err(incomplete(attempts, delivered,
-                        format!("server sent more than the announced {t} bytes")));
+                    return Err(incomplete(
+                        attempts,
+                        delivered,
+                        format!("server sent more than the announced {t} bytes"),
+                    ));
                 }
             }
-            file.write_all(&chunk).await.map_err(|source| CaptureError::Io {
-                action: "write",
-                path: temp_path.to_path_buf(),
-                source,
-            })?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|source| CaptureError::Io {
+                    action: "write",
+                    path: temp_path.to_path_buf(),
+                    source,
+                })?;
             let n = chunk.len() as u64;
             pos += n;
             delivered += n;
@@ -390,7 +419,9 @@ async fn fetch(
                 last_failure = format!("stream ended at {delivered} of {t} bytes");
             }
             (None, _) if pos < delivered => {
-                last_failure = format!("restarted stream ended at {pos}, before the {delivered} bytes already saved");
+                last_failure = format!(
+                    "restarted stream ended at {pos}, before the {delivered} bytes already saved"
+                );
             }
             (None, _) => {
                 return Ok(DownloadInfo {
@@ -424,7 +455,10 @@ mod tests {
 
     #[test]
     fn content_range_forms() {
-        assert_eq!(parse_content_range("bytes 100-199/200"), Some((100, Some(200))));
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, Some(200)))
+        );
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
         assert_eq!(parse_content_range("items 5-9/10"), None);
         assert_eq!(parse_content_range("bytes x-9/10"), None);

@@ -63,7 +63,9 @@ enum Entry {
         expires: Instant,
     },
     /// Delivered, or abandoned: later copies are duplicates.
-    Done { expires: Instant },
+    Done {
+        expires: Instant,
+    },
 }
 
 /// An [`OperationStore`] in process memory.
@@ -232,13 +234,22 @@ mod tests {
         let s = InMemoryStore::default();
         let k = OperationKey::new("c", "o");
         let ttl = Duration::from_secs(60);
-        assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Buffered);
-        assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Duplicate);
+        assert_eq!(
+            s.complete(&k, &op(), ttl).await.unwrap(),
+            Disposition::Buffered
+        );
+        assert_eq!(
+            s.complete(&k, &op(), ttl).await.unwrap(),
+            Disposition::Duplicate
+        );
         assert!(matches!(
             s.register(&k).await.unwrap(),
             Registration::AlreadyCompleted(_)
         ));
-        assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Duplicate);
+        assert_eq!(
+            s.complete(&k, &op(), ttl).await.unwrap(),
+            Disposition::Duplicate
+        );
     }
 
     #[tokio::test]
@@ -246,9 +257,18 @@ mod tests {
         let s = InMemoryStore::default();
         let k = OperationKey::new("c", "o");
         let ttl = Duration::from_secs(60);
-        assert!(matches!(s.register(&k).await.unwrap(), Registration::Pending));
-        assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Deliver);
-        assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Duplicate);
+        assert!(matches!(
+            s.register(&k).await.unwrap(),
+            Registration::Pending
+        ));
+        assert_eq!(
+            s.complete(&k, &op(), ttl).await.unwrap(),
+            Disposition::Deliver
+        );
+        assert_eq!(
+            s.complete(&k, &op(), ttl).await.unwrap(),
+            Disposition::Duplicate
+        );
         assert!(!s.abandon(&k).await.unwrap());
     }
 
@@ -258,7 +278,10 @@ mod tests {
         let k = OperationKey::new("c", "o");
         s.register(&k).await.unwrap();
         assert!(s.abandon(&k).await.unwrap());
-        let d = s.complete(&k, &op(), Duration::from_secs(60)).await.unwrap();
+        let d = s
+            .complete(&k, &op(), Duration::from_secs(60))
+            .await
+            .unwrap();
         assert_eq!(d, Disposition::Duplicate);
     }
 
@@ -267,7 +290,10 @@ mod tests {
         let s = InMemoryStore::default();
         let k = OperationKey::new("c", "o");
         s.complete(&k, &op(), Duration::ZERO).await.unwrap();
-        assert!(matches!(s.register(&k).await.unwrap(), Registration::Pending));
+        assert!(matches!(
+            s.register(&k).await.unwrap(),
+            Registration::Pending
+        ));
     }
 
     #[tokio::test]
@@ -276,9 +302,15 @@ mod tests {
         let ttl = Duration::from_secs(60);
         for i in 0..2 {
             let k = OperationKey::new("c", &i.to_string());
-            assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Buffered);
+            assert_eq!(
+                s.complete(&k, &op(), ttl).await.unwrap(),
+                Disposition::Buffered
+            );
         }
         let k = OperationKey::new("c", "overflow");
-        assert_eq!(s.complete(&k, &op(), ttl).await.unwrap(), Disposition::Duplicate);
+        assert_eq!(
+            s.complete(&k, &op(), ttl).await.unwrap(),
+            Disposition::Duplicate
+        );
     }
 }

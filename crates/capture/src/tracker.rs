@@ -169,10 +169,14 @@ impl OperationTracker {
         let client = &self.inner.client;
         let accepted = match options.api {
             RecordApi::RecordResponseV1 => {
-                client.record_response(call_id, &request, GraphVersion::V1).await?
+                client
+                    .record_response(call_id, &request, GraphVersion::V1)
+                    .await?
             }
             RecordApi::RecordResponseBeta => {
-                client.record_response(call_id, &request, GraphVersion::Beta).await?
+                client
+                    .record_response(call_id, &request, GraphVersion::Beta)
+                    .await?
             }
             RecordApi::LegacyRecord => client.record_legacy(call_id, &request.to_legacy()).await?,
         };
@@ -249,7 +253,9 @@ impl TrackerInner {
                             let _ = tx.send(op);
                             tracing::debug!(%key, "completion delivered");
                         }
-                        None => tracing::warn!(%key, "completion for an operation with no local waiter"),
+                        None => {
+                            tracing::warn!(%key, "completion for an operation with no local waiter")
+                        }
                     }
                 }
                 Ok(Disposition::Buffered) => {

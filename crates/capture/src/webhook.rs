@@ -216,12 +216,9 @@ impl JwtVerifier {
 
     async fn fetch_keys(&self) -> std::result::Result<HashMap<String, DecodingKey>, AuthError> {
         let get_json = |url: String| async move {
-            let resp = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| AuthError::Keys(format!("{}: {}", redact_url(&url), e.without_url())))?;
+            let resp = self.http.get(&url).send().await.map_err(|e| {
+                AuthError::Keys(format!("{}: {}", redact_url(&url), e.without_url()))
+            })?;
             if !resp.status().is_success() {
                 return Err(AuthError::Keys(format!(
                     "{}: HTTP {}",
@@ -293,7 +290,7 @@ impl NotificationAuth {
                 Ok(())
             }
             NotificationAuth::InsecureLoopbackOnly => match peer {
-                    Some(p) if p.ip().is_loopback() => Ok(()),
+                Some(p) if p.ip().is_loopback() => Ok(()),
                 other => Err(AuthError::NotLoopback(other)),
             },
         }

@@ -249,7 +249,10 @@ impl RecordResponseRequest {
         if self.prompts.len() > MAX_PROMPTS {
             return Err(invalid(
                 "prompts",
-                format!("{} prompts, at most {MAX_PROMPTS} allowed", self.prompts.len()),
+                format!(
+                    "{} prompts, at most {MAX_PROMPTS} allowed",
+                    self.prompts.len()
+                ),
             ));
         }
         for p in &self.prompts {
@@ -819,12 +822,17 @@ mod tests {
         assert!(serde_json::from_str::<LegacyRecordRequest>(&raw).is_err());
         // With the typo fixed it parses; validation then names the out-of-range
         // duration and, once fixed, the two-digit stop tone.
-        let fixed = raw.replace(",\n      }", "\n      }").replace(",\n}", "\n}");
+        let fixed = raw
+            .replace(",\n      }", "\n      }")
+            .replace(",\n}", "\n}");
         let mut req: LegacyRecordRequest = serde_json::from_str(&fixed).unwrap();
         assert_eq!(req.prompts.len(), 2);
         assert_eq!(req.prompts[0], LegacyPrompt::Silence { duration: 5000 });
         assert_eq!(req.stop_tones, ["#", "11", "*"]);
-        assert_eq!(req.validate().unwrap_err().field, "maxRecordDurationInSeconds");
+        assert_eq!(
+            req.validate().unwrap_err().field,
+            "maxRecordDurationInSeconds"
+        );
         req.max_record_duration_in_seconds = 120;
         let err = req.validate().unwrap_err();
         assert_eq!(err.field, "stopTones");
@@ -836,12 +844,14 @@ mod tests {
         let v1: RecordOperation = serde_json::from_str(&seed("002_v1_response.json")).unwrap();
         assert_eq!(v1.status, Some(OperationStatus::Running));
         assert_eq!(v1.location(), None);
-        let beta: RecordOperation =
-            serde_json::from_str(&seed("003_beta_response.json")).unwrap();
+        let beta: RecordOperation = serde_json::from_str(&seed("003_beta_response.json")).unwrap();
         assert_eq!(beta.completion_reason, None);
         let legacy: RecordOperation =
             serde_json::from_str(&seed("001_legacy_record_response.json")).unwrap();
-        assert_eq!(legacy.created_date_time.as_deref(), Some("2018-09-06T15:58:41Z"));
+        assert_eq!(
+            legacy.created_date_time.as_deref(),
+            Some("2018-09-06T15:58:41Z")
+        );
         let upd: UpdateRecordingStatusOperation =
             serde_json::from_str(&seed("004_update_recording_status_response.json")).unwrap();
         assert_eq!(upd.status, Some(OperationStatus::Completed));
@@ -858,9 +868,21 @@ mod tests {
         let post_id = NormalizedId::new("0fe0623f-d628-42ed-b4bd-8ac290072cc5");
         let call_id = NormalizedId::new("57dab8b1-894c-409a-b240-bd8beae78896");
         let cases = [
-            ("001_legacy_notification.json", Some(CompletionReason::StopToneDetected), false),
-            ("002_v1_notification.json", Some(CompletionReason::MaxRecordDurationReached), true),
-            ("003_beta_notification.json", Some(CompletionReason::StopToneDetected), true),
+            (
+                "001_legacy_notification.json",
+                Some(CompletionReason::StopToneDetected),
+                false,
+            ),
+            (
+                "002_v1_notification.json",
+                Some(CompletionReason::MaxRecordDurationReached),
+                true,
+            ),
+            (
+                "003_beta_notification.json",
+                Some(CompletionReason::StopToneDetected),
+                true,
+            ),
         ];
         for (name, reason, has_token) in cases {
             let n: CommsNotifications = serde_json::from_str(&seed(name)).unwrap();
@@ -878,7 +900,10 @@ mod tests {
         for s in ["Completed", "completed", "COMPLETED"] {
             assert_eq!(OperationStatus::parse(s), OperationStatus::Completed);
         }
-        assert_eq!(OperationStatus::parse("NotStarted"), OperationStatus::NotStarted);
+        assert_eq!(
+            OperationStatus::parse("NotStarted"),
+            OperationStatus::NotStarted
+        );
         assert_eq!(
             OperationStatus::parse("paused"),
             OperationStatus::Unknown("paused".into())
@@ -915,7 +940,11 @@ mod tests {
         ] {
             assert_eq!(OperationKey::from_resource(p), Some(want.clone()), "{p}");
         }
-        for p in ["/communications/calls/abc", "/communications/calls/abc/participants/x", ""] {
+        for p in [
+            "/communications/calls/abc",
+            "/communications/calls/abc/participants/x",
+            "",
+        ] {
             assert_eq!(OperationKey::from_resource(p), None, "{p}");
         }
     }
@@ -939,14 +968,26 @@ mod tests {
         ok.validate().unwrap();
         type Edit = fn(&mut RecordResponseRequest);
         let cases: [(&str, Edit); 8] = [
-            ("initialSilenceTimeoutInSeconds", |r| r.initial_silence_timeout_in_seconds = 0),
-            ("maxSilenceTimeoutInSeconds", |r| r.max_silence_timeout_in_seconds = 121),
-            ("maxRecordDurationInSeconds", |r| r.max_record_duration_in_seconds = 1800),
-            ("prompts", |r| r.prompts = vec![MediaPrompt::new("a"), MediaPrompt::new("b")]),
-            ("prompts.mediaInfo.uri", |r| r.prompts = vec![MediaPrompt::new(" ")]),
+            ("initialSilenceTimeoutInSeconds", |r| {
+                r.initial_silence_timeout_in_seconds = 0
+            }),
+            ("maxSilenceTimeoutInSeconds", |r| {
+                r.max_silence_timeout_in_seconds = 121
+            }),
+            ("maxRecordDurationInSeconds", |r| {
+                r.max_record_duration_in_seconds = 1800
+            }),
+            ("prompts", |r| {
+                r.prompts = vec![MediaPrompt::new("a"), MediaPrompt::new("b")]
+            }),
+            ("prompts.mediaInfo.uri", |r| {
+                r.prompts = vec![MediaPrompt::new(" ")]
+            }),
             ("stopTones", |r| r.stop_tones = vec!["11".into()]),
             ("stopTones", |r| r.stop_tones = vec!["E".into()]),
-            ("clientContext", |r| r.client_context = Some("x".repeat(257))),
+            ("clientContext", |r| {
+                r.client_context = Some("x".repeat(257))
+            }),
         ];
         for (field, edit) in cases {
             let mut r = ok.clone();
@@ -966,7 +1007,10 @@ mod tests {
         let body = r#"{"error":{"code":"TooManyRequests","message":"slow down","innerError":{"request-id":"r-1","date":"2024-01-01T00:00:00","client-request-id":"c-1"}}}"#;
         let e: GraphErrorBody = serde_json::from_str(body).unwrap();
         assert_eq!(e.error.code.as_deref(), Some("TooManyRequests"));
-        assert_eq!(e.error.inner_error.unwrap().request_id.as_deref(), Some("r-1"));
+        assert_eq!(
+            e.error.inner_error.unwrap().request_id.as_deref(),
+            Some("r-1")
+        );
     }
 
     #[test]
@@ -974,7 +1018,10 @@ mod tests {
         let mut r = RecordResponseRequest::default();
         r.prompts.push(MediaPrompt::new("https://x/p.wav"));
         let v = serde_json::to_value(&r).unwrap();
-        assert_eq!(v["prompts"][0]["@odata.type"], "#microsoft.graph.mediaPrompt");
+        assert_eq!(
+            v["prompts"][0]["@odata.type"],
+            "#microsoft.graph.mediaPrompt"
+        );
         assert_eq!(v["initialSilenceTimeoutInSeconds"], 5);
         assert!(v.get("clientContext").is_none());
         let legacy = serde_json::to_value(r.to_legacy()).unwrap();

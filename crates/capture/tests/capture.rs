@@ -96,7 +96,10 @@ async fn download(
     };
     permit.release(&bot.client, end).await?;
     let (analysed, info) = result?;
-    Ok((analysed.expect("analysis read error on a complete download"), info))
+    Ok((
+        analysed.expect("analysis read error on a complete download"),
+        info,
+    ))
 }
 
 async fn record(bot: &Bot, call: &str, opts: &RecordOptions) -> RecordOutcome {
@@ -126,14 +129,23 @@ async fn happy_path_downloads_with_only_the_recording_token_and_analyses_every_b
         Some(voxcap_capture::wire::CompletionReason::StopToneDetected)
     );
     let dir = tempfile::tempdir().unwrap();
-    let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download()).await.unwrap();
+    let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download())
+        .await
+        .unwrap();
     assert_eq!(&analysed, &*audio);
     assert_eq!(std::fs::read(&info.path).unwrap(), *audio);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
     // The app token went to Graph; only the recording token went to the recording host.
     for s in mock.seen("POST") {
         if s.what.starts_with("POST record") || s.what.starts_with("POST update") {
-            assert_eq!(s.authorization.as_deref(), Some(&*format!("Bearer {APP_TOKEN}")));
+            assert_eq!(
+                s.authorization.as_deref(),
+                Some(&*format!("Bearer {APP_TOKEN}"))
+            );
         }
     }
     let gets = mock.seen("GET recording");
@@ -145,7 +157,12 @@ async fn happy_path_downloads_with_only_the_recording_token_and_analyses_every_b
     let statuses: Vec<String> = mock
         .seen("POST updateRecordingStatus")
         .iter()
-        .map(|s| s.body.as_ref().unwrap()["status"].as_str().unwrap().to_string())
+        .map(|s| {
+            s.body.as_ref().unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(statuses, ["recording", "notRecording"]);
 }
@@ -166,7 +183,9 @@ async fn beta_and_legacy_record_are_matched_and_legacy_field_names_accepted() {
         let rec = completed(record(&bot, call, &opts).await);
         assert!(rec.token.is_some(), "{call}");
         let dir = tempfile::tempdir().unwrap();
-        let (analysed, _) = download(&bot, &rec, dir.path(), &fast_download()).await.unwrap();
+        let (analysed, _) = download(&bot, &rec, dir.path(), &fast_download())
+            .await
+            .unwrap();
         assert_eq!(&analysed, &*audio, "{call}");
     }
     assert_eq!(mock.seen("POST record call-legacy").len(), 1);
@@ -181,7 +200,10 @@ async fn throttled_429_and_503_are_retried_after_retry_after() {
         mock.script(call, sc);
         let t0 = Instant::now();
         completed(record(&bot, call, &RecordOptions::default()).await);
-        assert!(t0.elapsed() >= Duration::from_secs(1), "{call}: Retry-After not honoured");
+        assert!(
+            t0.elapsed() >= Duration::from_secs(1),
+            "{call}: Retry-After not honoured"
+        );
         assert_eq!(mock.seen(&format!("POST record {call}")).len(), 2, "{call}");
     }
 }
@@ -198,8 +220,14 @@ async fn persistent_throttling_gives_a_graph_error_with_request_id() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, CaptureError::Graph { status: 429, .. }), "{text}");
-    assert!(text.contains("mock-request-id-42") && text.contains("call-busy"), "{text}");
+    assert!(
+        matches!(err, CaptureError::Graph { status: 429, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("mock-request-id-42") && text.contains("call-busy"),
+        "{text}"
+    );
     assert_eq!(mock.seen("POST record call-busy").len(), 4);
 }
 
@@ -214,8 +242,15 @@ async fn a_post_that_graph_may_have_acted_on_is_not_repeated() {
         .record("call-500", &request(), &RecordOptions::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, CaptureError::Graph { status: 500, .. }), "{err}");
-    assert_eq!(mock.seen("POST record call-500").len(), 1, "500 on a POST must not be retried");
+    assert!(
+        matches!(err, CaptureError::Graph { status: 500, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        mock.seen("POST record call-500").len(),
+        1,
+        "500 on a POST must not be retried"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +278,9 @@ async fn dropped_download_is_resumed_with_range_byte_for_byte() {
     mock.script("call-drop", sc);
     let rec = completed(record(&bot, "call-drop", &RecordOptions::default()).await);
     let dir = tempfile::tempdir().unwrap();
-    let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download()).await.unwrap();
+    let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download())
+        .await
+        .unwrap();
     assert_eq!(info.resumed, 2, "{info:?}");
     assert_eq!(info.restarted, 0);
     assert_eq!(&analysed, &*audio, "analysis saw each byte exactly once");
@@ -268,7 +305,9 @@ async fn refused_range_restarts_from_zero_without_feeding_analysis_twice() {
     mock.script("call-norange", sc);
     let rec = completed(record(&bot, "call-norange", &RecordOptions::default()).await);
     let dir = tempfile::tempdir().unwrap();
-    let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download()).await.unwrap();
+    let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download())
+        .await
+        .unwrap();
     assert_eq!(info.restarted, 1, "{info:?}");
     assert_eq!(&analysed, &*audio);
     assert_eq!(std::fs::read(&info.path).unwrap(), *audio);
@@ -288,8 +327,15 @@ async fn download_that_cannot_finish_is_an_error_and_leaves_no_file() {
         ..fast_download()
     };
     let err = download(&bot, &rec, dir.path(), &opts).await.unwrap_err();
-    assert!(matches!(err, CaptureError::DownloadIncomplete { attempts: 3, .. }), "{err}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "partial file kept");
+    assert!(
+        matches!(err, CaptureError::DownloadIncomplete { attempts: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "partial file kept"
+    );
     let last = mock.seen("POST updateRecordingStatus").pop().unwrap();
     assert_eq!(last.body.unwrap()["status"], "failed");
 }
@@ -302,10 +348,18 @@ async fn expired_download_token_gives_a_clear_error() {
     mock.script("call-expired", sc);
     let rec = completed(record(&bot, "call-expired", &RecordOptions::default()).await);
     let dir = tempfile::tempdir().unwrap();
-    let err = download(&bot, &rec, dir.path(), &fast_download()).await.unwrap_err();
-    assert!(matches!(err, CaptureError::DownloadTokenRejected { status: 401, .. }), "{err}");
+    let err = download(&bot, &rec, dir.path(), &fast_download())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CaptureError::DownloadTokenRejected { status: 401, .. }),
+        "{err}"
+    );
     let text = err.to_string();
-    assert!(text.contains("expired") && text.contains("/recordings/"), "{text}");
+    assert!(
+        text.contains("expired") && text.contains("/recordings/"),
+        "{text}"
+    );
     assert!(!text.contains("rec-token-"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -332,7 +386,10 @@ async fn duplicate_notification_resolves_once_and_disturbs_nothing() {
     assert_ne!(first.operation_id, second.operation_id);
     assert_eq!(second.call_id, "call-after-dup");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(*mock.state.webhook_statuses.lock().unwrap(), [202, 202, 202]);
+    assert_eq!(
+        *mock.state.webhook_statuses.lock().unwrap(),
+        [202, 202, 202]
+    );
 }
 
 #[tokio::test]
@@ -407,7 +464,10 @@ async fn forged_unsigned_expired_or_missing_jwt_is_refused_with_401_and_ignored(
         let outcome = t.await.unwrap();
         assert!(matches!(outcome, RecordOutcome::Lost(_)), "{outcome:?}");
     }
-    assert_eq!(*mock.state.webhook_statuses.lock().unwrap(), [401, 401, 401, 401]);
+    assert_eq!(
+        *mock.state.webhook_statuses.lock().unwrap(),
+        [401, 401, 401, 401]
+    );
 }
 
 #[tokio::test]
@@ -487,7 +547,10 @@ async fn hundred_concurrent_operations_are_paired_correctly() {
     let mut ops = std::collections::HashSet::new();
     for t in tasks {
         let (call, audio, analysed, file) = t.await.unwrap();
-        assert!(analysed == *audio, "{call}: analysis got another call's audio");
+        assert!(
+            analysed == *audio,
+            "{call}: analysis got another call's audio"
+        );
         assert!(file == *audio, "{call}: file holds another call's audio");
         ops.insert(call);
     }
@@ -551,14 +614,18 @@ fn no_secret_appears_in_trace_output_of_a_full_run() {
         let rec = completed(record(&bot, "call-secret", &RecordOptions::default()).await);
         errors.push(format!("{rec:?}"));
         let dir = tempfile::tempdir().unwrap();
-        let (analysed, _) = download(&bot, &rec, dir.path(), &fast_download()).await.unwrap();
+        let (analysed, _) = download(&bot, &rec, dir.path(), &fast_download())
+            .await
+            .unwrap();
         assert_eq!(&analysed, &*audio);
         // Failure paths format errors too: expired token, forged JWT.
         let mut sc = Scenario::normal(audio.clone());
         sc.token_expired = true;
         mock.script("call-secret-2", sc);
         let rec2 = completed(record(&bot, "call-secret-2", &RecordOptions::default()).await);
-        let err = download(&bot, &rec2, dir.path(), &fast_download()).await.unwrap_err();
+        let err = download(&bot, &rec2, dir.path(), &fast_download())
+            .await
+            .unwrap_err();
         errors.push(format!("{err} {err:?}"));
         let mut sc = Scenario::normal(audio);
         sc.jwt = Jwt::Forged;
@@ -570,8 +637,16 @@ fn no_secret_appears_in_trace_output_of_a_full_run() {
     });
     drop(rt);
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "nothing captured");
-    assert_eq!(mock.state.token_requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "nothing captured"
+    );
+    assert_eq!(
+        mock.state
+            .token_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     let mut secrets = mock.state.issued_secrets.lock().unwrap().clone();
     secrets.push(client_secret.to_string());
     secrets.push("client%2Bsecret".to_string());
@@ -584,7 +659,10 @@ fn no_secret_appears_in_trace_output_of_a_full_run() {
             }
             assert!(!log.contains(part), "secret leaked into trace output");
             for e in &errors {
-                assert!(!e.contains(part), "secret leaked into an error or Debug: {e}");
+                assert!(
+                    !e.contains(part),
+                    "secret leaked into an error or Debug: {e}"
+                );
             }
         }
     }

@@ -143,6 +143,8 @@ pub struct MockState {
     pub issued_secrets: Mutex<Vec<String>>,
     /// Token endpoint hits.
     pub token_requests: AtomicUsize,
+    /// When each notification POST started (for latency measurements).
+    pub notified_at: Mutex<Vec<std::time::Instant>>,
     http: reqwest::Client,
 }
 
@@ -162,7 +164,14 @@ fn random_hex(n: usize) -> String {
 
 fn guid() -> String {
     let h = random_hex(32);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn now() -> u64 {
@@ -187,11 +196,18 @@ impl MockGraph {
             webhook_statuses: Mutex::new(Vec::new()),
             issued_secrets: Mutex::new(Vec::new()),
             token_requests: AtomicUsize::new(0),
+            notified_at: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
         });
         let app = Router::new()
-            .route("/v1.0/communications/calls/{call}/recordResponse", post(record_v1))
-            .route("/beta/communications/calls/{call}/recordResponse", post(record_beta))
+            .route(
+                "/v1.0/communications/calls/{call}/recordResponse",
+                post(record_v1),
+            )
+            .route(
+                "/beta/communications/calls/{call}/recordResponse",
+                post(record_beta),
+            )
             .route("/beta/app/calls/{call}/record", post(record_legacy))
             .route(
                 "/v1.0/communications/calls/{call}/updateRecordingStatus",
@@ -252,7 +268,12 @@ impl MockGraph {
 
 impl MockState {
     fn log(&self, what: String, headers: &HeaderMap, body: Option<serde_json::Value>) {
-        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(String::from);
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
         self.seen.lock().unwrap().push(Seen {
             what,
             authorization: h("authorization"),
@@ -288,8 +309,7 @@ impl MockState {
             "exp": iat + 3600,
             "tid": "tenant-1234",
         });
-        let tok =
-            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(key)).unwrap();
+        let tok = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(key)).unwrap();
         self.issued_secrets.lock().unwrap().push(tok.clone());
         Some(tok)
     }
@@ -306,6 +326,10 @@ impl MockState {
         if let Some(tok) = self.jwt(mode) {
             req = req.bearer_auth(tok);
         }
+        self.notified_at
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
         let status = match req.send().await {
             Ok(r) => r.status().as_u16(),
             Err(_) => 0,
@@ -335,11 +359,7 @@ fn graph_error(status: u16, code: &str, retry_after: Option<u64>) -> Response {
     let body = json!({"error": {"code": code, "message": format!("mock {code}"),
         "innerError": {"request-id": "mock-request-id-42", "date": "2024-01-01T00:00:00",
         "client-request-id": "mock-client-request-id"}}});
-    let mut r = (
-        StatusCode::from_u16(status).unwrap(),
-        axum::Json(body),
-    )
-        .into_response();
+    let mut r = (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
     if let Some(s) = retry_after {
         r.headers_mut()
             .insert("retry-after", s.to_string().parse().unwrap());
@@ -357,7 +377,12 @@ enum Flavor {
 async fn record_v1(s: State<Arc<MockState>>, p: Path<String>, h: HeaderMap, b: Bytes) -> Response {
     record(s, p, h, b, Flavor::V1).await
 }
-async fn record_beta(s: State<Arc<MockState>>, p: Path<String>, h: HeaderMap, b: Bytes) -> Response {
+async fn record_beta(
+    s: State<Arc<MockState>>,
+    p: Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
     record(s, p, h, b, Flavor::Beta).await
 }
 async fn record_legacy(
@@ -418,7 +443,11 @@ async fn record(
     let resource = if flavor == Flavor::Legacy {
         format!("/app/calls/{}/operations/{}", squash(&call), squash(&op_id))
     } else {
-        format!("/communications/calls/{}/operations/{}", squash(&call), squash(&op_id))
+        format!(
+            "/communications/calls/{}/operations/{}",
+            squash(&call),
+            squash(&op_id)
+        )
     };
     let failed = sc.notify == Notify::Failed;
     let mut data = json!({
@@ -443,7 +472,11 @@ async fn record(
         data[tok_field] = json!(rec_token);
     }
     if flavor != Flavor::V1 {
-        data["completionReason"] = json!(if failed { "initialSilenceTimeout" } else { "stopToneDetected" });
+        data["completionReason"] = json!(if failed {
+            "initialSilenceTimeout"
+        } else {
+            "stopToneDetected"
+        });
     }
     let mut note_item = json!({
         "@odata.type": "#microsoft.graph.commsNotification",
@@ -489,7 +522,12 @@ async fn record(
         }
         b
     };
-    (StatusCode::OK, [("location", op_location)], axum::Json(body)).into_response()
+    (
+        StatusCode::OK,
+        [("location", op_location)],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 async fn update_status(
@@ -499,7 +537,11 @@ async fn update_status(
     body: Bytes,
 ) -> Response {
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    st.log(format!("POST updateRecordingStatus {call}"), &headers, json.clone());
+    st.log(
+        format!("POST updateRecordingStatus {call}"),
+        &headers,
+        json.clone(),
+    );
     let ctx = json
         .as_ref()
         .and_then(|j| j.get("clientContext").cloned())
@@ -596,6 +638,5 @@ async fn download(
     if status == StatusCode::PARTIAL_CONTENT {
         resp = resp.header("content-range", format!("bytes {start}-{}/{len}", len - 1));
     }
-    resp.body(Body::from_stream(stream))
-        .unwrap()
+    resp.body(Body::from_stream(stream)).unwrap()
 }

@@ -29,7 +29,10 @@ pub enum Credentials {
 /// How the bot authenticates notifications.
 pub enum Auth {
     /// JWT against this OpenID configuration, audience = app id.
-    Jwt { openid_url: String, audience: String },
+    Jwt {
+        openid_url: String,
+        audience: String,
+    },
     /// Loopback only, no verification.
     InsecureLoopback,
 }
@@ -54,7 +57,12 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 /// Starts a bot against `graph_url`.
-pub async fn start_bot(graph_url: &str, creds: Credentials, auth: Auth, config: TrackerConfig) -> Bot {
+pub async fn start_bot(
+    graph_url: &str,
+    creds: Credentials,
+    auth: Auth,
+    config: TrackerConfig,
+) -> Bot {
     let mut builder = GraphClient::builder()
         .base_url(graph_url)
         .retry_policy(fast_retry())
@@ -62,7 +70,8 @@ pub async fn start_bot(graph_url: &str, creds: Credentials, auth: Auth, config: 
     builder = match creds {
         Credentials::Static(t) => builder.static_token(Secret::new(t)),
         Credentials::ClientCredentials { authority, secret } => {
-            let mut c = ClientCredentialsConfig::new("tenant-1234", "client-5678", Secret::new(secret));
+            let mut c =
+                ClientCredentialsConfig::new("tenant-1234", "client-5678", Secret::new(secret));
             c.authority = authority;
             builder.client_credentials(c)
         }
@@ -70,7 +79,10 @@ pub async fn start_bot(graph_url: &str, creds: Credentials, auth: Auth, config: 
     let client = builder.build().expect("graph client");
     let tracker = OperationTracker::new(client.clone(), config);
     let auth = match auth {
-        Auth::Jwt { openid_url, audience } => {
+        Auth::Jwt {
+            openid_url,
+            audience,
+        } => {
             let mut cfg = JwtConfig::new(audience);
             cfg.openid_config_url = openid_url;
             cfg.min_refetch_interval = Duration::from_secs(1);
@@ -82,7 +94,9 @@ pub async fn start_bot(graph_url: &str, creds: Credentials, auth: Auth, config: 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        webhook::serve(listener, state, std::future::pending()).await.unwrap();
+        webhook::serve(listener, state, std::future::pending())
+            .await
+            .unwrap();
     });
     Bot {
         client,
