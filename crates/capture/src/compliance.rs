@@ -7,7 +7,7 @@
 //! ([`crate::download::download_and_analyze`]) requires a `&RecordingPermit`,
 //! so code that skips the status call does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0451
 //! let permit = voxcap_capture::compliance::RecordingPermit { call_id: String::new(), client_context: String::new(), released: false };
 //! ```
 //!

@@ -20,7 +20,7 @@ pub enum Registration {
     /// Registered; a completion will be delivered later.
     Pending,
     /// The completion had already arrived; here it is (and the key is done).
-    AlreadyCompleted(RecordOperation),
+    AlreadyCompleted(Box<RecordOperation>),
 }
 
 /// What to do with a completion, per [`OperationStore::complete`].
@@ -59,7 +59,7 @@ pub trait OperationStore: Send + Sync + 'static {
 enum Entry {
     Pending,
     Early {
-        op: RecordOperation,
+        op: Box<RecordOperation>,
         expires: Instant,
     },
     /// Delivered, or abandoned: later copies are duplicates.
@@ -190,7 +190,7 @@ impl OperationStore for InMemoryStore {
                     st.entries.insert(
                         key,
                         Entry::Early {
-                            op,
+                            op: Box::new(op),
                             expires: now + early_ttl,
                         },
                     );

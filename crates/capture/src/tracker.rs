@@ -221,7 +221,7 @@ impl OperationTracker {
             Ok(Registration::AlreadyCompleted(op)) => {
                 self.inner.lock_waiters().remove(&key);
                 tracing::debug!(%key, "completion arrived before the POST response");
-                Ok(OperationHandle::ready(base, op))
+                Ok(OperationHandle::ready(base, *op))
             }
             Err(e) => {
                 self.inner.lock_waiters().remove(&key);
@@ -280,7 +280,7 @@ struct HandleInfo {
 }
 
 enum HandleState {
-    Ready(RecordOperation),
+    Ready(Box<RecordOperation>),
     Waiting(oneshot::Receiver<RecordOperation>, Arc<TrackerInner>),
 }
 
@@ -305,7 +305,7 @@ impl OperationHandle {
     fn ready(info: HandleInfo, op: RecordOperation) -> Self {
         OperationHandle {
             info,
-            state: Some(HandleState::Ready(op)),
+            state: Some(HandleState::Ready(Box::new(op))),
         }
     }
 
@@ -333,7 +333,7 @@ impl OperationHandle {
     pub async fn completed(mut self) -> RecordOutcome {
         let state = self.state.take();
         match state {
-            Some(HandleState::Ready(op)) => self.classify(op),
+            Some(HandleState::Ready(op)) => self.classify(*op),
             Some(HandleState::Waiting(mut rx, inner)) => {
                 let at = self.info.started + self.info.deadline;
                 tokio::select! {

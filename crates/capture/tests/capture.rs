@@ -471,6 +471,78 @@ async fn forged_unsigned_expired_or_missing_jwt_is_refused_with_401_and_ignored(
 }
 
 #[tokio::test]
+async fn jwt_claims_audience_issuer_forms_and_unknown_kid_refetch_is_rate_limited() {
+    let (mock, _bot) = setup().await;
+    let body = serde_json::json!({"value": []});
+    let cases = [
+        (Jwt::Valid, 202),
+        (Jwt::IssuerWithSlash, 202),
+        (Jwt::WrongAudience, 401),
+        (Jwt::UnknownKid, 401),
+    ];
+    for (mode, want) in cases {
+        assert_eq!(
+            mock.post_raw_notification(body.clone(), mode).await,
+            want,
+            "{mode:?}"
+        );
+    }
+    // The first token fetched the keys; an unknown kid within
+    // min_refetch_interval (1 s) of that fetch triggers no new fetch ...
+    assert_eq!(mock.seen("GET jwks").len(), 1);
+    // ... after it, exactly one refetch however many unknown kids arrive.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..5 {
+        assert_eq!(
+            mock.post_raw_notification(body.clone(), Jwt::UnknownKid)
+                .await,
+            401
+        );
+    }
+    assert_eq!(mock.seen("GET jwks").len(), 2);
+    assert_eq!(mock.post_raw_notification(body, Jwt::Valid).await, 202);
+}
+
+#[tokio::test]
+async fn client_credentials_token_is_cached_single_flight_and_refreshed_before_expiry() {
+    use voxcap_capture::client::{ClientCredentials, TokenProvider};
+    let mock = MockGraph::start().await;
+    mock.state
+        .token_lifetime
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let mut cfg = voxcap_capture::ClientCredentialsConfig::new(
+        "tenant-1234",
+        "client-5678",
+        voxcap_capture::Secret::new("mock/client+secret="),
+    );
+    cfg.authority = mock.root.clone();
+    let provider = Arc::new(ClientCredentials::new(reqwest::Client::new(), cfg.clone()));
+    let tokens = futures_util::future::join_all((0..20).map(|_| provider.token())).await;
+    let first = tokens[0].as_ref().unwrap().expose().to_string();
+    assert!(tokens.iter().all(|t| t.as_ref().unwrap().expose() == first));
+    let count = || {
+        mock.state
+            .token_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    assert_eq!(count(), 1, "single flight");
+    // Lifetime 2 s: refreshed after half of it, before it expires.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = provider.token().await.unwrap();
+    assert_ne!(second.expose(), first);
+    assert_eq!(count(), 2);
+    // A wrong secret gives a clear error that does not contain the secret.
+    cfg.client_secret = voxcap_capture::Secret::new("wrong-secret-value");
+    let bad = ClientCredentials::new(reqwest::Client::new(), cfg);
+    let err = bad.token().await.unwrap_err().to_string();
+    assert!(
+        err.contains("invalid_client") && err.contains("oauth2/v2.0/token"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-secret-value"));
+}
+
+#[tokio::test]
 async fn unrelated_notifications_are_accepted_and_ignored() {
     let (mock, bot) = setup().await;
     let body = serde_json::json!({"value": [
@@ -479,7 +551,7 @@ async fn unrelated_notifications_are_accepted_and_ignored() {
         {"changeType": "updated", "resourceUrl": "/communications/calls/abc/participants",
          "resourceData": [{"id": "p1"}]}
     ]});
-    assert_eq!(mock.post_raw_notification(body).await, 202);
+    assert_eq!(mock.post_raw_notification(body, Jwt::Valid).await, 202);
     mock.script("call-after-noise", Scenario::normal(wav(0.5, 15)));
     completed(record(&bot, "call-after-noise", &RecordOptions::default()).await);
 }

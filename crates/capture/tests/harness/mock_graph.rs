@@ -61,6 +61,12 @@ pub enum Jwt {
     Expired,
     /// No Authorization header.
     Missing,
+    /// Valid signature, but addressed to another app.
+    WrongAudience,
+    /// Valid, issuer `https://api.botframework.com/` (trailing slash).
+    IssuerWithSlash,
+    /// Signed with the forged key under a `kid` the JWKS does not list.
+    UnknownKid,
 }
 
 /// Per-call behaviour.
@@ -143,6 +149,8 @@ pub struct MockState {
     pub issued_secrets: Mutex<Vec<String>>,
     /// Token endpoint hits.
     pub token_requests: AtomicUsize,
+    /// `expires_in` of issued app tokens, seconds.
+    pub token_lifetime: std::sync::atomic::AtomicU64,
     /// When each notification POST started (for latency measurements).
     pub notified_at: Mutex<Vec<std::time::Instant>>,
     http: reqwest::Client,
@@ -196,6 +204,7 @@ impl MockGraph {
             webhook_statuses: Mutex::new(Vec::new()),
             issued_secrets: Mutex::new(Vec::new()),
             token_requests: AtomicUsize::new(0),
+            token_lifetime: std::sync::atomic::AtomicU64::new(3599),
             notified_at: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
         });
@@ -260,9 +269,9 @@ impl MockGraph {
             .collect()
     }
 
-    /// Posts a raw notification body with a valid JWT.
-    pub async fn post_raw_notification(&self, body: serde_json::Value) -> u16 {
-        self.state.notify(body, Jwt::Valid).await
+    /// Posts a raw notification body with a JWT made per `mode`.
+    pub async fn post_raw_notification(&self, body: serde_json::Value, mode: Jwt) -> u16 {
+        self.state.notify(body, mode).await
     }
 }
 
@@ -286,8 +295,8 @@ impl MockState {
         let t = now();
         let (key, iat) = match mode {
             Jwt::Missing => return None,
-            Jwt::Valid => (SIGNING_KEY, t),
-            Jwt::Forged => (FORGED_KEY, t),
+            Jwt::Valid | Jwt::WrongAudience | Jwt::IssuerWithSlash => (SIGNING_KEY, t),
+            Jwt::Forged | Jwt::UnknownKid => (FORGED_KEY, t),
             Jwt::Expired => (SIGNING_KEY, t - 7200),
             Jwt::Unsigned => {
                 use base64_lite::encode;
@@ -300,10 +309,17 @@ impl MockState {
             }
         };
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(KID.to_string());
+        header.kid = Some(
+            if mode == Jwt::UnknownKid {
+                "rotated-key-2"
+            } else {
+                KID
+            }
+            .to_string(),
+        );
         let claims = json!({
-            "iss": "https://graph.microsoft.com",
-            "aud": APP_ID,
+            "iss": if mode == Jwt::IssuerWithSlash { "https://api.botframework.com/" } else { "https://graph.microsoft.com" },
+            "aud": if mode == Jwt::WrongAudience { "some-other-app" } else { APP_ID },
             "iat": iat,
             "nbf": iat - 60,
             "exp": iat + 3600,
@@ -568,7 +584,14 @@ async fn token(State(st): State<Arc<MockState>>, headers: HeaderMap, body: Bytes
     }
     let tok = format!("app-token-{}", random_hex(24));
     st.issued_secrets.lock().unwrap().push(tok.clone());
-    axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": tok}))
+    let lifetime = st.token_lifetime.load(Ordering::SeqCst);
+    // Real endpoints differ: send a number for long lifetimes, a string for short.
+    let expires_in = if lifetime > 60 {
+        json!(lifetime)
+    } else {
+        json!(lifetime.to_string())
+    };
+    axum::Json(json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": tok}))
         .into_response()
 }
 
