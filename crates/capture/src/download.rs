@@ -218,6 +218,42 @@ where
     ))
 }
 
+impl crate::tracker::CompletedRecording {
+    /// [`download_and_analyze`] for this recording with default options,
+    /// using the client's shared HTTP pool but only the recording's own token.
+    ///
+    /// Fails before any request if `permit` covers another call.
+    pub async fn download_and_analyze<T, F>(
+        &self,
+        client: &crate::client::GraphClient,
+        out_path: &Path,
+        permit: &RecordingPermit,
+        analyze: F,
+    ) -> Result<(T, DownloadInfo)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    {
+        use crate::wire::NormalizedId;
+        if NormalizedId::new(permit.call_id()) != NormalizedId::new(&self.call_id) {
+            return Err(CaptureError::InvalidInput {
+                what: format!("recording permit for call {}", permit.call_id()),
+                reason: format!("it does not cover call {}", self.call_id),
+            });
+        }
+        download_and_analyze(
+            client.http(),
+            &self.location,
+            self.token.as_ref(),
+            out_path,
+            permit,
+            &DownloadOptions::default(),
+            analyze,
+        )
+        .await
+    }
+}
+
 /// Parses `Content-Range: bytes START-END/TOTAL` into (start, total).
 fn parse_content_range(v: &str) -> Option<(u64, Option<u64>)> {
     let rest = v.trim().strip_prefix("bytes ")?;

@@ -1027,4 +1027,39 @@ mod tests {
         let legacy = serde_json::to_value(r.to_legacy()).unwrap();
         assert_eq!(legacy["prompts"][0]["mediaInfo"]["uri"], "https://x/p.wav");
     }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn notification_parsing_never_panics(body in ".{0,400}") {
+                if let Ok(n) = serde_json::from_str::<CommsNotifications>(&body) {
+                    for v in &n.value {
+                        let _ = v.record_completion();
+                    }
+                }
+                let _ = OperationKey::from_resource(&body);
+            }
+
+            #[test]
+            fn normalisation_is_idempotent_and_ignores_case_and_dashes(id in "[0-9a-fA-F-]{0,40}") {
+                let once = NormalizedId::new(&id);
+                prop_assert_eq!(NormalizedId::new(once.as_str()), once.clone());
+                prop_assert_eq!(NormalizedId::new(&id.to_uppercase().replace('-', "")), once);
+            }
+
+            #[test]
+            fn record_operation_fields_survive_any_json_values(
+                status in "[A-Za-z]{0,12}", reason in "[A-Za-z]{0,24}", sub in any::<i64>()
+            ) {
+                let v = serde_json::json!({"status": status, "completionReason": reason,
+                    "resultInfo": {"code": 200, "subcode": sub}});
+                let op: RecordOperation = serde_json::from_value(v).unwrap();
+                prop_assert_eq!(op.status.unwrap().as_str().to_ascii_lowercase(), status.to_ascii_lowercase());
+                prop_assert_eq!(op.completion_reason.unwrap().as_str().to_ascii_lowercase(), reason.to_ascii_lowercase());
+            }
+        }
+    }
 }

@@ -168,6 +168,46 @@ async fn happy_path_downloads_with_only_the_recording_token_and_analyses_every_b
 }
 
 #[tokio::test]
+async fn permit_for_another_call_is_refused_before_downloading() {
+    let (mock, bot) = setup().await;
+    mock.script("call-a", Scenario::normal(wav(0.5, 20)));
+    let rec = completed(record(&bot, "call-a", &RecordOptions::default()).await);
+    let permit = RecordingPermit::acquire(&bot.client, "call-b", "ctx")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.wav");
+    let err = rec
+        .download_and_analyze(&bot.client, &out, &permit, |_r: &mut dyn Read| ())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not cover call call-a"),
+        "{err}"
+    );
+    assert!(mock.seen("GET recording").is_empty());
+    permit
+        .release(&bot.client, RecordingEnd::Finished)
+        .await
+        .unwrap();
+    // The same call's permit works through the convenience method.
+    let permit = RecordingPermit::acquire(&bot.client, "CALL-A", "ctx")
+        .await
+        .unwrap();
+    let (n, info) = rec
+        .download_and_analyze(&bot.client, &out, &permit, |r: &mut dyn Read| {
+            std::io::copy(r, &mut std::io::sink()).unwrap()
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, info.bytes);
+    permit
+        .release(&bot.client, RecordingEnd::Finished)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn beta_and_legacy_record_are_matched_and_legacy_field_names_accepted() {
     let (mock, bot) = setup().await;
     for (call, api) in [
