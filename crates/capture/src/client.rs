@@ -8,6 +8,8 @@
 //! - 429 and 503 (with or without `Retry-After`): Graph rejected the request
 //!   before acting on it (throttling / unavailable), so a POST is safe to
 //!   repeat. `Retry-After` is honoured, capped at `max_retry_after`.
+//! - 401: Graph refused the request unread; the token is invalidated and the
+//!   request repeated once with a fresh one.
 //! - Other 5xx, resets and timeouts after the request was sent: Graph may have
 //!   started a record operation. Repeating `recordResponse` could start a
 //!   second one (or fail with "conflicting operation" 8519/8571) and the first
@@ -38,6 +40,13 @@ pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 pub trait TokenProvider: Send + Sync + 'static {
     /// A currently valid token.
     fn token(&self) -> BoxFuture<'_, Result<Secret>>;
+
+    /// Graph rejected `rejected` (401): drop it from any cache so the next
+    /// [`TokenProvider::token`] fetches a new one. Default: nothing cached.
+    fn invalidate<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, ()> {
+        let _ = rejected;
+        Box::pin(async {})
+    }
 }
 
 /// A fixed bearer token (for tests, or tokens managed elsewhere).
@@ -219,6 +228,17 @@ impl TokenProvider for ClientCredentials {
             tracing::debug!(lifetime_s = lifetime.as_secs(), "fetched app token");
             *cache = Some((tok.clone(), Instant::now() + lifetime - margin));
             Ok(tok)
+        })
+    }
+
+    fn invalidate<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut cache = self.cache.lock().await;
+            // Only drop the rejected token: a concurrent caller may already
+            // have replaced it with a fresh one.
+            if cache.as_ref().is_some_and(|(t, _)| t == rejected) {
+                *cache = None;
+            }
         })
     }
 }
@@ -498,6 +518,7 @@ impl GraphClient {
         let policy = &self.inner.retry;
         let max = policy.max_attempts.max(1);
         let mut attempt = 0;
+        let mut reauthenticated = false;
         loop {
             attempt += 1;
             let token = self.inner.tokens.token().await?;
@@ -545,6 +566,15 @@ impl GraphClient {
                 tracing::warn!(%action, attempt, status = status.as_u16(),
                     wait_ms = wait.as_millis() as u64, "Graph asked us to retry");
                 tokio::time::sleep(wait).await;
+                continue;
+            }
+            // A 401 means Graph refused the request unread, so even a POST
+            // may be repeated once with a fresh token (e.g. revoked early).
+            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
+                reauthenticated = true;
+                let _ = resp.bytes().await;
+                self.inner.tokens.invalidate(&token).await;
+                tracing::warn!(%action, "Graph rejected the app token; fetching a new one");
                 continue;
             }
             let bytes = resp.bytes().await.map_err(|e| transport_err(e, attempt))?;

@@ -583,6 +583,49 @@ async fn client_credentials_token_is_cached_single_flight_and_refreshed_before_e
 }
 
 #[tokio::test]
+async fn rejected_app_token_is_refreshed_once_and_the_post_repeated() {
+    let mock = MockGraph::start().await;
+    let bot = start_bot(
+        &mock.graph_url(),
+        Credentials::ClientCredentials {
+            authority: mock.root.clone(),
+            secret: "mock/client+secret=".into(),
+        },
+        Auth::Jwt {
+            openid_url: mock.openid_url(),
+            audience: APP_ID.into(),
+        },
+        TrackerConfig::default(),
+    )
+    .await;
+    mock.set_callback(&bot.webhook_url);
+    mock.script("call-revoked", Scenario::normal(wav(0.5, 21)));
+    // Warm the cache, then have Graph reject that token once.
+    RecordingPermit::acquire(&bot.client, "call-revoked", "c")
+        .await
+        .unwrap()
+        .release(&bot.client, RecordingEnd::Finished)
+        .await
+        .unwrap();
+    mock.state
+        .reject_app_token_once
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    completed(record(&bot, "call-revoked", &RecordOptions::default()).await);
+    let posts = mock.seen("POST record call-revoked");
+    assert_eq!(posts.len(), 2);
+    assert_ne!(
+        posts[0].authorization, posts[1].authorization,
+        "token not refreshed"
+    );
+    assert_eq!(
+        mock.state
+            .token_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+}
+
+#[tokio::test]
 async fn unrelated_notifications_are_accepted_and_ignored() {
     let (mock, bot) = setup().await;
     let body = serde_json::json!({"value": [

@@ -149,6 +149,8 @@ pub struct MockState {
     pub issued_secrets: Mutex<Vec<String>>,
     /// Token endpoint hits.
     pub token_requests: AtomicUsize,
+    /// Answer the next record POST with 401 (a revoked app token).
+    pub reject_app_token_once: std::sync::atomic::AtomicBool,
     /// `expires_in` of issued app tokens, seconds.
     pub token_lifetime: std::sync::atomic::AtomicU64,
     /// When each notification POST started (for latency measurements).
@@ -205,6 +207,7 @@ impl MockGraph {
             issued_secrets: Mutex::new(Vec::new()),
             token_requests: AtomicUsize::new(0),
             token_lifetime: std::sync::atomic::AtomicU64::new(3599),
+            reject_app_token_once: std::sync::atomic::AtomicBool::new(false),
             notified_at: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
         });
@@ -422,6 +425,9 @@ async fn record(
     let Some(sc) = st.scenarios.lock().unwrap().get(&call).cloned() else {
         return graph_error(404, "CallNotFound", None);
     };
+    if st.reject_app_token_once.swap(false, Ordering::SeqCst) {
+        return graph_error(401, "InvalidAuthenticationToken", None);
+    }
     if let Some((status, n, after)) = sc.throttle {
         let mut t = st.throttled.lock().unwrap();
         let c = t.entry(call.clone()).or_insert(0);
