@@ -210,7 +210,15 @@ impl OperationTracker {
         // finds its waiter.
         let (tx, rx) = oneshot::channel();
         self.inner.lock_waiters().insert(key.clone(), tx);
-        match self.inner.store.register(&key).await {
+        // If this future is dropped while registering, the waiter must not
+        // stay in the map forever.
+        let guard = WaiterGuard {
+            inner: &self.inner,
+            key: &key,
+        };
+        let registration = self.inner.store.register(&key).await;
+        std::mem::forget(guard);
+        match registration {
             Ok(Registration::Pending) => {
                 tracing::debug!(%key, deadline_ms = deadline.as_millis() as u64, "awaiting completion");
                 Ok(OperationHandle {
@@ -267,6 +275,17 @@ impl TrackerInner {
                 Err(e) => tracing::error!(%key, error = %e, "store failed; completion dropped"),
             }
         }
+    }
+}
+
+struct WaiterGuard<'a> {
+    inner: &'a TrackerInner,
+    key: &'a OperationKey,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.lock_waiters().remove(self.key);
     }
 }
 
