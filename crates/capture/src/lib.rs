@@ -1,9 +1,37 @@
 //! voxcap-capture: everything voxcap says to and hears from Microsoft Graph.
 //!
-//! It will own the Graph wire types (recordOperation, commsNotifications,
-//! resultInfo and the subcode table), the HTTP client with token providers and
-//! retries, the JWT-verified notification webhook, operation tracking with
-//! deadlines, the compliance guard around `updateRecordingStatus`, and the
-//! streaming recording download that feeds `voxcap-dsp` as bytes arrive.
+//! - [`wire`]: Graph wire types (recordOperation, commsNotifications,
+//!   resultInfo, the subcode table), lenient on input, validated on output.
+//! - [`client`]: [`GraphClient`] with token providers and safe retries.
+//! - [`webhook`]: the JWT-verified notification endpoint, as an axum router.
+//! - [`tracker`]: [`OperationTracker`], whose handles resolve exactly once to
+//!   completed, failed or lost; [`store`] holds its shared state.
+//! - [`compliance`]: [`RecordingPermit`], required to persist media.
+//! - [`download`]: streaming download into a file and an analysis closure.
+//! - [`secret`]: redaction of tokens in logs and errors.
+//!
+//! Invariants: no token is ever formatted (see [`secret::Secret`]); the Graph
+//! app token never goes to the recording host; a POST is repeated only when
+//! Graph provably did not act on it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod client;
+pub mod compliance;
+pub mod download;
+pub mod error;
+pub mod secret;
+pub mod store;
+pub mod tracker;
+pub mod webhook;
+pub mod wire;
+
+pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
+pub use compliance::{RecordingEnd, RecordingPermit};
+pub use download::{download_and_analyze, DownloadInfo, DownloadOptions};
+pub use error::{CaptureError, Result};
+pub use secret::Secret;
+pub use tracker::{
+    OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome, TrackerConfig,
+};
+pub use webhook::{JwtConfig, NotificationAuth, WebhookState};

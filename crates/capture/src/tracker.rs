@@ -1,0 +1,517 @@
+//! Operation tracking: start a record operation and get a handle that resolves
+//! exactly once, to completed, failed (as Graph reported) or lost (no
+//! completion by the deadline).
+//!
+//! Completions reach the tracker from the webhook through a bounded channel
+//! ([`NotificationSink`]); a dispatcher task matches them to waiters through
+//! the [`OperationStore`], which also buffers early completions and drops
+//! duplicates.
+
+use crate::client::{GraphClient, GraphVersion};
+use crate::error::{CaptureError, Result};
+use crate::secret::Secret;
+use crate::store::{Disposition, InMemoryStore, OperationStore, Registration};
+use crate::wire::{
+    CommsNotifications, CompletionReason, OperationKey, OperationStatus, RecordOperation,
+    RecordResponseRequest, ResultInfo,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// Which Graph action starts the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordApi {
+    /// v1.0 `recordResponse`.
+    #[default]
+    RecordResponseV1,
+    /// beta `recordResponse`.
+    RecordResponseBeta,
+    /// legacy beta `record` (`/app/calls/{id}/record`).
+    LegacyRecord,
+}
+
+/// Per-operation options.
+#[derive(Debug, Clone, Default)]
+pub struct RecordOptions {
+    /// Which API to call.
+    pub api: RecordApi,
+    /// Length of the prompt (Graph starts the initial-silence timer after it).
+    pub prompt_duration: Duration,
+    /// Overrides the tracker's deadline margin.
+    pub deadline_margin: Option<Duration>,
+}
+
+/// Tracker settings.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// How long a completion that beat the POST response is kept.
+    pub early_ttl: Duration,
+    /// Added to prompt + initial silence + max record to form the deadline.
+    pub deadline_margin: Duration,
+    /// Capacity of the notification queue between webhook and dispatcher.
+    pub queue_capacity: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            early_ttl: Duration::from_secs(300),
+            deadline_margin: Duration::from_secs(15),
+            queue_capacity: 1024,
+        }
+    }
+}
+
+/// The webhook's handle for passing verified notifications to a tracker.
+#[derive(Debug, Clone)]
+pub struct NotificationSink {
+    tx: mpsc::Sender<CommsNotifications>,
+}
+
+/// The notification queue is full (or the tracker is gone).
+#[derive(Debug, thiserror::Error)]
+#[error("notification queue is full or closed")]
+pub struct SinkFull;
+
+impl NotificationSink {
+    /// Queues a batch without waiting; fails when the queue is full, so the
+    /// webhook can answer at once instead of blocking Graph.
+    pub fn try_submit(&self, batch: CommsNotifications) -> std::result::Result<(), SinkFull> {
+        self.tx.try_send(batch).map_err(|_| SinkFull)
+    }
+}
+
+/// Starts record operations and matches their completions.
+#[derive(Clone)]
+pub struct OperationTracker {
+    inner: Arc<TrackerInner>,
+}
+
+struct TrackerInner {
+    client: GraphClient,
+    store: Arc<dyn OperationStore>,
+    waiters: Mutex<HashMap<OperationKey, oneshot::Sender<RecordOperation>>>,
+    config: TrackerConfig,
+    sink: NotificationSink,
+}
+
+impl std::fmt::Debug for OperationTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationTracker")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OperationTracker {
+    /// A tracker with an in-memory store. Must be called inside a tokio
+    /// runtime: it spawns the dispatcher task.
+    pub fn new(client: GraphClient, config: TrackerConfig) -> Self {
+        Self::with_store(client, config, Arc::new(InMemoryStore::default()))
+    }
+
+    /// A tracker with a custom store.
+    pub fn with_store(
+        client: GraphClient,
+        config: TrackerConfig,
+        store: Arc<dyn OperationStore>,
+    ) -> Self {
+        let (tx, mut rx) = mpsc::channel(config.queue_capacity.max(1));
+        let inner = Arc::new(TrackerInner {
+            client,
+            store,
+            waiters: Mutex::new(HashMap::new()),
+            config,
+            sink: NotificationSink { tx },
+        });
+        let weak: Weak<TrackerInner> = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                inner.dispatch(batch).await;
+            }
+        });
+        OperationTracker { inner }
+    }
+
+    /// The sink the webhook feeds.
+    pub fn notification_sink(&self) -> NotificationSink {
+        self.inner.sink.clone()
+    }
+
+    /// The Graph client.
+    pub fn client(&self) -> &GraphClient {
+        &self.inner.client
+    }
+
+    /// Processes a batch directly (what the dispatcher does for queued ones).
+    pub async fn handle_notifications(&self, batch: CommsNotifications) {
+        self.inner.dispatch(batch).await;
+    }
+
+    /// Asks Graph to record on `call_id` and returns a handle for the result.
+    ///
+    /// A `clientContext` is generated when the request has none, so every
+    /// operation carries a unique one.
+    pub async fn record(
+        &self,
+        call_id: &str,
+        request: &RecordResponseRequest,
+        options: &RecordOptions,
+    ) -> Result<OperationHandle> {
+        let mut request = request.clone();
+        if request.client_context.is_none() {
+            request.client_context = Some(format!("{:032x}", rand::random::<u128>()));
+        }
+        let client = &self.inner.client;
+        let accepted = match options.api {
+            RecordApi::RecordResponseV1 => {
+                client
+                    .record_response(call_id, &request, GraphVersion::V1)
+                    .await?
+            }
+            RecordApi::RecordResponseBeta => {
+                client
+                    .record_response(call_id, &request, GraphVersion::Beta)
+                    .await?
+            }
+            RecordApi::LegacyRecord => client.record_legacy(call_id, &request.to_legacy()).await?,
+        };
+        let margin = options
+            .deadline_margin
+            .unwrap_or(self.inner.config.deadline_margin);
+        let deadline = options.prompt_duration
+            + Duration::from_secs(u64::from(request.initial_silence_timeout_in_seconds))
+            + Duration::from_secs(u64::from(request.max_record_duration_in_seconds))
+            + margin;
+        let key = OperationKey::new(call_id, &accepted.operation_id);
+        let base = HandleInfo {
+            key: key.clone(),
+            call_id: call_id.to_string(),
+            operation_id: accepted.operation_id.clone(),
+            client_context: request.client_context.clone(),
+            deadline,
+            started: Instant::now(),
+        };
+        // If the POST response is already terminal, no notification follows.
+        if accepted
+            .operation
+            .status
+            .as_ref()
+            .is_some_and(OperationStatus::is_terminal)
+        {
+            tracing::debug!(%key, "operation already terminal in POST response");
+            return Ok(OperationHandle::ready(base, accepted.operation));
+        }
+        // Waiter first, then register: a completion the store delivers always
+        // finds its waiter.
+        let (tx, rx) = oneshot::channel();
+        self.inner.lock_waiters().insert(key.clone(), tx);
+        // If this future is dropped while registering, the waiter must not
+        // stay in the map forever.
+        let guard = WaiterGuard {
+            inner: &self.inner,
+            key: &key,
+        };
+        let registration = self.inner.store.register(&key).await;
+        std::mem::forget(guard);
+        match registration {
+            Ok(Registration::Pending) => {
+                tracing::debug!(%key, deadline_ms = deadline.as_millis() as u64, "awaiting completion");
+                Ok(OperationHandle {
+                    info: base,
+                    state: Some(HandleState::Waiting(rx, self.inner.clone())),
+                })
+            }
+            Ok(Registration::AlreadyCompleted(op)) => {
+                self.inner.lock_waiters().remove(&key);
+                tracing::debug!(%key, "completion arrived before the POST response");
+                Ok(OperationHandle::ready(base, *op))
+            }
+            Err(e) => {
+                self.inner.lock_waiters().remove(&key);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl TrackerInner {
+    fn lock_waiters(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<OperationKey, oneshot::Sender<RecordOperation>>> {
+        // Each use is a single insert/remove, so a poisoned map is consistent.
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn dispatch(&self, batch: CommsNotifications) {
+        for n in &batch.value {
+            let Some((key, op)) = n.record_completion() else {
+                tracing::trace!(resource = ?n.resource_path(), "ignoring unrelated notification");
+                continue;
+            };
+            match self.store.complete(&key, &op, self.config.early_ttl).await {
+                Ok(Disposition::Deliver) => {
+                    let waiter = self.lock_waiters().remove(&key);
+                    match waiter {
+                        Some(tx) => {
+                            let _ = tx.send(op);
+                            tracing::debug!(%key, "completion delivered");
+                        }
+                        None => {
+                            tracing::warn!(%key, "completion for an operation with no local waiter")
+                        }
+                    }
+                }
+                Ok(Disposition::Buffered) => {
+                    tracing::debug!(%key, "completion buffered (no waiter yet)")
+                }
+                Ok(Disposition::Duplicate) => {
+                    tracing::debug!(%key, "duplicate or late completion ignored")
+                }
+                Err(e) => tracing::error!(%key, error = %e, "store failed; completion dropped"),
+            }
+        }
+    }
+}
+
+struct WaiterGuard<'a> {
+    inner: &'a TrackerInner,
+    key: &'a OperationKey,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.lock_waiters().remove(self.key);
+    }
+}
+
+struct HandleInfo {
+    key: OperationKey,
+    call_id: String,
+    operation_id: String,
+    client_context: Option<String>,
+    deadline: Duration,
+    started: Instant,
+}
+
+enum HandleState {
+    Ready(Box<RecordOperation>),
+    Waiting(oneshot::Receiver<RecordOperation>, Arc<TrackerInner>),
+}
+
+/// A started record operation. [`OperationHandle::completed`] consumes it, so
+/// the result is read exactly once.
+pub struct OperationHandle {
+    info: HandleInfo,
+    state: Option<HandleState>,
+}
+
+impl std::fmt::Debug for OperationHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationHandle")
+            .field("call_id", &self.info.call_id)
+            .field("operation_id", &self.info.operation_id)
+            .field("deadline", &self.info.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OperationHandle {
+    fn ready(info: HandleInfo, op: RecordOperation) -> Self {
+        OperationHandle {
+            info,
+            state: Some(HandleState::Ready(Box::new(op))),
+        }
+    }
+
+    /// The operation ID Graph assigned.
+    pub fn operation_id(&self) -> &str {
+        &self.info.operation_id
+    }
+
+    /// The call ID.
+    pub fn call_id(&self) -> &str {
+        &self.info.call_id
+    }
+
+    /// The client context sent with the request.
+    pub fn client_context(&self) -> Option<&str> {
+        self.info.client_context.as_deref()
+    }
+
+    /// Time allowed for the completion, counted from the POST response.
+    pub fn deadline(&self) -> Duration {
+        self.info.deadline
+    }
+
+    /// Waits for the outcome: the completion, or `Lost` at the deadline.
+    pub async fn completed(mut self) -> RecordOutcome {
+        let state = self.state.take();
+        match state {
+            Some(HandleState::Ready(op)) => self.classify(*op),
+            Some(HandleState::Waiting(mut rx, inner)) => {
+                let at = self.info.started + self.info.deadline;
+                tokio::select! {
+                    r = &mut rx => match r {
+                        Ok(op) => self.classify(op),
+                        Err(_) => self.lost(),
+                    },
+                    _ = tokio::time::sleep_until(at) => {
+                        match inner.store.abandon(&self.info.key).await {
+                            Ok(false) => match rx.await {
+                                // Delivered just as the deadline passed.
+                                Ok(op) => self.classify(op),
+                                Err(_) => self.lost(),
+                            },
+                            Ok(true) | Err(_) => {
+                                inner.lock_waiters().remove(&self.info.key);
+                                self.lost()
+                            }
+                        }
+                    }
+                }
+            }
+            None => self.lost(),
+        }
+    }
+
+    fn lost(&self) -> RecordOutcome {
+        tracing::warn!(key = %self.info.key, deadline_ms = self.info.deadline.as_millis() as u64,
+            "no completion by the deadline: operation lost");
+        RecordOutcome::Lost(LostOperation {
+            call_id: self.info.call_id.clone(),
+            operation_id: self.info.operation_id.clone(),
+            client_context: self.info.client_context.clone(),
+            deadline: self.info.deadline,
+        })
+    }
+
+    fn classify(&self, op: RecordOperation) -> RecordOutcome {
+        let reason = op.effective_reason();
+        let client_context = op
+            .client_context
+            .clone()
+            .or_else(|| self.info.client_context.clone());
+        let completed = op.status == Some(OperationStatus::Completed);
+        match (completed, op.location()) {
+            (true, Some(location)) => RecordOutcome::Completed(CompletedRecording {
+                call_id: self.info.call_id.clone(),
+                operation_id: self.info.operation_id.clone(),
+                client_context,
+                reason,
+                result_info: op.result_info.clone(),
+                location: location.to_string(),
+                token: op.access_token().cloned(),
+            }),
+            // `completed` without a location (e.g. cancelled, 8508) leaves
+            // nothing to download: report it as a failure with Graph's info.
+            _ => RecordOutcome::Failed(FailedOperation {
+                call_id: self.info.call_id.clone(),
+                operation_id: self.info.operation_id.clone(),
+                client_context,
+                status: op.status.clone(),
+                reason,
+                result_info: op.result_info,
+            }),
+        }
+    }
+}
+
+impl Drop for OperationHandle {
+    fn drop(&mut self) {
+        // A handle dropped unread: stop waiting so the key becomes "done" and
+        // a late completion is ignored instead of buffered.
+        if let Some(HandleState::Waiting(_, inner)) = self.state.take() {
+            inner.lock_waiters().remove(&self.info.key);
+            let key = self.info.key.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = inner.store.abandon(&key).await;
+                });
+            }
+        }
+    }
+}
+
+/// How a record operation ended.
+#[derive(Debug, Clone)]
+pub enum RecordOutcome {
+    /// Graph completed the recording; it can be downloaded.
+    Completed(CompletedRecording),
+    /// Graph reported a failure.
+    Failed(FailedOperation),
+    /// No completion arrived by the deadline.
+    Lost(LostOperation),
+}
+
+impl RecordOutcome {
+    /// `Ok` for a completed recording, else the matching [`CaptureError`].
+    pub fn into_result(self) -> Result<CompletedRecording> {
+        match self {
+            RecordOutcome::Completed(c) => Ok(c),
+            RecordOutcome::Failed(f) => Err(CaptureError::OperationFailed {
+                call_id: f.call_id,
+                operation_id: f.operation_id,
+                result_info: f.result_info,
+            }),
+            RecordOutcome::Lost(l) => Err(CaptureError::OperationLost {
+                call_id: l.call_id,
+                operation_id: l.operation_id,
+                deadline: l.deadline,
+            }),
+        }
+    }
+}
+
+/// A completed recording, ready to download.
+#[derive(Debug, Clone)]
+pub struct CompletedRecording {
+    /// Call ID.
+    pub call_id: String,
+    /// Operation ID.
+    pub operation_id: String,
+    /// Client context.
+    pub client_context: Option<String>,
+    /// Why recording ended (beta reason or derived from the subcode).
+    pub reason: Option<CompletionReason>,
+    /// Graph's outcome code.
+    pub result_info: Option<ResultInfo>,
+    /// Where to download the recording.
+    pub location: String,
+    /// The recording access token (legacy notifications may omit it).
+    pub token: Option<Secret>,
+}
+
+/// A record operation Graph reported as failed.
+#[derive(Debug, Clone)]
+pub struct FailedOperation {
+    /// Call ID.
+    pub call_id: String,
+    /// Operation ID.
+    pub operation_id: String,
+    /// Client context.
+    pub client_context: Option<String>,
+    /// The reported status.
+    pub status: Option<OperationStatus>,
+    /// Why it ended, if known.
+    pub reason: Option<CompletionReason>,
+    /// Graph's outcome code.
+    pub result_info: Option<ResultInfo>,
+}
+
+/// A record operation with no completion by its deadline.
+#[derive(Debug, Clone)]
+pub struct LostOperation {
+    /// Call ID.
+    pub call_id: String,
+    /// Operation ID.
+    pub operation_id: String,
+    /// Client context.
+    pub client_context: Option<String>,
+    /// The deadline that passed.
+    pub deadline: Duration,
+}
