@@ -1,11 +1,19 @@
 //! `voxcap analyze`: per-input analysis and its text and NDJSON output.
 //!
 //! Inputs are expanded first (directories walked for `*.wav`, sorted), then
-//! analysed one by one; a failing input is reported and the rest still run.
+//! analysed by `-j N` worker threads, each with its own detectors (webrtc-vad
+//! state is not `Send`). Results are printed in input order as soon as they
+//! are ready; at most a small window of inputs is in flight or waiting to be
+//! printed, so memory stays bounded whatever the number of files. A failing
+//! input is reported and the rest still run. A closing summary counts
+//! verdicts, labels and errors.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -32,6 +40,12 @@ pub struct AnalyzeArgs {
     /// Write each input's trimmed copy (PCM 16-bit, its own rate) into DIR as `<name>.trimmed.wav`.
     #[arg(long, value_name = "DIR")]
     pub trim_out: Option<PathBuf>,
+    /// Parallel workers (default: all cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Also write the closing summary as JSON to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 }
 
 /// The settings a recording was made with and what Graph reported, for the
@@ -151,45 +165,216 @@ struct FailureLine<'a> {
     error: Failure,
 }
 
-/// Runs `voxcap analyze`; returns whether every input was analysed.
-pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
-    let config = args.recording.config(args.lenient);
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let mut all_ok = true;
-    for input in expand(&args.paths) {
-        let (name, result) = analyze_one(input, &config, args.trim_out.as_deref());
-        let ok = result.is_ok();
-        all_ok &= ok;
-        let written = match (args.format, result) {
-            (OutputFormat::Json, Ok(report)) => write_json(&mut out, &report),
-            (OutputFormat::Json, Err(error)) => {
-                write_json(&mut out, &FailureLine { file: &name, error })
+/// The closing summary of a batch.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Inputs seen.
+    pub files: u64,
+    /// Inputs analysed.
+    pub analysed: u64,
+    /// Inputs that failed.
+    pub failed: u64,
+    /// Seconds of audio analysed.
+    pub audio_s: f64,
+    /// Wall-clock seconds the batch took.
+    pub wall_s: f64,
+    /// Count per completion verdict.
+    pub verdicts: BTreeMap<String, u64>,
+    /// Count per quality label.
+    pub labels: BTreeMap<String, u64>,
+    /// Count per error kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    fn add(&mut self, result: &Result<Report, Failure>) {
+        self.files += 1;
+        match result {
+            Ok(r) => {
+                self.analysed += 1;
+                self.audio_s += r.duration_s;
+                *self
+                    .verdicts
+                    .entry(name_of(&r.completion.verdict))
+                    .or_default() += 1;
+                for l in &r.quality.labels {
+                    *self.labels.entry(name_of(l)).or_default() += 1;
+                }
             }
-            (OutputFormat::Text, Ok(report)) => write_text(&mut out, &report),
-            (OutputFormat::Text, Err(error)) => {
-                out.flush().ok();
-                eprintln!("voxcap: {name}: {}", error.message);
-                Ok(())
+            Err(f) => {
+                self.failed += 1;
+                *self.errors.entry(f.kind.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    fn print(&self, out: &mut impl Write) -> io::Result<()> {
+        let list = |m: &BTreeMap<String, u64>| {
+            let v: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
             }
         };
-        match written {
-            Ok(()) => {}
-            // A closed pipe (`voxcap analyze ... | head`) is not an error.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(all_ok),
-            Err(e) => return Err(e).context("writing results to stdout"),
+        writeln!(
+            out,
+            "voxcap: {} file(s), {} analysed, {} failed; {:.1} s of audio in {:.2} s ({:.0}x real time)",
+            self.files,
+            self.analysed,
+            self.failed,
+            self.audio_s,
+            self.wall_s,
+            self.audio_s / self.wall_s.max(1e-9)
+        )?;
+        writeln!(out, "  verdicts  {}", list(&self.verdicts))?;
+        writeln!(out, "  labels    {}", list(&self.labels))?;
+        writeln!(out, "  errors    {}", list(&self.errors))
+    }
+}
+
+/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
+fn name_of(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Runs `voxcap analyze`; returns whether every input was analysed.
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let config = args.recording.config(args.lenient);
+    let inputs = expand(&args.paths);
+    let total = inputs.len();
+    let workers = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(total.max(1));
+    let progress = if io::stderr().is_terminal() && total > 1 {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} files  {per_sec}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut summary = Summary::default();
+    let mut write_error = None;
+    // Inputs in flight or waiting to be printed; each holds a small report.
+    let window = workers * 4;
+    std::thread::scope(|scope| {
+        let (permit_tx, permit_rx) = mpsc::sync_channel::<()>(window);
+        for _ in 0..window {
+            permit_tx.send(()).ok();
         }
-        if !ok {
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Input)>(window);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (result_tx, result_rx) = mpsc::channel();
+        scope.spawn(move || {
+            for job in inputs.into_iter().enumerate() {
+                // Wait until the printer has room, so a slow first file cannot
+                // let the others pile up in memory.
+                if permit_rx.recv().is_err() || job_tx.send(job).is_err() {
+                    return;
+                }
+            }
+        });
+        for _ in 0..workers {
+            let job_rx = Arc::clone(&job_rx);
+            let result_tx = result_tx.clone();
+            let config = &config;
+            let trim_out = args.trim_out.as_deref();
+            scope.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((index, input)) = job else { return };
+                let (name, result) = analyze_one(input, config, trim_out);
+                if result_tx.send((index, name, result)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(result_tx);
+        let mut pending = HashMap::new();
+        let mut next = 0;
+        for (index, name, result) in result_rx {
+            pending.insert(index, (name, result));
+            while let Some((name, result)) = pending.remove(&next) {
+                next += 1;
+                progress.inc(1);
+                summary.add(&result);
+                if write_error.is_none() {
+                    if let Err(e) = print_result(&mut out, args.format, &name, result) {
+                        write_error = Some(e);
+                    }
+                }
+                permit_tx.send(()).ok();
+            }
+        }
+    });
+    progress.finish_and_clear();
+    summary.wall_s = started.elapsed().as_secs_f64();
+    let all_ok = summary.failed == 0;
+    if let Some(path) = &args.summary_json {
+        write_json_atomically(path, &summary)
+            .with_context(|| format!("{}: writing the summary", path.display()))?;
+    }
+    match write_error.map_or_else(|| out.flush(), Err) {
+        // A closed pipe (`voxcap analyze ... | head`) is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(all_ok),
+        Err(e) => return Err(e).context("writing results to stdout"),
+        Ok(()) => {}
+    }
+    if total > 1 {
+        summary.print(&mut io::stderr().lock()).ok();
+    }
+    Ok(all_ok)
+}
+
+fn print_result(
+    out: &mut impl Write,
+    format: OutputFormat,
+    name: &str,
+    result: Result<Report, Failure>,
+) -> io::Result<()> {
+    match (format, result) {
+        (OutputFormat::Json, Ok(report)) => write_json(out, &report),
+        (OutputFormat::Json, Err(error)) => write_json(out, &FailureLine { file: name, error }),
+        (OutputFormat::Text, Ok(report)) => write_text(out, &report),
+        (OutputFormat::Text, Err(error)) => {
             // Errors go to stderr in text mode, so keep the streams in order.
-            out.flush().ok();
+            out.flush()?;
+            eprintln!("voxcap: {name}: {}", error.message);
+            Ok(())
         }
     }
-    match out.flush() {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            Err(e).context("writing results to stdout")
-        }
-        _ => Ok(all_ok),
-    }
+}
+
+/// Writes `value` as pretty JSON to `path` via a temp file, fsync and rename.
+fn write_json_atomically(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".voxcap-")
+        .suffix(".json.tmp")
+        .tempfile_in(dir)?;
+    serde_json::to_writer_pretty(&mut tmp, value)?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)?;
+    Ok(())
 }
 
 fn analyze_one(
@@ -368,16 +553,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
     } else {
         writeln!(out, "  trim      nothing worth keeping")?;
     }
-    let labels: Vec<String> = q
-        .labels
-        .iter()
-        .map(|l| {
-            serde_json::to_value(l)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
-        })
-        .collect();
+    let labels: Vec<String> = q.labels.iter().map(name_of).collect();
     writeln!(out, "  labels    {}", labels.join(", "))?;
     let c = &r.completion;
     let name = |x: &Option<CompletionReason>| {
@@ -386,10 +562,10 @@ fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
     };
     writeln!(
         out,
-        "  completion reported {}, inferred {}: {:?}",
+        "  completion reported {}, inferred {}: {}",
         name(&c.reported),
         name(&c.inferred),
-        c.verdict
+        name_of(&c.verdict)
     )?;
     writeln!(out)
 }

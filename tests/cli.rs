@@ -286,8 +286,145 @@ fn text_output_is_one_short_block_per_file() {
     let out = voxcap(&["analyze", path.to_str().unwrap()], b"");
     let text = String::from_utf8(out.stdout).unwrap();
     let expected = format!(
-        "{}\n  format    pcm_s16le, 16000 Hz, 1 ch, 16 bit\n  duration  0.500 s\n  levels    peak -6.00 dBFS, rms -9.01 dBFS, 0 clipped\n\n",
+        "{}\n  format    pcm_s16le, 16000 Hz, 1 ch, 16 bit\n  duration  0.500 s\n  levels    peak -6.00 dBFS, rms -9.01 dBFS, 0 clipped\n  speech    0.00 s in 0 segment(s)\n  trim      nothing worth keeping\n  labels    silent\n  completion reported -, inferred -: unverifiable\n\n",
         path.display()
     );
     assert_eq!(text, expected);
+}
+
+#[test]
+fn parallel_batch_keeps_input_order_and_survives_bad_files() {
+    // Good and bad files interleaved, so out-of-order completion would show.
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = Vec::new();
+    let malformed = wav_names(&testdata().join("malformed"));
+    let clips = wav_names(&testdata().join("clips"));
+    for (i, src) in clips
+        .iter()
+        .zip(malformed.iter().cycle())
+        .flat_map(|(a, b)| [a, b])
+        .enumerate()
+    {
+        let name = format!("{i:03}.wav");
+        std::fs::copy(src, dir.path().join(&name)).unwrap();
+        expected.push((name, src.parent().unwrap().ends_with("malformed")));
+    }
+    let summary = dir.path().join("summary.json");
+    let out = voxcap(
+        &[
+            "analyze",
+            "-j",
+            "3",
+            "--format",
+            "json",
+            "--summary-json",
+            summary.to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), expected.len());
+    for (line, (name, bad)) in lines.iter().zip(&expected) {
+        assert!(
+            line["file"].as_str().unwrap().ends_with(name.as_str()),
+            "{line}"
+        );
+        assert_eq!(line.get("error").is_some(), *bad, "{line}");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let bad = expected.iter().filter(|(_, b)| *b).count() as u64;
+    assert_eq!(s["files"], expected.len() as u64);
+    assert_eq!(s["failed"], bad);
+    assert_eq!(s["analysed"], expected.len() as u64 - bad);
+    let per_kind: u64 = s["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_kind, bad);
+    let verdicts: u64 = s["verdicts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(verdicts, expected.len() as u64 - bad);
+}
+
+#[test]
+fn analyze_reports_digits_speech_trim_and_verdict() {
+    let path = testdata().join("clips/pcm_s16le_8000_mono_dtmf_123hash.wav");
+    let out = voxcap(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--stop-tones",
+            "#",
+            "--reported",
+            "8514",
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let r = &json_lines(&out)[0];
+    let digits: String = r["dtmf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digit"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(digits, "123#");
+    assert_eq!(r["completion"]["reported"], "stopToneDetected");
+    assert!(r["completion"]["verdict"].is_string());
+    assert!(r["speech"].as_array().unwrap().is_empty());
+    assert_eq!(r["quality"]["labels"][0], "dtmf_only");
+    let bad = voxcap(
+        &["analyze", "--stop-tones", "#x", path.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn trim_out_writes_a_trimmed_wav_atomically() {
+    let path = testdata().join("speech/alsa_front_center.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let out = voxcap(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--trim-out",
+            dir.path().to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let r = &json_lines(&out)[0];
+    let (start, end) = (
+        r["trim"]["start_s"].as_f64().unwrap(),
+        r["trim"]["end_s"].as_f64().unwrap(),
+    );
+    let written = dir.path().join("alsa_front_center.trimmed.wav");
+    let reader = hound::WavReader::open(&written).unwrap();
+    assert_eq!(reader.spec().bits_per_sample, 16);
+    assert_eq!(reader.spec().sample_rate, 8000);
+    let secs = f64::from(reader.duration()) / 8000.0;
+    assert!(
+        (secs - (end - start)).abs() < 0.002,
+        "{secs} vs {start}..{end}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -35,8 +35,15 @@ fn truncated_inputs_decode_leniently_and_are_flagged() {
             decode(bytes.clone(), true).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(truncated, "{name}");
         assert!(frames > 0, "{name}");
-        let report =
-            analyze_reader(name, Cursor::new(bytes), &AnalysisConfig { lenient: true }).unwrap();
+        let report = analyze_reader(
+            name,
+            Cursor::new(bytes),
+            &AnalysisConfig {
+                lenient: true,
+                ..AnalysisConfig::default()
+            },
+        )
+        .unwrap();
         assert!(report.truncated, "{name}");
     }
 }

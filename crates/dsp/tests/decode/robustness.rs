@@ -51,7 +51,10 @@ fn exercise(bytes: &[u8]) {
         let _ = analyze_reader(
             "fuzz",
             Cursor::new(bytes.to_vec()),
-            &AnalysisConfig { lenient },
+            &AnalysisConfig {
+                lenient,
+                ..AnalysisConfig::default()
+            },
         );
     }
 }
