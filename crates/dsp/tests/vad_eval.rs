@@ -8,6 +8,7 @@ use speech_set::*;
 use voxcap_dsp::vad::{SpeechDetector, VadAggressiveness, VadConfig};
 
 const SNRS: [f32; 4] = [30.0, 20.0, 10.0, 5.0];
+/// The acceptance noises: white, pink and crowd babble.
 const NOISES: [Noise; 3] = [Noise::White, Noise::Pink, Noise::Babble];
 
 fn run(cfg: &VadConfig, clip: &Clip) -> Vec<(usize, usize)> {
@@ -52,9 +53,14 @@ fn evaluate(cfg: &VadConfig, clips: &[Clip]) -> Eval {
     Eval { rows }
 }
 
+/// Score at `snr` summed over the acceptance noises (not competing talkers).
 fn snr_score(ev: &Eval, snr: f32) -> Score {
     let mut s = Score::default();
-    for r in ev.rows.iter().filter(|r| r.1 == Some(snr)) {
+    for r in ev
+        .rows
+        .iter()
+        .filter(|r| r.1 == Some(snr) && NOISES.contains(&r.0))
+    {
         s.tp += r.2.tp;
         s.fp += r.2.fp;
         s.fn_ += r.2.fn_;
@@ -83,7 +89,7 @@ fn print_table(title: &str, ev: &mut Eval) {
     for snr in SNRS {
         let s = snr_score(ev, snr);
         println!(
-            "| all | {snr:.0} | {:.3} | {:.3} | {:.3} | | |",
+            "| all (white, pink, babble) | {snr:.0} | {:.3} | {:.3} | {:.3} | | |",
             s.precision(),
             s.recall(),
             s.f1()
@@ -96,19 +102,28 @@ fn labelled_set_meets_acceptance() {
     let fx = fixtures();
     let mut clips = noisy_set(&fx, &[0.0], &[Noise::Clean]);
     clips.extend(noisy_set(&fx, &SNRS, &NOISES));
+    // Reported, not asserted: a few talkers near the caller's level (see
+    // docs/speech.md, "Competing talkers").
+    clips.extend(noisy_set(&fx, &SNRS, &[Noise::CompetingTalkers]));
     let cfg = VadConfig::default();
     let mut ev = evaluate(&cfg, &clips);
-    print_table("default detector (webrtc-vad mode 0 + floor gate)", &mut ev);
+    print_table("default detector (webrtc-vad mode 0 + gates)", &mut ev);
 
-    let mut onsets: Vec<f64> = ev.rows.iter().flat_map(|r| r.3.iter().copied()).collect();
+    let accepted = |n: Noise| n == Noise::Clean || NOISES.contains(&n);
+    let mut onsets: Vec<f64> = ev
+        .rows
+        .iter()
+        .filter(|r| accepted(r.0))
+        .flat_map(|r| r.3.iter().copied())
+        .collect();
     let med = median(&mut onsets);
     println!(
-        "median onset error over all clips: {med:.1} ms ({} onsets)",
+        "median onset error over clean, white, pink and babble clips: {med:.1} ms ({} onsets)",
         onsets.len()
     );
     let mut signed: Vec<f64> = clips
         .iter()
-        .filter(|c| c.noise != Noise::Babble || c.snr_db >= Some(20.0))
+        .filter(|c| accepted(c.noise))
         .flat_map(|c| {
             onset_errors_signed_ms(&c.truth, &run(&cfg, c))
                 .into_iter()
@@ -116,25 +131,27 @@ fn labelled_set_meets_acceptance() {
         })
         .collect();
     println!(
-        "signed onset error (detected - truth), babble < 20 dB excluded: median {:.1} ms, 10th pct {:.0}, 90th pct {:.0}",
+        "signed onset error (detected - truth), same clips: median {:.1} ms, 10th pct {:.0}, 90th pct {:.0}",
         median(&mut signed),
         signed[signed.len() / 10],
         signed[signed.len() * 9 / 10]
     );
 
-    // All noises at 20 dB and above. At 10 and 5 dB, six-talker babble is
-    // speech at nearly the caller's level, which this detector cannot tell
-    // apart (see docs/speech.md); those rows are printed, not asserted.
-    let f1 = |snr| snr_score(&ev, snr).f1();
-    assert!(f1(30.0) >= 0.95, "F1 at 30 dB {:.3} < 0.95", f1(30.0));
-    assert!(f1(20.0) >= 0.95, "F1 at 20 dB {:.3} < 0.95", f1(20.0));
-    for r in ev.rows.iter().filter(|r| r.0 != Noise::Babble) {
-        let min = match r.1 {
-            Some(s) if s >= 20.0 => 0.95,
-            Some(s) if s >= 10.0 => 0.90,
-            Some(_) => 0.80,
-            None => 0.95,
-        };
+    // Every acceptance noise (white, pink, crowd babble) at every SNR, each
+    // on its own and summed; competing talkers are printed only.
+    let min_f1 = |snr: Option<f32>| match snr {
+        Some(s) if s >= 20.0 => 0.95,
+        Some(s) if s >= 10.0 => 0.90,
+        Some(_) => 0.80,
+        None => 0.95,
+    };
+    for snr in SNRS {
+        let f1 = snr_score(&ev, snr).f1();
+        let min = min_f1(Some(snr));
+        assert!(f1 >= min, "F1 over all noises at {snr} dB {f1:.3} < {min}");
+    }
+    for r in ev.rows.iter().filter(|r| accepted(r.0)) {
+        let min = min_f1(r.1);
         assert!(
             r.2.f1() >= min,
             "{} at {:?} dB: F1 {:.3} < {min}",
