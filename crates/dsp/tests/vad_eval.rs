@@ -241,6 +241,7 @@ fn clipped_and_very_quiet_speech_are_found() {
 fn variant_comparison_table() {
     let fx = fixtures();
     let clips = noisy_set(&fx, &SNRS, &NOISES);
+    let competing = noisy_set(&fx, &[10.0, 5.0], &[Noise::CompetingTalkers]);
     let no_speech = no_speech_set();
     let base = VadConfig::default();
     let variants = [
@@ -248,6 +249,7 @@ fn variant_comparison_table() {
         (
             "webrtc mode 0 alone (no gates)",
             VadConfig {
+                noise_spread_factor: 0.0,
                 gate_db: -100.0,
                 abs_floor_dbfs: -200.0,
                 relative_db: 200.0,
@@ -257,6 +259,7 @@ fn variant_comparison_table() {
         (
             "webrtc mode 3 alone (no gates)",
             VadConfig {
+                noise_spread_factor: 0.0,
                 gate_db: -100.0,
                 abs_floor_dbfs: -200.0,
                 relative_db: 200.0,
@@ -267,8 +270,30 @@ fn variant_comparison_table() {
         (
             "mode 0, floor gate off",
             VadConfig {
+                noise_spread_factor: 0.0,
                 gate_db: -100.0,
                 abs_floor_dbfs: -200.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, fixed 5 dB floor gate (no spread widening)",
+            VadConfig {
+                noise_spread_factor: 0.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, spread factor 3.0",
+            VadConfig {
+                noise_spread_factor: 3.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, spread factor 4.0",
+            VadConfig {
+                noise_spread_factor: 4.0,
                 ..base.clone()
             },
         ),
@@ -323,8 +348,8 @@ fn variant_comparison_table() {
             },
         ),
     ];
-    println!("\n| variant | F1 30 dB | F1 20 dB | F1 10 dB | F1 5 dB | false speech frames on no-speech clips |");
-    println!("|---|---|---|---|---|---|");
+    println!("\n| variant | F1 30 dB | F1 20 dB | F1 10 dB | F1 5 dB | crowd babble F1 10 / 5 dB | competing talkers F1 10 / 5 dB | false speech frames on no-speech clips |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, cfg) in variants {
         let ev = evaluate(&cfg, &clips);
         let fp: usize = no_speech
@@ -336,12 +361,82 @@ fn variant_comparison_table() {
                     .count()
             })
             .sum();
+        let row = |ev: &Eval, noise: Noise, snr: f32| {
+            ev.rows
+                .iter()
+                .find(|r| r.0 == noise && r.1 == Some(snr))
+                .map_or(f64::NAN, |r| r.2.f1())
+        };
+        let ct = evaluate(&cfg, &competing);
         println!(
-            "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {fp} |",
+            "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {fp} |",
             snr_score(&ev, 30.0).f1(),
             snr_score(&ev, 20.0).f1(),
             snr_score(&ev, 10.0).f1(),
-            snr_score(&ev, 5.0).f1()
+            snr_score(&ev, 5.0).f1(),
+            row(&ev, Noise::Babble, 10.0),
+            row(&ev, Noise::Babble, 5.0),
+            row(&ct, Noise::CompetingTalkers, 10.0),
+            row(&ct, Noise::CompetingTalkers, 5.0)
         );
+    }
+}
+
+/// Regression guard for the noise-spread gate: when speech fills almost the
+/// whole clip, little noise is left to measure the spread on, and a wrongly
+/// widened gate would cut the caller. Four fixtures back to back (100 ms gaps,
+/// about 90% speech) in steady noise must score as with the fixed gate.
+#[test]
+fn dense_speech_keeps_its_score_under_the_spread_gate() {
+    let fx = fixtures();
+    let fixed = VadConfig {
+        noise_spread_factor: 0.0,
+        ..VadConfig::default()
+    };
+    let default = VadConfig::default();
+    println!("\n| noise | SNR dB | F1 fixed 5 dB gate | F1 default |");
+    println!("|---|---|---|---|");
+    for noise in NOISES {
+        for snr in SNRS {
+            let (mut a_fixed, mut a_default) = (Score::default(), Score::default());
+            for a in 0..fx.len() {
+                let ids = [a, (a + 3) % fx.len(), (a + 5) % fx.len(), (a + 9) % fx.len()];
+                let mut parts = Vec::new();
+                let mut off = secs(0.2);
+                for &k in &ids {
+                    parts.push((k, off, 0.0f32));
+                    off += fx[k].samples.len() + secs(0.1);
+                }
+                let len = off + secs(0.1);
+                let (mut samples, truth) = place(&fx, &parts, len);
+                add_noise(&fx, &mut samples, &truth, noise, snr, a as u64 + 99, &ids);
+                let clip = Clip {
+                    name: format!("dense{a}"),
+                    noise,
+                    snr_db: Some(snr),
+                    samples,
+                    truth,
+                    dtmf: vec![],
+                };
+                let t = frame_labels(&clip.truth, len);
+                a_fixed.add(&t, &frame_labels(&run(&fixed, &clip), len));
+                a_default.add(&t, &frame_labels(&run(&default, &clip), len));
+            }
+            println!(
+                "| {} | {snr:.0} | {:.3} | {:.3} |",
+                noise.name(),
+                a_fixed.f1(),
+                a_default.f1()
+            );
+            if noise != Noise::Babble {
+                assert!(
+                    a_default.f1() >= a_fixed.f1() - 0.01,
+                    "dense speech in {} at {snr} dB: F1 {:.3} < fixed gate's {:.3}",
+                    noise.name(),
+                    a_default.f1(),
+                    a_fixed.f1()
+                );
+            }
+        }
     }
 }
