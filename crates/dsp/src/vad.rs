@@ -6,7 +6,10 @@
 //! 2. the frame's power is compared with the *local noise floor*, the minimum
 //!    of the 50 ms-smoothed power within ±[`VadConfig::floor_window_ms`]; a
 //!    frame must stand [`VadConfig::gate_db`] above it, so steady noise (hum,
-//!    white noise, hiss) can never become speech however webrtc-vad judges it;
+//!    white noise, hiss) can never become speech however webrtc-vad judges it.
+//!    A noise that fluctuates (crowd babble) sits further above its own
+//!    minimum, so the gate widens to [`VadConfig::noise_spread_factor`] times
+//!    the median excess of the frames a first pass left as noise;
 //! 3. a frame whose order-4 linear prediction gain is very high for several
 //!    frames in a row is a steady tone (a beep, a DTMF pair) and not speech;
 //! 4. frames overlapping a DTMF event (plus a guard) are not speech.
