@@ -112,6 +112,11 @@ pub struct VadConfig {
     pub noise_spread_factor: f32,
     /// Upper bound of the widened gate, dB above the floor.
     pub max_gate_db: f32,
+    /// Only when the gate was widened: a frame above the fixed `gate_db` is
+    /// also voiced if the power averaged over 310 ms around it stands this
+    /// many dB above the floor plus the noise spread (a weak word in babble).
+    /// 0 turns this route off.
+    pub sustained_margin_db: f32,
     /// Order-4 prediction gain in dB above which a frame counts as tonal.
     pub tone_gain_db: f32,
     /// Minimum run of tonal frames, in ms, before it is treated as a tone.
@@ -146,8 +151,9 @@ impl Default for VadConfig {
             abs_floor_dbfs: -75.0,
             floor_window_ms: 1500,
             relative_db: 20.0,
-            noise_spread_factor: 3.5,
+            noise_spread_factor: 4.0,
             max_gate_db: 14.0,
+            sustained_margin_db: 5.0,
             tone_gain_db: 30.0,
             tone_min_ms: 60,
             merge_gap_ms: 300,
@@ -550,7 +556,7 @@ fn decide(
     let candidate: Vec<bool> = (0..n)
         .map(|i| frames[i].voice && !tonal[i] && !masked[i] && level[i] > abs_floor)
         .collect();
-    let mut runs = voiced_runs(cfg, &candidate, &above, &level, &masked, cfg.gate_db);
+    let mut runs = voiced_runs(cfg, &candidate, &above, &level, &masked, cfg.gate_db, &[]);
 
     // The floor is a minimum, and how far a noise's ordinary frames sit above
     // its minimum depends on how much the noise fluctuates: about 1 dB for
@@ -583,7 +589,23 @@ fn decide(
         if let Some(spread) = spread {
             let gate = (cfg.noise_spread_factor * spread).min(cfg.max_gate_db);
             if gate > cfg.gate_db {
-                runs = voiced_runs(cfg, &candidate, &above, &level, &masked, gate);
+                // A fluctuating noise is steady over a syllable's length, so
+                // a weak word that no single frame lifts over the widened gate
+                // still lifts the power averaged over SUSTAIN_FRAMES: such
+                // frames pass if they also clear the fixed gate.
+                let sustained: Vec<bool> = if cfg.sustained_margin_db > 0.0 {
+                    let long = smoothed(frames, SUSTAIN_FRAMES / 2);
+                    (0..n)
+                        .map(|i| {
+                            above[i] > cfg.gate_db
+                                && power_db(long[i]) - power_db(floor[i]).max(abs_floor)
+                                    > spread + cfg.sustained_margin_db
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                runs = voiced_runs(cfg, &candidate, &above, &level, &masked, gate, &sustained);
             }
         }
     }
@@ -637,7 +659,28 @@ fn decide(
     }
 }
 
-/// Runs `(start, end)` of frames voiced at `gate_db` above the floor, after the
+/// Frames in the long average of the sustained-speech route (310 ms).
+const SUSTAIN_FRAMES: usize = 31;
+
+/// Mean frame power over `[i - half, i + half]`, clamped to the clip.
+fn smoothed(frames: &[FrameInfo], half: usize) -> Vec<f32> {
+    let n = frames.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0f64);
+    for f in frames {
+        prefix.push(prefix[prefix.len() - 1] + f64::from(f.power));
+    }
+    (0..n)
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(n);
+            ((prefix[hi] - prefix[lo]) / (hi - lo) as f64) as f32
+        })
+        .collect()
+}
+
+/// Runs `(start, end)` of frames voiced at `gate_db` above the floor (or
+/// marked in `sustained`), after the
 /// relative-level gate, bridged over short gaps, without too-short runs.
 fn voiced_runs(
     cfg: &VadConfig,
@@ -646,12 +689,11 @@ fn voiced_runs(
     level: &[f32],
     masked: &[bool],
     gate_db: f32,
+    sustained: &[bool],
 ) -> Vec<(usize, usize)> {
     let ms = |v: u32| v.div_ceil(10) as usize;
-    let mut voiced: Vec<bool> = candidate
-        .iter()
-        .zip(above)
-        .map(|(&c, &a)| c && a > gate_db)
+    let mut voiced: Vec<bool> = (0..candidate.len())
+        .map(|i| candidate[i] && (above[i] > gate_db || sustained.get(i) == Some(&true)))
         .collect();
 
     // Background talkers pass the floor gate, being speech; what sets them
