@@ -284,16 +284,37 @@ fn variant_comparison_table() {
             },
         ),
         (
-            "mode 0, spread factor 3.0",
+            "mode 0, spread factor 3.5",
             VadConfig {
-                noise_spread_factor: 3.0,
+                noise_spread_factor: 3.5,
                 ..base.clone()
             },
         ),
         (
-            "mode 0, spread factor 4.0",
+            "mode 0, spread factor 4.5",
             VadConfig {
-                noise_spread_factor: 4.0,
+                noise_spread_factor: 4.5,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, sustained route off",
+            VadConfig {
+                sustained_margin_db: 0.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, sustained margin 4 dB",
+            VadConfig {
+                sustained_margin_db: 4.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, sustained margin 6 dB",
+            VadConfig {
+                sustained_margin_db: 6.0,
                 ..base.clone()
             },
         ),
@@ -400,7 +421,12 @@ fn dense_speech_keeps_its_score_under_the_spread_gate() {
         for snr in SNRS {
             let (mut a_fixed, mut a_default) = (Score::default(), Score::default());
             for a in 0..fx.len() {
-                let ids = [a, (a + 3) % fx.len(), (a + 5) % fx.len(), (a + 9) % fx.len()];
+                let ids = [
+                    a,
+                    (a + 3) % fx.len(),
+                    (a + 5) % fx.len(),
+                    (a + 9) % fx.len(),
+                ];
                 let mut parts = Vec::new();
                 let mut off = secs(0.2);
                 for &k in &ids {
