@@ -166,9 +166,7 @@ pub fn dtmf_press(press: &DtmfPress, sample_rate: u32) -> Vec<f32> {
 pub fn white_noise(seed: u64, rms_dbfs: f32, n: usize) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let sigma = f64::from(dbfs_to_amplitude(rms_dbfs));
-    (0..n)
-        .map(|_| (rng.next_gaussian() * sigma) as f32)
-        .collect()
+    (0..n).map(|_| (rng.next_gaussian() * sigma) as f32).collect()
 }
 
 /// Pink (1/f) noise with RMS level `rms_dbfs`, from Paul Kellet's filter.
