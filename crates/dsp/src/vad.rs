@@ -9,7 +9,9 @@
 //!    white noise, hiss) can never become speech however webrtc-vad judges it.
 //!    A noise that fluctuates (crowd babble) sits further above its own
 //!    minimum, so the gate widens to [`VadConfig::noise_spread_factor`] times
-//!    the median excess of the frames a first pass left as noise;
+//!    the median excess of the frames a first pass left as noise, and then a
+//!    frame also counts when its 310 ms average power clearly rises above
+//!    that noise (a weak word in babble);
 //! 3. a frame whose order-4 linear prediction gain is very high for several
 //!    frames in a row is a steady tone (a beep, a DTMF pair) and not speech;
 //! 4. frames overlapping a DTMF event (plus a guard) are not speech.
@@ -680,8 +682,8 @@ fn smoothed(frames: &[FrameInfo], half: usize) -> Vec<f32> {
 }
 
 /// Runs `(start, end)` of frames voiced at `gate_db` above the floor (or
-/// marked in `sustained`), after the
-/// relative-level gate, bridged over short gaps, without too-short runs.
+/// marked in `sustained`), after the relative-level gate, bridged over short
+/// gaps, without too-short runs.
 fn voiced_runs(
     cfg: &VadConfig,
     candidate: &[bool],
@@ -849,6 +851,26 @@ mod tests {
                 let min = |r: &[f32]| r.iter().copied().fold(f32::INFINITY, f32::min);
                 assert_eq!(back[i], min(&x[i.saturating_sub(w)..=i]), "i={i} w={w}");
                 assert_eq!(fwd[i], min(&x[i..(i + w + 1).min(x.len())]), "i={i} w={w}");
+            }
+        }
+    }
+
+    #[test]
+    fn smoothed_matches_naive() {
+        let mut rng = synth::Rng::new(11);
+        let frames: Vec<FrameInfo> = (0..200)
+            .map(|_| FrameInfo {
+                power: rng.next_f64() as f32,
+                voice: false,
+                tonal: false,
+            })
+            .collect();
+        for half in [0, 1, 15, 300] {
+            let fast = smoothed(&frames, half);
+            for (i, &v) in fast.iter().enumerate() {
+                let (lo, hi) = (i.saturating_sub(half), (i + half + 1).min(frames.len()));
+                let mean = frames[lo..hi].iter().map(|f| f.power).sum::<f32>() / (hi - lo) as f32;
+                assert!((v - mean).abs() < 1e-5, "i={i} half={half}");
             }
         }
     }
