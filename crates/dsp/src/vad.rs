@@ -6,7 +6,12 @@
 //! 2. the frame's power is compared with the *local noise floor*, the minimum
 //!    of the 50 ms-smoothed power within ±[`VadConfig::floor_window_ms`]; a
 //!    frame must stand [`VadConfig::gate_db`] above it, so steady noise (hum,
-//!    white noise, hiss) can never become speech however webrtc-vad judges it;
+//!    white noise, hiss) can never become speech however webrtc-vad judges it.
+//!    A noise that fluctuates (crowd babble) sits further above its own
+//!    minimum, so the gate widens to [`VadConfig::noise_spread_factor`] times
+//!    the median excess of the frames a first pass left as noise, and then a
+//!    frame also counts when its 310 ms average power clearly rises above
+//!    that noise (a weak word in babble);
 //! 3. a frame whose order-4 linear prediction gain is very high for several
 //!    frames in a row is a steady tone (a beep, a DTMF pair) and not speech;
 //! 4. frames overlapping a DTMF event (plus a guard) are not speech.
@@ -102,6 +107,18 @@ pub struct VadConfig {
     /// Frames more than this many dB below the clip's loud speech (the 95th
     /// percentile of voiced-frame power) are background, not the caller.
     pub relative_db: f32,
+    /// The gate widens to this times the median excess over the floor of the
+    /// frames a first pass left as noise (when that exceeds `gate_db`): a
+    /// fluctuating noise such as crowd babble sits further above its own
+    /// minimum than steady noise. 0 keeps the gate fixed at `gate_db`.
+    pub noise_spread_factor: f32,
+    /// Upper bound of the widened gate, dB above the floor.
+    pub max_gate_db: f32,
+    /// Only when the gate was widened: a frame above the fixed `gate_db` is
+    /// also voiced if the power averaged over 310 ms around it stands this
+    /// many dB above the floor plus the noise spread (a weak word in babble).
+    /// 0 turns this route off.
+    pub sustained_margin_db: f32,
     /// Order-4 prediction gain in dB above which a frame counts as tonal.
     pub tone_gain_db: f32,
     /// Minimum run of tonal frames, in ms, before it is treated as a tone.
@@ -136,6 +153,9 @@ impl Default for VadConfig {
             abs_floor_dbfs: -75.0,
             floor_window_ms: 1500,
             relative_db: 20.0,
+            noise_spread_factor: 4.0,
+            max_gate_db: 14.0,
+            sustained_margin_db: 5.0,
             tone_gain_db: 30.0,
             tone_min_ms: 60,
             merge_gap_ms: 300,
@@ -402,6 +422,10 @@ fn prediction_gain_db(buf: &[f32]) -> f32 {
     10.0 * (r[0] / err.max(r[0] * 1e-10)).log10()
 }
 
+/// Percentile of all frames' excess over the floor used as the noise spread
+/// when too few frames are left outside the first pass (see `decide`).
+const FALLBACK_PERCENTILE: usize = 20;
+
 /// The frame power is measured above this, so mains hum and the rumble that
 /// dominates pink noise do not move the gate (telephone speech starts at 300 Hz).
 const HIGHPASS_HZ: f32 = 200.0;
@@ -525,50 +549,68 @@ fn decide(
         }
     }
 
-    let mut voiced: Vec<bool> = (0..n)
-        .map(|i| {
-            let g = power_db(gate_power[i]);
-            let fl = power_db(floor[i]).max(abs_floor);
-            frames[i].voice && !tonal[i] && !masked[i] && g > abs_floor && g > fl + cfg.gate_db
-        })
+    // Frames webrtc-vad calls voice that no other gate rules out, and how far
+    // each stands above its local floor (dB).
+    let level: Vec<f32> = gate_power.iter().map(|&p| power_db(p)).collect();
+    let above: Vec<f32> = (0..n)
+        .map(|i| level[i] - power_db(floor[i]).max(abs_floor))
         .collect();
-
-    // Background talkers (babble) pass the floor gate, being speech; what sets
-    // them apart is level, so frames far below the clip's loud speech go.
-    let mut loud: Vec<f32> = (0..n)
-        .filter(|&i| voiced[i])
-        .map(|i| power_db(gate_power[i]))
+    let candidate: Vec<bool> = (0..n)
+        .map(|i| frames[i].voice && !tonal[i] && !masked[i] && level[i] > abs_floor)
         .collect();
-    if !loud.is_empty() {
-        let k = (loud.len() * 95 / 100).min(loud.len() - 1);
-        let reference = *loud.select_nth_unstable_by(k, f32::total_cmp).1;
-        let min_db = reference - cfg.relative_db;
-        for (v, &p) in voiced.iter_mut().zip(&gate_power) {
-            *v = *v && power_db(p) >= min_db;
-        }
-    }
+    let mut runs = voiced_runs(cfg, &candidate, &above, &level, &masked, cfg.gate_db, &[]);
 
-    // Runs of voiced frames, bridged over short gaps.
-    let merge_gap = ms(cfg.merge_gap_ms);
-    let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, voiced count)
-    for (i, &v) in voiced.iter().enumerate() {
-        if !v {
-            continue;
+    // The floor is a minimum, and how far a noise's ordinary frames sit above
+    // its minimum depends on how much the noise fluctuates: about 1 dB for
+    // white or pink noise, 3 dB for a crowd's babble, whose peaks then clear
+    // a fixed 5 dB gate. So the gate widens with the median excess of the
+    // frames the first pass left as noise: steady noise keeps `gate_db`.
+    if cfg.noise_spread_factor > 0.0 {
+        let first = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
+        let mut in_first = vec![false; n];
+        for &(s, e) in &first {
+            in_first[s..e].iter_mut().for_each(|v| *v = true);
         }
-        match runs.last_mut() {
-            Some(r) if i - r.1 <= merge_gap && !masked[r.1..i].iter().any(|&m| m) => {
-                r.1 = i + 1;
-                r.2 += 1;
+        let eligible = |i: usize| !masked[i] && !tonal[i] && level[i] > abs_floor;
+        let mut excess: Vec<f32> = (0..n)
+            .filter(|&i| !in_first[i] && eligible(i))
+            .map(|i| above[i])
+            .collect();
+        let spread = if excess.len() >= ms(cfg.floor_window_ms) {
+            let mid = excess.len() / 2;
+            Some(*excess.select_nth_unstable_by(mid, f32::total_cmp).1)
+        } else {
+            // The first pass took (nearly) the whole clip: take the quietest
+            // fifth of all frames as the noise's ordinary level instead.
+            let mut all: Vec<f32> = (0..n).filter(|&i| eligible(i)).map(|i| above[i]).collect();
+            (all.len() >= ms(cfg.floor_window_ms)).then(|| {
+                let k = all.len() * FALLBACK_PERCENTILE / 100;
+                *all.select_nth_unstable_by(k, f32::total_cmp).1
+            })
+        };
+        if let Some(spread) = spread {
+            let gate = (cfg.noise_spread_factor * spread).min(cfg.max_gate_db);
+            if gate > cfg.gate_db {
+                // A fluctuating noise is steady over a syllable's length, so
+                // a weak word that no single frame lifts over the widened gate
+                // still lifts the power averaged over SUSTAIN_FRAMES: such
+                // frames pass if they also clear the fixed gate.
+                let sustained: Vec<bool> = if cfg.sustained_margin_db > 0.0 {
+                    let long = smoothed(frames, SUSTAIN_FRAMES / 2);
+                    (0..n)
+                        .map(|i| {
+                            above[i] > cfg.gate_db
+                                && power_db(long[i]) - power_db(floor[i]).max(abs_floor)
+                                    > spread + cfg.sustained_margin_db
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                runs = voiced_runs(cfg, &candidate, &above, &level, &masked, gate, &sustained);
             }
-            _ => runs.push((i, i + 1, 1)),
         }
     }
-    let min_speech = ms(cfg.min_speech_ms);
-    let runs: Vec<(usize, usize)> = runs
-        .into_iter()
-        .filter(|r| r.2 >= min_speech)
-        .map(|r| (r.0, r.1))
-        .collect();
     let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
     if let Some(snr) = estimate_snr_db(&segs, frames, &floor, &masked, abs_floor) {
         if snr < cfg.low_snr_db {
@@ -617,6 +659,82 @@ fn decide(
         speech_level_dbfs,
         total_samples: total,
     }
+}
+
+/// Frames in the long average of the sustained-speech route (310 ms).
+const SUSTAIN_FRAMES: usize = 31;
+
+/// Mean frame power over `[i - half, i + half]`, clamped to the clip.
+fn smoothed(frames: &[FrameInfo], half: usize) -> Vec<f32> {
+    let n = frames.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0f64);
+    for f in frames {
+        prefix.push(prefix[prefix.len() - 1] + f64::from(f.power));
+    }
+    (0..n)
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(n);
+            ((prefix[hi] - prefix[lo]) / (hi - lo) as f64) as f32
+        })
+        .collect()
+}
+
+/// Runs `(start, end)` of frames voiced at `gate_db` above the floor (or
+/// marked in `sustained`), after the relative-level gate, bridged over short
+/// gaps, without too-short runs.
+fn voiced_runs(
+    cfg: &VadConfig,
+    candidate: &[bool],
+    above: &[f32],
+    level: &[f32],
+    masked: &[bool],
+    gate_db: f32,
+    sustained: &[bool],
+) -> Vec<(usize, usize)> {
+    let ms = |v: u32| v.div_ceil(10) as usize;
+    let mut voiced: Vec<bool> = (0..candidate.len())
+        .map(|i| candidate[i] && (above[i] > gate_db || sustained.get(i) == Some(&true)))
+        .collect();
+
+    // Background talkers pass the floor gate, being speech; what sets them
+    // apart is level, so frames far below the clip's loud speech go.
+    let mut loud: Vec<f32> = voiced
+        .iter()
+        .zip(level)
+        .filter(|(v, _)| **v)
+        .map(|(_, &l)| l)
+        .collect();
+    if !loud.is_empty() {
+        let k = (loud.len() * 95 / 100).min(loud.len() - 1);
+        let reference = *loud.select_nth_unstable_by(k, f32::total_cmp).1;
+        let min_db = reference - cfg.relative_db;
+        for (v, &l) in voiced.iter_mut().zip(level) {
+            *v = *v && l >= min_db;
+        }
+    }
+
+    // Runs of voiced frames, bridged over short gaps.
+    let merge_gap = ms(cfg.merge_gap_ms);
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, voiced count)
+    for (i, &v) in voiced.iter().enumerate() {
+        if !v {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(r) if i - r.1 <= merge_gap && !masked[r.1..i].iter().any(|&m| m) => {
+                r.1 = i + 1;
+                r.2 += 1;
+            }
+            _ => runs.push((i, i + 1, 1)),
+        }
+    }
+    let min_speech = ms(cfg.min_speech_ms);
+    runs.into_iter()
+        .filter(|r| r.2 >= min_speech)
+        .map(|r| (r.0, r.1))
+        .collect()
 }
 
 /// Extends frame runs by the pads, stopping at DTMF masks so a segment never
@@ -733,6 +851,26 @@ mod tests {
                 let min = |r: &[f32]| r.iter().copied().fold(f32::INFINITY, f32::min);
                 assert_eq!(back[i], min(&x[i.saturating_sub(w)..=i]), "i={i} w={w}");
                 assert_eq!(fwd[i], min(&x[i..(i + w + 1).min(x.len())]), "i={i} w={w}");
+            }
+        }
+    }
+
+    #[test]
+    fn smoothed_matches_naive() {
+        let mut rng = synth::Rng::new(11);
+        let frames: Vec<FrameInfo> = (0..200)
+            .map(|_| FrameInfo {
+                power: rng.next_f64() as f32,
+                voice: false,
+                tonal: false,
+            })
+            .collect();
+        for half in [0, 1, 15, 300] {
+            let fast = smoothed(&frames, half);
+            for (i, &v) in fast.iter().enumerate() {
+                let (lo, hi) = (i.saturating_sub(half), (i + half + 1).min(frames.len()));
+                let mean = frames[lo..hi].iter().map(|f| f.power).sum::<f32>() / (hi - lo) as f32;
+                assert!((v - mean).abs() < 1e-5, "i={i} half={half}");
             }
         }
     }

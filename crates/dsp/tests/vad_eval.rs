@@ -8,6 +8,7 @@ use speech_set::*;
 use voxcap_dsp::vad::{SpeechDetector, VadAggressiveness, VadConfig};
 
 const SNRS: [f32; 4] = [30.0, 20.0, 10.0, 5.0];
+/// The acceptance noises: white, pink and crowd babble.
 const NOISES: [Noise; 3] = [Noise::White, Noise::Pink, Noise::Babble];
 
 fn run(cfg: &VadConfig, clip: &Clip) -> Vec<(usize, usize)> {
@@ -52,9 +53,14 @@ fn evaluate(cfg: &VadConfig, clips: &[Clip]) -> Eval {
     Eval { rows }
 }
 
+/// Score at `snr` summed over the acceptance noises (not competing talkers).
 fn snr_score(ev: &Eval, snr: f32) -> Score {
     let mut s = Score::default();
-    for r in ev.rows.iter().filter(|r| r.1 == Some(snr)) {
+    for r in ev
+        .rows
+        .iter()
+        .filter(|r| r.1 == Some(snr) && NOISES.contains(&r.0))
+    {
         s.tp += r.2.tp;
         s.fp += r.2.fp;
         s.fn_ += r.2.fn_;
@@ -83,7 +89,7 @@ fn print_table(title: &str, ev: &mut Eval) {
     for snr in SNRS {
         let s = snr_score(ev, snr);
         println!(
-            "| all | {snr:.0} | {:.3} | {:.3} | {:.3} | | |",
+            "| all (white, pink, babble) | {snr:.0} | {:.3} | {:.3} | {:.3} | | |",
             s.precision(),
             s.recall(),
             s.f1()
@@ -96,19 +102,28 @@ fn labelled_set_meets_acceptance() {
     let fx = fixtures();
     let mut clips = noisy_set(&fx, &[0.0], &[Noise::Clean]);
     clips.extend(noisy_set(&fx, &SNRS, &NOISES));
+    // Reported, not asserted: a few talkers near the caller's level (see
+    // docs/speech.md, "Competing talkers").
+    clips.extend(noisy_set(&fx, &SNRS, &[Noise::CompetingTalkers]));
     let cfg = VadConfig::default();
     let mut ev = evaluate(&cfg, &clips);
-    print_table("default detector (webrtc-vad mode 0 + floor gate)", &mut ev);
+    print_table("default detector (webrtc-vad mode 0 + gates)", &mut ev);
 
-    let mut onsets: Vec<f64> = ev.rows.iter().flat_map(|r| r.3.iter().copied()).collect();
+    let accepted = |n: Noise| n == Noise::Clean || NOISES.contains(&n);
+    let mut onsets: Vec<f64> = ev
+        .rows
+        .iter()
+        .filter(|r| accepted(r.0))
+        .flat_map(|r| r.3.iter().copied())
+        .collect();
     let med = median(&mut onsets);
     println!(
-        "median onset error over all clips: {med:.1} ms ({} onsets)",
+        "median onset error over clean, white, pink and babble clips: {med:.1} ms ({} onsets)",
         onsets.len()
     );
     let mut signed: Vec<f64> = clips
         .iter()
-        .filter(|c| c.noise != Noise::Babble || c.snr_db >= Some(20.0))
+        .filter(|c| accepted(c.noise))
         .flat_map(|c| {
             onset_errors_signed_ms(&c.truth, &run(&cfg, c))
                 .into_iter()
@@ -116,25 +131,27 @@ fn labelled_set_meets_acceptance() {
         })
         .collect();
     println!(
-        "signed onset error (detected - truth), babble < 20 dB excluded: median {:.1} ms, 10th pct {:.0}, 90th pct {:.0}",
+        "signed onset error (detected - truth), same clips: median {:.1} ms, 10th pct {:.0}, 90th pct {:.0}",
         median(&mut signed),
         signed[signed.len() / 10],
         signed[signed.len() * 9 / 10]
     );
 
-    // All noises at 20 dB and above. At 10 and 5 dB, six-talker babble is
-    // speech at nearly the caller's level, which this detector cannot tell
-    // apart (see docs/speech.md); those rows are printed, not asserted.
-    let f1 = |snr| snr_score(&ev, snr).f1();
-    assert!(f1(30.0) >= 0.95, "F1 at 30 dB {:.3} < 0.95", f1(30.0));
-    assert!(f1(20.0) >= 0.95, "F1 at 20 dB {:.3} < 0.95", f1(20.0));
-    for r in ev.rows.iter().filter(|r| r.0 != Noise::Babble) {
-        let min = match r.1 {
-            Some(s) if s >= 20.0 => 0.95,
-            Some(s) if s >= 10.0 => 0.90,
-            Some(_) => 0.80,
-            None => 0.95,
-        };
+    // Every acceptance noise (white, pink, crowd babble) at every SNR, each
+    // on its own and summed; competing talkers are printed only.
+    let min_f1 = |snr: Option<f32>| match snr {
+        Some(s) if s >= 20.0 => 0.95,
+        Some(s) if s >= 10.0 => 0.90,
+        Some(_) => 0.80,
+        None => 0.95,
+    };
+    for snr in SNRS {
+        let f1 = snr_score(&ev, snr).f1();
+        let min = min_f1(Some(snr));
+        assert!(f1 >= min, "F1 over all noises at {snr} dB {f1:.3} < {min}");
+    }
+    for r in ev.rows.iter().filter(|r| accepted(r.0)) {
+        let min = min_f1(r.1);
         assert!(
             r.2.f1() >= min,
             "{} at {:?} dB: F1 {:.3} < {min}",
@@ -224,6 +241,7 @@ fn clipped_and_very_quiet_speech_are_found() {
 fn variant_comparison_table() {
     let fx = fixtures();
     let clips = noisy_set(&fx, &SNRS, &NOISES);
+    let competing = noisy_set(&fx, &[10.0, 5.0], &[Noise::CompetingTalkers]);
     let no_speech = no_speech_set();
     let base = VadConfig::default();
     let variants = [
@@ -231,6 +249,7 @@ fn variant_comparison_table() {
         (
             "webrtc mode 0 alone (no gates)",
             VadConfig {
+                noise_spread_factor: 0.0,
                 gate_db: -100.0,
                 abs_floor_dbfs: -200.0,
                 relative_db: 200.0,
@@ -240,6 +259,7 @@ fn variant_comparison_table() {
         (
             "webrtc mode 3 alone (no gates)",
             VadConfig {
+                noise_spread_factor: 0.0,
                 gate_db: -100.0,
                 abs_floor_dbfs: -200.0,
                 relative_db: 200.0,
@@ -250,8 +270,51 @@ fn variant_comparison_table() {
         (
             "mode 0, floor gate off",
             VadConfig {
+                noise_spread_factor: 0.0,
                 gate_db: -100.0,
                 abs_floor_dbfs: -200.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, fixed 5 dB floor gate (no spread widening)",
+            VadConfig {
+                noise_spread_factor: 0.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, spread factor 3.5",
+            VadConfig {
+                noise_spread_factor: 3.5,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, spread factor 4.5",
+            VadConfig {
+                noise_spread_factor: 4.5,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, sustained route off",
+            VadConfig {
+                sustained_margin_db: 0.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, sustained margin 4 dB",
+            VadConfig {
+                sustained_margin_db: 4.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "mode 0, sustained margin 6 dB",
+            VadConfig {
+                sustained_margin_db: 6.0,
                 ..base.clone()
             },
         ),
@@ -306,8 +369,8 @@ fn variant_comparison_table() {
             },
         ),
     ];
-    println!("\n| variant | F1 30 dB | F1 20 dB | F1 10 dB | F1 5 dB | false speech frames on no-speech clips |");
-    println!("|---|---|---|---|---|---|");
+    println!("\n| variant | F1 30 dB | F1 20 dB | F1 10 dB | F1 5 dB | crowd babble F1 10 / 5 dB | competing talkers F1 10 / 5 dB | false speech frames on no-speech clips |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, cfg) in variants {
         let ev = evaluate(&cfg, &clips);
         let fp: usize = no_speech
@@ -319,12 +382,87 @@ fn variant_comparison_table() {
                     .count()
             })
             .sum();
+        let row = |ev: &Eval, noise: Noise, snr: f32| {
+            ev.rows
+                .iter()
+                .find(|r| r.0 == noise && r.1 == Some(snr))
+                .map_or(f64::NAN, |r| r.2.f1())
+        };
+        let ct = evaluate(&cfg, &competing);
         println!(
-            "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {fp} |",
+            "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {fp} |",
             snr_score(&ev, 30.0).f1(),
             snr_score(&ev, 20.0).f1(),
             snr_score(&ev, 10.0).f1(),
-            snr_score(&ev, 5.0).f1()
+            snr_score(&ev, 5.0).f1(),
+            row(&ev, Noise::Babble, 10.0),
+            row(&ev, Noise::Babble, 5.0),
+            row(&ct, Noise::CompetingTalkers, 10.0),
+            row(&ct, Noise::CompetingTalkers, 5.0)
         );
+    }
+}
+
+/// Regression guard for the noise-spread gate: when speech fills almost the
+/// whole clip, little noise is left to measure the spread on, and a wrongly
+/// widened gate would cut the caller. Four fixtures back to back (100 ms gaps,
+/// about 90% speech) in steady noise must score as with the fixed gate.
+#[test]
+fn dense_speech_keeps_its_score_under_the_spread_gate() {
+    let fx = fixtures();
+    let fixed = VadConfig {
+        noise_spread_factor: 0.0,
+        ..VadConfig::default()
+    };
+    let default = VadConfig::default();
+    println!("\n| noise | SNR dB | F1 fixed 5 dB gate | F1 default |");
+    println!("|---|---|---|---|");
+    for noise in NOISES {
+        for snr in SNRS {
+            let (mut a_fixed, mut a_default) = (Score::default(), Score::default());
+            for a in 0..fx.len() {
+                let ids = [
+                    a,
+                    (a + 3) % fx.len(),
+                    (a + 5) % fx.len(),
+                    (a + 9) % fx.len(),
+                ];
+                let mut parts = Vec::new();
+                let mut off = secs(0.2);
+                for &k in &ids {
+                    parts.push((k, off, 0.0f32));
+                    off += fx[k].samples.len() + secs(0.1);
+                }
+                let len = off + secs(0.1);
+                let (mut samples, truth) = place(&fx, &parts, len);
+                add_noise(&fx, &mut samples, &truth, noise, snr, a as u64 + 99, &ids);
+                let clip = Clip {
+                    name: format!("dense{a}"),
+                    noise,
+                    snr_db: Some(snr),
+                    samples,
+                    truth,
+                    dtmf: vec![],
+                };
+                let t = frame_labels(&clip.truth, len);
+                a_fixed.add(&t, &frame_labels(&run(&fixed, &clip), len));
+                a_default.add(&t, &frame_labels(&run(&default, &clip), len));
+            }
+            println!(
+                "| {} | {snr:.0} | {:.3} | {:.3} |",
+                noise.name(),
+                a_fixed.f1(),
+                a_default.f1()
+            );
+            if noise != Noise::Babble {
+                assert!(
+                    a_default.f1() >= a_fixed.f1() - 0.01,
+                    "dense speech in {} at {snr} dB: F1 {:.3} < fixed gate's {:.3}",
+                    noise.name(),
+                    a_default.f1(),
+                    a_fixed.f1()
+                );
+            }
+        }
     }
 }
