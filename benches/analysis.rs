@@ -24,26 +24,15 @@ use voxcap_dsp::{analyze_reader, AnalysisConfig};
 
 const RATE: u32 = 16_000;
 
+mod support;
+
 fn speech_fixtures_16k() -> Vec<Vec<f32>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/speech");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("testdata/speech")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    paths.sort();
-    paths
+    support::speech_fixtures()
         .iter()
-        .map(|p| {
-            let mut r = hound::WavReader::open(p).expect("fixture");
-            let rate = r.spec().sample_rate;
-            let x: Vec<f32> = r
-                .samples::<i16>()
-                .map(|s| f32::from(s.expect("sample")) / 32768.0)
-                .collect();
-            let mut up = StreamResampler::new(rate, RATE).expect("resampler");
+        .map(|x| {
+            let mut up = StreamResampler::new(8000, RATE).expect("resampler");
             let mut out = Vec::new();
-            up.push(&x, &mut out);
+            up.push(x, &mut out);
             up.finish(&mut out);
             out
         })

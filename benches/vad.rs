@@ -7,26 +7,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use voxcap_dsp::synth;
-use voxcap_dsp::vad::SpeechDetector;
 
-fn fixtures() -> Vec<Vec<f32>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/speech");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("testdata/speech")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let mut r = hound::WavReader::open(p).expect("fixture");
-            r.samples::<i16>()
-                .map(|s| f32::from(s.expect("sample")) / 32768.0)
-                .collect()
-        })
-        .collect()
-}
+mod support;
+use voxcap_dsp::vad::SpeechDetector;
 
 fn clip(fx: &[Vec<f32>], seconds: f64, seed: u64) -> Vec<f32> {
     let n = synth::samples_for(seconds, 8000);
@@ -52,7 +35,7 @@ fn run(x: &[f32]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let fx = fixtures();
+    let fx = support::speech_fixtures();
     let long = clip(&fx, 120.0, 1);
     let mut g = c.benchmark_group("vad");
     g.throughput(Throughput::Elements(long.len() as u64));
