@@ -209,8 +209,8 @@ fn write_wav(path: &Path, x: &[f32]) {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
-/// `--speed FILE...`: in-memory throughput of the DTMF detector and of the
-/// whole analysis over the given 8 kHz WAVs, the median of 5 passes, as one
+/// `--speed FILE...`: in-memory throughput of the DTMF detector, the speech
+/// detector and the whole analysis over the given 8 kHz WAVs, the median of 5 passes, as one
 /// JSON line (the figure compared with spandsp's driver, which also times
 /// passes over audio already in memory).
 fn speed(files: &[String]) {
@@ -257,6 +257,15 @@ fn speed(files: &[String]) {
             events.clear();
         }
     });
+    let vad_s = median_of_5(&mut || {
+        for x in &clips {
+            let mut vad = voxcap_dsp::vad::SpeechDetector::with_rate(RATE).expect("vad");
+            for c in x.chunks(4096) {
+                vad.push(c);
+            }
+            std::hint::black_box(vad.finish());
+        }
+    });
     let config = voxcap_dsp::AnalysisConfig::default();
     let analysis_s = median_of_5(&mut || {
         for w in &wavs {
@@ -274,6 +283,7 @@ fn speed(files: &[String]) {
         json!({
             "files": files.len(), "samples": samples, "rate": RATE,
             "dtmf_samples_per_s": samples as f64 / dtmf_s,
+            "vad_samples_per_s": samples as f64 / vad_s,
             "analysis_samples_per_s": samples as f64 / analysis_s,
         })
     );
