@@ -25,7 +25,7 @@ need_apt=()
 command -v sox >/dev/null || need_apt+=(sox libsox-fmt-all)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v multimon-ng >/dev/null || need_apt+=(multimon-ng)
-[[ -e /usr/include/spandsp.h ]] || need_apt+=(libspandsp-dev)
+dpkg-query -W -f='${Status}' libspandsp-dev 2>/dev/null | grep -q "install ok installed" || need_apt+=(libspandsp-dev)
 command -v cc >/dev/null || need_apt+=(gcc)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
@@ -92,10 +92,10 @@ speed multimon-ng "dtmf cli, one process per file (incl. its sox resampling)" "$
 t0=$(now)
 : > "$out/spandsp.tsv"
 for f in "${dtmf_files[@]}" "${talkoff[@]}"; do
-  d=$("$out/spandsp_dtmf" "$f" | python3 -c 'import json,sys; print("".join(json.loads(l)["digit"] for l in sys.stdin if "digit" in l))')
+  d=$("$out/spandsp_dtmf" "$f" | sed -n 's/^{"digit":"\(.\)".*/\1/p' | tr -d '\n')
   printf '%s\t%s\n' "$f" "$d" >> "$out/spandsp.tsv"
 done
-speed spandsp "dtmf driver, one process per file (incl. a python3 JSON filter)" "$t0" "$(now)" all
+speed spandsp "dtmf driver, one process per file (incl. reading the whole file first)" "$t0" "$(now)" all
 
 # In-memory DTMF throughput on the same audio: every DTMF clip and talk-off
 # file laid end to end in one 8 kHz WAV, timed inside each program.
@@ -105,29 +105,40 @@ for i in 1 2 3; do "$corpus_tool" --speed "$out/dtmf_all.wav"; done > "$out/voxc
 "$corpus_tool" --speed "${speech_files[@]}" > "$out/voxcap_speed_speech.ndjson"
 
 # --- trimming: voxcap, sox, ffmpeg -------------------------------------------
+# Timed runs write to a tmpfs when there is one: voxcap fsyncs each trimmed
+# file before renaming it into place and sox/ffmpeg do not, so on a disk the
+# figure would mostly compare fsync with no fsync. A voxcap run writing to
+# disk with its fsyncs is timed as well, for the record.
+if [[ -d /dev/shm && -w /dev/shm ]]; then trim=$(mktemp -d /dev/shm/voxcap-trim.XXXXXX); else trim=$out/trim-tmp; fi
+trim_fs=$(df --output=fstype "$trim" | tail -n 1)
+rm -rf "$out/trim" && mkdir -p "$out/trim/voxcap_disk"
+mkdir -p "$trim/voxcap" "$trim/sox_lead" "$trim/sox_full" "$trim/ffmpeg_lead" "$trim/ffmpeg_full"
 t0=$(now)
-rm -rf "$out/trim" && mkdir -p "$out/trim/voxcap" "$out/trim/sox_lead" "$out/trim/sox_full" "$out/trim/ffmpeg_lead" "$out/trim/ffmpeg_full"
-"$voxcap" analyze --format json --trim-out "$out/trim/voxcap" "${speech_files[@]}" > "$out/voxcap_speech.ndjson"
-speed voxcap "trim cli, one process, full analysis + trimmed WAVs written" "$t0" "$(now)" speech
+"$voxcap" analyze --format json --trim-out "$trim/voxcap" "${speech_files[@]}" > "$out/voxcap_speech.ndjson"
+speed voxcap "trim cli, one process, full analysis + trimmed WAVs written ($trim_fs)" "$t0" "$(now)" speech
 t0=$(now)
-for f in "${speech_files[@]}"; do "$voxcap" analyze --format json --trim-out "$out/trim/voxcap" "$f" > /dev/null; done
-speed voxcap "trim cli, one process per file, full analysis + trimmed WAVs written" "$t0" "$(now)" speech
+for f in "${speech_files[@]}"; do "$voxcap" analyze --format json --trim-out "$trim/voxcap" "$f" > /dev/null; done
+speed voxcap "trim cli, one process per file, full analysis + trimmed WAVs written ($trim_fs)" "$t0" "$(now)" speech
 # The common recipe: trim the lead, reverse, trim the (former) tail, reverse.
 t0=$(now)
 for f in "${speech_files[@]}"; do
-  sox "$f" "$out/trim/sox_full/$(basename "$f")" silence 1 0.1 1% reverse silence 1 0.1 1% reverse
+  sox "$f" "$trim/sox_full/$(basename "$f")" silence 1 0.1 1% reverse silence 1 0.1 1% reverse
 done
-speed sox "trim cli, one process per file (silence 1 0.1 1% reverse ... reverse)" "$t0" "$(now)" speech
+speed sox "trim cli, one process per file (silence 1 0.1 1% reverse ... reverse; $trim_fs)" "$t0" "$(now)" speech
 t0=$(now)
 for f in "${speech_files[@]}"; do
-  ffmpeg -nostdin -v error -y -i "$f" -af silenceremove=start_periods=1:start_threshold=-50dB,areverse,silenceremove=start_periods=1:start_threshold=-50dB,areverse "$out/trim/ffmpeg_full/$(basename "$f")"
+  ffmpeg -nostdin -v error -y -i "$f" -af silenceremove=start_periods=1:start_threshold=-50dB,areverse,silenceremove=start_periods=1:start_threshold=-50dB,areverse "$trim/ffmpeg_full/$(basename "$f")"
 done
-speed ffmpeg "trim cli, one process per file (silenceremove -50dB, areverse, ...)" "$t0" "$(now)" speech
+speed ffmpeg "trim cli, one process per file (silenceremove -50dB, areverse, ...; $trim_fs)" "$t0" "$(now)" speech
+t0=$(now)
+"$voxcap" analyze --format json --trim-out "$out/trim/voxcap_disk" "${speech_files[@]}" > /dev/null
+speed voxcap "trim cli, one process, trimmed WAVs written to $(df --output=fstype "$out" | tail -n 1) with voxcap's fsync per file" "$t0" "$(now)" speech
 # Lead-only runs, untimed, so that each end's cut can be measured.
 for f in "${speech_files[@]}"; do
-  sox "$f" "$out/trim/sox_lead/$(basename "$f")" silence 1 0.1 1%
-  ffmpeg -nostdin -v error -y -i "$f" -af silenceremove=start_periods=1:start_threshold=-50dB "$out/trim/ffmpeg_lead/$(basename "$f")"
+  sox "$f" "$trim/sox_lead/$(basename "$f")" silence 1 0.1 1%
+  ffmpeg -nostdin -v error -y -i "$f" -af silenceremove=start_periods=1:start_threshold=-50dB "$trim/ffmpeg_lead/$(basename "$f")"
 done
+cp -r "$trim"/. "$out/trim/" && rm -rf "$trim"
 
 # --- scoring (py-webrtcvad runs inside the scorer) ----------------------------
 python3 scripts/peers/score.py "$corpus" "$out" | tee "$out/report.md"

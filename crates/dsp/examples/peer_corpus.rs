@@ -7,9 +7,8 @@
 //!
 //! Layout: `OUTDIR/dtmf/*.wav`, `OUTDIR/speech/*.wav`, `OUTDIR/truth.json`.
 //! Truth positions are sample indices at 8 kHz. Speech truth is derived from
-//! the clean fixture before noise is added: 10 ms frames within 40 dB of the
-//! fixture's loudest frame (and above -65 dBFS) are speech, and gaps shorter
-//! than 300 ms between them are bridged, as a human labeller marks a phrase.
+//! the clean fixture before noise is added, by the speech tests' rule (see
+//! [`speech_truth`]).
 
 use std::path::{Path, PathBuf};
 
@@ -184,24 +183,38 @@ fn fixtures() -> Vec<(String, Vec<f32>)> {
         .collect()
 }
 
-/// Speech frames of a clean fixture as merged sample ranges (see the header).
+/// Speech frames of a clean fixture as merged sample ranges, by the same
+/// rule as the speech tests' `truth_of` (crates/dsp/tests/speech_set/mod.rs):
+/// 10 ms frames within 40 dB of the loudest frame and at least 12 dB above
+/// the file's 10th-percentile frame (the recorded fixtures carry their own
+/// room noise); gaps under 300 ms bridged, islands under 30 ms dropped.
 fn speech_truth(x: &[f32]) -> Vec<(usize, usize)> {
     let frame = (RATE / 100) as usize;
-    let db: Vec<f32> = x.chunks(frame).map(synth::rms_dbfs).collect();
+    let db: Vec<f32> = x
+        .chunks(frame)
+        .map(|f| {
+            let e: f32 = f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32;
+            10.0 * e.max(1e-12).log10()
+        })
+        .collect();
     let loud = db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let thr = (loud - 40.0).max(-65.0);
+    let mut sorted = db.clone();
+    sorted.sort_by(f32::total_cmp);
+    let thr = (loud - 40.0).max(sorted[sorted.len() / 10] + 12.0);
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for (i, &d) in db.iter().enumerate() {
-        if d < thr {
+        if d <= thr {
             continue;
         }
-        let (s, e) = (i * frame, ((i + 1) * frame).min(x.len()));
         match runs.last_mut() {
-            Some(last) if s - last.1 < synth::samples_for(0.3, RATE) => last.1 = e,
-            _ => runs.push((s, e)),
+            Some(r) if i - r.1 < 30 => r.1 = i + 1,
+            _ => runs.push((i, i + 1)),
         }
     }
-    runs
+    runs.retain(|r| r.1 - r.0 >= 3);
+    runs.into_iter()
+        .map(|(s, e)| (s * frame, (e * frame).min(x.len())))
+        .collect()
 }
 
 fn write_wav(path: &Path, x: &[f32]) {
