@@ -231,7 +231,7 @@ for tool, v in trims.items():
     worst_lead = min(lead, key=lambda z: (z >= 0, -abs(z)))
     worst_tail = min(tail, key=lambda z: (z >= 0, -abs(z)))
     print(f"| {tool} | {statistics.median(lead):.0f} | {worst_lead:.0f} | {statistics.median(tail):.0f} | "
-          f"{worst_tail:.0f} | {n_cut} | {sum(cut):.2f} s, {100 * sum(cut) / sum(x[3] for x in v):.1f}% | "
+          f"{worst_tail:.0f} | {n_cut} | {max(sum(cut), 0.0):.2f} s, {max(100 * sum(cut) / sum(x[3] for x in v), 0.0):.1f}% | "
           f"{statistics.median(dead):.2f} |")
 print("\n(worst: the most speech cut if any end cut into speech, else the most dead air kept.)")
 

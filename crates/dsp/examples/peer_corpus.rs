@@ -170,7 +170,12 @@ fn fixtures() -> Vec<(String, Vec<f32>)> {
         .map(|p| {
             let mut r =
                 hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            assert_eq!(r.spec().sample_rate, RATE, "{}: fixtures are 8 kHz", p.display());
+            assert_eq!(
+                r.spec().sample_rate,
+                RATE,
+                "{}: fixtures are 8 kHz",
+                p.display()
+            );
             let x = r
                 .samples::<i16>()
                 .map(|s| f32::from(s.expect("sample")) / 32768.0)
@@ -307,11 +312,7 @@ fn main() {
     if args.first().is_some_and(|a| a == "--speed") {
         return speed(&args[1..]);
     }
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .expect("usage: peer_corpus OUTDIR"),
-    );
+    let out = PathBuf::from(std::env::args().nth(1).expect("usage: peer_corpus OUTDIR"));
     for sub in ["dtmf", "speech"] {
         std::fs::create_dir_all(out.join(sub))
             .unwrap_or_else(|e| panic!("{}: {e}", out.join(sub).display()));
