@@ -13,8 +13,10 @@
 //! reported ratio is the baseline's fastest round over the path's median
 //! round, baseline_ns / path_ns (higher is faster; a ratio of 0.1 means the path costs ten baseline passes).
 //!
-//! Run: `scripts/bench-gate` (or `cargo run --release -p voxcap-dsp --example
-//! bench_gate`). `BENCH_GATE_ROUNDS` overrides the number of rounds.
+//! Run: `scripts/bench-gate` (or `cargo run --release -p voxcap-bench-gate`).
+//! `BENCH_GATE_ROUNDS` overrides the number of rounds.
+
+#![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::io::Cursor;
