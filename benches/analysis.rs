@@ -64,11 +64,7 @@ fn answer(fx: &[Vec<f32>], seconds: f64, seed: u64) -> Arc<[u8]> {
         synth::overlay(&mut x, &f[..len], at);
         at += len + synth::samples_for(0.3 + rng.next_f64() * 0.6, RATE);
     }
-    synth::overlay(
-        &mut x,
-        &tone,
-        n - tone.len() - synth::samples_for(0.05, RATE),
-    );
+    synth::overlay(&mut x, &tone, n - tone.len() - synth::samples_for(0.05, RATE));
     x.truncate(n);
     synth::wav_pcm16_mono(&x, RATE).into()
 }
@@ -88,8 +84,8 @@ fn bench_analysis(c: &mut Criterion) {
     g.throughput(Throughput::Elements(120 * u64::from(RATE)));
     g.bench_function("whole_16000_2min", |b| {
         b.iter(|| {
-            let r =
-                analyze_reader("bench", Cursor::new(Arc::clone(&long)), &config).expect("analysis");
+            let r = analyze_reader("bench", Cursor::new(Arc::clone(&long)), &config)
+                .expect("analysis");
             black_box(r)
         })
     });
