@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use voxcap_capture::client::{ClientCredentials, TokenProvider};
-use voxcap_capture::{ClientCredentialsConfig, Secret};
+use voxcap_capture::{ClientCredentialsConfig, GraphClient, Secret};
 use voxcap_emulator::{EmulatorConfig, RunningEmulator};
 
 use crate::record::{Bot, BotConfig, NotificationAuthMode, TokenSource};
@@ -48,7 +48,6 @@ pub struct EmulatedSetup {
     pub emulator: RunningEmulator,
     /// The bot, its webhook on loopback.
     pub bot: Bot,
-    tokens: ClientCredentials,
 }
 
 impl EmulatedSetup {
@@ -69,58 +68,24 @@ impl EmulatedSetup {
         let mut config = bot_config(&emulator);
         adjust(&mut config);
         let bot = Bot::start(config).await?;
-        let tokens =
-            ClientCredentials::new(bot.client().http().clone(), test_credentials(&emulator));
-        Ok(EmulatedSetup {
-            emulator,
-            bot,
-            tokens,
-        })
+        Ok(EmulatedSetup { emulator, bot })
     }
 
     /// Creates a call on the emulator whose notifications go to the bot's
     /// webhook; `scenario` (a scenario object, or a registered name as a JSON
     /// string) scripts the caller. Returns the call id.
-    pub async fn create_call(
+    pub async fn create_call(&self, scenario: Option<&serde_json::Value>) -> anyhow::Result<String> {
+        self.create_call_to(self.bot.callback_url(), scenario).await
+    }
+
+    /// Like [`EmulatedSetup::create_call`] with another `callbackUri` (e.g.
+    /// a `voxcap record` process that is about to listen there).
+    pub async fn create_call_to(
         &self,
+        callback_uri: &str,
         scenario: Option<&serde_json::Value>,
     ) -> anyhow::Result<String> {
-        let token = self.tokens.token().await.context("emulator app token")?;
-        let mut body = serde_json::json!({
-            "@odata.type": "#microsoft.graph.call",
-            "callbackUri": self.bot.callback_url(),
-            "requestedModalities": ["audio"],
-            "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
-        });
-        if let Some(s) = scenario {
-            body["voxcapScenario"] = s.clone();
-        }
-        let url = format!("{}/v1.0/communications/calls", self.emulator.base_url);
-        let resp = self
-            .bot
-            .client()
-            .http()
-            .post(&url)
-            .bearer_auth(token.expose())
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .with_context(|| format!("POST {url}: body"))?;
-        if !status.is_success() {
-            bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&bytes));
-        }
-        let call: serde_json::Value =
-            serde_json::from_slice(&bytes).with_context(|| format!("POST {url}: not JSON"))?;
-        call.get("id")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .with_context(|| format!("POST {url}: no call id in the answer"))
+        create_call(self.bot.client(), &self.emulator, callback_uri, scenario).await
     }
 
     /// Stops the bot and the emulator.
@@ -128,4 +93,49 @@ impl EmulatedSetup {
         self.bot.stop().await;
         let _ = self.emulator.stop().await;
     }
+}
+
+/// Creates a call on `emulator` (through `client`'s HTTP pool, with a fresh
+/// test-app token) whose notifications go to `callback_uri`; `scenario`
+/// scripts the caller. Returns the call id.
+pub async fn create_call(
+    client: &GraphClient,
+    emulator: &RunningEmulator,
+    callback_uri: &str,
+    scenario: Option<&serde_json::Value>,
+) -> anyhow::Result<String> {
+    let http = client.http();
+    let token = ClientCredentials::new(http.clone(), test_credentials(emulator))
+        .token()
+        .await
+        .context("emulator app token")?;
+    let mut body = serde_json::json!({
+        "@odata.type": "#microsoft.graph.call",
+        "callbackUri": callback_uri,
+        "requestedModalities": ["audio"],
+        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+    });
+    if let Some(s) = scenario {
+        body["voxcapScenario"] = s.clone();
+    }
+    let url = format!("{}/v1.0/communications/calls", emulator.base_url);
+    let resp = http
+        .post(&url)
+        .bearer_auth(token.expose())
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.with_context(|| format!("POST {url}: body"))?;
+    if !status.is_success() {
+        bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    let call: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("POST {url}: not JSON"))?;
+    call.get("id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .with_context(|| format!("POST {url}: no call id in the answer"))
 }

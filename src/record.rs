@@ -355,7 +355,7 @@ impl Bot {
                 let wav = dir.join(&name);
                 let downloaded = rec
                     .download_and_analyze(&self.client, &wav, &permit, move |r| {
-                        analyze_borrowed(&name, r, &config)
+                        analyze_stream(&name, r, &config)
                     })
                     .await;
                 let (analysed, info) = match downloaded {
@@ -526,10 +526,11 @@ fn analysis_config(
     }
 }
 
-/// Runs [`analyze_reader`] on a borrowed reader. The decoder wants an owned
+/// Runs [`analyze_reader`] on the borrowed reader that
+/// `download_and_analyze` hands its closure. The decoder wants an owned
 /// `'static` reader, so the analysis runs on a scoped thread fed through a
 /// small bounded channel while this thread keeps pulling from `r`.
-fn analyze_borrowed(
+pub fn analyze_stream(
     name: &str,
     r: &mut dyn Read,
     config: &AnalysisConfig,
