@@ -74,7 +74,10 @@ impl EmulatedSetup {
     /// Creates a call on the emulator whose notifications go to the bot's
     /// webhook; `scenario` (a scenario object, or a registered name as a JSON
     /// string) scripts the caller. Returns the call id.
-    pub async fn create_call(&self, scenario: Option<&serde_json::Value>) -> anyhow::Result<String> {
+    pub async fn create_call(
+        &self,
+        scenario: Option<&serde_json::Value>,
+    ) -> anyhow::Result<String> {
         self.create_call_to(self.bot.callback_url(), scenario).await
     }
 
@@ -128,7 +131,10 @@ pub async fn create_call(
         .await
         .with_context(|| format!("POST {url}"))?;
     let status = resp.status();
-    let bytes = resp.bytes().await.with_context(|| format!("POST {url}: body"))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .with_context(|| format!("POST {url}: body"))?;
     if !status.is_success() {
         bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&bytes));
     }
