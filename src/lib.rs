@@ -1,10 +1,10 @@
 //! The `voxcap` package's library half: the record flow that `voxcap record`,
 //! `voxcap demo`, the examples and the end-to-end tests share.
 //!
-//! - [`record`]: [`record::Bot`] (Graph client + tracker + verified webhook)
-//!   and [`record::Bot::record`], one operation end to end.
-//! - [`emulated`]: a bot wired to an in-process emulator (demo and tests).
-//! - [`trim_out`]: the atomic trimmed-WAV writer.
+//! - [`record`] holds [`record::Bot`] (Graph client + tracker + verified
+//!   webhook) and [`record::Bot::record`], one operation end to end.
+//! - [`emulated`] wires a bot to an in-process emulator (demo and tests).
+//! - [`trim_out`] is the atomic trimmed-WAV writer.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
