@@ -1,7 +1,6 @@
-//! A voice-mail bot: voxcap's verified webhook beside the bot's own route.
-//! `POST /calls/{id}/voicemail` records the caller (`#` ends) and stores
-//! `<OUT_DIR>/<operation>.wav` with its analysis `.json`. Configured by env
-//! variables (see `main`); `cargo run -- emulate` prints values to try it offline.
+//! A voice-mail bot: voxcap's verified webhook mounted beside the bot's own route
+//! `POST /calls/{id}/voicemail`, which records the caller (`#` ends) and stores
+//! `<OUT_DIR>/<operation>.wav` and `.json` (its analysis). Env: see `main`.
 use axum::extract::{Path, State};
 use axum::{http::StatusCode, routing::post, Router};
 use std::{env::var, io::Read, net::SocketAddr, path::PathBuf, sync::Arc};
@@ -13,19 +12,16 @@ use voxcap_dsp::Report;
 /// What handlers share: the operation tracker (holding the Graph client) and the store.
 #[derive(Clone)]
 pub struct Bot(pub OperationTracker, pub Arc<PathBuf>);
-
 /// The bot's own route plus voxcap's webhook at `/api/calls` (the calls' callbackUri).
 pub fn app(bot: Bot, auth: NotificationAuth) -> Router {
     let hook = webhook::router(WebhookState::new(auth, bot.0.notification_sink()));
     let own = Router::new().route("/calls/{id}/voicemail", post(voicemail));
     own.with_state(bot).merge(hook)
 }
-
 async fn voicemail(State(bot): State<Bot>, Path(call): Path<String>) -> StatusCode {
     tokio::spawn(async move { take(&bot, &call).await.map_err(|e| eprintln!("{e:#}")) });
     StatusCode::ACCEPTED // the message arrives later, as files in the store
 }
-
 /// Records one message on `call`; the audio is analysed while it downloads.
 pub async fn take(Bot(tracker, dir): &Bot, call: &str) -> anyhow::Result<Report> {
     let graph = tracker.client();
@@ -37,19 +33,14 @@ pub async fn take(Bot(tracker, dir): &Bot, call: &str) -> anyhow::Result<Report>
     let rec = op.completed().await.into_result()?; // failed or lost: an error
     let wav = dir.join(format!("{}.wav", rec.operation_id));
     let (name, config) = (wav.display().to_string(), Default::default());
-    let analyse = move |r: &mut dyn Read| analyze_stream(&name, r, &config);
-    let analysed = rec
-        .download_and_analyze(graph, &wav, &permit, analyse)
-        .await;
-    permit
-        .release(graph, analysed.as_ref().map_or(Failed, |_| Finished))
-        .await?;
-    let report = analysed?.0?;
-    let json = serde_json::to_vec_pretty(&report)?;
-    std::fs::write(wav.with_extension("json"), json)?;
+    let sink = move |r: &mut dyn Read| analyze_stream(&name, r, &config);
+    let saved = rec.download_and_analyze(graph, &wav, &permit, sink).await;
+    let end = saved.as_ref().map_or(Failed, |_| Finished);
+    permit.release(graph, end).await?; // "notRecording", or "failed"
+    let report = saved?.0?;
+    std::fs::write(wav.with_extension("json"), serde_json::to_vec(&report)?)?;
     Ok(report)
 }
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let secret = Secret::new(var("CLIENT_SECRET")?);
