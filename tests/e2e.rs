@@ -895,3 +895,51 @@ fn no_token_or_secret_appears_in_trace_output_of_a_full_record_run() {
         assert!(longest_hex_run(text) < 48, "a recording token leaked");
     }
 }
+
+#[tokio::test]
+async fn beta_and_legacy_record_apis_complete_and_verify() {
+    // Beta: the bot's Graph URL ends in /beta.
+    let emu = RunningEmulator::start(([127, 0, 0, 1], 0).into(), emulator_config())
+        .await
+        .unwrap();
+    let beta_url = format!("{}/beta", emu.base_url);
+    let s = EmulatedSetup::with_bot_config(emu, |c| c.graph_url = beta_url)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = record(&s, &stop_tone_caller(json!({})), dir.path())
+        .await
+        .unwrap();
+    check_recorded(&o, "stopToneDetected", CompletionVerdict::Consistent);
+    // Legacy beta `record`, whose notifications use the old field names.
+    let call = s
+        .create_call(Some(&stop_tone_caller(json!({}))))
+        .await
+        .unwrap();
+    let mut p = plan(dir.path());
+    p.api = ApiKind::LegacyRecord;
+    let o = s.bot.record(&call, &p).await.unwrap();
+    check_recorded(&o, "stopToneDetected", CompletionVerdict::Consistent);
+}
+
+#[tokio::test]
+async fn without_recording_status_nothing_is_persisted() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let call = s
+        .create_call(Some(&stop_tone_caller(json!({}))))
+        .await
+        .unwrap();
+    let mut p = plan(dir.path());
+    p.recording_status = false;
+    let o = s.bot.record(&call, &p).await.unwrap();
+    assert_eq!(o.kind, OutcomeKind::Recorded);
+    assert_eq!(
+        o.operation.completion_reason.as_deref(),
+        Some("stopToneDetected")
+    );
+    assert!(o.files.is_none() && o.json_path.is_none() && o.report.is_none());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let c = emulator_call(&s, &call).await;
+    assert_eq!(c["recordingStatus"], json!([]));
+}
