@@ -943,3 +943,45 @@ async fn without_recording_status_nothing_is_persisted() {
     let c = emulator_call(&s, &call).await;
     assert_eq!(c["recordingStatus"], json!([]));
 }
+
+#[test]
+fn emulate_prints_what_a_bot_needs_and_serves() {
+    use std::io::{BufRead, BufReader, Read as _, Write as _};
+    let port = free_loopback_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+        .args(["emulate", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("ctrl-c") {
+            break;
+        }
+    }
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "GET /v1/.well-known/keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    for what in [
+        &format!("http://127.0.0.1:{port}"),
+        voxcap_emulator::server::TEST_TENANT_ID,
+        voxcap_emulator::server::TEST_CLIENT_ID,
+        voxcap_emulator::server::TEST_CLIENT_SECRET,
+        "/v1/.well-known/keys",
+    ] {
+        assert!(printed.contains(what), "{what} missing from:\n{printed}");
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"kty\""), "{answer}");
+}
