@@ -2,10 +2,15 @@
 //!
 //! Each subcommand lives in its own module; `main` only parses arguments and
 //! maps outcomes to exit codes: 0 when everything succeeded, 1 when some
-//! input failed, 2 for usage errors (clap's default).
+//! input failed, 2 for usage errors (clap's default); `record` adds 3 (Graph
+//! reported a failure) and 4 (lost: no completion by the deadline).
 
 mod analyze;
-mod trim_out;
+mod demo;
+mod emulate;
+mod record_cmd;
+
+use voxcap::trim_out;
 
 use std::process::ExitCode;
 
@@ -23,12 +28,23 @@ struct Cli {
 enum Command {
     /// Analyse WAV files: format, levels, DTMF, speech, trim, and the completion check.
     Analyze(analyze::AnalyzeArgs),
+    /// Record a caller's answer on an existing call via Graph, then download and analyse it.
+    Record(Box<record_cmd::RecordArgs>),
+    /// Run the whole record flow against an in-process emulator with a scripted caller.
+    Demo(demo::DemoArgs),
+    /// Run the local Graph calls emulator until ctrl-c.
+    Emulate(emulate::EmulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Record(args) => return report_exit(record_cmd::run(args)),
+        Command::Demo(args) => return report_exit(demo::run(args)),
+        Command::Emulate(args) => {
+            return report_exit(emulate::run(args).map(|()| ExitCode::SUCCESS))
+        }
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -38,4 +54,12 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Prints an error (with its causes) and maps it to exit code 1.
+fn report_exit(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    outcome.unwrap_or_else(|e| {
+        eprintln!("voxcap: {e:#}");
+        ExitCode::from(1)
+    })
 }

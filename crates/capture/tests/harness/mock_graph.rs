@@ -27,9 +27,37 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const APP_ID: &str = "11111111-2222-3333-4444-555555555555";
 /// `kid` of the signing key published in the JWKS.
 pub const KID: &str = "voxcap-test-key-1";
-const SIGNING_KEY: &[u8] = include_bytes!("../fixtures/rsa2048_signing_key.der");
-const FORGED_KEY: &[u8] = include_bytes!("../fixtures/rsa2048_forged_key.der");
-const JWKS: &str = include_str!("../fixtures/jwks_signing.json");
+
+/// RSA keys made when the tests start: a committed private key, even a test
+/// one, trips secret scanners.
+struct TestKeys {
+    /// PKCS#1 DER of the key published in the JWKS.
+    signing: Vec<u8>,
+    /// PKCS#1 DER of a key nobody publishes.
+    forged: Vec<u8>,
+    /// The JWKS listing `signing` under [`KID`].
+    jwks: String,
+}
+
+fn keys() -> &'static TestKeys {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::traits::PublicKeyParts;
+    static KEYS: std::sync::OnceLock<TestKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let make = || rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let (signing, forged) = (make(), make());
+        let jwks = json!({"keys": [{
+            "kty": "RSA", "use": "sig", "kid": KID, "alg": "RS256",
+            "n": base64_lite::encode(&signing.n().to_bytes_be()),
+            "e": base64_lite::encode(&signing.e().to_bytes_be()),
+        }]});
+        TestKeys {
+            signing: signing.to_pkcs1_der().unwrap().as_bytes().to_vec(),
+            forged: forged.to_pkcs1_der().unwrap().as_bytes().to_vec(),
+            jwks: jwks.to_string(),
+        }
+    })
+}
 
 /// How the completion notification is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,9 +326,9 @@ impl MockState {
         let t = now();
         let (key, iat) = match mode {
             Jwt::Missing => return None,
-            Jwt::Valid | Jwt::WrongAudience | Jwt::IssuerWithSlash => (SIGNING_KEY, t),
-            Jwt::Forged | Jwt::UnknownKid => (FORGED_KEY, t),
-            Jwt::Expired => (SIGNING_KEY, t - 7200),
+            Jwt::Valid | Jwt::WrongAudience | Jwt::IssuerWithSlash => (&keys().signing, t),
+            Jwt::Forged | Jwt::UnknownKid => (&keys().forged, t),
+            Jwt::Expired => (&keys().signing, t - 7200),
             Jwt::Unsigned => {
                 use base64_lite::encode;
                 let h = encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -609,7 +637,7 @@ async fn openid_config(State(st): State<Arc<MockState>>) -> Response {
 
 async fn jwks(State(st): State<Arc<MockState>>, headers: HeaderMap) -> Response {
     st.log("GET jwks".into(), &headers, None);
-    ([("content-type", "application/json")], JWKS).into_response()
+    ([("content-type", "application/json")], keys().jwks.clone()).into_response()
 }
 
 async fn download(

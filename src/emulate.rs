@@ -1,0 +1,29 @@
+//! `voxcap emulate`: the local Graph calls emulator, standalone and in real
+//! time, for pointing a bot (voxcap's or your own) at it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+/// Arguments of `voxcap emulate`.
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8765.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
+    pub listen: SocketAddr,
+    /// The default scenario (scripted caller) as a JSON file; see crates/emulator/README.md.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+}
+
+/// Runs the emulator until ctrl-c.
+pub fn run(args: &EmulateArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(voxcap_emulator::run_standalone(
+        args.listen,
+        args.scenario.clone(),
+    ))
+    .with_context(|| format!("emulator on {}", args.listen))
+}

@@ -1,0 +1,147 @@
+//! A bot wired to an in-process `voxcap-emulator`: what `voxcap demo`, the
+//! example test and the end-to-end tests start from. The bot is configured
+//! exactly as against real Graph (client credentials, JWT-verified webhook
+//! with the emulator's app id as audience and its OpenID configuration);
+//! only the URLs point at the emulator.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use voxcap_capture::client::{ClientCredentials, TokenProvider};
+use voxcap_capture::{ClientCredentialsConfig, GraphClient, Secret};
+use voxcap_emulator::{EmulatorConfig, RunningEmulator};
+
+use crate::record::{Bot, BotConfig, NotificationAuthMode, TokenSource};
+
+/// The client-credentials settings for the emulator's test tenant.
+pub fn test_credentials(emulator: &RunningEmulator) -> ClientCredentialsConfig {
+    let c = emulator.state.config();
+    let mut cc = ClientCredentialsConfig::new(
+        c.tenant_id.clone(),
+        c.client_id.clone(),
+        Secret::new(c.client_secret.clone()),
+    );
+    cc.authority = emulator.base_url.clone();
+    cc
+}
+
+/// The bot settings for `emulator`: Graph v1.0 on it, client credentials of
+/// its test app, JWT validation with its app id and OpenID configuration,
+/// the webhook on a free loopback port.
+pub fn bot_config(emulator: &RunningEmulator) -> BotConfig {
+    let mut config = BotConfig::new(
+        format!("{}/v1.0", emulator.base_url),
+        TokenSource::ClientCredentials(test_credentials(emulator)),
+        ([127, 0, 0, 1], 0).into(),
+    );
+    config.auth = NotificationAuthMode::Jwt {
+        audience: emulator.state.config().client_id.clone(),
+        openid_config: Some(emulator.state.openid_config_url()),
+    };
+    config.deadline_margin = Duration::from_secs(5);
+    config
+}
+
+/// An emulator and a bot pointed at it.
+pub struct EmulatedSetup {
+    /// The emulator, serving on loopback.
+    pub emulator: RunningEmulator,
+    /// The bot, its webhook on loopback.
+    pub bot: Bot,
+}
+
+impl EmulatedSetup {
+    /// Starts an emulator with `config` on `127.0.0.1:0` and a bot for it.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Self> {
+        let emulator = RunningEmulator::start(([127, 0, 0, 1], 0).into(), config)
+            .await
+            .context("starting the emulator")?;
+        Self::with_bot_config(emulator, |_| {}).await
+    }
+
+    /// Like [`EmulatedSetup::start`] with an already running emulator and a
+    /// hook to adjust the bot's settings.
+    pub async fn with_bot_config(
+        emulator: RunningEmulator,
+        adjust: impl FnOnce(&mut BotConfig),
+    ) -> anyhow::Result<Self> {
+        let mut config = bot_config(&emulator);
+        adjust(&mut config);
+        let bot = Bot::start(config).await?;
+        Ok(EmulatedSetup { emulator, bot })
+    }
+
+    /// Creates a call on the emulator whose notifications go to the bot's
+    /// webhook; `scenario` (a scenario object, or a registered name as a JSON
+    /// string) scripts the caller. Returns the call id.
+    pub async fn create_call(
+        &self,
+        scenario: Option<&serde_json::Value>,
+    ) -> anyhow::Result<String> {
+        self.create_call_to(self.bot.callback_url(), scenario).await
+    }
+
+    /// Like [`EmulatedSetup::create_call`] with another `callbackUri` (e.g.
+    /// a `voxcap record` process that is about to listen there).
+    pub async fn create_call_to(
+        &self,
+        callback_uri: &str,
+        scenario: Option<&serde_json::Value>,
+    ) -> anyhow::Result<String> {
+        create_call(self.bot.client(), &self.emulator, callback_uri, scenario).await
+    }
+
+    /// Stops the bot and the emulator.
+    pub async fn stop(self) {
+        self.bot.stop().await;
+        let _ = self.emulator.stop().await;
+    }
+}
+
+/// Creates a call on `emulator` (through `client`'s HTTP pool, with a fresh
+/// test-app token) whose notifications go to `callback_uri`; `scenario`
+/// scripts the caller. Returns the call id.
+pub async fn create_call(
+    client: &GraphClient,
+    emulator: &RunningEmulator,
+    callback_uri: &str,
+    scenario: Option<&serde_json::Value>,
+) -> anyhow::Result<String> {
+    let http = client.http();
+    let token = ClientCredentials::new(http.clone(), test_credentials(emulator))
+        .token()
+        .await
+        .context("emulator app token")?;
+    let mut body = serde_json::json!({
+        "@odata.type": "#microsoft.graph.call",
+        "callbackUri": callback_uri,
+        "requestedModalities": ["audio"],
+        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+    });
+    if let Some(s) = scenario {
+        body["voxcapScenario"] = s.clone();
+    }
+    let url = format!("{}/v1.0/communications/calls", emulator.base_url);
+    let resp = http
+        .post(&url)
+        .bearer_auth(token.expose())
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .with_context(|| format!("POST {url}: body"))?;
+    if !status.is_success() {
+        bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    let call: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("POST {url}: not JSON"))?;
+    call.get("id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .with_context(|| format!("POST {url}: no call id in the answer"))
+}

@@ -1,0 +1,263 @@
+//! `voxcap record`: the command-line face of [`voxcap::record`]. Parses the
+//! exact flag set scripts rely on, builds a [`Bot`], records once, prints
+//! the report and maps the outcome to the exit code (0 recorded, 3 Graph
+//! reported a failure, 4 lost, 1 other errors, 2 usage).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{ArgGroup, Args, ValueEnum};
+use voxcap::record::{
+    ApiKind, Bot, BotConfig, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan, TokenSource,
+};
+use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
+use voxcap_capture::{ClientCredentialsConfig, Secret};
+
+/// Which Graph action starts the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiArg {
+    /// `recordResponse`.
+    RecordResponse,
+    /// The legacy beta `record` action.
+    LegacyRecord,
+}
+
+/// Arguments of `voxcap record`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("token").required(true).args(["token_env", "tenant"])))]
+#[command(group(ArgGroup::new("notification_auth").required(true).args(["notification_audience", "no_notification_auth"])))]
+pub struct RecordArgs {
+    /// The call to record on (it must already exist and post its notifications to --listen).
+    #[arg(long, value_name = "ID")]
+    pub call_id: String,
+    /// Graph base URL (national clouds: change the host; a /beta URL uses the beta API).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://graph.microsoft.com/v1.0"
+    )]
+    pub graph_url: String,
+    /// Which Graph action starts the recording.
+    #[arg(long, value_enum, default_value_t = ApiArg::RecordResponse)]
+    pub api: ApiArg,
+    /// Environment variable holding a Graph app token.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Tenant for client credentials.
+    #[arg(long, value_name = "T", requires_all = ["client_id", "client_secret_env"])]
+    pub tenant: Option<String>,
+    /// Application (client) id for client credentials.
+    #[arg(long, value_name = "C", requires = "tenant")]
+    pub client_id: Option<String>,
+    /// Environment variable holding the client secret.
+    #[arg(long, value_name = "VAR", requires = "tenant")]
+    pub client_secret_env: Option<String>,
+    /// OAuth2 authority for client credentials.
+    #[arg(long, value_name = "URL", requires = "tenant")]
+    pub authority: Option<String>,
+    /// Address the notification webhook binds.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Path of the notification webhook.
+    #[arg(long, value_name = "PATH", default_value = "/api/calls")]
+    pub callback_path: String,
+    /// Verify notification JWTs with this audience (the bot's app id).
+    #[arg(long, value_name = "APPID")]
+    pub notification_audience: Option<String>,
+    /// OpenID configuration URL for the notification signing keys.
+    #[arg(long, value_name = "URL", requires = "notification_audience")]
+    pub openid_config: Option<String>,
+    /// Accept notifications without verification (only with a loopback --listen).
+    #[arg(long)]
+    pub no_notification_auth: bool,
+    /// Prompt played before the beep (a WAV URI).
+    #[arg(long, value_name = "URI")]
+    pub prompt: Option<String>,
+    /// Do not play a beep before recording.
+    #[arg(long)]
+    pub no_beep: bool,
+    /// Let this operation barge into queued or running ones.
+    #[arg(long)]
+    pub barge_in: bool,
+    /// DTMF keys that stop the recording, e.g. "#*".
+    #[arg(long, value_name = "KEYS", default_value = "")]
+    pub stop_tones: String,
+    /// initialSilenceTimeoutInSeconds (1..=120).
+    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub initial_silence: u32,
+    /// maxSilenceTimeoutInSeconds (1..=120).
+    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub max_silence: u32,
+    /// maxRecordDurationInSeconds (1..=120).
+    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub max_record: u32,
+    /// clientContext (at most 256 characters; generated when absent).
+    #[arg(long, value_name = "TEXT")]
+    pub client_context: Option<String>,
+    /// Skip updateRecordingStatus; then nothing may be persisted, so only the outcome is printed.
+    #[arg(long)]
+    pub no_recording_status: bool,
+    /// Seconds added to prompt + initial silence + max record before the operation counts as lost.
+    #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = parse_margin)]
+    pub deadline_margin: f64,
+    /// Output directory for <operationId>.wav, .trimmed.wav and .json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+fn parse_margin(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in 0..=3600")),
+    }
+}
+
+fn env_secret(var: &str, flag: &str) -> anyhow::Result<Secret> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+        Ok(_) => anyhow::bail!("{flag} {var}: the variable is empty"),
+        Err(e) => anyhow::bail!("{flag} {var}: {e}"),
+    }
+}
+
+impl RecordArgs {
+    /// The bot settings these flags describe (reads the secret variables).
+    pub fn bot_config(&self) -> anyhow::Result<BotConfig> {
+        let token = match (&self.token_env, &self.tenant) {
+            (Some(var), _) => TokenSource::Static(env_secret(var, "--token-env")?),
+            (None, Some(tenant)) => {
+                let (Some(client_id), Some(var)) = (&self.client_id, &self.client_secret_env)
+                else {
+                    anyhow::bail!("--tenant needs --client-id and --client-secret-env");
+                };
+                let mut c = ClientCredentialsConfig::new(
+                    tenant,
+                    client_id,
+                    env_secret(var, "--client-secret-env")?,
+                );
+                if let Some(a) = &self.authority {
+                    c.authority = a.trim_end_matches('/').to_string();
+                }
+                TokenSource::ClientCredentials(c)
+            }
+            (None, None) => {
+                anyhow::bail!("give --token-env or --tenant/--client-id/--client-secret-env")
+            }
+        };
+        let auth = match &self.notification_audience {
+            Some(aud) => NotificationAuthMode::Jwt {
+                audience: aud.clone(),
+                openid_config: self.openid_config.clone(),
+            },
+            None => NotificationAuthMode::InsecureLoopbackOnly,
+        };
+        Ok(BotConfig {
+            graph_url: self.graph_url.clone(),
+            token,
+            listen: self.listen,
+            callback_path: self.callback_path.clone(),
+            auth,
+            deadline_margin: Duration::from_secs_f64(self.deadline_margin),
+        })
+    }
+
+    /// The operation these flags describe.
+    pub fn plan(&self) -> RecordPlan {
+        let mut request = RecordResponseRequest {
+            prompts: self.prompt.iter().map(MediaPrompt::new).collect(),
+            barge_in_allowed: self.barge_in,
+            initial_silence_timeout_in_seconds: self.initial_silence,
+            max_silence_timeout_in_seconds: self.max_silence,
+            max_record_duration_in_seconds: self.max_record,
+            play_beep: !self.no_beep,
+            stop_tones: self
+                .stop_tones
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != ',')
+                .map(String::from)
+                .collect(),
+            client_context: self.client_context.clone(),
+            ..RecordResponseRequest::default()
+        };
+        request.stop_tones.dedup();
+        RecordPlan {
+            api: match self.api {
+                ApiArg::RecordResponse => ApiKind::RecordResponse,
+                ApiArg::LegacyRecord => ApiKind::LegacyRecord,
+            },
+            request,
+            recording_status: !self.no_recording_status,
+            prompt_duration: Duration::ZERO,
+            out_dir: self.out.clone(),
+        }
+    }
+}
+
+/// The exit code of an outcome.
+pub fn exit_code(o: &Outcome) -> ExitCode {
+    match o.kind {
+        OutcomeKind::Recorded => ExitCode::SUCCESS,
+        OutcomeKind::Failed => ExitCode::from(3),
+        OutcomeKind::Lost => ExitCode::from(4),
+    }
+}
+
+/// Runs `voxcap record`.
+pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
+    if args.no_notification_auth && !args.listen.ip().is_loopback() {
+        eprintln!(
+            "voxcap: --no-notification-auth is only allowed with a loopback --listen (got {})",
+            args.listen
+        );
+        return Ok(ExitCode::from(2));
+    }
+    init_tracing();
+    let config = args.bot_config()?;
+    let plan = args.plan();
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async {
+        let bot = Bot::start(config).await?;
+        let outcome = bot.record(&args.call_id, &plan).await;
+        bot.stop().await;
+        let outcome = outcome?;
+        println!("{}", serde_json::to_string_pretty(&outcome.json)?);
+        match outcome.kind {
+            OutcomeKind::Failed => eprintln!(
+                "voxcap: call {}, operation {}: Graph reported a failure ({})",
+                args.call_id,
+                outcome.operation.id,
+                outcome
+                    .operation
+                    .completion_reason
+                    .as_deref()
+                    .unwrap_or("no reason")
+            ),
+            OutcomeKind::Lost => eprintln!(
+                "voxcap: call {}, operation {}: lost ({})",
+                args.call_id,
+                outcome.operation.id,
+                outcome
+                    .operation
+                    .result_info
+                    .message
+                    .as_deref()
+                    .unwrap_or("")
+            ),
+            OutcomeKind::Recorded => {}
+        }
+        Ok(exit_code(&outcome))
+    })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: warnings).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
