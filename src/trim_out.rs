@@ -59,14 +59,8 @@ pub fn write_trimmed_file(
             .finish()
             .with_context(|| format!("{}: writing", dest.display()))?;
     }
-    // Temp files are created private (0600); the result is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("{}: setting permissions", dest.display()))?;
-    }
+    // Like the recording and its report, the trimmed copy stays owner-only
+    // (0600, as the temp file is created): caller audio is personal data.
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("{}: fsync", dest.display()))?;
