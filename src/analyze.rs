@@ -326,7 +326,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     summary.wall_s = started.elapsed().as_secs_f64();
     let all_ok = summary.failed == 0;
     if let Some(path) = &args.summary_json {
-        write_json_atomically(path, &summary)
+        trim_out::write_json_atomically(path, &summary)
             .with_context(|| format!("{}: writing the summary", path.display()))?;
     }
     match write_error.map_or_else(|| out.flush(), Err) {
@@ -358,23 +358,6 @@ fn print_result(
             Ok(())
         }
     }
-}
-
-/// Writes `value` as pretty JSON to `path` via a temp file, fsync and rename.
-fn write_json_atomically(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".voxcap-")
-        .suffix(".json.tmp")
-        .tempfile_in(dir)?;
-    serde_json::to_writer_pretty(&mut tmp, value)?;
-    tmp.write_all(b"\n")?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)?;
-    Ok(())
 }
 
 fn analyze_one(

@@ -7,7 +7,7 @@
 //! A `Bot` handles many operations at once: each [`Bot::record`] call is
 //! independent and the tracker pairs notifications by call and operation id.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -622,20 +622,6 @@ fn write_json_atomically(
     json: &serde_json::Value,
 ) -> anyhow::Result<PathBuf> {
     let dest = dir.join(format!("{op_id}.json"));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".voxcap-")
-        .suffix(".json.part")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: creating a temp file", dir.display()))?;
-    serde_json::to_writer_pretty(&mut tmp, json)
-        .map_err(std::io::Error::from)
-        .and_then(|()| tmp.write_all(b"\n"))
-        .with_context(|| format!("{}: writing", dest.display()))?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("{}: fsync", dest.display()))?;
-    tmp.persist(&dest)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: renaming into place", dest.display()))?;
+    crate::trim_out::write_json_atomically(&dest, json)?;
     Ok(dest)
 }

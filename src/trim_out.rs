@@ -1,7 +1,8 @@
-//! Writing the trimmed copy of a recording: a second streaming decode of the
-//! source into a PCM 16-bit WAV at the source's own rate, written to a temp
-//! file in the destination folder, fsynced, then renamed into place, so a
-//! reader never sees a half-written file.
+//! Atomic output files: the trimmed copy of a recording (a second streaming
+//! decode of the source into a PCM 16-bit WAV at the source's own rate) and
+//! JSON documents. Each is written to a temp file in the destination folder,
+//! fsynced, then renamed into place, so a reader never sees a half-written
+//! file.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -65,6 +66,30 @@ pub fn write_trimmed_file(
         .sync_all()
         .with_context(|| format!("{}: fsync", dest.display()))?;
     tmp.persist(dest)
+        .with_context(|| format!("{}: renaming into place", dest.display()))?;
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON (with a final newline) to `dest`, atomically.
+pub fn write_json_atomically(dest: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".voxcap-")
+        .suffix(".json.tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: creating a temp file", dir.display()))?;
+    serde_json::to_writer_pretty(&mut tmp, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| std::io::Write::write_all(&mut tmp, b"\n"))
+        .with_context(|| format!("{}: writing", dest.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("{}: fsync", dest.display()))?;
+    tmp.persist(dest)
+        .map_err(|e| e.error)
         .with_context(|| format!("{}: renaming into place", dest.display()))?;
     Ok(())
 }
