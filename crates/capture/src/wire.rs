@@ -422,96 +422,9 @@ impl Serialize for OperationStatus {
 }
 
 /// Why a record operation ended (beta `completionReason`, or derived from
-/// `resultInfo.subcode` on v1.0).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CompletionReason {
-    /// `none`.
-    None,
-    /// `operationCanceled` (subcode 8508).
-    OperationCanceled,
-    /// `stopToneDetected` (8514).
-    StopToneDetected,
-    /// `maxRecordDurationReached` (8515).
-    MaxRecordDurationReached,
-    /// `initialSilenceTimeout` (8510).
-    InitialSilenceTimeout,
-    /// `maxSilenceTimeout` (8509).
-    MaxSilenceTimeout,
-    /// `playPromptFailed` (8511).
-    PlayPromptFailed,
-    /// `playBeepFailed` (8512).
-    PlayBeepFailed,
-    /// `mediaReceiveTimeout` (8513, 8588).
-    MediaReceiveTimeout,
-    /// `unspecifiedError`.
-    UnspecifiedError,
-    /// A value this crate does not know, kept verbatim rather than failing.
-    Unknown(String),
-}
-
-impl CompletionReason {
-    /// Parses a reason in any casing; unknown values become `Unknown`.
-    pub fn parse(s: &str) -> Self {
-        match s.to_ascii_lowercase().as_str() {
-            "none" => Self::None,
-            "operationcanceled" => Self::OperationCanceled,
-            "stoptonedetected" => Self::StopToneDetected,
-            "maxrecorddurationreached" => Self::MaxRecordDurationReached,
-            "initialsilencetimeout" => Self::InitialSilenceTimeout,
-            "maxsilencetimeout" => Self::MaxSilenceTimeout,
-            "playpromptfailed" => Self::PlayPromptFailed,
-            "playbeepfailed" => Self::PlayBeepFailed,
-            "mediareceivetimeout" => Self::MediaReceiveTimeout,
-            "unspecifiederror" => Self::UnspecifiedError,
-            _ => Self::Unknown(s.to_string()),
-        }
-    }
-
-    /// The reason implied by a `resultInfo.subcode`, for v1.0 payloads that
-    /// carry no `completionReason`.
-    pub fn from_subcode(subcode: i64) -> Option<Self> {
-        Some(match subcode {
-            8508 => Self::OperationCanceled,
-            8509 => Self::MaxSilenceTimeout,
-            8510 => Self::InitialSilenceTimeout,
-            8511 => Self::PlayPromptFailed,
-            8512 => Self::PlayBeepFailed,
-            8513 | 8588 => Self::MediaReceiveTimeout,
-            8514 => Self::StopToneDetected,
-            8515 => Self::MaxRecordDurationReached,
-            _ => return None,
-        })
-    }
-
-    /// The wire form (`stopToneDetected`, ...).
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::None => "none",
-            Self::OperationCanceled => "operationCanceled",
-            Self::StopToneDetected => "stopToneDetected",
-            Self::MaxRecordDurationReached => "maxRecordDurationReached",
-            Self::InitialSilenceTimeout => "initialSilenceTimeout",
-            Self::MaxSilenceTimeout => "maxSilenceTimeout",
-            Self::PlayPromptFailed => "playPromptFailed",
-            Self::PlayBeepFailed => "playBeepFailed",
-            Self::MediaReceiveTimeout => "mediaReceiveTimeout",
-            Self::UnspecifiedError => "unspecifiedError",
-            Self::Unknown(s) => s,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for CompletionReason {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(|s| Self::parse(&s))
-    }
-}
-
-impl Serialize for CompletionReason {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
+/// `resultInfo.subcode` on v1.0). One table serves the wire and the
+/// verifier: parsed case-insensitively, unknown values kept verbatim.
+pub use voxcap_dsp::verify::CompletionReason;
 
 /// `resultInfo`: Graph's outcome code for an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -604,7 +517,11 @@ impl RecordOperation {
             self.result_info
                 .as_ref()
                 .and_then(|r| r.subcode)
-                .and_then(CompletionReason::from_subcode)
+                .and_then(|code| u32::try_from(code).ok())
+                .map(CompletionReason::from_subcode)
+                // Subcodes that are not completion reasons (8519 conflict,
+                // 8523 invalid argument...) imply no reason.
+                .filter(|r| !matches!(r, CompletionReason::Unknown(_)))
         })
     }
 }

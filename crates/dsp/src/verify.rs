@@ -20,7 +20,7 @@
 //! are not the stop tone (a key press is not silence to a telephony timer).
 
 use crate::events::{DtmfEvent, SpeechSegment};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The settings the operation was made with (Graph's defaults: 5, 5, 5).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,6 +144,13 @@ impl CompletionReason {
             self,
             StopToneDetected | MaxRecordDurationReached | InitialSilenceTimeout | MaxSilenceTimeout
         )
+    }
+}
+
+impl<'de> Deserialize<'de> for CompletionReason {
+    /// Reads a `completionReason` string; never fails on an unknown value.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Self::from_name(&s))
     }
 }
 
