@@ -16,6 +16,7 @@
 
 pub mod download;
 pub mod faults;
+pub mod local_redis;
 pub mod scenario;
 pub mod server;
 pub mod signing;
@@ -25,6 +26,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use faults::{Faults, Throttle};
+pub use local_redis::{LocalRedis, LocalRedisError};
 pub use scenario::{CompletionReason, Scenario, Step};
 pub use server::{app, EmulatorConfig, EmulatorState};
 
