@@ -22,6 +22,16 @@ pub enum CaptureError {
         #[source]
         source: ValidationError,
     },
+    /// The shared operation store (Redis) failed or is unreachable.
+    #[error("operation store {store}: {action}: {reason}")]
+    Store {
+        /// The store, e.g. `redis://127.0.0.1:6379/` (password removed).
+        store: String,
+        /// What was being done.
+        action: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// A caller-supplied value (call ID, URL, path) is unusable.
     #[error("invalid {what}: {reason}")]
     InvalidInput {
@@ -144,9 +154,6 @@ pub enum CaptureError {
         /// Why.
         reason: String,
     },
-    /// The pending-operation store failed.
-    #[error("operation store: {0}")]
-    Store(String),
 }
 
 /// Shorthand for results in this crate.

@@ -5,7 +5,9 @@
 //! - [`client`]: [`GraphClient`] with token providers and safe retries.
 //! - [`webhook`]: the JWT-verified notification endpoint, as an axum router.
 //! - [`tracker`]: [`OperationTracker`], whose handles resolve exactly once to
-//!   completed, failed or lost; [`store`] holds its shared state.
+//!   completed, failed or lost; [`store`] holds its state: in memory by
+//!   default, or in Redis for a fleet of instances (`redis` feature,
+//!   `redis_store`).
 //! - [`compliance`]: [`RecordingPermit`], required to persist media.
 //! - [`download`]: streaming download into a file and an analysis closure.
 //! - [`secret`]: redaction of tokens in logs and errors.
@@ -20,6 +22,8 @@ pub mod client;
 pub mod compliance;
 pub mod download;
 pub mod error;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod secret;
 pub mod store;
 pub mod tracker;
@@ -32,6 +36,7 @@ pub use download::{download_and_analyze, DownloadInfo, DownloadOptions};
 pub use error::{CaptureError, Result};
 pub use secret::Secret;
 pub use tracker::{
-    OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome, TrackerConfig,
+    AdoptedOperation, OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
+    TrackerConfig,
 };
 pub use webhook::{JwtConfig, NotificationAuth, WebhookState};

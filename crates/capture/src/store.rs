@@ -1,17 +1,22 @@
 //! Where pending record operations, early completions and seen completions
-//! live, behind [`OperationStore`] so a shared store (Redis) can replace the
-//! in-memory one when several bot instances share a callback URL.
+//! live, behind [`OperationStore`] so a shared store (Redis, with the
+//! `redis` feature: [`crate::redis_store`]) can replace the in-memory one
+//! when several bot instances share a callback URL.
 //!
 //! The store decides, atomically per key, who gets a completion: the waiter
-//! registered for it, the early-completion buffer (the notification beat the
-//! POST response), or nobody (a duplicate, or an operation already declared
-//! lost). The waiters themselves (channels) stay in the process.
+//! registered for it (on this instance or, with a shared store, on the
+//! instance that placed the operation), the early-completion buffer (the
+//! notification beat the POST response), or nobody (a duplicate, or an
+//! operation already declared lost). The waiters themselves (channels) stay
+//! in the process; a shared store reaches them through a [`DeliveryTarget`].
 
 use crate::error::Result;
-use crate::wire::{OperationKey, RecordOperation};
+use crate::wire::{OperationKey, OperationStatus, RecordOperation, ResultInfo};
+use crate::Secret;
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// What [`OperationStore::register`] found.
@@ -26,7 +31,8 @@ pub enum Registration {
 /// What to do with a completion, per [`OperationStore::complete`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// A waiter is registered: deliver to it.
+    /// A waiter is registered: deliver to it. With a shared store the waiter
+    /// may live on another instance; the store has already forwarded it.
     Deliver,
     /// No waiter yet: buffered until a register or the TTL.
     Buffered,
@@ -34,11 +40,73 @@ pub enum Disposition {
     Duplicate,
 }
 
+/// What [`OperationStore::abandon`] found when the deadline passed.
+#[derive(Debug, Clone)]
+pub enum Abandoned {
+    /// No completion: the operation is now lost.
+    Lost,
+    /// A completion was delivered meanwhile; it is included when the store
+    /// holds it (a shared store), else it is in the waiter's channel.
+    Completed(Option<Box<RecordOperation>>),
+    /// Another instance took the operation over (this one was presumed dead).
+    TakenOver {
+        /// The instance that owns it now.
+        by: String,
+    },
+}
+
+/// An operation as the store records it, so that another instance can
+/// finish it if the one that placed it dies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingOperation {
+    /// Call ID as Graph gave it.
+    pub call_id: String,
+    /// Operation ID as Graph gave it.
+    pub operation_id: String,
+    /// The client context sent.
+    pub client_context: Option<String>,
+    /// Time allowed for the completion, counted from registration.
+    pub deadline_ms: u64,
+    /// What a successor needs to finish the job (the request and the
+    /// application's own settings), opaque to the store.
+    pub settings: serde_json::Value,
+}
+
+/// An operation this instance took over from a dead one
+/// ([`OperationStore::adopt_orphans`]).
+#[derive(Debug, Clone)]
+pub struct OrphanedOperation {
+    /// The normalised key.
+    pub key: OperationKey,
+    /// What its owner recorded.
+    pub pending: PendingOperation,
+    /// The instance that placed it.
+    pub previous_owner: String,
+    /// The completion, if it arrived (and was never fetched).
+    pub completion: Option<Box<RecordOperation>>,
+    /// Time left until its deadline (zero when it has passed).
+    pub remaining: Duration,
+}
+
+/// Where a shared store hands completions that another instance received.
+pub trait DeliveryTarget: Send + Sync {
+    /// A completion for `key`, to pass to its local waiter if there is one.
+    fn deliver(&self, key: &OperationKey, op: RecordOperation);
+    /// Forwarded deliveries may have been missed (the store reconnected):
+    /// check every awaited key with [`OperationStore::poll`].
+    fn resync(&self);
+}
+
 /// Pending-operation state shared between the POST path and the webhook.
 pub trait OperationStore: Send + Sync + 'static {
     /// Marks `key` as awaited, unless its completion was already buffered,
     /// in which case that completion is returned and the key is finished.
-    fn register(&self, key: &OperationKey) -> BoxFuture<'_, Result<Registration>>;
+    fn register(
+        &self,
+        key: &OperationKey,
+        pending: &PendingOperation,
+    ) -> BoxFuture<'_, Result<Registration>>;
 
     /// Records a completion for `key`; buffers it for `early_ttl` if no one
     /// waits yet.
@@ -49,10 +117,84 @@ pub trait OperationStore: Send + Sync + 'static {
         early_ttl: Duration,
     ) -> BoxFuture<'_, Result<Disposition>>;
 
-    /// Gives up on `key` (deadline passed or the handle was dropped). Returns
-    /// `true` if it was still pending, `false` if a completion was already
-    /// delivered (the waiter should then read it).
-    fn abandon(&self, key: &OperationKey) -> BoxFuture<'_, Result<bool>>;
+    /// Gives up on `key` (deadline passed or the handle was dropped).
+    fn abandon(&self, key: &OperationKey) -> BoxFuture<'_, Result<Abandoned>>;
+
+    /// Claims the right to download `key`'s recording. Exactly one caller
+    /// across all instances gets `true` (a dead holder's claim is taken
+    /// over). The in-memory store always says `true`: its single delivery
+    /// already makes the download unique.
+    fn claim_download(&self, _key: &OperationKey) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async { Ok(true) })
+    }
+
+    /// Records how `key` ended (`state` is `done`, `failed` or `lost`) with a
+    /// summary for operators; the key leaves the pending set.
+    fn finish(
+        &self,
+        _key: &OperationKey,
+        _state: &str,
+        _summary: &serde_json::Value,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The completion of `key` if it arrived for an operation this instance
+    /// owns (used after a reconnect or an adoption).
+    fn poll(&self, _key: &OperationKey) -> BoxFuture<'_, Result<Option<RecordOperation>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Takes over the pending operations of instances that died, and returns
+    /// them. The in-memory store has none.
+    fn adopt_orphans(&self) -> BoxFuture<'_, Result<Vec<OrphanedOperation>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Lets a shared store forward completions received elsewhere.
+    fn attach(&self, _target: Weak<dyn DeliveryTarget>) {}
+
+    /// True when completions may be delivered on another instance (so a
+    /// missing local waiter is normal).
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+/// A completion in a form a shared store can keep and give back: the
+/// `recordOperation` fields under their v1.0 names (the recording token
+/// included, since a successor must be able to download).
+pub(crate) fn completion_to_json(op: &RecordOperation) -> serde_json::Value {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Stored<'a> {
+        #[serde(rename = "@odata.type", skip_serializing_if = "Option::is_none")]
+        odata_type: Option<&'a str>,
+        #[serde(rename = "@odata.id", skip_serializing_if = "Option::is_none")]
+        odata_id: Option<&'a str>,
+        id: Option<&'a str>,
+        client_context: Option<&'a str>,
+        status: Option<&'a str>,
+        result_info: Option<&'a ResultInfo>,
+        recording_location: Option<&'a str>,
+        recording_access_token: Option<&'a str>,
+        completion_reason: Option<String>,
+    }
+    serde_json::to_value(Stored {
+        odata_type: op.odata_type.as_deref(),
+        odata_id: op.odata_id.as_deref(),
+        id: op.id.as_deref(),
+        client_context: op.client_context.as_deref(),
+        status: op.status.as_ref().map(OperationStatus::as_str),
+        result_info: op.result_info.as_ref(),
+        recording_location: op.recording_location.as_deref(),
+        recording_access_token: op.recording_access_token.as_ref().map(Secret::expose),
+        completion_reason: op
+            .completion_reason
+            .as_ref()
+            .map(|r| r.as_str().to_string()),
+    })
+    .unwrap_or(serde_json::Value::Null)
 }
 
 #[derive(Debug)]
@@ -128,7 +270,11 @@ impl InMemoryStore {
 }
 
 impl OperationStore for InMemoryStore {
-    fn register(&self, key: &OperationKey) -> BoxFuture<'_, Result<Registration>> {
+    fn register(
+        &self,
+        key: &OperationKey,
+        _pending: &PendingOperation,
+    ) -> BoxFuture<'_, Result<Registration>> {
         let key = key.clone();
         Box::pin(async move {
             let now = Instant::now();
@@ -202,7 +348,7 @@ impl OperationStore for InMemoryStore {
         })
     }
 
-    fn abandon(&self, key: &OperationKey) -> BoxFuture<'_, Result<bool>> {
+    fn abandon(&self, key: &OperationKey) -> BoxFuture<'_, Result<Abandoned>> {
         let key = key.clone();
         Box::pin(async move {
             let now = Instant::now();
@@ -216,7 +362,11 @@ impl OperationStore for InMemoryStore {
                     },
                 );
             }
-            Ok(was_pending)
+            Ok(if was_pending {
+                Abandoned::Lost
+            } else {
+                Abandoned::Completed(None)
+            })
         })
     }
 }
@@ -227,6 +377,16 @@ mod tests {
 
     fn op() -> RecordOperation {
         RecordOperation::default()
+    }
+
+    fn pending() -> PendingOperation {
+        PendingOperation {
+            call_id: "c".into(),
+            operation_id: "o".into(),
+            client_context: None,
+            deadline_ms: 1000,
+            settings: serde_json::Value::Null,
+        }
     }
 
     #[tokio::test]
@@ -243,7 +403,7 @@ mod tests {
             Disposition::Duplicate
         );
         assert!(matches!(
-            s.register(&k).await.unwrap(),
+            s.register(&k, &pending()).await.unwrap(),
             Registration::AlreadyCompleted(_)
         ));
         assert_eq!(
@@ -258,7 +418,7 @@ mod tests {
         let k = OperationKey::new("c", "o");
         let ttl = Duration::from_secs(60);
         assert!(matches!(
-            s.register(&k).await.unwrap(),
+            s.register(&k, &pending()).await.unwrap(),
             Registration::Pending
         ));
         assert_eq!(
@@ -269,15 +429,18 @@ mod tests {
             s.complete(&k, &op(), ttl).await.unwrap(),
             Disposition::Duplicate
         );
-        assert!(!s.abandon(&k).await.unwrap());
+        assert!(matches!(
+            s.abandon(&k).await.unwrap(),
+            Abandoned::Completed(None)
+        ));
     }
 
     #[tokio::test]
     async fn abandoned_key_ignores_late_completion() {
         let s = InMemoryStore::default();
         let k = OperationKey::new("c", "o");
-        s.register(&k).await.unwrap();
-        assert!(s.abandon(&k).await.unwrap());
+        s.register(&k, &pending()).await.unwrap();
+        assert!(matches!(s.abandon(&k).await.unwrap(), Abandoned::Lost));
         let d = s
             .complete(&k, &op(), Duration::from_secs(60))
             .await
@@ -291,7 +454,7 @@ mod tests {
         let k = OperationKey::new("c", "o");
         s.complete(&k, &op(), Duration::ZERO).await.unwrap();
         assert!(matches!(
-            s.register(&k).await.unwrap(),
+            s.register(&k, &pending()).await.unwrap(),
             Registration::Pending
         ));
     }
@@ -312,5 +475,28 @@ mod tests {
             s.complete(&k, &op(), ttl).await.unwrap(),
             Disposition::Duplicate
         );
+    }
+}
+
+#[cfg(test)]
+mod stored_json_tests {
+    use super::*;
+
+    #[test]
+    fn completion_round_trips_through_stored_json() {
+        let raw = serde_json::json!({
+            "@odata.type": "#microsoft.graph.recordOperation",
+            "id": "0fe0623f-d628-42ed-b4bd-8ac290072cc5",
+            "clientContext": "ctx",
+            "status": "completed",
+            "resultInfo": {"code": 200, "subcode": 8514, "message": "stop tone"},
+            "recordResourceLocation": "https://file.location/abc",
+            "recordResourceAccessToken": "tok",
+            "completionReason": "stopToneDetected"
+        });
+        let op: RecordOperation = serde_json::from_value(raw).unwrap();
+        let back: RecordOperation = serde_json::from_value(completion_to_json(&op)).unwrap();
+        assert_eq!(back, op);
+        assert_eq!(back.access_token().map(Secret::expose), Some("tok"));
     }
 }

@@ -10,7 +10,10 @@
 use crate::client::{GraphClient, GraphVersion};
 use crate::error::{CaptureError, Result};
 use crate::secret::Secret;
-use crate::store::{Disposition, InMemoryStore, OperationStore, Registration};
+use crate::store::{
+    Abandoned, DeliveryTarget, Disposition, InMemoryStore, OperationStore, OrphanedOperation,
+    PendingOperation, Registration,
+};
 use crate::wire::{
     CommsNotifications, CompletionReason, OperationKey, OperationStatus, RecordOperation,
     RecordResponseRequest, ResultInfo,
@@ -42,6 +45,10 @@ pub struct RecordOptions {
     pub prompt_duration: Duration,
     /// Overrides the tracker's deadline margin.
     pub deadline_margin: Option<Duration>,
+    /// The application's own settings for this operation, kept by a shared
+    /// store so that another instance can finish the job if this one dies
+    /// (e.g. whether a recording permit was acquired, output preferences).
+    pub app_settings: serde_json::Value,
 }
 
 /// Tracker settings.
@@ -96,6 +103,8 @@ struct TrackerInner {
     waiters: Mutex<HashMap<OperationKey, oneshot::Sender<RecordOperation>>>,
     config: TrackerConfig,
     sink: NotificationSink,
+    /// Itself, for tasks spawned from [`DeliveryTarget::resync`].
+    me: std::sync::OnceLock<Weak<TrackerInner>>,
 }
 
 impl std::fmt::Debug for OperationTracker {
@@ -126,7 +135,11 @@ impl OperationTracker {
             waiters: Mutex::new(HashMap::new()),
             config,
             sink: NotificationSink { tx },
+            me: std::sync::OnceLock::new(),
         });
+        let _ = inner.me.set(Arc::downgrade(&inner));
+        let target: Weak<dyn DeliveryTarget> = Arc::downgrade(&inner) as Weak<TrackerInner>;
+        inner.store.attach(target);
         let weak: Weak<TrackerInner> = Arc::downgrade(&inner);
         tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
@@ -150,6 +163,67 @@ impl OperationTracker {
     /// Processes a batch directly (what the dispatcher does for queued ones).
     pub async fn handle_notifications(&self, batch: CommsNotifications) {
         self.inner.dispatch(batch).await;
+    }
+
+    /// The operation store.
+    pub fn store(&self) -> &Arc<dyn OperationStore> {
+        &self.inner.store
+    }
+
+    /// Records how an operation ended (`state`: `done`, `failed` or `lost`)
+    /// with a summary, so a shared store stops treating it as pending and
+    /// operators can look it up. A no-op for the in-memory store.
+    pub async fn finish(
+        &self,
+        call_id: &str,
+        operation_id: &str,
+        state: &str,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        let key = OperationKey::new(call_id, operation_id);
+        self.inner.store.finish(&key, state, summary).await
+    }
+
+    /// Takes over the operations of instances that died (shared store only)
+    /// and returns a handle for each: completed ones resolve at once, pending
+    /// ones wait for their completion until their original deadline, and
+    /// those past it resolve to `Lost`.
+    pub async fn adopt_orphans(&self) -> Result<Vec<AdoptedOperation>> {
+        let orphans = self.inner.store.adopt_orphans().await?;
+        let mut adopted = Vec::with_capacity(orphans.len());
+        for orphan in orphans {
+            let p = &orphan.pending;
+            let info = HandleInfo {
+                key: orphan.key.clone(),
+                call_id: p.call_id.clone(),
+                operation_id: p.operation_id.clone(),
+                client_context: p.client_context.clone(),
+                deadline: orphan.remaining,
+                started: Instant::now(),
+            };
+            tracing::info!(key = %orphan.key, from = %orphan.previous_owner,
+                completed = orphan.completion.is_some(), remaining_ms = orphan.remaining.as_millis() as u64,
+                "took over an operation from a dead instance");
+            let handle = match &orphan.completion {
+                Some(op) => OperationHandle::ready(info, (**op).clone(), self.inner.clone()),
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    self.inner.lock_waiters().insert(orphan.key.clone(), tx);
+                    // The completion may have been forwarded to us between the
+                    // adoption and the waiter's insertion: look once.
+                    if let Ok(Some(op)) = self.inner.store.poll(&orphan.key).await {
+                        self.inner.deliver_local(&orphan.key, op);
+                    }
+                    OperationHandle {
+                        info,
+                        state: Some(HandleState::Waiting(rx)),
+                        inner: self.inner.clone(),
+                    }
+                }
+            };
+            adopted.push(AdoptedOperation { orphan, handle });
+        }
+        Ok(adopted)
     }
 
     /// Asks Graph to record on `call_id` and returns a handle for the result.
@@ -204,8 +278,27 @@ impl OperationTracker {
             .is_some_and(OperationStatus::is_terminal)
         {
             tracing::debug!(%key, "operation already terminal in POST response");
-            return Ok(OperationHandle::ready(base, accepted.operation));
+            return Ok(OperationHandle::ready(
+                base,
+                accepted.operation,
+                self.inner.clone(),
+            ));
         }
+        let pending = PendingOperation {
+            call_id: call_id.to_string(),
+            operation_id: accepted.operation_id.clone(),
+            client_context: request.client_context.clone(),
+            deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            settings: serde_json::json!({
+                "api": match options.api {
+                    RecordApi::RecordResponseV1 => "recordResponse",
+                    RecordApi::RecordResponseBeta => "recordResponseBeta",
+                    RecordApi::LegacyRecord => "record",
+                },
+                "request": request,
+                "app": options.app_settings,
+            }),
+        };
         // Waiter first, then register: a completion the store delivers always
         // finds its waiter.
         let (tx, rx) = oneshot::channel();
@@ -216,20 +309,21 @@ impl OperationTracker {
             inner: &self.inner,
             key: &key,
         };
-        let registration = self.inner.store.register(&key).await;
+        let registration = self.inner.store.register(&key, &pending).await;
         std::mem::forget(guard);
         match registration {
             Ok(Registration::Pending) => {
                 tracing::debug!(%key, deadline_ms = deadline.as_millis() as u64, "awaiting completion");
                 Ok(OperationHandle {
                     info: base,
-                    state: Some(HandleState::Waiting(rx, self.inner.clone())),
+                    state: Some(HandleState::Waiting(rx)),
+                    inner: self.inner.clone(),
                 })
             }
             Ok(Registration::AlreadyCompleted(op)) => {
                 self.inner.lock_waiters().remove(&key);
                 tracing::debug!(%key, "completion arrived before the POST response");
-                Ok(OperationHandle::ready(base, *op))
+                Ok(OperationHandle::ready(base, *op, self.inner.clone()))
             }
             Err(e) => {
                 self.inner.lock_waiters().remove(&key);
@@ -239,7 +333,49 @@ impl OperationTracker {
     }
 }
 
+impl DeliveryTarget for TrackerInner {
+    fn deliver(&self, key: &OperationKey, op: RecordOperation) {
+        if self.deliver_local(key, op) {
+            tracing::debug!(%key, "completion forwarded from another instance");
+        }
+    }
+
+    fn resync(&self) {
+        let keys: Vec<OperationKey> = self.lock_waiters().keys().cloned().collect();
+        if keys.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let Some(me) = self.me.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            for key in keys {
+                if let Ok(Some(op)) = store.poll(&key).await {
+                    me.deliver_local(&key, op);
+                }
+            }
+        });
+    }
+}
+
 impl TrackerInner {
+    /// Hands `op` to the local waiter of `key`; false if there is none.
+    fn deliver_local(&self, key: &OperationKey, op: RecordOperation) -> bool {
+        let waiter = self.lock_waiters().remove(key);
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(op);
+                tracing::debug!(%key, "completion delivered");
+                true
+            }
+            None => false,
+        }
+    }
+
     fn lock_waiters(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<OperationKey, oneshot::Sender<RecordOperation>>> {
@@ -255,14 +391,11 @@ impl TrackerInner {
             };
             match self.store.complete(&key, &op, self.config.early_ttl).await {
                 Ok(Disposition::Deliver) => {
-                    let waiter = self.lock_waiters().remove(&key);
-                    match waiter {
-                        Some(tx) => {
-                            let _ = tx.send(op);
-                            tracing::debug!(%key, "completion delivered");
-                        }
-                        None => {
-                            tracing::warn!(%key, "completion for an operation with no local waiter")
+                    if !self.deliver_local(&key, op) {
+                        if self.store.is_shared() {
+                            tracing::debug!(%key, "completion forwarded to the owning instance");
+                        } else {
+                            tracing::warn!(%key, "completion for an operation with no local waiter");
                         }
                     }
                 }
@@ -300,7 +433,7 @@ struct HandleInfo {
 
 enum HandleState {
     Ready(Box<RecordOperation>),
-    Waiting(oneshot::Receiver<RecordOperation>, Arc<TrackerInner>),
+    Waiting(oneshot::Receiver<RecordOperation>),
 }
 
 /// A started record operation. [`OperationHandle::completed`] consumes it, so
@@ -308,6 +441,16 @@ enum HandleState {
 pub struct OperationHandle {
     info: HandleInfo,
     state: Option<HandleState>,
+    inner: Arc<TrackerInner>,
+}
+
+/// An operation taken over from a dead instance, with its handle.
+#[derive(Debug)]
+pub struct AdoptedOperation {
+    /// What the store had recorded (settings, previous owner, completion).
+    pub orphan: OrphanedOperation,
+    /// Resolves like any handle: completed, failed or lost.
+    pub handle: OperationHandle,
 }
 
 impl std::fmt::Debug for OperationHandle {
@@ -321,10 +464,11 @@ impl std::fmt::Debug for OperationHandle {
 }
 
 impl OperationHandle {
-    fn ready(info: HandleInfo, op: RecordOperation) -> Self {
+    fn ready(info: HandleInfo, op: RecordOperation, inner: Arc<TrackerInner>) -> Self {
         OperationHandle {
             info,
             state: Some(HandleState::Ready(Box::new(op))),
+            inner,
         }
     }
 
@@ -349,44 +493,89 @@ impl OperationHandle {
     }
 
     /// Waits for the outcome: the completion, or `Lost` at the deadline.
+    ///
+    /// A completed recording is returned only to the one caller, across all
+    /// instances sharing the store, that wins the download claim; the others
+    /// get `Lost` with [`LostOperation::taken_over_by`] set.
     pub async fn completed(mut self) -> RecordOutcome {
         let state = self.state.take();
-        match state {
+        let inner = self.inner.clone();
+        let outcome = match state {
             Some(HandleState::Ready(op)) => self.classify(*op),
-            Some(HandleState::Waiting(mut rx, inner)) => {
+            Some(HandleState::Waiting(mut rx)) => {
                 let at = self.info.started + self.info.deadline;
                 tokio::select! {
                     r = &mut rx => match r {
                         Ok(op) => self.classify(op),
-                        Err(_) => self.lost(),
+                        Err(_) => self.lost(None),
                     },
                     _ = tokio::time::sleep_until(at) => {
-                        match inner.store.abandon(&self.info.key).await {
-                            Ok(false) => match rx.await {
+                        let abandoned = inner.store.abandon(&self.info.key).await;
+                        match abandoned {
+                            Ok(Abandoned::Completed(Some(op))) => {
+                                inner.lock_waiters().remove(&self.info.key);
+                                self.classify(*op)
+                            }
+                            Ok(Abandoned::Completed(None)) => match rx.await {
                                 // Delivered just as the deadline passed.
                                 Ok(op) => self.classify(op),
-                                Err(_) => self.lost(),
+                                Err(_) => self.lost(None),
                             },
-                            Ok(true) | Err(_) => {
+                            Ok(Abandoned::TakenOver { by }) => {
                                 inner.lock_waiters().remove(&self.info.key);
-                                self.lost()
+                                self.lost(Some(by))
+                            }
+                            Ok(Abandoned::Lost) => {
+                                inner.lock_waiters().remove(&self.info.key);
+                                self.lost(None)
+                            }
+                            Err(e) => {
+                                tracing::error!(key = %self.info.key, error = %e,
+                                    "store failed while giving up on the operation");
+                                inner.lock_waiters().remove(&self.info.key);
+                                self.lost(None)
                             }
                         }
                     }
                 }
             }
-            None => self.lost(),
+            None => self.lost(None),
+        };
+        let RecordOutcome::Completed(rec) = outcome else {
+            return outcome;
+        };
+        match inner.store.claim_download(&self.info.key).await {
+            Ok(true) => RecordOutcome::Completed(rec),
+            Ok(false) => {
+                tracing::warn!(key = %self.info.key,
+                    "another instance holds the download claim; not downloading here");
+                self.lost(Some("another instance (download claim)".into()))
+            }
+            Err(e) => {
+                // Losing a recording is worse than fetching it twice: without
+                // the store's answer, download anyway.
+                tracing::warn!(key = %self.info.key, error = %e,
+                    "download claim failed; downloading without it");
+                RecordOutcome::Completed(rec)
+            }
         }
     }
 
-    fn lost(&self) -> RecordOutcome {
-        tracing::warn!(key = %self.info.key, deadline_ms = self.info.deadline.as_millis() as u64,
-            "no completion by the deadline: operation lost");
+    fn lost(&self, taken_over_by: Option<String>) -> RecordOutcome {
+        match &taken_over_by {
+            None => {
+                tracing::warn!(key = %self.info.key, deadline_ms = self.info.deadline.as_millis() as u64,
+                "no completion by the deadline: operation lost")
+            }
+            Some(by) => tracing::warn!(key = %self.info.key, %by,
+                "operation taken over by another instance"),
+        }
         RecordOutcome::Lost(LostOperation {
             call_id: self.info.call_id.clone(),
             operation_id: self.info.operation_id.clone(),
             client_context: self.info.client_context.clone(),
             deadline: self.info.deadline,
+            taken_over_by,
         })
     }
 
@@ -425,7 +614,8 @@ impl Drop for OperationHandle {
     fn drop(&mut self) {
         // A handle dropped unread: stop waiting so the key becomes "done" and
         // a late completion is ignored instead of buffered.
-        if let Some(HandleState::Waiting(_, inner)) = self.state.take() {
+        if let Some(HandleState::Waiting(_)) = self.state.take() {
+            let inner = self.inner.clone();
             inner.lock_waiters().remove(&self.info.key);
             let key = self.info.key.clone();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -514,4 +704,7 @@ pub struct LostOperation {
     pub client_context: Option<String>,
     /// The deadline that passed.
     pub deadline: Duration,
+    /// Set when this instance gave the operation up because another one
+    /// took it over (it was presumed dead) and handles it instead.
+    pub taken_over_by: Option<String>,
 }

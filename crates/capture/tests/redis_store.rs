@@ -1,0 +1,270 @@
+//! The Redis operation store against a real `redis-server` on loopback:
+//! cross-instance delivery, early completions, duplicates, the download
+//! claim, takeover of a dead instance's operations, and a clear error when
+//! Redis is unreachable.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use voxcap_capture::redis_store::{RedisStore, RedisStoreConfig};
+use voxcap_capture::store::{
+    Abandoned, DeliveryTarget, Disposition, OperationStore, PendingOperation, Registration,
+};
+use voxcap_capture::wire::{OperationKey, RecordOperation};
+use voxcap_emulator::LocalRedis;
+
+#[derive(Default)]
+struct Collect {
+    got: Mutex<Vec<(OperationKey, RecordOperation)>>,
+    resyncs: Mutex<u32>,
+}
+
+impl DeliveryTarget for Collect {
+    fn deliver(&self, key: &OperationKey, op: RecordOperation) {
+        self.got.lock().unwrap().push((key.clone(), op));
+    }
+    fn resync(&self) {
+        *self.resyncs.lock().unwrap() += 1;
+    }
+}
+
+async fn store(redis: &LocalRedis, id: &str) -> (Arc<RedisStore>, Arc<Collect>) {
+    let mut c = RedisStoreConfig::new(redis.url());
+    c.instance_id = id.into();
+    c.heartbeat_ttl = Duration::from_millis(600);
+    let s = RedisStore::connect(c).await.expect("connect");
+    let target = Arc::new(Collect::default());
+    let weak: Weak<dyn DeliveryTarget> = Arc::downgrade(&target) as Weak<Collect>;
+    s.attach(weak);
+    (s, target)
+}
+
+fn pending(call: &str, op: &str, deadline_ms: u64) -> PendingOperation {
+    PendingOperation {
+        call_id: call.into(),
+        operation_id: op.into(),
+        client_context: Some(format!("ctx-{op}")),
+        deadline_ms,
+        settings: serde_json::json!({"request": {"maxRecordDurationInSeconds": 5}}),
+    }
+}
+
+fn completion(op: &str, token: &str) -> RecordOperation {
+    serde_json::from_value(serde_json::json!({
+        "@odata.type": "#microsoft.graph.recordOperation",
+        "id": op,
+        "status": "completed",
+        "resultInfo": {"code": 200, "subcode": 8514},
+        "recordingLocation": format!("https://file.location/{op}"),
+        "recordingAccessToken": token,
+    }))
+    .unwrap()
+}
+
+async fn wait_for<F: Fn() -> bool>(what: &str, f: F) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_received_elsewhere_reaches_the_owner_once() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, a_got) = store(&redis, "inst-a").await;
+    let (b, b_got) = store(&redis, "inst-b").await;
+    // Registered with dashed upper-case ids, completed with normalised ones.
+    let k_owner = OperationKey::new("CALL-1", "OP-1");
+    let k_seen = OperationKey::new("call1", "op1");
+    assert!(matches!(
+        a.register(&k_owner, &pending("CALL-1", "OP-1", 60_000))
+            .await
+            .unwrap(),
+        Registration::Pending
+    ));
+    let ttl = Duration::from_secs(60);
+    let op = completion("op1", "secret-token");
+    assert_eq!(
+        b.complete(&k_seen, &op, ttl).await.unwrap(),
+        Disposition::Deliver
+    );
+    wait_for("forwarded delivery", || {
+        a_got.got.lock().unwrap().len() == 1
+    })
+    .await;
+    let (k, delivered) = a_got.got.lock().unwrap()[0].clone();
+    assert_eq!(k, k_owner);
+    assert_eq!(delivered, op, "the token and fields survive the trip");
+    // Duplicates from either instance are ignored.
+    assert_eq!(
+        b.complete(&k_seen, &op, ttl).await.unwrap(),
+        Disposition::Duplicate
+    );
+    assert_eq!(
+        a.complete(&k_seen, &op, ttl).await.unwrap(),
+        Disposition::Duplicate
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(a_got.got.lock().unwrap().len(), 1);
+    assert!(b_got.got.lock().unwrap().is_empty());
+    // Poll finds it too (what a resync does).
+    assert_eq!(a.poll(&k_owner).await.unwrap(), Some(op.clone()));
+    assert_eq!(
+        b.poll(&k_owner).await.unwrap(),
+        None,
+        "only the owner polls it"
+    );
+    // One claim wins while the owner lives.
+    assert!(a.claim_download(&k_owner).await.unwrap());
+    assert!(!b.claim_download(&k_owner).await.unwrap());
+    a.finish(&k_owner, "done", &serde_json::json!({"ok": true}))
+        .await
+        .unwrap();
+    let rec = a.inspect(&k_owner).await.unwrap();
+    assert_eq!(rec.get("state").map(String::as_str), Some("done"));
+    assert!(
+        !rec.contains_key("completion"),
+        "the token is dropped when done"
+    );
+    assert_eq!(a.unfinished().await.unwrap(), 0);
+    assert!(
+        !b.claim_download(&k_owner).await.unwrap(),
+        "nothing to claim once done"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_completion_is_handed_to_the_registration() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, _) = store(&redis, "inst-a").await;
+    let (b, _) = store(&redis, "inst-b").await;
+    let k = OperationKey::new("c2", "o2");
+    let op = completion("o2", "t");
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        b.complete(&k, &op, ttl).await.unwrap(),
+        Disposition::Buffered
+    );
+    assert_eq!(
+        a.complete(&k, &op, ttl).await.unwrap(),
+        Disposition::Duplicate
+    );
+    match a.register(&k, &pending("c2", "o2", 60_000)).await.unwrap() {
+        Registration::AlreadyCompleted(got) => assert_eq!(*got, op),
+        other => panic!("expected the buffered completion, got {other:?}"),
+    }
+    assert!(
+        a.register(&k, &pending("c2", "o2", 60_000)).await.is_err(),
+        "a second registration of one operation is refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instance_is_taken_over() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, _) = store(&redis, "inst-a").await;
+    let (b, b_got) = store(&redis, "inst-b").await;
+    let waiting = OperationKey::new("c", "waiting");
+    let done = OperationKey::new("c", "completed");
+    let expired = OperationKey::new("c", "expired");
+    a.register(&waiting, &pending("c", "waiting", 60_000))
+        .await
+        .unwrap();
+    a.register(&done, &pending("c", "completed", 60_000))
+        .await
+        .unwrap();
+    a.register(&expired, &pending("c", "expired", 1))
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(60);
+    let op = completion("completed", "tok");
+    assert_eq!(
+        b.complete(&done, &op, ttl).await.unwrap(),
+        Disposition::Deliver
+    );
+    // A live owner keeps its operations.
+    assert!(b.adopt_orphans().await.unwrap().is_empty());
+    assert!(a.claim_download(&done).await.unwrap(), "the owner claims");
+    // Kill A without a goodbye: its heartbeat expires.
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let mut orphans = b.adopt_orphans().await.unwrap();
+    orphans.sort_by(|x, y| x.key.operation_id.as_str().cmp(y.key.operation_id.as_str()));
+    let ids: Vec<&str> = orphans
+        .iter()
+        .map(|o| o.key.operation_id.as_str())
+        .collect();
+    assert_eq!(ids, ["completed", "expired", "waiting"]);
+    assert!(orphans.iter().all(|o| o.previous_owner == "inst-a"));
+    assert_eq!(orphans[0].completion.as_deref(), Some(&op));
+    assert_eq!(
+        orphans[0].pending.client_context.as_deref(),
+        Some("ctx-completed")
+    );
+    assert_eq!(orphans[1].remaining, Duration::ZERO);
+    assert!(orphans[2].remaining > Duration::from_secs(50));
+    assert!(orphans[2].completion.is_none());
+    // The dead holder's claim passes to the adopter.
+    assert!(b.claim_download(&done).await.unwrap());
+    // Nothing is adopted twice.
+    assert!(b.adopt_orphans().await.unwrap().is_empty());
+    // Past its deadline: lost.
+    assert!(matches!(
+        b.abandon(&expired).await.unwrap(),
+        Abandoned::Lost
+    ));
+    // A completion for an adopted operation now goes to the adopter.
+    let late = completion("waiting", "tok2");
+    assert_eq!(
+        b.complete(&waiting, &late, ttl).await.unwrap(),
+        Disposition::Deliver
+    );
+    wait_for("delivery to the adopter", || {
+        b_got.got.lock().unwrap().len() == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_owner_learns_it_was_taken_over() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, _) = store(&redis, "inst-a").await;
+    let (b, _) = store(&redis, "inst-b").await;
+    let k = OperationKey::new("c", "slow");
+    a.register(&k, &pending("c", "slow", 60_000)).await.unwrap();
+    // A's heartbeat goes away (a long pause), B adopts.
+    a.shutdown().await;
+    assert_eq!(b.adopt_orphans().await.unwrap().len(), 1);
+    match a.abandon(&k).await.unwrap() {
+        Abandoned::TakenOver { by } => assert_eq!(by, "inst-b"),
+        other => panic!("expected TakenOver, got {other:?}"),
+    }
+    assert!(
+        a.finish(&k, "done", &serde_json::json!({})).await.is_err(),
+        "a former owner cannot finish"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_redis_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = RedisStoreConfig::new(format!("redis://user:hunter2@127.0.0.1:{port}/"));
+    c.timeout = Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let e = RedisStore::connect(c).await.unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(10), "no hang");
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert!(e.contains("connecting"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    let bad = RedisStore::connect(RedisStoreConfig::new("http://nope"))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("URL"), "{bad}");
+}
