@@ -3,12 +3,14 @@
 //! Each subcommand lives in its own module; `main` only parses arguments and
 //! maps outcomes to exit codes: 0 when everything succeeded, 1 when some
 //! input failed, 2 for usage errors (clap's default); `record` adds 3 (Graph
-//! reported a failure) and 4 (lost: no completion by the deadline).
+//! reported a failure) and 4 (lost: no completion by the deadline); `serve`
+//! exits 0 after a graceful shutdown.
 
 mod analyze;
 mod demo;
 mod emulate;
 mod record_cmd;
+mod serve;
 
 use voxcap::trim_out;
 
@@ -34,6 +36,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the local Graph calls emulator until ctrl-c.
     Emulate(emulate::EmulateArgs),
+    /// Run a fleet member: webhook, health and readiness, takeover of dead instances' operations (needs --redis).
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Record(args) => return report_exit(record_cmd::run(args)),
         Command::Demo(args) => return report_exit(demo::run(args)),
+        Command::Serve(args) => return report_exit(serve::run(args)),
         Command::Emulate(args) => {
             return report_exit(emulate::run(args).map(|()| ExitCode::SUCCESS))
         }

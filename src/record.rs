@@ -10,16 +10,19 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde::Serialize;
+use voxcap_capture::redis_store::{RedisStore, RedisStoreConfig};
+use voxcap_capture::store::OperationStore;
 use voxcap_capture::webhook::{self, DEFAULT_CALLBACK_PATH};
 use voxcap_capture::wire::{RecordResponseRequest, ResultInfo};
 use voxcap_capture::{
-    ClientCredentialsConfig, DownloadInfo, GraphClient, JwtConfig, NotificationAuth,
-    OperationTracker, RecordApi, RecordOptions, RecordOutcome, RecordingEnd, RecordingPermit,
-    Secret, TrackerConfig, WebhookState,
+    AdoptedOperation, ClientCredentialsConfig, DownloadInfo, GraphClient, JwtConfig,
+    NotificationAuth, OperationTracker, RecordApi, RecordOptions, RecordOutcome, RecordingEnd,
+    RecordingPermit, Secret, TrackerConfig, WebhookState,
 };
 use voxcap_dsp::verify::{RecordSettings, ReportedOutcome};
 use voxcap_dsp::{analyze_reader, AnalysisConfig, Report};
@@ -65,6 +68,18 @@ pub struct BotConfig {
     pub auth: NotificationAuthMode,
     /// Added to prompt + initial silence + max record to form the deadline.
     pub deadline_margin: Duration,
+    /// Where pending operations live: this process, or Redis for a fleet.
+    pub store: StoreChoice,
+}
+
+/// Where a bot keeps its pending operations.
+#[derive(Debug, Clone, Default)]
+pub enum StoreChoice {
+    /// In this process (one instance receives all its notifications).
+    #[default]
+    InMemory,
+    /// In Redis, shared by a fleet of instances behind one callback URL.
+    Redis(RedisStoreConfig),
 }
 
 impl BotConfig {
@@ -77,6 +92,7 @@ impl BotConfig {
             callback_path: DEFAULT_CALLBACK_PATH.to_string(),
             auth: NotificationAuthMode::InsecureLoopbackOnly,
             deadline_margin: Duration::from_secs(15),
+            store: StoreChoice::InMemory,
         }
     }
 }
@@ -189,12 +205,18 @@ pub struct Outcome {
 
 /// A running bot: Graph client, operation tracker and notification webhook.
 pub struct Bot {
-    client: GraphClient,
-    tracker: OperationTracker,
+    core: Arc<Core>,
     callback_url: String,
-    beta: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<voxcap_capture::Result<()>>,
+}
+
+/// What record and takeover tasks share.
+struct Core {
+    client: GraphClient,
+    tracker: OperationTracker,
+    beta: bool,
+    redis: Option<Arc<RedisStore>>,
 }
 
 impl std::fmt::Debug for Bot {
@@ -206,11 +228,16 @@ impl std::fmt::Debug for Bot {
 }
 
 impl Bot {
-    /// Builds the client and tracker and starts the webhook on `config.listen`.
+    /// Builds the client and tracker (connecting to the shared store when
+    /// one is configured) and starts the webhook on `config.listen`, with
+    /// `/healthz` and `/readyz` beside it.
     pub async fn start(config: BotConfig) -> anyhow::Result<Bot> {
         let path = &config.callback_path;
         if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
             bail!("--callback-path {path:?}: must be a URL path starting with '/'");
+        }
+        if matches!(path.as_str(), "/healthz" | "/readyz") {
+            bail!("--callback-path {path:?}: reserved for the health endpoints");
         }
         let builder = GraphClient::builder().base_url(config.graph_url.trim_end_matches('/'));
         let builder = match config.token {
@@ -218,13 +245,24 @@ impl Bot {
             TokenSource::ClientCredentials(c) => builder.client_credentials(c),
         };
         let client = builder.build().context("Graph client")?;
-        let tracker = OperationTracker::new(
-            client.clone(),
-            TrackerConfig {
-                deadline_margin: config.deadline_margin,
-                ..TrackerConfig::default()
-            },
-        );
+        let tracker_config = TrackerConfig {
+            deadline_margin: config.deadline_margin,
+            ..TrackerConfig::default()
+        };
+        let (tracker, redis) = match config.store {
+            StoreChoice::InMemory => (OperationTracker::new(client.clone(), tracker_config), None),
+            StoreChoice::Redis(rc) => {
+                let store = RedisStore::connect(rc)
+                    .await
+                    .context("--redis: the shared operation store is unusable")?;
+                let tracker = OperationTracker::with_store(
+                    client.clone(),
+                    tracker_config,
+                    store.clone() as Arc<dyn OperationStore>,
+                );
+                (tracker, Some(store))
+            }
+        };
         let auth = match config.auth {
             NotificationAuthMode::Jwt {
                 audience,
@@ -253,13 +291,17 @@ impl Bot {
         let addr = listener.local_addr().context("webhook local address")?;
         let callback_url = format!("http://{addr}{path}");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(webhook::serve(listener, state, async move {
+        let health = health_routes(redis.clone());
+        let server = tokio::spawn(webhook::serve_with(listener, state, health, async move {
             let _ = rx.await;
         }));
         Ok(Bot {
-            beta: client.base_url().ends_with("/beta"),
-            client,
-            tracker,
+            core: Arc::new(Core {
+                beta: client.base_url().ends_with("/beta"),
+                client,
+                tracker,
+                redis,
+            }),
             callback_url,
             shutdown: Some(tx),
             server,
@@ -273,15 +315,24 @@ impl Bot {
 
     /// The Graph client.
     pub fn client(&self) -> &GraphClient {
-        &self.client
+        &self.core.client
     }
 
-    /// Stops the webhook.
+    /// The shared store, when the bot runs in a fleet.
+    pub fn redis(&self) -> Option<&Arc<RedisStore>> {
+        self.core.redis.as_ref()
+    }
+
+    /// Stops the webhook; with a shared store, also deletes this instance's
+    /// heartbeat so the fleet takes over anything it leaves unfinished.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.server).await;
+        if let Some(r) = &self.core.redis {
+            r.shutdown().await;
+        }
     }
 
     /// Runs one record operation on `call_id` end to end.
@@ -289,6 +340,67 @@ impl Bot {
     /// Graph-reported failures and lost operations are `Ok` outcomes (their
     /// JSON is still written); `Err` is anything else (HTTP, download, I/O).
     pub async fn record(&self, call_id: &str, plan: &RecordPlan) -> anyhow::Result<Outcome> {
+        self.core.record(call_id, plan).await
+    }
+
+    /// Takes over the operations of dead fleet instances (a no-op without a
+    /// shared store) and finishes each in its own task: completed ones are
+    /// downloaded and analysed into `out_dir`, pending ones are awaited until
+    /// their original deadline, expired ones are reported `lost`.
+    pub async fn take_over(
+        &self,
+        out_dir: &Path,
+    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<Outcome>>>> {
+        let adopted = self
+            .core
+            .tracker
+            .adopt_orphans()
+            .await
+            .context("taking over operations of dead instances")?;
+        Ok(adopted
+            .into_iter()
+            .map(|a| {
+                let core = self.core.clone();
+                let dir = out_dir.to_path_buf();
+                tokio::spawn(async move { core.finish_adopted(a, &dir).await })
+            })
+            .collect())
+    }
+}
+
+/// `/healthz` (the process serves) and `/readyz` (it can do its job: the
+/// shared store answers and its heartbeat is fresh).
+fn health_routes(redis: Option<Arc<RedisStore>>) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
+        .route(
+            "/readyz",
+            get(move || {
+                let redis = redis.clone();
+                async move {
+                    match redis {
+                        None => (StatusCode::OK, "ready\n".to_string()),
+                        Some(r) if r.is_healthy() => match r.ping().await {
+                            Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+                            Err(e) => {
+                                (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"))
+                            }
+                        },
+                        Some(_) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "not ready: the shared store's heartbeat or subscription is down\n"
+                                .to_string(),
+                        ),
+                    }
+                }
+            }),
+        )
+}
+
+impl Core {
+    async fn record(&self, call_id: &str, plan: &RecordPlan) -> anyhow::Result<Outcome> {
         let dir = &plan.out_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
         let mut request = plan.request.clone();
@@ -316,6 +428,8 @@ impl Bot {
             },
             prompt_duration: plan.prompt_duration,
             deadline_margin: None,
+            app_settings: serde_json::json!({ "outDir": plan.out_dir }),
+            permit_held: permit.is_some(),
         };
         let handle = match self.tracker.record(call_id, &request, &options).await {
             Ok(h) => h,
@@ -326,7 +440,103 @@ impl Bot {
         };
         let op_id = handle.operation_id().to_string();
         let outcome = handle.completed().await;
+        let result = self
+            .conclude(
+                call_id,
+                &op_id,
+                &request,
+                outcome,
+                permit,
+                dir,
+                plan.recording_status,
+            )
+            .await;
+        self.record_finish(call_id, &op_id, &result).await;
+        result
+    }
+
+    /// Finishes an operation taken over from a dead instance.
+    async fn finish_adopted(
+        &self,
+        adopted: AdoptedOperation,
+        dir: &Path,
+    ) -> anyhow::Result<Outcome> {
+        let call_id = adopted.orphan.pending.call_id.clone();
+        let op_id = adopted.orphan.pending.operation_id.clone();
+        let from = adopted.orphan.previous_owner.clone();
+        let request = adopted.request().unwrap_or_default();
+        let permit = RecordingPermit::inherit(&adopted);
+        let persist = permit.is_some();
+        if !persist {
+            tracing::warn!(%call_id, operation_id = %op_id,
+                "taken-over operation had no recording permit: the outcome is reported, nothing is persisted");
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
+        let outcome = adopted.handle.completed().await;
+        let mut result = self
+            .conclude(&call_id, &op_id, &request, outcome, permit, dir, persist)
+            .await;
+        if let Ok(o) = &mut result {
+            let me = self.redis.as_ref().map(|r| r.instance_id().to_string());
+            if let Some(obj) = o.json.as_object_mut() {
+                obj.insert(
+                    "takeover".into(),
+                    serde_json::json!({ "from": from, "by": me }),
+                );
+            }
+        }
+        self.record_finish(&call_id, &op_id, &result).await;
+        result
+    }
+
+    /// Tells the shared store how the operation ended (so it leaves the
+    /// pending set); a failure there is logged, the outcome stands.
+    async fn record_finish(&self, call_id: &str, op_id: &str, result: &anyhow::Result<Outcome>) {
+        if self.redis.is_none() {
+            return;
+        }
+        let (state, summary) = match result {
+            Ok(o) if o.taken_over_by().is_some() => return,
+            Ok(o) => (
+                match o.kind {
+                    OutcomeKind::Recorded => "done",
+                    OutcomeKind::Failed => "failed",
+                    OutcomeKind::Lost => "lost",
+                },
+                serde_json::json!({
+                    "status": o.operation.status,
+                    "completionReason": o.operation.completion_reason,
+                    "report": o.json_path,
+                    "verdict": o.report.as_ref().map(|r| &r.completion),
+                }),
+            ),
+            Err(e) => (
+                "failed",
+                serde_json::json!({ "status": "error", "error": format!("{e:#}") }),
+            ),
+        };
+        if let Err(e) = self.tracker.finish(call_id, op_id, state, &summary).await {
+            tracing::warn!(call_id, operation_id = op_id, error = %e,
+                "could not record the outcome in the shared store");
+        }
+    }
+
+    /// Turns a resolved handle into an [`Outcome`]: downloads, analyses and
+    /// writes the files for a completed recording (when `persist`), writes
+    /// the JSON of a failure or a loss.
+    #[allow(clippy::too_many_arguments)]
+    async fn conclude(
+        &self,
+        call_id: &str,
+        op_id: &str,
+        request: &RecordResponseRequest,
+        outcome: RecordOutcome,
+        permit: Option<RecordingPermit>,
+        dir: &Path,
+        persist: bool,
+    ) -> anyhow::Result<Outcome> {
         let notified = Instant::now();
+        let op_id = op_id.to_string();
         match outcome {
             RecordOutcome::Completed(rec) => {
                 let operation = OperationReport {
@@ -350,7 +560,7 @@ impl Bot {
                         notification_to_report: None,
                     });
                 };
-                let config = analysis_config(&request, &rec);
+                let config = analysis_config(request, &rec);
                 let name = format!("{op_id}.wav");
                 let wav = dir.join(&name);
                 let downloaded = rec
@@ -412,26 +622,47 @@ impl Bot {
                     completion_reason: f.reason.as_ref().map(|r| r.as_str().to_string()),
                     result_info: f.result_info.as_ref().into(),
                 };
-                write_if(no_audio_outcome(OutcomeKind::Failed, operation), plan)
+                write_if(
+                    no_audio_outcome(OutcomeKind::Failed, operation),
+                    dir,
+                    persist,
+                )
             }
             RecordOutcome::Lost(l) => {
                 release(&self.client, permit, RecordingEnd::Finished).await;
+                let message = match &l.taken_over_by {
+                    Some(by) => format!("taken over by {by}, which finishes it"),
+                    None => format!(
+                        "no completion notification within {:.1} s",
+                        l.deadline.as_secs_f64()
+                    ),
+                };
                 let operation = OperationReport {
                     id: op_id.clone(),
                     client_context: l.client_context.clone(),
                     status: "lost".into(),
                     completion_reason: None,
                     result_info: ResultInfoReport {
-                        message: Some(format!(
-                            "no completion notification within {:.1} s",
-                            l.deadline.as_secs_f64()
-                        )),
+                        message: Some(message),
                         ..ResultInfoReport::default()
                     },
                 };
-                write_if(no_audio_outcome(OutcomeKind::Lost, operation), plan)
+                let mut o = no_audio_outcome(OutcomeKind::Lost, operation);
+                if let (Some(by), Some(obj)) = (&l.taken_over_by, o.json.as_object_mut()) {
+                    obj.insert("takenOverBy".into(), serde_json::json!(by));
+                    // The instance that took it over writes the report.
+                    return Ok(o);
+                }
+                write_if(o, dir, persist)
             }
         }
+    }
+}
+
+impl Outcome {
+    /// The instance that took this operation over, when this one gave it up.
+    pub fn taken_over_by(&self) -> Option<&str> {
+        self.json.get("takenOverBy").and_then(|v| v.as_str())
     }
 }
 
@@ -457,13 +688,9 @@ impl Drop for Bot {
 }
 
 /// Writes the JSON of an outcome without audio, when persisting is allowed.
-fn write_if(mut o: Outcome, plan: &RecordPlan) -> anyhow::Result<Outcome> {
-    if plan.recording_status {
-        o.json_path = Some(write_json_atomically(
-            &plan.out_dir,
-            &o.operation.id,
-            &o.json,
-        )?);
+fn write_if(mut o: Outcome, dir: &Path, persist: bool) -> anyhow::Result<Outcome> {
+    if persist {
+        o.json_path = Some(write_json_atomically(dir, &o.operation.id, &o.json)?);
     }
     Ok(o)
 }

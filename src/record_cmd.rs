@@ -11,8 +11,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use voxcap::record::{
-    ApiKind, Bot, BotConfig, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan, TokenSource,
+    ApiKind, Bot, BotConfig, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan, StoreChoice,
+    TokenSource,
 };
+use voxcap_capture::redis_store::RedisStoreConfig;
 use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
 use voxcap_capture::{ClientCredentialsConfig, Secret};
 
@@ -27,52 +29,16 @@ pub enum ApiArg {
 
 /// Arguments of `voxcap record`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("token").required(true).args(["token_env", "tenant"])))]
-#[command(group(ArgGroup::new("notification_auth").required(true).args(["notification_audience", "no_notification_auth"])))]
 pub struct RecordArgs {
     /// The call to record on (it must already exist and post its notifications to --listen).
     #[arg(long, value_name = "ID")]
     pub call_id: String,
-    /// Graph base URL (national clouds: change the host; a /beta URL uses the beta API).
-    #[arg(
-        long,
-        value_name = "URL",
-        default_value = "https://graph.microsoft.com/v1.0"
-    )]
-    pub graph_url: String,
     /// Which Graph action starts the recording.
     #[arg(long, value_enum, default_value_t = ApiArg::RecordResponse)]
     pub api: ApiArg,
-    /// Environment variable holding a Graph app token.
-    #[arg(long, value_name = "VAR")]
-    pub token_env: Option<String>,
-    /// Tenant for client credentials.
-    #[arg(long, value_name = "T", requires_all = ["client_id", "client_secret_env"])]
-    pub tenant: Option<String>,
-    /// Application (client) id for client credentials.
-    #[arg(long, value_name = "C", requires = "tenant")]
-    pub client_id: Option<String>,
-    /// Environment variable holding the client secret.
-    #[arg(long, value_name = "VAR", requires = "tenant")]
-    pub client_secret_env: Option<String>,
-    /// OAuth2 authority for client credentials.
-    #[arg(long, value_name = "URL", requires = "tenant")]
-    pub authority: Option<String>,
-    /// Address the notification webhook binds.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// Path of the notification webhook.
-    #[arg(long, value_name = "PATH", default_value = "/api/calls")]
-    pub callback_path: String,
-    /// Verify notification JWTs with this audience (the bot's app id).
-    #[arg(long, value_name = "APPID")]
-    pub notification_audience: Option<String>,
-    /// OpenID configuration URL for the notification signing keys.
-    #[arg(long, value_name = "URL", requires = "notification_audience")]
-    pub openid_config: Option<String>,
-    /// Accept notifications without verification (only with a loopback --listen).
-    #[arg(long)]
-    pub no_notification_auth: bool,
+    /// Graph, token, webhook and fleet settings.
+    #[command(flatten)]
+    pub bot: BotArgs,
     /// Prompt played before the beep (a WAV URI).
     #[arg(long, value_name = "URI")]
     pub prompt: Option<String>,
@@ -100,9 +66,6 @@ pub struct RecordArgs {
     /// Skip updateRecordingStatus; then nothing may be persisted, so only the outcome is printed.
     #[arg(long)]
     pub no_recording_status: bool,
-    /// Seconds added to prompt + initial silence + max record before the operation counts as lost.
-    #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = parse_margin)]
-    pub deadline_margin: f64,
     /// Output directory for <operationId>.wav, .trimmed.wav and .json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -123,7 +86,85 @@ fn env_secret(var: &str, flag: &str) -> anyhow::Result<Secret> {
     }
 }
 
-impl RecordArgs {
+/// The settings `record` and `serve` share: Graph, app token, notification
+/// webhook and its authentication, deadline margin, and the fleet store.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("token").required(true).args(["token_env", "tenant"])))]
+#[command(group(ArgGroup::new("notification_auth").required(true).args(["notification_audience", "no_notification_auth"])))]
+pub struct BotArgs {
+    /// Graph base URL (national clouds: change the host; a /beta URL uses the beta API).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://graph.microsoft.com/v1.0"
+    )]
+    pub graph_url: String,
+    /// Environment variable holding a Graph app token.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Tenant for client credentials.
+    #[arg(long, value_name = "T", requires_all = ["client_id", "client_secret_env"])]
+    pub tenant: Option<String>,
+    /// Application (client) id for client credentials.
+    #[arg(long, value_name = "C", requires = "tenant")]
+    pub client_id: Option<String>,
+    /// Environment variable holding the client secret.
+    #[arg(long, value_name = "VAR", requires = "tenant")]
+    pub client_secret_env: Option<String>,
+    /// OAuth2 authority for client credentials.
+    #[arg(long, value_name = "URL", requires = "tenant")]
+    pub authority: Option<String>,
+    /// Address the notification webhook binds (also serves /healthz and /readyz).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Path of the notification webhook.
+    #[arg(long, value_name = "PATH", default_value = "/api/calls")]
+    pub callback_path: String,
+    /// Verify notification JWTs with this audience (the bot's app id).
+    #[arg(long, value_name = "APPID")]
+    pub notification_audience: Option<String>,
+    /// OpenID configuration URL for the notification signing keys.
+    #[arg(long, value_name = "URL", requires = "notification_audience")]
+    pub openid_config: Option<String>,
+    /// Accept notifications without verification (only with a loopback --listen).
+    #[arg(long)]
+    pub no_notification_auth: bool,
+    /// Seconds added to prompt + initial silence + max record before the operation counts as lost.
+    #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = parse_margin)]
+    pub deadline_margin: f64,
+    /// Share pending operations through Redis (a fleet behind one callback URL), e.g. redis://127.0.0.1:6379/.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Prefix of the fleet's Redis keys (fleets sharing a server use different ones).
+    #[arg(long, value_name = "P", default_value = "voxcap", requires = "redis")]
+    pub redis_prefix: String,
+    /// This instance's id in the fleet (default: host-pid-random).
+    #[arg(long, value_name = "ID", requires = "redis")]
+    pub instance_id: Option<String>,
+    /// Seconds without a heartbeat after which the fleet takes over this instance's operations.
+    #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = parse_heartbeat, requires = "redis")]
+    pub heartbeat_ttl: f64,
+}
+
+fn parse_heartbeat(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.3..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in 0.3..=3600")),
+    }
+}
+
+impl BotArgs {
+    /// Refuses `--no-notification-auth` with a non-loopback `--listen`.
+    pub fn check(&self) -> Result<(), String> {
+        if self.no_notification_auth && !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "--no-notification-auth is only allowed with a loopback --listen (got {})",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+
     /// The bot settings these flags describe (reads the secret variables).
     pub fn bot_config(&self) -> anyhow::Result<BotConfig> {
         let token = match (&self.token_env, &self.tenant) {
@@ -161,9 +202,23 @@ impl RecordArgs {
             callback_path: self.callback_path.clone(),
             auth,
             deadline_margin: Duration::from_secs_f64(self.deadline_margin),
+            store: match &self.redis {
+                None => StoreChoice::InMemory,
+                Some(url) => {
+                    let mut c = RedisStoreConfig::new(url.clone());
+                    c.prefix = self.redis_prefix.clone();
+                    if let Some(id) = &self.instance_id {
+                        c.instance_id = id.clone();
+                    }
+                    c.heartbeat_ttl = Duration::from_secs_f64(self.heartbeat_ttl);
+                    StoreChoice::Redis(c)
+                }
+            },
         })
     }
+}
 
+impl RecordArgs {
     /// The operation these flags describe.
     pub fn plan(&self) -> RecordPlan {
         let mut request = RecordResponseRequest {
@@ -207,15 +262,12 @@ pub fn exit_code(o: &Outcome) -> ExitCode {
 
 /// Runs `voxcap record`.
 pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
-    if args.no_notification_auth && !args.listen.ip().is_loopback() {
-        eprintln!(
-            "voxcap: --no-notification-auth is only allowed with a loopback --listen (got {})",
-            args.listen
-        );
+    if let Err(e) = args.bot.check() {
+        eprintln!("voxcap: {e}");
         return Ok(ExitCode::from(2));
     }
     init_tracing();
-    let config = args.bot_config()?;
+    let config = args.bot.bot_config()?;
     let plan = args.plan();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {

@@ -67,6 +67,23 @@ impl RecordingPermit {
         })
     }
 
+    /// The permit of an operation taken over from a dead instance of the
+    /// same fleet: `Some` only if that instance held one (it recorded so in
+    /// the shared store when it started the operation), since Graph's
+    /// recording status is per call, not per process. Releasing it ends the
+    /// status as [`RecordingPermit::release`] always does.
+    pub fn inherit(adopted: &crate::tracker::AdoptedOperation) -> Option<RecordingPermit> {
+        if !adopted.permit_held() {
+            return None;
+        }
+        let p = &adopted.orphan.pending;
+        Some(RecordingPermit {
+            call_id: p.call_id.clone(),
+            client_context: p.client_context.clone().unwrap_or_default(),
+            released: false,
+        })
+    }
+
     /// The call this permit covers.
     pub fn call_id(&self) -> &str {
         &self.call_id

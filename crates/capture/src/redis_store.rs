@@ -147,6 +147,7 @@ struct Scripts {
     abandon: Script,
     claim: Script,
     finish: Script,
+    release: Script,
     poll: Script,
     adopt: Script,
 }
@@ -235,6 +236,14 @@ impl Scripts {
                 return {{'ok'}}"
             )),
             // KEYS: op. ARGV: me.
+            release: Script::new(
+                "local h = redis.call('HMGET', KEYS[1], 'state', 'owner')
+                if h[2] == ARGV[1] and (h[1] == 'pending' or h[1] == 'completed') then
+                  redis.call('HSET', KEYS[1], 'owner', '', 'released_by', ARGV[1])
+                end
+                return 1",
+            ),
+            // KEYS: op. ARGV: me.
             poll: Script::new(
                 "local h = redis.call('HMGET', KEYS[1], 'state', 'owner', 'completion')
                 if h[1] == 'completed' and h[2] == ARGV[1] and h[3] then return h[3] end
@@ -252,7 +261,7 @@ impl Scripts {
                   if not h[1] then
                     redis.call('ZREM', KEYS[1], m)
                   elseif h[1] ~= ARGV[1] and (h[2] == 'pending' or h[2] == 'completed')
-                      and redis.call('EXISTS', ARGV[2] .. 'instance:' .. h[1]) == 0 then
+                      and (h[1] == '' or redis.call('EXISTS', ARGV[2] .. 'instance:' .. h[1]) == 0) then
                     redis.call('HSET', opk, 'owner', ARGV[1], 'adopted_from', h[1])
                     local remaining = tonumber(h[3] or '0') - now
                     if remaining < 0 then remaining = 0 end
@@ -706,6 +715,21 @@ impl OperationStore for RedisStore {
                 },
                 _ => Abandoned::Lost,
             })
+        })
+    }
+
+    fn release(&self, key: &OperationKey) -> BoxFuture<'_, Result<()>> {
+        let key = key.clone();
+        Box::pin(async move {
+            let mut c = self.conn.clone();
+            self.scripts
+                .release
+                .key(self.op_key(&key))
+                .arg(&self.config.instance_id)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(|e| self.err(&format!("handing {key} to the fleet"), e))
         })
     }
 

@@ -120,6 +120,15 @@ pub trait OperationStore: Send + Sync + 'static {
     /// Gives up on `key` (deadline passed or the handle was dropped).
     fn abandon(&self, key: &OperationKey) -> BoxFuture<'_, Result<Abandoned>>;
 
+    /// The local waiter for `key` went away without an answer (its handle
+    /// was dropped, e.g. the task was cancelled). The in-memory store gives
+    /// the operation up; a shared store hands it to the fleet, whose next
+    /// takeover scan finishes it.
+    fn release(&self, key: &OperationKey) -> BoxFuture<'_, Result<()>> {
+        let key = key.clone();
+        Box::pin(async move { self.abandon(&key).await.map(|_| ()) })
+    }
+
     /// Claims the right to download `key`'s recording. Exactly one caller
     /// across all instances gets `true` (a dead holder's claim is taken
     /// over). The in-memory store always says `true`: its single delivery

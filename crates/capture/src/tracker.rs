@@ -49,6 +49,10 @@ pub struct RecordOptions {
     /// store so that another instance can finish the job if this one dies
     /// (e.g. whether a recording permit was acquired, output preferences).
     pub app_settings: serde_json::Value,
+    /// A [`crate::RecordingPermit`] is held for this call, so an instance
+    /// that takes the operation over may persist the recording
+    /// ([`crate::RecordingPermit::inherit`]).
+    pub permit_held: bool,
 }
 
 /// Tracker settings.
@@ -296,6 +300,7 @@ impl OperationTracker {
                     RecordApi::LegacyRecord => "record",
                 },
                 "request": request,
+                "permitHeld": options.permit_held,
                 "app": options.app_settings,
             }),
         };
@@ -451,6 +456,33 @@ pub struct AdoptedOperation {
     pub orphan: OrphanedOperation,
     /// Resolves like any handle: completed, failed or lost.
     pub handle: OperationHandle,
+}
+
+impl AdoptedOperation {
+    /// The request the original owner sent (timers and stop tones, for the
+    /// completion check), if it was recorded.
+    pub fn request(&self) -> Option<RecordResponseRequest> {
+        serde_json::from_value(self.orphan.pending.settings.get("request")?.clone()).ok()
+    }
+
+    /// Whether the original owner held a recording permit for the call.
+    pub fn permit_held(&self) -> bool {
+        self.orphan
+            .pending
+            .settings
+            .get("permitHeld")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// The application's own settings ([`RecordOptions::app_settings`]).
+    pub fn app_settings(&self) -> &serde_json::Value {
+        self.orphan
+            .pending
+            .settings
+            .get("app")
+            .unwrap_or(&serde_json::Value::Null)
+    }
 }
 
 impl std::fmt::Debug for OperationHandle {
@@ -612,15 +644,16 @@ impl OperationHandle {
 
 impl Drop for OperationHandle {
     fn drop(&mut self) {
-        // A handle dropped unread: stop waiting so the key becomes "done" and
-        // a late completion is ignored instead of buffered.
+        // A handle dropped unread: stop waiting. In memory the key becomes
+        // "done" and a late completion is ignored instead of buffered; a
+        // shared store hands the operation to the fleet instead.
         if let Some(HandleState::Waiting(_)) = self.state.take() {
             let inner = self.inner.clone();
             inner.lock_waiters().remove(&self.info.key);
             let key = self.info.key.clone();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
-                    let _ = inner.store.abandon(&key).await;
+                    let _ = inner.store.release(&key).await;
                 });
             }
         }

@@ -385,6 +385,17 @@ pub async fn serve(
     state: WebhookState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// Like [`serve`], with `extra` routes (health, readiness) on the same
+/// listener.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: WebhookState,
+    extra: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let addr = listener.local_addr().map_err(|e| CaptureError::Io {
         action: "read local address of",
         path: "webhook listener".into(),
@@ -399,7 +410,9 @@ pub async fn serve(
     tracing::info!(%addr, path = %state.path, "notification webhook listening");
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(state)
+            .merge(extra)
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

@@ -268,3 +268,26 @@ async fn unreachable_redis_is_a_clear_error() {
         .unwrap_err();
     assert!(bad.to_string().contains("URL"), "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_operation_is_adopted_by_the_fleet() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, _) = store(&redis, "inst-a").await;
+    let (b, _) = store(&redis, "inst-b").await;
+    let k = OperationKey::new("c", "released");
+    a.register(&k, &pending("c", "released", 60_000))
+        .await
+        .unwrap();
+    assert!(
+        b.adopt_orphans().await.unwrap().is_empty(),
+        "A is alive and holds it"
+    );
+    a.release(&k).await.unwrap();
+    // A is alive, yet the released operation is up for adoption.
+    let got = b.adopt_orphans().await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].previous_owner, "");
+    let rec = b.inspect(&k).await.unwrap();
+    assert_eq!(rec.get("owner").map(String::as_str), Some("inst-b"));
+    assert_eq!(rec.get("released_by").map(String::as_str), Some("inst-a"));
+}
