@@ -1,0 +1,598 @@
+//! A bot fleet on Redis, end to end: a real `redis-server` on loopback
+//! (`LocalRedis`), the in-process Graph emulator, bots sharing the Redis
+//! operation store, and `voxcap serve` / `voxcap record --redis` processes.
+//!
+//! - 200 concurrent operations over two owner instances whose
+//!   notifications all go, round-robin, to two `serve` instances that do not
+//!   own them: every one completes exactly once, each recording is
+//!   downloaded exactly once, none is lost.
+//! - Owners killed (SIGKILL) after the recordResponse POST, before the
+//!   notification or in the middle of the download: a replacement `serve`
+//!   finishes every operation, or reports it `lost` once its deadline passed.
+//! - Redis unreachable: a clear error and a non-zero exit; readiness follows
+//!   Redis; SIGTERM stops `serve` cleanly.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use voxcap::emulated::{bot_config, create_call};
+use voxcap::record::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
+use voxcap_capture::redis_store::RedisStoreConfig;
+use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID};
+use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
+
+// ---- harness ----------------------------------------------------------------
+
+const SECRET_VAR: &str = "VOXCAP_FLEET_SECRET";
+
+async fn emulator() -> RunningEmulator {
+    RunningEmulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        EmulatorConfig {
+            asset_root: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            ..EmulatorConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A bot in this process whose operations live in `redis`.
+async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, id: &str) -> Bot {
+    let mut c = bot_config(emu);
+    let mut rc = RedisStoreConfig::new(redis.url());
+    rc.instance_id = id.into();
+    rc.heartbeat_ttl = Duration::from_secs(2);
+    c.store = StoreChoice::Redis(rc);
+    c.deadline_margin = Duration::from_secs(10);
+    Bot::start(c).await.unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The flags every fleet process shares: Graph on the emulator, client
+/// credentials, JWT-verified webhook on `port`, Redis.
+fn bot_flags(emu: &RunningEmulator, redis_url: &str, port: u16, id: &str) -> Vec<String> {
+    [
+        "--graph-url",
+        &format!("{}/v1.0", emu.base_url),
+        "--tenant",
+        TEST_TENANT_ID,
+        "--client-id",
+        TEST_CLIENT_ID,
+        "--client-secret-env",
+        SECRET_VAR,
+        "--authority",
+        &emu.base_url,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--notification-audience",
+        TEST_CLIENT_ID,
+        "--openid-config",
+        &emu.state.openid_config_url(),
+        "--redis",
+        redis_url,
+        "--instance-id",
+        id,
+        "--heartbeat-ttl",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// A child process killed on drop, with its stdout lines collected.
+struct Proc {
+    child: Child,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+    stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Proc {
+    fn spawn(args: &[String]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+            .args(args)
+            .env(SECRET_VAR, TEST_CLIENT_SECRET)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run voxcap");
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = child.stdout.take().unwrap();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let e = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                e.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Proc {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Status code of `GET http://127.0.0.1:port/path`, or None if no answer.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = String::new();
+    BufReader::new(s).read_line(&mut head).ok()?;
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `voxcap serve` on `port`, ready (its `/readyz` answers 200).
+fn start_serve(emu: &RunningEmulator, redis_url: &str, port: u16, id: &str, out: &Path) -> Proc {
+    let mut args = vec!["serve".to_string()];
+    args.extend(bot_flags(emu, redis_url, port, id));
+    args.extend(
+        [
+            "--out",
+            &out.display().to_string(),
+            "--takeover-interval",
+            "0.3",
+        ]
+        .map(String::from),
+    );
+    let mut p = Proc::spawn(&args);
+    let start = Instant::now();
+    while http_status(port, "/readyz") != Some(200) {
+        if let Ok(Some(status)) = p.child.try_wait() {
+            panic!("serve {id} exited {status}: {}", p.stderr());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "serve {id} never became ready: {}",
+            p.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    p
+}
+
+async fn redis_conn(redis: &LocalRedis) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// The stored record of an operation (normalised ids, as the store keys it).
+async fn op_record(
+    conn: &mut redis::aio::MultiplexedConnection,
+    call: &str,
+    op: &str,
+) -> HashMap<String, String> {
+    let norm = |s: &str| s.replace('-', "").to_lowercase();
+    redis::cmd("HGETALL")
+        .arg(format!("voxcap:op:{}/{}", norm(call), norm(op)))
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+/// Emulator download counts: recording id → (from start, resumed).
+async fn download_counts(emu: &RunningEmulator) -> HashMap<String, (u64, u64)> {
+    emu.state
+        .download_counts()
+        .into_iter()
+        .map(|(k, v)| (k, (v.from_start, v.resumed)))
+        .collect()
+}
+
+/// Caller `i` speaks for 0.4 s + 10 ms * i, then stays silent: with a 1 s
+/// max-silence timer each recording has its own length (0.6 s lead-in +
+/// speech + 1 s), which tells every operation's file apart.
+fn numbered_caller(i: usize) -> Value {
+    json!({"seed": i, "steps": [
+        {"type": "pause", "ms": 600},
+        {"type": "voice", "ms": 400 + 10 * i},
+        {"type": "silence"}
+    ]})
+}
+
+fn plan(dir: &Path, i: usize) -> RecordPlan {
+    RecordPlan {
+        api: ApiKind::RecordResponse,
+        request: RecordResponseRequest {
+            max_silence_timeout_in_seconds: 1,
+            client_context: Some(format!("fleet-{i}")),
+            ..RecordResponseRequest::default()
+        },
+        recording_status: true,
+        prompt_duration: Duration::ZERO,
+        out_dir: dir.to_path_buf(),
+    }
+}
+
+// ---- 200 operations, notifications at the wrong instance ------------------------
+
+#[test]
+fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
+    const N: usize = 200;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    rt.block_on(async {
+        let emu = emulator().await;
+        let owners = Arc::new([
+            fleet_bot(&emu, &redis, "owner-a").await,
+            fleet_bot(&emu, &redis, "owner-b").await,
+        ]);
+        let serve_dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let ports = [free_port(), free_port()];
+        let serves: Vec<Proc> = (0..2)
+            .map(|k| {
+                start_serve(
+                    &emu,
+                    &redis.url(),
+                    ports[k],
+                    &format!("serve-{k}"),
+                    serve_dirs[k].path(),
+                )
+            })
+            .collect();
+        let out = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let emu = Arc::new(emu);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..N {
+            let owners = owners.clone();
+            let emu = emu.clone();
+            let dir = out[i % 2].path().to_path_buf();
+            // Round-robin over the two serve instances; never the owner.
+            let callback = format!("http://127.0.0.1:{}/api/calls", ports[(i / 2) % 2]);
+            tasks.push(tokio::spawn(async move {
+                let owner = &owners[i % 2];
+                let call = create_call(owner.client(), &emu, &callback, Some(&numbered_caller(i)))
+                    .await
+                    .unwrap();
+                let o = owner.record(&call, &plan(&dir, i)).await.unwrap();
+                (i, call, o)
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let took = started.elapsed();
+        eprintln!("fleet: {N} operations over 2 owners and 2 serve instances in {took:?}");
+
+        let mut ids = HashSet::new();
+        let mut conn = redis_conn(&redis).await;
+        let counts = download_counts(&emu).await;
+        for (i, call, o) in &results {
+            assert_eq!(o.kind, OutcomeKind::Recorded, "{i}: {:?}", o.operation);
+            assert_eq!(o.operation.client_context.as_deref(), Some(&*format!("fleet-{i}")));
+            assert_eq!(o.operation.completion_reason.as_deref(), Some("maxSilenceTimeout"));
+            let r = o.report.as_ref().unwrap();
+            let expected = 0.6 + 0.4 + 0.01 * *i as f64 + 1.0;
+            assert!((r.duration_s - expected).abs() < 0.004, "{i}: {} s vs {expected}", r.duration_s);
+            assert!(ids.insert(o.operation.id.clone()), "{i}: operation id reused");
+            // Finished in Redis by its owner, and only there.
+            let rec = op_record(&mut conn, call, &o.operation.id).await;
+            assert_eq!(rec.get("state").map(String::as_str), Some("done"), "{i}: {rec:?}");
+            let owner = if i % 2 == 0 { "owner-a" } else { "owner-b" };
+            assert_eq!(rec.get("finished_by").map(String::as_str), Some(owner), "{i}");
+            assert!(!rec.contains_key("adopted_from"), "{i}: nobody took it over");
+        }
+        // Every recording downloaded once, from the start, never resumed.
+        let fresh: Vec<_> = counts.values().filter(|(s, _)| *s > 0).collect();
+        assert_eq!(fresh.len(), N, "{counts:?}");
+        assert!(counts.values().all(|&(s, r)| s == 1 && r == 0), "{counts:?}");
+        for d in &out {
+            assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3 * N / 2);
+        }
+        let unfinished: u64 = redis::cmd("ZCARD")
+            .arg("voxcap:pending")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(unfinished, 0);
+        // The serve instances only forwarded: nothing to take over, no files.
+        for (k, s) in serves.iter().enumerate() {
+            assert!(s.lines().is_empty(), "serve-{k} took over: {:?}", s.lines());
+            assert_eq!(std::fs::read_dir(serve_dirs[k].path()).unwrap().count(), 0);
+        }
+        let stats: Value = {
+            let url = format!("{}/_emulator/stats", emu.base_url);
+            let body = owners[0].client().http().get(url).send().await.unwrap();
+            serde_json::from_slice(&body.bytes().await.unwrap()).unwrap()
+        };
+        assert_eq!(stats["notificationsFailed"], 0, "{stats}");
+        drop(serves);
+        if let Ok(owners) = Arc::try_unwrap(owners) {
+            for b in owners {
+                b.stop().await;
+            }
+        }
+    });
+}
+
+// ---- owners killed mid-operation -------------------------------------------------
+
+fn record_process(
+    emu: &RunningEmulator,
+    redis_url: &str,
+    port: u16,
+    id: &str,
+    call: &str,
+    out: &Path,
+    extra: &[&str],
+) -> Proc {
+    let mut args = vec!["record".to_string(), "--call-id".into(), call.into()];
+    args.extend(bot_flags(emu, redis_url, port, id));
+    args.extend(["--out".to_string(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Proc::spawn(&args)
+}
+
+#[test]
+fn owners_killed_mid_operation_are_finished_by_a_replacement() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    rt.block_on(async {
+        let emu = emulator().await;
+        let helper = fleet_bot(&emu, &redis, "observer").await;
+        let replacement_port = free_port();
+        // The "load balancer": when an instance is gone, notifications go to
+        // the replacement's address.
+        emu.state
+            .set_notification_fallbacks(vec![format!(
+                "http://127.0.0.1:{replacement_port}/api/calls"
+            )]);
+        let owners_out = tempfile::tempdir().unwrap();
+        let serve_out = tempfile::tempdir().unwrap();
+        let ports = [free_port(), free_port(), free_port()];
+        let cb = |p: u16| format!("http://127.0.0.1:{p}/api/calls");
+        // A: answers for 5 s then presses '#': the completion comes after the
+        //    owner is dead and the replacement is up.
+        let call_a = create_call(helper.client(), &emu, &cb(ports[0]), Some(&json!({"seed": 1, "steps": [
+            {"type": "pause", "ms": 500}, {"type": "voice", "ms": 5000},
+            {"type": "pause", "ms": 300}, {"type": "press", "digit": "#", "ms": 120},
+            {"type": "silence"}]}))).await.unwrap();
+        // B: the completion never comes: lost at its deadline (1 + 2 + 1 s).
+        let call_b = create_call(helper.client(), &emu, &cb(ports[1]), Some(&json!({"seed": 2,
+            "faults": {"suppress_completion": true},
+            "steps": [{"type": "pause", "ms": 500}, {"type": "voice", "ms": 800}, {"type": "silence"}]}))).await.unwrap();
+        // C: completes fast, but the download crawls: the owner dies in it.
+        let call_c = create_call(helper.client(), &emu, &cb(ports[2]), Some(&json!({"seed": 3,
+            "faults": {"download_bytes_per_sec": 8000},
+            "steps": [{"type": "pause", "ms": 300}, {"type": "voice", "ms": 500},
+            {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]}))).await.unwrap();
+        let url = redis.url();
+        let mut owner_a = record_process(&emu, &url, ports[0], "rec-a", &call_a, owners_out.path(), &["--stop-tones", "#", "--max-record", "10"]);
+        let mut owner_b = record_process(&emu, &url, ports[1], "rec-b", &call_b, owners_out.path(),
+            &["--initial-silence", "1", "--max-record", "2", "--deadline-margin", "1"]);
+        let mut owner_c = record_process(&emu, &url, ports[2], "rec-c", &call_c, owners_out.path(), &["--stop-tones", "#"]);
+        let mut conn = redis_conn(&redis).await;
+        // All three POSTs made and registered.
+        let start = Instant::now();
+        loop {
+            let n: u64 = redis::cmd("ZCARD").arg("voxcap:pending").query_async(&mut conn).await.unwrap();
+            if n == 3 {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20),
+                "operations never registered: {} / {} / {}", owner_a.stderr(), owner_b.stderr(), owner_c.stderr());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        owner_a.kill();
+        owner_b.kill();
+        // C: wait until its owner holds the download claim, let it fetch a bit.
+        let start = Instant::now();
+        loop {
+            let claims: Vec<String> = redis::cmd("KEYS").arg("voxcap:claim:*").query_async(&mut conn).await.unwrap();
+            if !claims.is_empty() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "owner C never started its download: {}", owner_c.stderr());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        owner_c.kill();
+        assert!(owner_c.lines().is_empty(), "owner C finished before it was killed");
+
+        // The replacement: finds the dead owners' operations and ends them.
+        let serve = start_serve(&emu, &url, replacement_port, "replacement", serve_out.path());
+        let start = Instant::now();
+        while serve.lines().len() < 3 {
+            assert!(start.elapsed() < Duration::from_secs(40),
+                "replacement finished {:?}; stderr: {}", serve.lines(), serve.stderr());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let lines: Vec<Value> = serve.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // Each outcome names the instance it was taken from.
+        let mut outcome_of = HashMap::new();
+        for l in &lines {
+            let op = l["result"]["operation"]["id"].as_str().unwrap().to_string();
+            let from = l["result"]["takeover"]["from"].as_str().unwrap().to_string();
+            outcome_of.insert(from, (op, l.clone()));
+        }
+        let (op_a, a) = outcome_of.get("rec-a").cloned().expect("A taken over");
+        let (op_b, b) = outcome_of.get("rec-b").cloned().expect("B taken over");
+        let (op_c, c) = outcome_of.get("rec-c").cloned().expect("C taken over");
+        assert_eq!(a["outcome"], "recorded", "{a}");
+        assert_eq!(a["result"]["operation"]["completion_reason"], "stopToneDetected");
+        assert_eq!(a["result"]["completion"]["verdict"], "consistent", "{a}");
+        assert_eq!(b["outcome"], "lost", "{b}");
+        assert_eq!(c["outcome"], "recorded", "{c}");
+        assert_eq!(c["result"]["operation"]["completion_reason"], "stopToneDetected");
+        for (op, ok) in [(&op_a, true), (&op_b, false), (&op_c, true)] {
+            assert!(serve_out.path().join(format!("{op}.json")).is_file(), "{op}");
+            assert_eq!(serve_out.path().join(format!("{op}.wav")).is_file(), ok, "{op}");
+        }
+        let ra = op_record(&mut conn, &call_a, &op_a).await;
+        let rb = op_record(&mut conn, &call_b, &op_b).await;
+        let rc = op_record(&mut conn, &call_c, &op_c).await;
+        assert_eq!(ra.get("state").map(String::as_str), Some("done"), "{ra:?}");
+        assert_eq!(rb.get("state").map(String::as_str), Some("lost"), "{rb:?}");
+        assert_eq!(rc.get("state").map(String::as_str), Some("done"), "{rc:?}");
+        for r in [&ra, &rb, &rc] {
+            assert_eq!(r.get("finished_by").map(String::as_str), Some("replacement"), "{r:?}");
+        }
+        assert_eq!(rc.get("claim_taken_from").map(String::as_str), Some("rec-c"), "{rc:?}");
+        let unfinished: u64 = redis::cmd("ZCARD").arg("voxcap:pending").query_async(&mut conn).await.unwrap();
+        assert_eq!(unfinished, 0);
+        // A: one download (by the replacement); C: the dead owner's partial
+        // one and the replacement's; B: none.
+        let counts = download_counts(&emu).await;
+        let total_fresh: u64 = counts.values().map(|c| c.0).sum();
+        assert_eq!(total_fresh, 3, "{counts:?}");
+        drop(serve);
+        helper.stop().await;
+    });
+}
+
+// ---- errors, health, shutdown ------------------------------------------------------
+
+#[test]
+fn unreachable_redis_is_a_clear_error_and_a_non_zero_exit() {
+    let closed = free_port();
+    let url = format!("redis://:hunter2@127.0.0.1:{closed}/");
+    let common = |cmd: &str| -> Vec<String> {
+        let mut a = vec![cmd.to_string()];
+        if cmd == "record" {
+            a.extend(["--call-id".into(), "c".into()]);
+        }
+        a.extend(
+            [
+                "--graph-url", "http://127.0.0.1:9/v1.0", "--token-env", "VOXCAP_FLEET_TOKEN",
+                "--listen", "127.0.0.1:0", "--no-notification-auth", "--redis", &url,
+                "--out", "/tmp/voxcap-fleet-unused",
+            ]
+            .map(String::from),
+        );
+        a
+    };
+    for cmd in ["record", "serve"] {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+            .args(common(cmd))
+            .env("VOXCAP_FLEET_TOKEN", "t")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {stderr}");
+        assert!(stderr.contains("--redis"), "{cmd}: {stderr}");
+        assert!(stderr.contains(&format!("127.0.0.1:{closed}")), "{cmd}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{cmd}: {stderr}");
+        assert!(start.elapsed() < Duration::from_secs(30), "{cmd} took {:?}", start.elapsed());
+    }
+    // serve without --redis is a usage error.
+    let mut args = common("serve");
+    let at = args.iter().position(|a| a == "--redis").unwrap();
+    args.drain(at..at + 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+        .args(&args)
+        .env("VOXCAP_FLEET_TOKEN", "t")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redis"));
+}
+
+#[test]
+fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    let emu = rt.block_on(emulator());
+    let out = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut serve = start_serve(&emu, &redis.url(), port, "health", out.path());
+    assert_eq!(http_status(port, "/healthz"), Some(200));
+    assert_eq!(http_status(port, "/readyz"), Some(200));
+    redis.kill();
+    wait_until("readiness to drop", Duration::from_secs(10), || {
+        http_status(port, "/readyz") == Some(503)
+    });
+    assert_eq!(http_status(port, "/healthz"), Some(200), "alive while not ready");
+    // A fresh server on another port cannot help; stop serve with SIGTERM.
+    let pid = serve.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(s) = serve.child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0), "{}", serve.stderr());
+}
