@@ -1626,15 +1626,11 @@ async fn fault_other_notification_issuers_and_a_forged_one() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let stats: Value = h
-        .http
-        .get(h.url("/_emulator/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The emulator counts the failure only once the 401 is back, which can
+    // be after the receiver logged the rejection (this raced under load).
+    let stats = h
+        .stats_when(|s| s["notificationsFailed"].as_u64() >= Some(1))
+        .await;
     assert_eq!(stats["notificationsFailed"], 1);
 }
 
@@ -1746,6 +1742,20 @@ impl Harness {
             .unwrap()
     }
 
+    /// Polls `/_emulator/stats` until `ready` holds (counters move only
+    /// after the receiver has answered), failing after 10 s.
+    async fn stats_when(&self, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = self.stats().await;
+            if ready(&stats) {
+                return stats;
+            }
+            assert!(Instant::now() < deadline, "stats never got there: {stats}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     async fn put_fallbacks(&self, body: &Value) -> reqwest::Response {
         self.http
             .put(self.url("/_emulator/fallbacks"))
@@ -1817,15 +1827,14 @@ async fn fallbacks_are_not_used_when_the_callback_answers() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Delivery is counted after the answer; give the counter a moment.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every batch the 500 callback answered counts as failed, but only
+    // once its answer is back, so wait for the counter to catch up.
+    let answered = failing_seen.lock().unwrap().len() as u64;
+    let stats = h
+        .stats_when(|s| s["notificationsFailed"].as_u64() >= Some(answered))
+        .await;
     assert!(fallback_seen.lock().unwrap().is_empty());
-    let stats = h.stats().await;
     assert_eq!(stats["notificationsRerouted"], 0, "{stats}");
-    assert!(
-        stats["notificationsFailed"].as_u64().unwrap() >= 1,
-        "{stats}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
