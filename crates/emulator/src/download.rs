@@ -1,6 +1,8 @@
 //! The recording host: `GET /recordings/{id}` as a chunked
 //! `application/octet-stream`, guarded by the recording access token, with
 //! `Range` support and the download faults (drop, slow, no range, expiry).
+//! Every authorised download is counted per recording, so fleet tests can
+//! prove that no recording was fetched twice.
 
 use std::time::Duration;
 
@@ -13,6 +15,18 @@ use crate::server::{graph_error, EmulatorState, RecordingLookup};
 
 /// Chunk size of a normal download.
 const CHUNK: usize = 16 * 1024;
+
+/// Authorised downloads of one recording (see
+/// [`EmulatorState::download_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadCount {
+    /// Downloads whose body starts at byte 0: no `Range`, or one from 0.
+    pub from_start: u64,
+    /// Downloads resuming from a later byte (`Range: bytes=N-` with N > 0,
+    /// or a suffix range shorter than the file).
+    pub resumed: u64,
+}
 
 /// A parsed single `Range: bytes=...` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +142,7 @@ pub(crate) async fn download(
             (StatusCode::PARTIAL_CONTENT, s, e)
         }
     };
+    st.count_download(&id, start);
     let data = rec.bytes.slice(start as usize..end as usize);
     let chunk = match rec.bytes_per_sec {
         // Twenty chunks a second keeps the pacing smooth.

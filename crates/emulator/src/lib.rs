@@ -25,6 +25,7 @@ pub mod wire;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use download::DownloadCount;
 pub use faults::{Faults, Throttle};
 pub use local_redis::{LocalRedis, LocalRedisError};
 pub use scenario::{CompletionReason, Scenario, Step};

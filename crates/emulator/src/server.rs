@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::download::DownloadCount;
 use crate::faults::Faults;
 use crate::scenario::{CompletionReason, Outcome, PreparedScenario, RecordParams, Scenario};
 use crate::signing::{AppTokenClaims, EmulatorKey, NotificationClaims};
@@ -125,6 +126,14 @@ pub enum StateError {
     /// A configured value is out of range.
     #[error("emulator config: {0}")]
     Config(String),
+    /// A notification fallback URL is unusable.
+    #[error("notification fallback {url:?}: {cause}")]
+    Fallback {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        cause: String,
+    },
 }
 
 /// Shared state of the app; cheap to clone.
@@ -160,6 +169,8 @@ struct OpEntry {
     client_context: Option<String>,
     running: bool,
     body: Value,
+    /// The id of the recording this operation produced, once it completed.
+    recording: Option<String>,
 }
 
 struct Recording {
@@ -185,6 +196,13 @@ struct Inner {
     app_tokens: Mutex<HashMap<String, Instant>>,
     delivered: AtomicU64,
     failed: AtomicU64,
+    /// Deliveries the callbackUri could not take (no connection) that a
+    /// fallback accepted.
+    rerouted: AtomicU64,
+    /// Where a batch goes when its callbackUri cannot be reached, in order.
+    fallbacks: Mutex<Vec<String>>,
+    /// Authorised downloads per recording id.
+    downloads: Mutex<HashMap<String, DownloadCount>>,
 }
 
 /// Locks a mutex, recovering from poisoning: a panicked handler must not
@@ -250,6 +268,9 @@ impl EmulatorState {
                 app_tokens: Mutex::new(HashMap::new()),
                 delivered: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                rerouted: AtomicU64::new(0),
+                fallbacks: Mutex::new(Vec::new()),
+                downloads: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -413,6 +434,10 @@ impl EmulatorState {
     }
 
     /// Delivers a notification batch; `issuer` overrides the JWT `iss`.
+    /// When the callbackUri cannot be reached at all, the same JWT and body
+    /// go to each notification fallback in turn, as a load balancer routes
+    /// around a dead instance; an HTTP error status is an answer, so it is
+    /// never rerouted.
     async fn deliver_as<T: serde::Serialize>(
         &self,
         issuer: Option<&str>,
@@ -430,28 +455,160 @@ impl EmulatorState {
             exp: now + 3600,
             appid: "00000003-0000-0000-c000-000000000000".into(),
         });
-        let result = self
-            .inner
-            .http
-            .post(callback)
-            .bearer_auth(jwt)
-            .json(body)
-            .send()
-            .await;
-        match result {
-            Ok(r) if r.status().is_success() => {
+        // Serialised once so that every target gets byte-identical bodies.
+        let body = match serde_json::to_vec(body) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => {
+                self.inner.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "notification batch could not be serialised");
+                return;
+            }
+        };
+        match self.post_notification(callback, &jwt, &body).await {
+            Attempt::Accepted => {
                 self.inner.delivered.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(r) => {
+            Attempt::Refused(status) => {
                 self.inner.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(status = %r.status(), "notification to the callback was refused");
+                tracing::warn!(%status, "notification to the callback was refused");
             }
-            Err(e) => {
+            Attempt::Broken(e) => {
                 self.inner.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e.without_url(), "notification delivery failed");
             }
+            Attempt::Unreachable(e) => {
+                tracing::warn!(error = %e.without_url(), "callback unreachable; trying the notification fallbacks");
+                let fallbacks = lock(&self.inner.fallbacks).clone();
+                for (i, url) in fallbacks.iter().enumerate() {
+                    match self.post_notification(url, &jwt, &body).await {
+                        Attempt::Accepted => {
+                            self.inner.delivered.fetch_add(1, Ordering::Relaxed);
+                            self.inner.rerouted.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                        Attempt::Refused(status) => {
+                            tracing::warn!(fallback = i, %status, "notification fallback refused the batch");
+                        }
+                        Attempt::Unreachable(e) | Attempt::Broken(e) => {
+                            tracing::warn!(fallback = i, error = %e.without_url(), "notification fallback failed");
+                        }
+                    }
+                }
+                self.inner.failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
+
+    /// One POST of a signed notification batch to `url`.
+    async fn post_notification(&self, url: &str, jwt: &str, body: &Bytes) -> Attempt {
+        let result = self
+            .inner
+            .http
+            .post(url)
+            .bearer_auth(jwt)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status().is_success() => Attempt::Accepted,
+            Ok(r) => Attempt::Refused(r.status()),
+            // `send` returns once the status line is in, so a timeout here
+            // means no response at all.
+            Err(e) if e.is_connect() || e.is_timeout() => Attempt::Unreachable(e),
+            Err(e) => Attempt::Broken(e),
+        }
+    }
+
+    /// Sets the notification fallbacks: when a notification batch cannot
+    /// reach its call's callbackUri (connection refused, connect error, or
+    /// a timeout before any response; never an HTTP error status), the same
+    /// JWT and body are POSTed to each of `urls` in order until one answers
+    /// 2xx, and `notificationsRerouted` in `/_emulator/stats` counts it.
+    /// An empty list (the default) turns rerouting off. Each URL must be an
+    /// absolute `http` or `https` URL; otherwise nothing changes and the
+    /// error names the URL. Also `PUT /_emulator/fallbacks`.
+    pub fn set_notification_fallbacks(&self, urls: Vec<String>) -> Result<(), StateError> {
+        for url in &urls {
+            check_fallback(url).map_err(|cause| StateError::Fallback {
+                url: url.clone(),
+                cause,
+            })?;
+        }
+        *lock(&self.inner.fallbacks) = urls;
+        Ok(())
+    }
+
+    /// The notification fallbacks, in the order they are tried.
+    pub fn notification_fallbacks(&self) -> Vec<String> {
+        lock(&self.inner.fallbacks).clone()
+    }
+
+    /// Authorised downloads per recording id (the last path segment of a
+    /// completion's `recordingLocation`, which is always
+    /// `{base_url}/recordings/{id}`; see also [`Self::recording_id_of`]).
+    /// A download counts once its request passed authorisation and a body
+    /// is being sent: `fromStart` when it starts at byte 0 (no `Range`, a
+    /// `Range` from 0, or any `Range` while ranges are disabled), `resumed`
+    /// when it starts later. Refused (`401`/`403`/`404`/`416`) requests do
+    /// not count. A recording nobody downloaded has no entry. Also in
+    /// `/_emulator/stats` as `downloads`.
+    pub fn download_counts(&self) -> HashMap<String, DownloadCount> {
+        lock(&self.inner.downloads).clone()
+    }
+
+    /// The recording id of a finished recordResponse (or legacy record)
+    /// operation, by operation id (dashes and case ignored); `None` while it
+    /// runs, when it produced no recording, or when the id is unknown. It
+    /// equals the last path segment of the operation's `recordingLocation`
+    /// (`recordResourceLocation` in the legacy form), so a test holding that
+    /// URL can take the segment instead.
+    pub fn recording_id_of(&self, operation_id: &str) -> Option<String> {
+        let want = norm(operation_id);
+        lock(&self.inner.calls)
+            .values()
+            .find_map(|c| c.operations.get(&want))
+            .and_then(|o| o.recording.clone())
+    }
+
+    /// Counts one authorised download of recording `id` starting at `start`.
+    pub(crate) fn count_download(&self, id: &str, start: u64) {
+        let mut downloads = lock(&self.inner.downloads);
+        let n = downloads.entry(id.to_string()).or_default();
+        if start == 0 {
+            n.from_start += 1;
+        } else {
+            n.resumed += 1;
+        }
+    }
+}
+
+/// What one POST of a notification batch came to.
+enum Attempt {
+    /// A 2xx answer.
+    Accepted,
+    /// An answer with another status.
+    Refused(StatusCode),
+    /// No answer: the target cannot be reached (refused, connect error, or a
+    /// timeout before the status line). Only this is rerouted.
+    Unreachable(reqwest::Error),
+    /// Any other failure (for example the connection closed mid-request).
+    Broken(reqwest::Error),
+}
+
+/// Why `url` cannot be a notification fallback, if it cannot.
+fn check_fallback(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "the scheme must be http or https, got {:?}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    Ok(())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -604,7 +761,7 @@ impl Flavor {
 ///   `/v1/.well-known/OpenIdConfiguration`, `/v1/.well-known/keys`;
 /// - `/_emulator/faults` (GET, PUT), `/_emulator/scenarios/{name}` (PUT),
 ///   `/_emulator/calls/{id}` (GET), `/_emulator/stats` (GET),
-///   `/_emulator/rotate-key` (POST).
+///   `/_emulator/fallbacks` (GET, PUT), `/_emulator/rotate-key` (POST).
 pub fn app(state: EmulatorState) -> Router {
     let mut r = Router::new();
     for v in ["/v1.0", "/beta"] {
@@ -656,6 +813,10 @@ pub fn app(state: EmulatorState) -> Router {
         )
         .route("/_emulator/calls/{id}", get(inspect_call))
         .route("/_emulator/stats", get(stats))
+        .route(
+            "/_emulator/fallbacks",
+            get(get_fallbacks).put(put_fallbacks),
+        )
         .route("/_emulator/rotate-key", post(rotate_key))
         .fallback(|uri: Uri| async move {
             ApiError::new(
@@ -992,6 +1153,7 @@ async fn record_response(
                 client_context: req.client_context.clone(),
                 running: true,
                 body: running.clone(),
+                recording: None,
             },
         );
         (
@@ -1248,6 +1410,7 @@ async fn run_operation(
             if let Some(op) = c.operations.get_mut(&norm(&ctx.op_id)) {
                 op.running = false;
                 op.body = data.clone();
+                op.recording = recording.as_ref().map(|(rid, _)| rid.clone());
             }
         }
     }
@@ -1404,6 +1567,7 @@ async fn update_recording_status(
                 client_context: req.client_context.clone(),
                 running: false,
                 body: body.clone(),
+                recording: None,
             },
         );
         c.id.clone()
@@ -1582,8 +1746,21 @@ async fn stats(State(st): State<EmulatorState>) -> Response {
     Json(json!({
         "notificationsDelivered": st.inner.delivered.load(Ordering::Relaxed),
         "notificationsFailed": st.inner.failed.load(Ordering::Relaxed),
+        "notificationsRerouted": st.inner.rerouted.load(Ordering::Relaxed),
+        "downloads": st.download_counts(),
     }))
     .into_response()
+}
+
+async fn get_fallbacks(State(st): State<EmulatorState>) -> Response {
+    Json(st.notification_fallbacks()).into_response()
+}
+
+async fn put_fallbacks(State(st): State<EmulatorState>, body: Bytes) -> Result<Response, ApiError> {
+    let urls: Vec<String> = parse_json(&body, "fallbacks (a JSON array of URLs)")?;
+    st.set_notification_fallbacks(urls)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// What the recording host needs to know about one recording.

@@ -1626,15 +1626,11 @@ async fn fault_other_notification_issuers_and_a_forged_one() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let stats: Value = h
-        .http
-        .get(h.url("/_emulator/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The emulator counts the failure only once the 401 is back, which can
+    // be after the receiver logged the rejection (this raced under load).
+    let stats = h
+        .stats_when(|s| s["notificationsFailed"].as_u64() >= Some(1))
+        .await;
     assert_eq!(stats["notificationsFailed"], 1);
 }
 
@@ -1676,4 +1672,262 @@ async fn key_rotation_changes_the_kid_and_a_refetch_verifies() {
     let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "rotated")).await;
     h.completion(&op).await;
     assert!(h.inbox.lock().unwrap().jwks_refreshes >= 1);
+}
+
+/// A port nothing listens on: bound, read, and released, so connecting to it
+/// is refused.
+fn refused_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/api/calls")
+}
+
+/// A webhook that keeps every body and answers `status`, for targets whose
+/// hits (or lack of them) a test counts.
+async fn plain_receiver(status: StatusCode) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new().route(
+        "/api/calls",
+        post(move |body: String| async move {
+            seen2
+                .lock()
+                .unwrap()
+                .push(serde_json::from_str::<Value>(&body).unwrap_or(Value::Null));
+            status
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/api/calls"), seen)
+}
+
+fn mentions_record_operation(batches: &[Value]) -> bool {
+    batches.iter().any(|b| {
+        b["value"].as_array().is_some_and(|v| {
+            v.iter()
+                .any(|n| n["resourceData"]["@odata.type"] == "#microsoft.graph.recordOperation")
+        })
+    })
+}
+
+impl Harness {
+    /// Creates a call whose notifications go to `callback` instead of the
+    /// harness receiver.
+    async fn create_call_to(&self, callback: &str) -> String {
+        let body = json!({
+            "@odata.type": "#microsoft.graph.call",
+            "callbackUri": callback,
+            "requestedModalities": ["audio"],
+            "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+        });
+        let r = self.post("/v1.0/communications/calls", &body).await;
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn stats(&self) -> Value {
+        self.http
+            .get(self.url("/_emulator/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `/_emulator/stats` until `ready` holds (counters move only
+    /// after the receiver has answered), failing after 10 s.
+    async fn stats_when(&self, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = self.stats().await;
+            if ready(&stats) {
+                return stats;
+            }
+            assert!(Instant::now() < deadline, "stats never got there: {stats}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn put_fallbacks(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .put(self.url("/_emulator/fallbacks"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A dead bot instance (connection refused) does not lose the completion:
+/// the fallbacks are tried in order (a dead one, then the verifying
+/// receiver) with the same JWT and body, and every such delivery counts as
+/// rerouted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_takes_notifications_when_the_callback_refuses_connections() {
+    let h = Harness::start().await;
+    let fallbacks = json!([refused_url(), h.callback]);
+    assert_eq!(h.put_fallbacks(&fallbacks).await.status(), 204);
+    let got: Value = h
+        .http
+        .get(h.url("/_emulator/fallbacks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, fallbacks);
+    assert_eq!(
+        json!(h.emu.state.notification_fallbacks()),
+        fallbacks,
+        "the control route and the state agree"
+    );
+    let call = h.create_call_to(&refused_url()).await;
+    let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "rerouted")).await;
+    let n = h.completion(&op).await;
+    assert_eq!(n["resourceData"]["clientContext"], "rerouted");
+    let stats = h.stats().await;
+    let rerouted = stats["notificationsRerouted"].as_u64().unwrap();
+    assert!(rerouted >= 1, "{stats}");
+    // Everything for this call went through the fallback, nothing failed.
+    assert_eq!(stats["notificationsDelivered"].as_u64().unwrap(), rerouted);
+    assert_eq!(stats["notificationsFailed"], 0, "{stats}");
+}
+
+/// Fallbacks are for unreachable callbacks only: a callback that answers,
+/// even with an HTTP error, is never routed around.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallbacks_are_not_used_when_the_callback_answers() {
+    let h = Harness::start().await;
+    let (fallback, fallback_seen) = plain_receiver(StatusCode::ACCEPTED).await;
+    h.emu
+        .state
+        .set_notification_fallbacks(vec![fallback])
+        .expect("valid fallback");
+    let call = h.create_call(None).await;
+    let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "direct")).await;
+    h.completion(&op).await;
+
+    let (failing, failing_seen) = plain_receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
+    let call = h.create_call_to(&failing).await;
+    start_record(&h, &call, &record_body(5, 2, 5, "answered 500")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mentions_record_operation(&failing_seen.lock().unwrap()) {
+        assert!(
+            Instant::now() < deadline,
+            "the 500 callback never got the completion"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Every batch the 500 callback answered counts as failed, but only
+    // once its answer is back, so wait for the counter to catch up.
+    let answered = failing_seen.lock().unwrap().len() as u64;
+    let stats = h
+        .stats_when(|s| s["notificationsFailed"].as_u64() >= Some(answered))
+        .await;
+    assert!(fallback_seen.lock().unwrap().is_empty());
+    assert_eq!(stats["notificationsRerouted"], 0, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_fallbacks_get_graph_400s_and_change_nothing() {
+    let h = Harness::start().await;
+    let good = json!(["https://bot.contoso.com/api/calls"]);
+    assert_eq!(h.put_fallbacks(&good).await.status(), 204);
+    let cases = [
+        (json!(["ftp://bot.contoso.com/x"]), "scheme"),
+        (json!(["not a url"]), "not an absolute URL"),
+        (
+            json!(["http://ok.example/", "mailto:bot@contoso.com"]),
+            "mailto",
+        ),
+        (json!("http://ok.example/"), "JSON array"),
+        (json!([1, 2]), "JSON array"),
+    ];
+    for (body, want) in cases {
+        let r = h.put_fallbacks(&body).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "BadRequest", "{body}");
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(want), "{body}: {msg}");
+    }
+    let err = h
+        .emu
+        .state
+        .set_notification_fallbacks(vec!["gopher://x".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gopher://x"), "{err}");
+    assert_eq!(json!(h.emu.state.notification_fallbacks()), good);
+    // An empty list turns rerouting off again.
+    assert_eq!(h.put_fallbacks(&json!([])).await.status(), 204);
+    assert!(h.emu.state.notification_fallbacks().is_empty());
+}
+
+/// The counts a fleet test uses to prove "no recording downloaded twice":
+/// only authorised downloads count, split by whether they start at byte 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_are_counted_per_recording_from_start_and_resumed() {
+    let h = Harness::start().await;
+    let call = h.create_call(None).await;
+    let (op, _) = start_record(&h, &call, &record_body(5, 2, 5, "counted")).await;
+    let n = h.completion(&op).await;
+    let loc = n["resourceData"]["recordingLocation"].as_str().unwrap();
+    let tok = n["resourceData"]["recordingAccessToken"].as_str().unwrap();
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        h.emu.state.recording_id_of(&op).as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        h.emu.state.recording_id_of(&norm(&op)).as_deref(),
+        Some(id.as_str()),
+        "operation ids are matched normalised"
+    );
+    let count = |h: &Harness| h.emu.state.download_counts().get(&id).copied();
+
+    assert_eq!(h.http.get(loc).send().await.unwrap().status(), 401);
+    assert_eq!(h.download(loc, &h.token).await.status(), 403);
+    assert_eq!(count(&h), None, "refused downloads are not counted");
+
+    let full = h.download(loc, tok).await.bytes().await.unwrap();
+    assert_eq!(count(&h).map(|c| (c.from_start, c.resumed)), Some((1, 0)));
+    h.download(loc, tok).await.bytes().await.unwrap();
+    assert_eq!(count(&h).map(|c| (c.from_start, c.resumed)), Some((2, 0)));
+
+    let ranged = |range: String| {
+        h.http
+            .get(loc)
+            .bearer_auth(tok)
+            .header("range", range)
+            .send()
+    };
+    let r = ranged(format!("bytes={}-", full.len() / 2)).await.unwrap();
+    assert_eq!(r.status(), 206);
+    r.bytes().await.unwrap();
+    assert_eq!(count(&h).map(|c| (c.from_start, c.resumed)), Some((2, 1)));
+    let r = ranged("bytes=0-99".into()).await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(count(&h).map(|c| (c.from_start, c.resumed)), Some((3, 1)));
+    // Nothing is served past the end, so nothing is counted.
+    let r = ranged(format!("bytes={}-", full.len())).await.unwrap();
+    assert_eq!(r.status(), 416);
+    assert_eq!(count(&h).map(|c| (c.from_start, c.resumed)), Some((3, 1)));
+
+    let stats = h.stats().await;
+    assert_eq!(
+        stats["downloads"][&id],
+        json!({"fromStart": 3, "resumed": 1}),
+        "{stats}"
+    );
+    assert_eq!(stats["downloads"].as_object().unwrap().len(), 1);
 }
