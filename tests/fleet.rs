@@ -32,16 +32,30 @@ use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
 
 const SECRET_VAR: &str = "VOXCAP_FLEET_SECRET";
 
-async fn emulator() -> RunningEmulator {
+/// An emulator on loopback; `time_scale` 1.0 runs callers in real time
+/// (the kill test needs its events in order), the default 0.01 runs them
+/// a hundred times faster.
+async fn emulator_at(time_scale: f64) -> RunningEmulator {
+    if let Ok(filter) = std::env::var("FLEET_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     RunningEmulator::start(
         ([127, 0, 0, 1], 0).into(),
         EmulatorConfig {
             asset_root: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            time_scale,
             ..EmulatorConfig::default()
         },
     )
     .await
     .unwrap()
+}
+
+async fn emulator() -> RunningEmulator {
+    emulator_at(EmulatorConfig::default().time_scale).await
 }
 
 /// A bot in this process whose operations live in `redis`.
@@ -107,7 +121,10 @@ impl Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
             .args(args)
             .env(SECRET_VAR, TEST_CLIENT_SECRET)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("FLEET_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -179,7 +196,10 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -330,23 +350,50 @@ fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
         let counts = download_counts(&emu).await;
         for (i, call, o) in &results {
             assert_eq!(o.kind, OutcomeKind::Recorded, "{i}: {:?}", o.operation);
-            assert_eq!(o.operation.client_context.as_deref(), Some(&*format!("fleet-{i}")));
-            assert_eq!(o.operation.completion_reason.as_deref(), Some("maxSilenceTimeout"));
+            assert_eq!(
+                o.operation.client_context.as_deref(),
+                Some(&*format!("fleet-{i}"))
+            );
+            assert_eq!(
+                o.operation.completion_reason.as_deref(),
+                Some("maxSilenceTimeout")
+            );
             let r = o.report.as_ref().unwrap();
             let expected = 0.6 + 0.4 + 0.01 * *i as f64 + 1.0;
-            assert!((r.duration_s - expected).abs() < 0.004, "{i}: {} s vs {expected}", r.duration_s);
-            assert!(ids.insert(o.operation.id.clone()), "{i}: operation id reused");
+            assert!(
+                (r.duration_s - expected).abs() < 0.004,
+                "{i}: {} s vs {expected}",
+                r.duration_s
+            );
+            assert!(
+                ids.insert(o.operation.id.clone()),
+                "{i}: operation id reused"
+            );
             // Finished in Redis by its owner, and only there.
             let rec = op_record(&mut conn, call, &o.operation.id).await;
-            assert_eq!(rec.get("state").map(String::as_str), Some("done"), "{i}: {rec:?}");
+            assert_eq!(
+                rec.get("state").map(String::as_str),
+                Some("done"),
+                "{i}: {rec:?}"
+            );
             let owner = if i % 2 == 0 { "owner-a" } else { "owner-b" };
-            assert_eq!(rec.get("finished_by").map(String::as_str), Some(owner), "{i}");
-            assert!(!rec.contains_key("adopted_from"), "{i}: nobody took it over");
+            assert_eq!(
+                rec.get("finished_by").map(String::as_str),
+                Some(owner),
+                "{i}"
+            );
+            assert!(
+                !rec.contains_key("adopted_from"),
+                "{i}: nobody took it over"
+            );
         }
         // Every recording downloaded once, from the start, never resumed.
         let fresh: Vec<_> = counts.values().filter(|(s, _)| *s > 0).collect();
         assert_eq!(fresh.len(), N, "{counts:?}");
-        assert!(counts.values().all(|&(s, r)| s == 1 && r == 0), "{counts:?}");
+        assert!(
+            counts.values().all(|&(s, r)| s == 1 && r == 0),
+            "{counts:?}"
+        );
         for d in &out {
             assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3 * N / 2);
         }
@@ -403,7 +450,7 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
         .unwrap();
     let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
-        let emu = emulator().await;
+        let emu = emulator_at(1.0).await;
         let helper = fleet_bot(&emu, &redis, "observer").await;
         let replacement_port = free_port();
         // The "load balancer": when an instance is gone, notifications go to
@@ -411,15 +458,16 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
         emu.state
             .set_notification_fallbacks(vec![format!(
                 "http://127.0.0.1:{replacement_port}/api/calls"
-            )]);
+            )])
+            .unwrap();
         let owners_out = tempfile::tempdir().unwrap();
         let serve_out = tempfile::tempdir().unwrap();
         let ports = [free_port(), free_port(), free_port()];
         let cb = |p: u16| format!("http://127.0.0.1:{p}/api/calls");
-        // A: answers for 5 s then presses '#': the completion comes after the
+        // A: answers for 8 s then presses '#': the completion comes after the
         //    owner is dead and the replacement is up.
         let call_a = create_call(helper.client(), &emu, &cb(ports[0]), Some(&json!({"seed": 1, "steps": [
-            {"type": "pause", "ms": 500}, {"type": "voice", "ms": 5000},
+            {"type": "pause", "ms": 500}, {"type": "voice", "ms": 8000},
             {"type": "pause", "ms": 300}, {"type": "press", "digit": "#", "ms": 120},
             {"type": "silence"}]}))).await.unwrap();
         // B: the completion never comes: lost at its deadline (1 + 2 + 1 s).
@@ -432,7 +480,7 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
             "steps": [{"type": "pause", "ms": 300}, {"type": "voice", "ms": 500},
             {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]}))).await.unwrap();
         let url = redis.url();
-        let mut owner_a = record_process(&emu, &url, ports[0], "rec-a", &call_a, owners_out.path(), &["--stop-tones", "#", "--max-record", "10"]);
+        let mut owner_a = record_process(&emu, &url, ports[0], "rec-a", &call_a, owners_out.path(), &["--stop-tones", "#", "--max-record", "15"]);
         let mut owner_b = record_process(&emu, &url, ports[1], "rec-b", &call_b, owners_out.path(),
             &["--initial-silence", "1", "--max-record", "2", "--deadline-margin", "1"]);
         let mut owner_c = record_process(&emu, &url, ports[2], "rec-c", &call_c, owners_out.path(), &["--stop-tones", "#"]);
@@ -473,6 +521,13 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let lines: Vec<Value> = serve.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let stats: Value = {
+            let url = format!("{}/_emulator/stats", emu.base_url);
+            let body = helper.client().http().get(url).send().await.unwrap();
+            serde_json::from_slice(&body.bytes().await.unwrap()).unwrap()
+        };
+        eprintln!("emulator stats: {stats}");
+        assert_eq!(stats["notificationsRerouted"], 1, "A's completion went to the replacement: {stats}");
         // Each outcome names the instance it was taken from.
         let mut outcome_of = HashMap::new();
         for l in &lines {
@@ -528,9 +583,17 @@ fn unreachable_redis_is_a_clear_error_and_a_non_zero_exit() {
         }
         a.extend(
             [
-                "--graph-url", "http://127.0.0.1:9/v1.0", "--token-env", "VOXCAP_FLEET_TOKEN",
-                "--listen", "127.0.0.1:0", "--no-notification-auth", "--redis", &url,
-                "--out", "/tmp/voxcap-fleet-unused",
+                "--graph-url",
+                "http://127.0.0.1:9/v1.0",
+                "--token-env",
+                "VOXCAP_FLEET_TOKEN",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-notification-auth",
+                "--redis",
+                &url,
+                "--out",
+                "/tmp/voxcap-fleet-unused",
             ]
             .map(String::from),
         );
@@ -546,9 +609,16 @@ fn unreachable_redis_is_a_clear_error_and_a_non_zero_exit() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{cmd}: {stderr}");
         assert!(stderr.contains("--redis"), "{cmd}: {stderr}");
-        assert!(stderr.contains(&format!("127.0.0.1:{closed}")), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains(&format!("127.0.0.1:{closed}")),
+            "{cmd}: {stderr}"
+        );
         assert!(!stderr.contains("hunter2"), "{cmd}: {stderr}");
-        assert!(start.elapsed() < Duration::from_secs(30), "{cmd} took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{cmd} took {:?}",
+            start.elapsed()
+        );
     }
     // serve without --redis is a usage error.
     let mut args = common("serve");
@@ -581,7 +651,11 @@ fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
     wait_until("readiness to drop", Duration::from_secs(10), || {
         http_status(port, "/readyz") == Some(503)
     });
-    assert_eq!(http_status(port, "/healthz"), Some(200), "alive while not ready");
+    assert_eq!(
+        http_status(port, "/healthz"),
+        Some(200),
+        "alive while not ready"
+    );
     // A fresh server on another port cannot help; stop serve with SIGTERM.
     let pid = serve.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -591,7 +665,10 @@ fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
         if let Some(s) = serve.child.try_wait().unwrap() {
             break s.code();
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "serve ignored SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve ignored SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(0), "{}", serve.stderr());

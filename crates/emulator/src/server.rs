@@ -455,6 +455,7 @@ impl EmulatorState {
             exp: now + 3600,
             appid: "00000003-0000-0000-c000-000000000000".into(),
         });
+        tracing::debug!(callback = %callback.split('?').next().unwrap_or(""), "delivering a notification batch");
         // Serialised once so that every target gets byte-identical bodies.
         let body = match serde_json::to_vec(body) {
             Ok(b) => Bytes::from(b),
@@ -472,11 +473,11 @@ impl EmulatorState {
                 self.inner.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%status, "notification to the callback was refused");
             }
-            Attempt::Broken(e) => {
-                self.inner.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e.without_url(), "notification delivery failed");
-            }
-            Attempt::Unreachable(e) => {
+            // No response at all: a refused or failed connect, a timeout, or
+            // a pooled connection to an instance that died. A load balancer
+            // would retry elsewhere; receivers must drop the duplicate that
+            // results if the dead peer had processed it (Graph does retry).
+            Attempt::Unreachable(e) | Attempt::Broken(e) => {
                 tracing::warn!(error = %e.without_url(), "callback unreachable; trying the notification fallbacks");
                 let fallbacks = lock(&self.inner.fallbacks).clone();
                 for (i, url) in fallbacks.iter().enumerate() {
@@ -520,9 +521,11 @@ impl EmulatorState {
         }
     }
 
-    /// Sets the notification fallbacks: when a notification batch cannot
-    /// reach its call's callbackUri (connection refused, connect error, or
-    /// a timeout before any response; never an HTTP error status), the same
+    /// Sets the notification fallbacks: when a notification batch gets no
+    /// response from its call's callbackUri (connection refused, connect
+    /// error, a timeout, or a connection that broke before any response,
+    /// such as a pooled one to a process that died; never an HTTP error
+    /// status), the same
     /// JWT and body are POSTed to each of `urls` in order until one answers
     /// 2xx, and `notificationsRerouted` in `/_emulator/stats` counts it.
     /// An empty list (the default) turns rerouting off. Each URL must be an
