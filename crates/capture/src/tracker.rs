@@ -368,6 +368,31 @@ impl DeliveryTarget for TrackerInner {
 }
 
 impl TrackerInner {
+    /// Records a completion, retrying a failing store (Redis restarting)
+    /// for about six seconds: the webhook has already answered Graph, so
+    /// giving up loses the completion. Meanwhile the bounded queue fills
+    /// and the webhook answers 503, so Graph retries the rest later.
+    async fn complete_with_retry(
+        &self,
+        key: &OperationKey,
+        op: &RecordOperation,
+    ) -> Result<Disposition> {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match self.store.complete(key, op, self.config.early_ttl).await {
+                Ok(d) => return Ok(d),
+                Err(e) if attempt < 7 => {
+                    tracing::warn!(%key, attempt, error = %e, "store failed to record a completion; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Hands `op` to the local waiter of `key`; false if there is none.
     fn deliver_local(&self, key: &OperationKey, op: RecordOperation) -> bool {
         let waiter = self.lock_waiters().remove(key);
@@ -394,7 +419,7 @@ impl TrackerInner {
                 tracing::trace!(resource = ?n.resource_path(), "ignoring unrelated notification");
                 continue;
             };
-            match self.store.complete(&key, &op, self.config.early_ttl).await {
+            match self.complete_with_retry(&key, &op).await {
                 Ok(Disposition::Deliver) => {
                     if !self.deliver_local(&key, op) {
                         if self.store.is_shared() {
