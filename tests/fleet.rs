@@ -214,6 +214,8 @@ fn start_serve(emu: &RunningEmulator, redis_url: &str, port: u16, id: &str, out:
             &out.display().to_string(),
             "--takeover-interval",
             "0.3",
+            "--drain-timeout",
+            "0.5",
         ]
         .map(String::from),
     );
@@ -672,4 +674,149 @@ fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(0), "{}", serve.stderr());
+}
+
+#[test]
+fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    rt.block_on(async {
+        let emu = emulator_at(1.0).await;
+        let helper = fleet_bot(&emu, &redis, "observer-2").await;
+        let (p_owner, p1, p2) = (free_port(), free_port(), free_port());
+        emu.state
+            .set_notification_fallbacks(vec![
+                format!("http://127.0.0.1:{p1}/api/calls"),
+                format!("http://127.0.0.1:{p2}/api/calls"),
+            ])
+            .unwrap();
+        let call = create_call(
+            helper.client(),
+            &emu,
+            &format!("http://127.0.0.1:{p_owner}/api/calls"),
+            Some(&json!({"seed": 4, "steps": [
+                {"type": "pause", "ms": 500}, {"type": "voice", "ms": 8000},
+                {"type": "pause", "ms": 300}, {"type": "press", "digit": "#", "ms": 120},
+                {"type": "silence"}]})),
+        )
+        .await
+        .unwrap();
+        let url = redis.url();
+        let owners_out = tempfile::tempdir().unwrap();
+        let mut owner = record_process(
+            &emu,
+            &url,
+            p_owner,
+            "rec-d",
+            &call,
+            owners_out.path(),
+            &["--stop-tones", "#", "--max-record", "15"],
+        );
+        let mut conn = redis_conn(&redis).await;
+        let owner_of = |conn: &mut redis::aio::MultiplexedConnection| {
+            let mut c = conn.clone();
+            async move {
+                let members: Vec<String> = redis::cmd("ZRANGE")
+                    .arg("voxcap:pending")
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                match members.first() {
+                    None => None,
+                    Some(m) => redis::cmd("HGET")
+                        .arg(format!("voxcap:op:{m}"))
+                        .arg("owner")
+                        .query_async::<Option<String>>(&mut c)
+                        .await
+                        .unwrap(),
+                }
+            }
+        };
+        let start = Instant::now();
+        while owner_of(&mut conn).await.as_deref() != Some("rec-d") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "never registered: {}",
+                owner.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        owner.kill();
+        // The first serve adopts it, then is stopped as in a deploy.
+        let out1 = tempfile::tempdir().unwrap();
+        let mut first = start_serve(&emu, &url, p1, "serve-1", out1.path());
+        let start = Instant::now();
+        while owner_of(&mut conn).await.as_deref() != Some("serve-1") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "serve-1 never adopted: {}",
+                first.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = first.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let start = Instant::now();
+        let code = loop {
+            if let Some(s) = first.child.try_wait().unwrap() {
+                break s.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve-1 ignored SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(code, Some(0), "{}", first.stderr());
+        assert!(
+            first.lines().is_empty(),
+            "serve-1 finished nothing: {:?}",
+            first.lines()
+        );
+        // The next one takes it over and completes it.
+        let out2 = tempfile::tempdir().unwrap();
+        let second = start_serve(&emu, &url, p2, "serve-2", out2.path());
+        let start = Instant::now();
+        while second.lines().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "serve-2 finished nothing: {}",
+                second.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let line: Value = serde_json::from_str(&second.lines()[0]).unwrap();
+        assert_eq!(line["outcome"], "recorded", "{line}");
+        assert_eq!(
+            line["result"]["operation"]["completion_reason"],
+            "stopToneDetected"
+        );
+        let op = line["result"]["operation"]["id"].as_str().unwrap();
+        assert!(out2.path().join(format!("{op}.wav")).is_file());
+        let rec = op_record(&mut conn, &call, op).await;
+        assert_eq!(
+            rec.get("state").map(String::as_str),
+            Some("done"),
+            "{rec:?}"
+        );
+        assert_eq!(
+            rec.get("finished_by").map(String::as_str),
+            Some("serve-2"),
+            "{rec:?}"
+        );
+        let counts = download_counts(&emu).await;
+        assert_eq!(counts.values().map(|c| c.0).sum::<u64>(), 1, "{counts:?}");
+        drop(second);
+        helper.stop().await;
+    });
 }
