@@ -3,11 +3,13 @@
 //! Each subcommand lives in its own module; `main` only parses arguments and
 //! maps outcomes to exit codes: 0 when everything succeeded, 1 when some
 //! input failed, 2 for usage errors (clap's default); `record` adds 3 (Graph
-//! reported a failure) and 4 (lost: no completion by the deadline).
+//! reported a failure) and 4 (lost: no completion by the deadline); `results`
+//! adds 5 (some queued jobs have no result yet).
 
 mod analyze;
 mod demo;
 mod emulate;
+mod queue_cmd;
 mod record_cmd;
 
 use voxcap::trim_out;
@@ -34,6 +36,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the local Graph calls emulator until ctrl-c.
     Emulate(emulate::EmulateArgs),
+    /// Queue WAV files on Redis for `voxcap worker`s on any number of machines.
+    Enqueue(Box<queue_cmd::EnqueueArgs>),
+    /// Analyse queued files until stopped (or, with --drain, until the queue is empty).
+    Worker(queue_cmd::WorkerArgs),
+    /// Print a queue's results as NDJSON in enqueue order, with a summary; exit 5 if incomplete.
+    Results(queue_cmd::ResultsArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +53,9 @@ fn main() -> ExitCode {
         Command::Emulate(args) => {
             return report_exit(emulate::run(args).map(|()| ExitCode::SUCCESS))
         }
+        Command::Enqueue(args) => return report_exit(queue_cmd::enqueue(args)),
+        Command::Worker(args) => return report_exit(queue_cmd::worker(args)),
+        Command::Results(args) => return report_exit(queue_cmd::results(args)),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
