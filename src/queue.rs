@@ -57,33 +57,33 @@ const OUTAGE_LIMIT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The URL does not parse as a Redis URL.
-    #[error("{url}: not a usable Redis URL: {source}")]
+    #[error("{url}: not a usable Redis URL: {cause}")]
     InvalidUrl {
         /// The URL, password redacted.
         url: String,
-        /// The cause.
-        #[source]
-        source: redis::RedisError,
+        /// The cause; shown in the message rather than chained, because
+        /// the Redis error already repeats its own cause.
+        cause: redis::RedisError,
     },
     /// The server could not be reached or did not answer.
-    #[error("cannot reach Redis at {url}: {source}")]
+    #[error("cannot reach Redis at {url}: {cause}")]
     Unreachable {
         /// The URL, password redacted.
         url: String,
-        /// The cause.
-        #[source]
-        source: redis::RedisError,
+        /// The cause; shown in the message rather than chained, because
+        /// the Redis error already repeats its own cause.
+        cause: redis::RedisError,
     },
     /// A command failed once connected.
-    #[error("Redis at {url}: {action}: {source}")]
+    #[error("Redis at {url}: {action}: {cause}")]
     Command {
         /// The URL, password redacted.
         url: String,
         /// What was being done.
         action: &'static str,
-        /// The cause.
-        #[source]
-        source: redis::RedisError,
+        /// The cause; shown in the message rather than chained, because
+        /// the Redis error already repeats its own cause.
+        cause: redis::RedisError,
     },
     /// A queue name that would break the key layout.
     #[error("{0:?} is not a queue name (1-64 of A-Z a-z 0-9 . _ -)")]
@@ -97,7 +97,11 @@ pub enum QueueError {
 /// `***`, so a URL can appear in messages and logs.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
+        // Not a URL the client accepts; still hide anything before an `@`.
+        return match url.rfind('@') {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_string(),
+        };
     };
     let (head, rest) = url.split_at(scheme_end + 3);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -411,9 +415,9 @@ async fn connect_manager(
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_number_of_retries(1);
-    let unreachable = |source| QueueError::Unreachable {
+    let unreachable = |cause| QueueError::Unreachable {
         url: url.to_string(),
-        source,
+        cause,
     };
     // The manager's own retries are bounded, but guard the whole handshake
     // too: a black-holed address must not hang the command.
@@ -441,9 +445,9 @@ impl Queue {
     pub async fn connect(url: &str, name: &str) -> Result<Queue, QueueError> {
         validate_queue_name(name)?;
         let shown = redact_url(url);
-        let client = redis::Client::open(url).map_err(|source| QueueError::InvalidUrl {
+        let client = redis::Client::open(url).map_err(|cause| QueueError::InvalidUrl {
             url: shown.clone(),
-            source,
+            cause,
         })?;
         let conn = connect_manager(&client, &shown).await?;
         Ok(Queue {
@@ -466,10 +470,10 @@ impl Queue {
 
     fn command_error(&self, action: &'static str) -> impl Fn(redis::RedisError) -> QueueError {
         let url = self.url.clone();
-        move |source| QueueError::Command {
+        move |cause| QueueError::Command {
             url: url.clone(),
             action,
-            source,
+            cause,
         }
     }
 
@@ -854,7 +858,8 @@ pub async fn run_worker(
     let mut tasks = JoinSet::new();
     let mut cursor = "0-0".to_string();
     let mut last_claim: Option<Instant> = None;
-    let claim_every = (config.visibility_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let claim_every =
+        (config.visibility_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let mut outage: Option<Instant> = None;
     let outcome = loop {
         while tasks.try_join_next().is_some() {}
@@ -1068,10 +1073,17 @@ mod tests {
             ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
             ("redis://:hunter2@host:6379/0", "redis://:***@host:6379/0"),
             ("redis://bob:hunter2@host/", "redis://bob:***@host/"),
-            ("rediss://bob:p%40ss@host:6380", "rediss://bob:***@host:6380"),
+            (
+                "rediss://bob:p%40ss@host:6380",
+                "rediss://bob:***@host:6380",
+            ),
             ("redis://hunter2@host", "redis://***@host"),
-            ("redis://host/0?password=hunter2&db=1", "redis://host/0?password=***&db=1"),
+            (
+                "redis://host/0?password=hunter2&db=1",
+                "redis://host/0?password=***&db=1",
+            ),
             ("host:6379", "host:6379"),
+            ("redis//:hunter2@host", "***@host"),
         ];
         for (url, want) in cases {
             let got = redact_url(url);
@@ -1140,19 +1152,27 @@ mod tests {
             result(5, "5-0", None, Some("gave_up")),
         ];
         let s = ResultsSummary::new("q", 5, &r);
-        assert_eq!((s.enqueued, s.reported, s.ok, s.failed, s.pending), (5, 5, 3, 2, 0));
+        assert_eq!(
+            (s.enqueued, s.reported, s.ok, s.failed, s.pending),
+            (5, 5, 3, 2, 0)
+        );
         assert_eq!(s.verdicts.get("consistent"), Some(&2));
         assert_eq!(s.verdicts.get("inconsistent"), Some(&1));
         assert_eq!(s.errors.get("io"), Some(&1));
         assert_eq!(s.errors.get("gave_up"), Some(&1));
         assert_eq!(s.status(), ResultsStatus::SomeFailed);
-        assert!(s.to_text().contains("5 enqueued, 5 reported (3 ok, 2 failed), 0 still pending"));
+        assert!(s
+            .to_text()
+            .contains("5 enqueued, 5 reported (3 ok, 2 failed), 0 still pending"));
 
         let all_ok = ResultsSummary::new("q", 3, &r[..3]);
         assert_eq!(all_ok.status(), ResultsStatus::Complete);
         // Missing results win over failures: the batch is not over.
         let partial = ResultsSummary::new("q", 9, &r);
-        assert_eq!((partial.pending, partial.status()), (4, ResultsStatus::Incomplete));
+        assert_eq!(
+            (partial.pending, partial.status()),
+            (4, ResultsStatus::Incomplete)
+        );
     }
 
     #[test]
@@ -1181,7 +1201,9 @@ mod tests {
         entry
             .map
             .insert("path".into(), Value::BulkString(b"/a.wav".to_vec()));
-        entry.map.insert("seq".into(), Value::BulkString(b"42".to_vec()));
+        entry
+            .map
+            .insert("seq".into(), Value::BulkString(b"42".to_vec()));
         entry.map.insert(
             "options".into(),
             Value::BulkString(serde_json::to_vec(&opts).unwrap()),

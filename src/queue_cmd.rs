@@ -275,7 +275,10 @@ pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
         // pending rather than as an unexplained extra result.
         let results = q.results().await?;
         let enqueued = q.enqueued().await?;
-        Ok::<_, queue::QueueError>((ResultsSummary::new(&args.queue, enqueued, &results), results))
+        Ok::<_, queue::QueueError>((
+            ResultsSummary::new(&args.queue, enqueued, &results),
+            results,
+        ))
     })?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     let printed = results.iter().try_for_each(|r| {
@@ -320,17 +323,20 @@ mod tests {
 
     #[test]
     fn bad_job_options_are_refused() {
-        let mut opts = job_options(false, &recording_args(&JobOptions {
-            stop_tones: String::new(),
-            initial_silence: 5.0,
-            max_silence: 5.0,
-            max_record: 5.0,
-            reported: None,
-            pad_start_ms: 150,
-            pad_end_ms: 300,
-            lenient: false,
-        })
-        .unwrap());
+        let mut opts = job_options(
+            false,
+            &recording_args(&JobOptions {
+                stop_tones: String::new(),
+                initial_silence: 5.0,
+                max_silence: 5.0,
+                max_record: 5.0,
+                reported: None,
+                pad_start_ms: 150,
+                pad_end_ms: 300,
+                lenient: false,
+            })
+            .unwrap(),
+        );
         opts.stop_tones = "x".into();
         assert!(recording_args(&opts).is_err());
         opts.stop_tones = String::new();
