@@ -326,7 +326,7 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
 
     let status = wait_for(
         &mut survivor,
-        Duration::from_secs(900),
+        Duration::from_secs(600),
         "the surviving worker",
     );
     let survivor_log = std::fs::read_to_string(dir.path().join("survivor.log")).unwrap();
