@@ -873,6 +873,10 @@ pub async fn run_worker(
             },
             () = stop_notify.notified() => break Ok(()),
         };
+        // The stop may have come while every slot was busy.
+        if stop.load(Ordering::SeqCst) {
+            break Ok(());
+        }
         let mut permits = vec![first];
         while permits.len() < slots {
             match Arc::clone(&semaphore).try_acquire_owned() {

@@ -155,6 +155,9 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if paths.is_empty() {
+        anyhow::bail!("no WAV files found under the given paths; nothing was queued");
+    }
     let options = job_options(args.lenient, &args.recording);
     let queued = runtime()?.block_on(async {
         let mut q = Queue::connect(&args.redis, &args.queue).await?;
