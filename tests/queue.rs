@@ -26,6 +26,30 @@ fn voxcap_cmd(args: &[&str]) -> Command {
     c
 }
 
+/// A spawned worker, killed when the test ends, so a failing assertion
+/// does not leave it running (blocked on a FIFO, or polling a dead Redis).
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Worker {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Worker {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Waits for `child` up to `limit`; a hang kills it and fails the test.
 fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     let start = Instant::now();
@@ -289,8 +313,8 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
         .spawn()
         .expect("spawn worker")
     };
-    let mut doomed = worker("doomed.log");
-    let mut survivor = worker("survivor.log");
+    let mut doomed = Worker(worker("doomed.log"));
+    let mut survivor = Worker(worker("survivor.log"));
 
     // Kill the doomed worker about halfway, while it holds jobs: freeze it,
     // check it owns pending entries (a frozen process cannot ack them), and
@@ -620,11 +644,13 @@ fn sigterm_lets_a_worker_finish_and_exit_0() {
     let mut args = vec!["enqueue", "--redis", url.as_str()];
     args.extend(paths.iter().map(String::as_str));
     assert!(voxcap(&args).status.success());
-    let mut worker = voxcap_cmd(&["worker", "--redis", &url, "-j", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut worker = Worker(
+        voxcap_cmd(&["worker", "--redis", &url, "-j", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut con = sync_conn(&url);
     let start = Instant::now();
     while hlen(&mut con, "voxcap:{default}:results") == 0 {
@@ -645,4 +671,137 @@ fn sigterm_lets_a_worker_finish_and_exit_0() {
         .query(&mut con)
         .unwrap();
     assert_eq!(pending.first(), Some(&redis::Value::Int(0)));
+}
+
+/// A worker's slow job stays its own (heartbeats keep it fresh, so a second
+/// worker does not reclaim it after the visibility timeout), and SIGTERM
+/// waits for it. The "slow file" is a FIFO: reading it blocks until the test
+/// writes the audio, so the job takes exactly as long as the test wants.
+#[cfg(unix)]
+#[test]
+fn a_slow_job_is_not_stolen_from_a_live_worker_and_sigterm_waits_for_it() {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let server = redis();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("slow.wav");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        voxcap(&["enqueue", "--redis", &url, fifo.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let spawn = || {
+        voxcap_cmd(&[
+            "worker",
+            "--redis",
+            &url,
+            "-j",
+            "1",
+            "--visibility-timeout",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+    let mut workers = [Worker(spawn()), Worker(spawn())];
+    let mut con = sync_conn(&url);
+    let jobs = "voxcap:{default}:jobs";
+    let pending = |con: &mut redis::Connection| -> Vec<(String, String, u64, u64)> {
+        redis::cmd("XPENDING")
+            .arg(&[jobs, "workers", "-", "+", "10"])
+            .query(con)
+            .unwrap()
+    };
+    let start = Instant::now();
+    let owner = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nobody took the job"
+        );
+        if let Some((_, consumer, _, _)) = pending(&mut con).first() {
+            break consumer.clone();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Three visibility timeouts: without heartbeats the other worker would
+    // have reclaimed it by now.
+    std::thread::sleep(Duration::from_millis(3500));
+    let now = pending(&mut con);
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].1, owner, "the job moved to another worker");
+    assert_eq!(now[0].3, 1, "the job was delivered again");
+
+    let (mut holder, mut idle): (Vec<&mut Worker>, Vec<&mut Worker>) = workers
+        .iter_mut()
+        .partition(|c| owner.contains(&format!("-{}-", c.id())));
+    assert_eq!(holder.len(), 1, "{owner} is one of the workers");
+    for c in holder.iter().chain(idle.iter()) {
+        signal(c.id(), "TERM");
+    }
+    let s = wait_for(
+        idle[0],
+        Duration::from_secs(30),
+        "the idle worker after SIGTERM",
+    );
+    assert!(s.success(), "{s}");
+    // The holder cannot finish before the audio arrives.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        holder[0].try_wait().unwrap().is_none(),
+        "it exited with a job in flight"
+    );
+
+    let mut audio = synth::silence(synth::samples_for(0.2, RATE));
+    audio.extend(synth::dtmf_press(&synth::DtmfPress::new('9', 0.15), RATE));
+    audio.extend(synth::silence(synth::samples_for(0.2, RATE)));
+    let wav = synth::wav_pcm16_mono(&audio, RATE);
+    // O_NONBLOCK: fails (rather than hangs) if the worker is not reading.
+    let mut pipe = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(0o4000)
+        .open(&fifo)
+        .expect("the worker has the FIFO open");
+    let mut written = 0;
+    let start = Instant::now();
+    while written < wav.len() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker stopped reading"
+        );
+        match pipe.write(&wav[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => panic!("writing the FIFO: {e}"),
+        }
+    }
+    drop(pipe);
+    let s = wait_for(
+        holder[0],
+        Duration::from_secs(30),
+        "the holder after SIGTERM",
+    );
+    assert!(s.success(), "{s}");
+    let res = voxcap(&["results", "--redis", &url]);
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let lines = json_lines(&res);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["deliveries"], 1);
+    assert_eq!(lines[0]["worker"].as_str(), Some(owner.as_str()));
+    check_result(&lines[0], &Expect::Digits("9".into()));
 }
