@@ -242,6 +242,11 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         consumer: queue::consumer_name(),
     };
     let consumer = config.consumer.clone();
+    eprintln!(
+        "voxcap: worker {consumer}: queue {} at {}, {slots} slot(s)",
+        args.queue,
+        queue::redact_url(&args.redis)
+    );
     let started = Instant::now();
     let stats = runtime()?.block_on(queue::run_worker(
         &args.redis,
