@@ -762,6 +762,10 @@ pub struct WorkerConfig {
     pub visibility_timeout: Duration,
     /// Deliveries after which a job is reported as failed without analysis.
     pub max_deliveries: u64,
+    /// Longest one analysis may take; a job still running then (a file on a
+    /// hung mount, a FIFO) is reported as a `timeout` error and its thread
+    /// abandoned.
+    pub job_timeout: Duration,
     /// Where to also write each result as `<seq>.json`.
     pub out_dir: Option<PathBuf>,
     /// Exit once no job is new or pending.
@@ -1020,14 +1024,23 @@ async fn process(job: Job, config: &WorkerConfig, analyse: Analyse) -> JobResult
         })
     } else {
         let path = job.path.clone();
-        tokio::task::spawn_blocking(move || analyse(&job))
-            .await
-            .unwrap_or_else(|e| {
-                Err(JobFailure {
-                    kind: "panic".to_string(),
-                    message: format!("{path}: the analysis panicked: {e}"),
-                })
-            })
+        let analysis = tokio::task::spawn_blocking(move || analyse(&job));
+        match tokio::time::timeout(config.job_timeout, analysis).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Err(JobFailure {
+                kind: "panic".to_string(),
+                message: format!("{path}: the analysis panicked: {e}"),
+            }),
+            // A blocking thread cannot be cancelled; it is left to finish or
+            // to die with the process, and the slot is freed now.
+            Err(_) => Err(JobFailure {
+                kind: "timeout".to_string(),
+                message: format!(
+                    "{path}: the analysis was still running after {:.1} s (--job-timeout); abandoned",
+                    config.job_timeout.as_secs_f64()
+                ),
+            }),
+        }
     };
     match outcome {
         Ok(report) => result.report = Some(report),

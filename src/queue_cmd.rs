@@ -61,6 +61,10 @@ pub struct WorkerArgs {
     /// Deliveries after which a job is reported as failed instead of retried.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_deliveries: u64,
+    /// Seconds one file's analysis may take before it is reported as a
+    /// `timeout` error (a file on a hung mount must not hold a slot forever).
+    #[arg(long, value_name = "S", default_value_t = 600.0, value_parser = parse_seconds)]
+    pub job_timeout: f64,
     /// Also write each result to DIR/<seq>.json (atomically).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -237,6 +241,7 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         slots,
         visibility_timeout: Duration::from_secs_f64(args.visibility_timeout),
         max_deliveries: args.max_deliveries,
+        job_timeout: Duration::from_secs_f64(args.job_timeout),
         out_dir: args.out.clone(),
         drain: args.drain,
         consumer: queue::consumer_name(),
@@ -248,13 +253,18 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         queue::redact_url(&args.redis)
     );
     let started = Instant::now();
-    let stats = runtime()?.block_on(queue::run_worker(
+    let rt = runtime()?;
+    let stats = rt.block_on(queue::run_worker(
         &args.redis,
         &args.queue,
         config,
         Arc::new(analyse_job),
         stop_requested(),
-    ))?;
+    ));
+    // Do not wait for analyses abandoned after --job-timeout: they may never
+    // return (a hung mount); exiting ends them.
+    rt.shutdown_background();
+    let stats = stats?;
     eprintln!(
         "voxcap: worker {consumer}: {} result(s) stored ({} failed, {} given up), {} reclaimed from other workers, {} duplicate(s), {} unstored, in {:.2} s",
         stats.reported,

@@ -805,3 +805,47 @@ fn a_slow_job_is_not_stolen_from_a_live_worker_and_sigterm_waits_for_it() {
     assert_eq!(lines[0]["worker"].as_str(), Some(owner.as_str()));
     check_result(&lines[0], &Expect::Digits("9".into()));
 }
+
+/// A file whose analysis never ends (here a FIFO nobody writes) is reported
+/// as a `timeout` error after `--job-timeout`; the worker goes on and exits.
+#[cfg(unix)]
+#[test]
+fn a_hung_analysis_times_out_into_an_error_result_and_the_batch_ends() {
+    let server = redis();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("never.wav");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (clip, _) = write_clip(dir.path(), 4);
+    let enq = voxcap(&[
+        "enqueue",
+        "--redis",
+        &url,
+        fifo.to_str().unwrap(),
+        clip.to_str().unwrap(),
+    ]);
+    assert!(enq.status.success());
+    let work = voxcap(&[
+        "worker",
+        "--redis",
+        &url,
+        "-j",
+        "1",
+        "--job-timeout",
+        "1",
+        "--drain",
+    ]);
+    let log = String::from_utf8_lossy(&work.stderr);
+    assert!(work.status.success(), "{log}");
+    let res = voxcap(&["results", "--redis", &url]);
+    assert_eq!(res.status.code(), Some(1));
+    let lines = json_lines(&res);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["error"]["kind"], "timeout", "{}", lines[0]);
+    check_result(&lines[0], &Expect::Error);
+    check_result(&lines[1], &Expect::Digits("2".into()));
+}
