@@ -93,6 +93,18 @@ pub enum QueueError {
     NonUtf8Path(String),
 }
 
+impl QueueError {
+    /// The Redis error code (`NOGROUP`, `BUSYGROUP`...), if Redis sent one.
+    pub fn redis_code(&self) -> Option<&str> {
+        match self {
+            QueueError::Command { cause, .. } | QueueError::Unreachable { cause, .. } => {
+                cause.code()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Returns `url` with any password (and a lone user-info part) replaced by
 /// `***`, so a URL can appear in messages and logs.
 pub fn redact_url(url: &str) -> String {
@@ -917,6 +929,17 @@ pub async fn run_worker(
             Ok(jobs) => {
                 outage = None;
                 jobs
+            }
+            Err(e) if e.redis_code() == Some("NOGROUP") => {
+                // The queue's keys were deleted (a reset) or Redis restarted
+                // empty: recreate the group and wait for new jobs.
+                tracing::warn!("{e}; recreating the consumer group");
+                drop(permits);
+                if let Err(e) = queue.ensure_group().await {
+                    tracing::warn!("{e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                continue;
             }
             Err(e) => {
                 // Ride out a short outage (the connection managers
