@@ -47,6 +47,9 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a worker's read blocks waiting for new jobs; short, so a stop
 /// request or `--drain` is noticed quickly.
 const READ_BLOCK_MS: u64 = 1000;
+/// The same with `--drain`, where an empty read is usually the end of the
+/// batch and a long block would only delay the exit.
+const DRAIN_READ_BLOCK_MS: u64 = 100;
 /// Jobs per `MULTI` when enqueueing: large enough to save round trips,
 /// small enough not to stall the server.
 const ENQUEUE_CHUNK: usize = 500;
@@ -673,8 +676,13 @@ impl Queue {
             .max(1))
     }
 
-    /// Reads up to `count` new entries, blocking up to [`READ_BLOCK_MS`].
-    async fn read_new(&mut self, consumer: &str, count: usize) -> Result<Vec<Job>, QueueError> {
+    /// Reads up to `count` new entries, blocking up to `block_ms`.
+    async fn read_new(
+        &mut self,
+        consumer: &str,
+        count: usize,
+        block_ms: u64,
+    ) -> Result<Vec<Job>, QueueError> {
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(GROUP)
@@ -682,7 +690,7 @@ impl Queue {
             .arg("COUNT")
             .arg(count)
             .arg("BLOCK")
-            .arg(READ_BLOCK_MS)
+            .arg(block_ms)
             .arg("STREAMS")
             .arg(&self.keys.jobs)
             .arg(">")
@@ -920,7 +928,14 @@ pub async fn run_worker(
                 jobs.extend(claimed.into_iter().filter(|j| !mine.contains(&j.id)));
             }
             if jobs.is_empty() {
-                jobs = reader.read_new(&config.consumer, permits.len()).await?;
+                let block_ms = if config.drain {
+                    DRAIN_READ_BLOCK_MS
+                } else {
+                    READ_BLOCK_MS
+                };
+                jobs = reader
+                    .read_new(&config.consumer, permits.len(), block_ms)
+                    .await?;
             }
             Ok::<_, QueueError>(jobs)
         }
