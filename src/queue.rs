@@ -927,7 +927,9 @@ pub async fn run_worker(
                 let mine = lock(&in_flight);
                 jobs.extend(claimed.into_iter().filter(|j| !mine.contains(&j.id)));
             }
-            if jobs.is_empty() {
+            // Mid-scan of a long pending list, scan on rather than block on
+            // a read: stale jobs are the ones someone is waiting for.
+            if jobs.is_empty() && cursor == "0-0" {
                 let block_ms = if config.drain {
                     DRAIN_READ_BLOCK_MS
                 } else {
