@@ -862,7 +862,7 @@ pub async fn run_worker(
         let mut queue = queue.clone();
         let in_flight = Arc::clone(&in_flight);
         let consumer = config.consumer.clone();
-        let every = (config.visibility_timeout / 3).max(Duration::from_millis(100));
+        let every = (config.visibility_timeout / 3).max(Duration::from_millis(20));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
