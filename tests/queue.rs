@@ -167,12 +167,14 @@ fn redis_to_json(v: redis::Value) -> Value {
     }
 }
 
+/// Sends `sig` to `pid` with the shell's builtin `kill` (std has no signal
+/// API besides SIGKILL, and minimal images lack procps' /bin/kill).
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{sig} {pid}"))
         .status()
-        .expect("run kill")
+        .expect("run sh")
         .success();
     assert!(ok, "kill -{sig} {pid} failed");
 }
