@@ -80,7 +80,7 @@ pub struct RecordingArgs {
 #[derive(Debug, Clone, Default)]
 pub struct StopTones(pub Vec<char>);
 
-fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
+pub(crate) fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
     let mut keys = Vec::new();
     for c in s.chars().filter(|c| !c.is_whitespace() && *c != ',') {
         let c = c.to_ascii_uppercase();
@@ -94,7 +94,7 @@ fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
     Ok(StopTones(keys))
 }
 
-fn parse_timer(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
@@ -146,7 +146,7 @@ pub enum OutputFormat {
 }
 
 /// One input to analyse, or a failure met while finding inputs.
-enum Input {
+pub(crate) enum Input {
     Stdin,
     File(PathBuf),
     Unreadable(PathBuf, io::Error),
@@ -154,9 +154,9 @@ enum Input {
 
 /// Why one input failed, as printed.
 #[derive(Debug, Serialize)]
-struct Failure {
-    kind: &'static str,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
 }
 
 #[derive(Serialize)]
@@ -394,7 +394,7 @@ fn analyze_one(
 
 /// Analyses the file at `path` and, with `trim_out`, writes its trimmed copy
 /// named after `label`.
-fn analyze_path(
+pub(crate) fn analyze_path(
     name: &str,
     path: &Path,
     label: &Path,
@@ -430,7 +430,7 @@ fn io_failure(e: &io::Error) -> Failure {
 }
 
 /// Expands the command line paths into inputs, in order.
-fn expand(paths: &[PathBuf]) -> Vec<Input> {
+pub(crate) fn expand(paths: &[PathBuf]) -> Vec<Input> {
     let mut inputs = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {

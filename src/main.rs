@@ -4,11 +4,13 @@
 //! maps outcomes to exit codes: 0 when everything succeeded, 1 when some
 //! input failed, 2 for usage errors (clap's default); `record` adds 3 (Graph
 //! reported a failure) and 4 (lost: no completion by the deadline); `serve`
-//! exits 0 after a graceful shutdown.
+//! exits 0 after a graceful shutdown; `results` adds 5 (some queued jobs
+//! have no result yet).
 
 mod analyze;
 mod demo;
 mod emulate;
+mod queue_cmd;
 mod record_cmd;
 mod serve;
 
@@ -38,6 +40,12 @@ enum Command {
     Emulate(emulate::EmulateArgs),
     /// Run a fleet member: webhook, health and readiness, takeover of dead instances' operations (needs --redis).
     Serve(Box<serve::ServeArgs>),
+    /// Queue WAV files on Redis for `voxcap worker`s on any number of machines.
+    Enqueue(Box<queue_cmd::EnqueueArgs>),
+    /// Analyse queued files until stopped (or, with --drain, until the queue is empty).
+    Worker(queue_cmd::WorkerArgs),
+    /// Print a queue's results as NDJSON in enqueue order, with a summary; exit 5 if incomplete.
+    Results(queue_cmd::ResultsArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +58,9 @@ fn main() -> ExitCode {
         Command::Emulate(args) => {
             return report_exit(emulate::run(args).map(|()| ExitCode::SUCCESS))
         }
+        Command::Enqueue(args) => return report_exit(queue_cmd::enqueue(args)),
+        Command::Worker(args) => return report_exit(queue_cmd::worker(args)),
+        Command::Results(args) => return report_exit(queue_cmd::results(args)),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,0 +1,364 @@
+//! `voxcap enqueue`, `voxcap worker` and `voxcap results`: the distributed
+//! batch's command line. The queue mechanics live in [`voxcap::queue`]; this
+//! module adds the arguments and plugs `voxcap analyze`'s per-file analysis
+//! in as the worker's job.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use voxcap::queue::{
+    self, Job, JobFailure, JobOptions, Queue, ResultsStatus, ResultsSummary, WorkerConfig,
+};
+use voxcap::trim_out;
+
+use crate::analyze::{self, Input, RecordingArgs, StopTones};
+
+/// Exit code of `voxcap results` when some jobs have no result yet.
+pub const EXIT_INCOMPLETE: u8 = 5;
+
+/// Arguments of `voxcap enqueue`.
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// WAV files or directories (walked for *.wav, in sorted order). Workers
+    /// open them by absolute path, so they must be on a filesystem every
+    /// worker mounts at the same place.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Redis URL, e.g. redis://host:6379/0 (redis://:password@host/ with AUTH).
+    #[arg(long, value_name = "URL")]
+    pub redis: String,
+    /// Queue name; several batches can share one Redis under different names.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub queue: String,
+    /// Analyse truncated files as far as they go and flag them, instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
+    #[command(flatten)]
+    pub recording: RecordingArgs,
+}
+
+/// Arguments of `voxcap worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Redis URL, e.g. redis://host:6379/0.
+    #[arg(long, value_name = "URL")]
+    pub redis: String,
+    /// Queue name.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub queue: String,
+    /// Files analysed at once (default: all cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Seconds a job may sit unacknowledged with no sign of life before
+    /// another worker takes it over.
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = parse_seconds)]
+    pub visibility_timeout: f64,
+    /// Deliveries after which a job is reported as failed instead of retried.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_deliveries: u64,
+    /// Seconds one file's analysis may take before it is reported as a
+    /// `timeout` error (a file on a hung mount must not hold a slot forever).
+    #[arg(long, value_name = "S", default_value_t = 600.0, value_parser = parse_seconds)]
+    pub job_timeout: f64,
+    /// Also write each result to DIR/<seq>.json (atomically).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Exit once the queue has no new and no pending jobs.
+    #[arg(long)]
+    pub drain: bool,
+}
+
+/// Arguments of `voxcap results`.
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// Redis URL, e.g. redis://host:6379/0.
+    #[arg(long, value_name = "URL")]
+    pub redis: String,
+    /// Queue name.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub queue: String,
+    /// Wait until every queued job has a result (or --timeout passes).
+    #[arg(long)]
+    pub wait: bool,
+    /// Longest wait with --wait, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 3600.0, value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// Also write the summary as JSON to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 7.0 * 86400.0) {
+        return Err(format!("{v} s is outside 0..=604800 s"));
+    }
+    Ok(v)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The options that travel with each job.
+fn job_options(lenient: bool, r: &RecordingArgs) -> JobOptions {
+    JobOptions {
+        stop_tones: r.stop_tones.0.iter().collect(),
+        initial_silence: r.initial_silence,
+        max_silence: r.max_silence,
+        max_record: r.max_record,
+        reported: r.reported.clone(),
+        pad_start_ms: r.pad_start_ms,
+        pad_end_ms: r.pad_end_ms,
+        lenient,
+    }
+}
+
+/// The reverse of [`job_options`], checking the values again: a job's
+/// options come from Redis, not from this process's argument parser.
+fn recording_args(o: &JobOptions) -> Result<RecordingArgs, String> {
+    Ok(RecordingArgs {
+        stop_tones: if o.stop_tones.is_empty() {
+            StopTones::default()
+        } else {
+            analyze::parse_stop_tones(&o.stop_tones)?
+        },
+        initial_silence: analyze::parse_timer(&o.initial_silence.to_string())?,
+        max_silence: analyze::parse_timer(&o.max_silence.to_string())?,
+        max_record: analyze::parse_timer(&o.max_record.to_string())?,
+        reported: o.reported.clone(),
+        pad_start_ms: o.pad_start_ms,
+        pad_end_ms: o.pad_end_ms,
+    })
+}
+
+/// Runs `voxcap enqueue`.
+pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
+    let mut paths = Vec::new();
+    for input in analyze::expand(&args.paths) {
+        match input {
+            Input::Stdin => anyhow::bail!("`-` (stdin) cannot be queued: workers read files"),
+            Input::File(p) => {
+                let abs = std::path::absolute(&p)
+                    .with_context(|| format!("{}: making the path absolute", p.display()))?;
+                paths.push(abs);
+            }
+            // Queue all or nothing: a half-queued directory is hard to finish.
+            Input::Unreadable(p, e) => {
+                anyhow::bail!("{}: {e}; nothing was queued", p.display())
+            }
+        }
+    }
+    if paths.is_empty() {
+        anyhow::bail!("no WAV files found under the given paths; nothing was queued");
+    }
+    let options = job_options(args.lenient, &args.recording);
+    let queued = runtime()?.block_on(async {
+        let mut q = Queue::connect(&args.redis, &args.queue).await?;
+        let range = q.enqueue(&paths, &options).await?;
+        let total = q.enqueued().await?;
+        Ok::<_, queue::QueueError>((range, total))
+    })?;
+    match queued {
+        (Some((first, last)), total) => eprintln!(
+            "voxcap: queued {} file(s) on queue {} (seq {first}..={last}; {total} queued in all)",
+            paths.len(),
+            args.queue
+        ),
+        (None, total) => eprintln!(
+            "voxcap: no WAV files found; nothing queued ({total} queued in all on {})",
+            args.queue
+        ),
+    }
+    println!("{}", paths.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Analyses one job's file the way `voxcap analyze` does.
+fn analyse_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
+    let fail = |kind: &str, message: String| JobFailure {
+        kind: kind.to_string(),
+        message: format!("{}: {message}", job.path),
+    };
+    let options = job
+        .options
+        .as_ref()
+        .map_err(|e| fail("bad_job", e.clone()))?;
+    let config = recording_args(options)
+        .map_err(|e| fail("bad_job", format!("the job's options are not valid: {e}")))?
+        .config(options.lenient);
+    let path = Path::new(&job.path);
+    let report = analyze::analyze_path(&job.path, path, path, &config, None)
+        .map_err(|f| fail(f.kind, f.message))?;
+    serde_json::to_value(&report).map_err(|e| fail("report", e.to_string()))
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("voxcap: stop requested; finishing the jobs in flight");
+}
+
+/// Runs `voxcap worker`.
+pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    crate::record_cmd::init_tracing();
+    let slots = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: creating", dir.display()))?;
+    }
+    let config = WorkerConfig {
+        slots,
+        visibility_timeout: Duration::from_secs_f64(args.visibility_timeout),
+        max_deliveries: args.max_deliveries,
+        job_timeout: Duration::from_secs_f64(args.job_timeout),
+        out_dir: args.out.clone(),
+        drain: args.drain,
+        consumer: queue::consumer_name(),
+    };
+    let consumer = config.consumer.clone();
+    eprintln!(
+        "voxcap: worker {consumer}: queue {} at {}, {slots} slot(s)",
+        args.queue,
+        queue::redact_url(&args.redis)
+    );
+    let started = Instant::now();
+    let rt = runtime()?;
+    let stats = rt.block_on(queue::run_worker(
+        &args.redis,
+        &args.queue,
+        config,
+        Arc::new(analyse_job),
+        stop_requested(),
+    ));
+    // Do not wait for analyses abandoned after --job-timeout: they may never
+    // return (a hung mount); exiting ends them.
+    rt.shutdown_background();
+    let stats = stats?;
+    eprintln!(
+        "voxcap: worker {consumer}: {} result(s) stored ({} failed, {} given up), {} reclaimed from other workers, {} duplicate(s), {} unstored, in {:.2} s",
+        stats.reported,
+        stats.failed,
+        stats.gave_up,
+        stats.reclaimed,
+        stats.duplicates,
+        stats.unrecorded,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `voxcap results`: NDJSON on stdout in enqueue order, summary on
+/// stderr; exit 0 (all analysed), 1 (some failed) or [`EXIT_INCOMPLETE`].
+pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
+    let (summary, results) = runtime()?.block_on(async {
+        let mut q = Queue::connect(&args.redis, &args.queue).await?;
+        if args.wait {
+            let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
+            while q.reported().await? < q.enqueued().await? && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        // Results before the count: a job reported in between then shows as
+        // pending rather than as an unexplained extra result.
+        let results = q.results().await?;
+        let enqueued = q.enqueued().await?;
+        Ok::<_, queue::QueueError>((
+            ResultsSummary::new(&args.queue, enqueued, &results),
+            results,
+        ))
+    })?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let printed = results.iter().try_for_each(|r| {
+        serde_json::to_writer(&mut out, r)?;
+        out.write_all(b"\n")
+    });
+    match printed.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing results to stdout")?,
+    }
+    eprint!("{}", summary.to_text());
+    if let Some(path) = &args.summary_json {
+        trim_out::write_json_atomically(path, &summary)
+            .with_context(|| format!("{}: writing the summary", path.display()))?;
+    }
+    Ok(match summary.status() {
+        ResultsStatus::Complete => ExitCode::SUCCESS,
+        ResultsStatus::SomeFailed => ExitCode::from(1),
+        ResultsStatus::Incomplete => ExitCode::from(EXIT_INCOMPLETE),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_options_round_trip_through_recording_args() {
+        let opts = JobOptions {
+            stop_tones: "#*".into(),
+            initial_silence: 3.0,
+            max_silence: 2.5,
+            max_record: 10.0,
+            reported: Some("stopToneDetected".into()),
+            pad_start_ms: 100,
+            pad_end_ms: 200,
+            lenient: true,
+        };
+        let back = job_options(true, &recording_args(&opts).unwrap());
+        assert_eq!(back, opts);
+    }
+
+    #[test]
+    fn bad_job_options_are_refused() {
+        let mut opts = job_options(
+            false,
+            &recording_args(&JobOptions {
+                stop_tones: String::new(),
+                initial_silence: 5.0,
+                max_silence: 5.0,
+                max_record: 5.0,
+                reported: None,
+                pad_start_ms: 150,
+                pad_end_ms: 300,
+                lenient: false,
+            })
+            .unwrap(),
+        );
+        opts.stop_tones = "x".into();
+        assert!(recording_args(&opts).is_err());
+        opts.stop_tones = String::new();
+        opts.max_record = -1.0;
+        assert!(recording_args(&opts).is_err());
+    }
+}
