@@ -13,6 +13,7 @@ mod emulate;
 mod queue_cmd;
 mod record_cmd;
 mod serve;
+mod signal;
 
 use voxcap::trim_out;
 

@@ -205,25 +205,7 @@ fn analyse_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
 
 /// Resolves on ctrl-c or SIGTERM.
 async fn stop_requested() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    crate::signal::shutdown().await;
     eprintln!("voxcap: stop requested; finishing the jobs in flight");
 }
 

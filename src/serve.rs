@@ -82,7 +82,7 @@ async fn serve(args: &ServeArgs, config: voxcap::record::BotConfig) -> anyhow::R
     let mut tasks: JoinSet<anyhow::Result<Outcome>> = JoinSet::new();
     let mut scan = tokio::time::interval(Duration::from_secs_f64(args.takeover_interval));
     scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stop = shutdown_signal();
+    let stop = crate::signal::shutdown();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -139,27 +139,5 @@ fn report(done: Result<anyhow::Result<Outcome>, tokio::task::JoinError>) {
         Ok(Err(e)) => eprintln!("voxcap serve: takeover failed: {e:#}"),
         Err(e) if e.is_cancelled() => {}
         Err(e) => eprintln!("voxcap serve: takeover task failed: {e}"),
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
