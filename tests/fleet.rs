@@ -820,3 +820,80 @@ fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
         helper.stop().await;
     });
 }
+
+#[test]
+fn a_redis_restart_that_forgets_everything_loses_no_recording() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    rt.block_on(async {
+        let emu = emulator_at(1.0).await;
+        let owner = fleet_bot(&emu, &redis, "owner-r").await;
+        let other = fleet_bot(&emu, &redis, "other-r").await;
+        // The completion comes 2.5 s in, at the other instance.
+        let call = create_call(
+            owner.client(),
+            &emu,
+            other.callback_url(),
+            Some(&json!({"seed": 5, "steps": [
+                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 2000},
+                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = plan(dir.path(), 0);
+        p.request.stop_tones = vec!["#".into()];
+        let owner = Arc::new(owner);
+        let task = {
+            let owner = owner.clone();
+            tokio::spawn(async move { owner.record(&call, &p).await })
+        };
+        let mut conn = redis_conn(&redis).await;
+        let start = Instant::now();
+        loop {
+            let n: u64 = redis::cmd("ZCARD")
+                .arg("voxcap:pending")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if n == 1 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "never registered"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // "Restart" Redis without persistence: every key gone, every
+        // subscriber disconnected.
+        redis::cmd("FLUSHALL")
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async::<i64>(&mut conn)
+            .await
+            .unwrap();
+        let o = task.await.unwrap().unwrap();
+        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
+        assert_eq!(
+            o.operation.completion_reason.as_deref(),
+            Some("stopToneDetected")
+        );
+        // Well before the deadline (5 + 5 + 10 s): delivered, not found late.
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(other);
+    });
+}

@@ -606,6 +606,32 @@ fn parse_op(json: &str) -> Option<Box<RecordOperation>> {
     serde_json::from_str(json).ok().map(Box::new)
 }
 
+impl RedisStore {
+    /// Runs the register script: `["pending"]`, `["completed", json]` or
+    /// `["exists", state]`.
+    async fn register_raw(
+        &self,
+        key: &OperationKey,
+        pending: &PendingOperation,
+    ) -> Result<Vec<String>> {
+        let pending_json = serde_json::to_string(pending).unwrap_or_else(|_| "{}".into());
+        let mut c = self.conn.clone();
+        let m = member(key);
+        self.scripts
+            .register
+            .key(self.op_key(key))
+            .key(format!("{}:early:{m}", self.config.prefix))
+            .key(self.pending_key())
+            .arg(&self.config.instance_id)
+            .arg(pending.deadline_ms)
+            .arg(pending_json)
+            .arg(&m)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| self.err(&format!("registering {key}"), e))
+    }
+}
+
 impl OperationStore for RedisStore {
     fn register(
         &self,
@@ -613,24 +639,9 @@ impl OperationStore for RedisStore {
         pending: &PendingOperation,
     ) -> BoxFuture<'_, Result<Registration>> {
         let key = key.clone();
-        let pending_json = serde_json::to_string(pending).unwrap_or_else(|_| "{}".into());
-        let deadline_ms = pending.deadline_ms;
+        let pending = pending.clone();
         Box::pin(async move {
-            let mut c = self.conn.clone();
-            let m = member(&key);
-            let r: Vec<String> = self
-                .scripts
-                .register
-                .key(self.op_key(&key))
-                .key(format!("{}:early:{m}", self.config.prefix))
-                .key(self.pending_key())
-                .arg(&self.config.instance_id)
-                .arg(deadline_ms)
-                .arg(pending_json)
-                .arg(&m)
-                .invoke_async(&mut c)
-                .await
-                .map_err(|e| self.err(&format!("registering {key}"), e))?;
+            let r = self.register_raw(&key, &pending).await?;
             match r.first().map(String::as_str) {
                 Some("pending") => Ok(Registration::Pending),
                 Some("completed") => match r.get(1).and_then(|j| parse_op(j)) {
@@ -651,6 +662,26 @@ impl OperationStore for RedisStore {
                     &format!("registering {key}"),
                     format!("unexpected answer {other:?}"),
                 )),
+            }
+        })
+    }
+
+    fn reregister(
+        &self,
+        key: &OperationKey,
+        pending: &PendingOperation,
+    ) -> BoxFuture<'_, Result<Option<RecordOperation>>> {
+        let key = key.clone();
+        let pending = pending.clone();
+        Box::pin(async move {
+            let r = self.register_raw(&key, &pending).await?;
+            match r.first().map(String::as_str) {
+                Some("pending") => {
+                    tracing::warn!(%key, "the store had lost this pending operation; registered it again");
+                    Ok(None)
+                }
+                Some("completed") => Ok(r.get(1).and_then(|j| parse_op(j)).map(|b| *b)),
+                _ => self.poll(&key).await,
             }
         })
     }

@@ -154,6 +154,17 @@ pub trait OperationStore: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// After a reconnect: makes sure `key`, still awaited here, is known to
+    /// the store (a Redis restarted without persistence forgot it), and
+    /// returns its completion if it arrived meanwhile.
+    fn reregister(
+        &self,
+        key: &OperationKey,
+        _pending: &PendingOperation,
+    ) -> BoxFuture<'_, Result<Option<RecordOperation>>> {
+        self.poll(key)
+    }
+
     /// Takes over the pending operations of instances that died, and returns
     /// them. The in-memory store has none.
     fn adopt_orphans(&self) -> BoxFuture<'_, Result<Vec<OrphanedOperation>>> {

@@ -95,6 +95,10 @@ impl NotificationSink {
     }
 }
 
+/// A local waiter: where its completion goes, and the registration to
+/// repeat if the store lost it.
+type Waiter = (oneshot::Sender<RecordOperation>, Option<PendingOperation>);
+
 /// Starts record operations and matches their completions.
 #[derive(Clone)]
 pub struct OperationTracker {
@@ -104,7 +108,9 @@ pub struct OperationTracker {
 struct TrackerInner {
     client: GraphClient,
     store: Arc<dyn OperationStore>,
-    waiters: Mutex<HashMap<OperationKey, oneshot::Sender<RecordOperation>>>,
+    /// Local waiters, with what the store was told about each operation (so
+    /// it can be told again if the store lost it).
+    waiters: Mutex<HashMap<OperationKey, Waiter>>,
     config: TrackerConfig,
     sink: NotificationSink,
     /// Itself, for tasks spawned from [`DeliveryTarget::resync`].
@@ -212,7 +218,12 @@ impl OperationTracker {
                 Some(op) => OperationHandle::ready(info, (**op).clone(), self.inner.clone()),
                 None => {
                     let (tx, rx) = oneshot::channel();
-                    self.inner.lock_waiters().insert(orphan.key.clone(), tx);
+                    let mut pending = orphan.pending.clone();
+                    pending.deadline_ms =
+                        u64::try_from(orphan.remaining.as_millis()).unwrap_or(u64::MAX);
+                    self.inner
+                        .lock_waiters()
+                        .insert(orphan.key.clone(), (tx, Some(pending)));
                     // The completion may have been forwarded to us between the
                     // adoption and the waiter's insertion: look once.
                     if let Ok(Some(op)) = self.inner.store.poll(&orphan.key).await {
@@ -307,7 +318,9 @@ impl OperationTracker {
         // Waiter first, then register: a completion the store delivers always
         // finds its waiter.
         let (tx, rx) = oneshot::channel();
-        self.inner.lock_waiters().insert(key.clone(), tx);
+        self.inner
+            .lock_waiters()
+            .insert(key.clone(), (tx, Some(pending.clone())));
         // If this future is dropped while registering, the waiter must not
         // stay in the map forever.
         let guard = WaiterGuard {
@@ -346,7 +359,11 @@ impl DeliveryTarget for TrackerInner {
     }
 
     fn resync(&self) {
-        let keys: Vec<OperationKey> = self.lock_waiters().keys().cloned().collect();
+        let keys: Vec<(OperationKey, Option<PendingOperation>)> = self
+            .lock_waiters()
+            .iter()
+            .map(|(k, (_, p))| (k.clone(), p.clone()))
+            .collect();
         if keys.is_empty() {
             return;
         }
@@ -358,9 +375,17 @@ impl DeliveryTarget for TrackerInner {
             return;
         };
         rt.spawn(async move {
-            for key in keys {
-                if let Ok(Some(op)) = store.poll(&key).await {
-                    me.deliver_local(&key, op);
+            for (key, pending) in keys {
+                let found = match &pending {
+                    Some(p) => store.reregister(&key, p).await,
+                    None => store.poll(&key).await,
+                };
+                match found {
+                    Ok(Some(op)) => {
+                        me.deliver_local(&key, op);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(%key, error = %e, "resync with the store failed"),
                 }
             }
         });
@@ -397,7 +422,7 @@ impl TrackerInner {
     fn deliver_local(&self, key: &OperationKey, op: RecordOperation) -> bool {
         let waiter = self.lock_waiters().remove(key);
         match waiter {
-            Some(tx) => {
+            Some((tx, _)) => {
                 let _ = tx.send(op);
                 tracing::debug!(%key, "completion delivered");
                 true
@@ -406,9 +431,7 @@ impl TrackerInner {
         }
     }
 
-    fn lock_waiters(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<OperationKey, oneshot::Sender<RecordOperation>>> {
+    fn lock_waiters(&self) -> std::sync::MutexGuard<'_, HashMap<OperationKey, Waiter>> {
         // Each use is a single insert/remove, so a poisoned map is consistent.
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }

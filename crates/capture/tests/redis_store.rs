@@ -291,3 +291,87 @@ async fn a_released_operation_is_adopted_by_the_fleet() {
     assert_eq!(rec.get("owner").map(String::as_str), Some("inst-b"));
     assert_eq!(rec.get("released_by").map(String::as_str), Some("inst-a"));
 }
+
+async fn raw(redis: &LocalRedis) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_forgotten_by_redis_is_registered_again() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, a_got) = store(&redis, "inst-a").await;
+    let (b, _) = store(&redis, "inst-b").await;
+    let mut c = raw(&redis).await;
+    let ttl = Duration::from_secs(60);
+    // 1: Redis restarts empty, then the completion comes: it is buffered,
+    //    and the owner's re-registration picks it up.
+    let k1 = OperationKey::new("c", "one");
+    let p1 = pending("c", "one", 60_000);
+    a.register(&k1, &p1).await.unwrap();
+    redis::cmd("FLUSHALL")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+    let op1 = completion("one", "t1");
+    assert_eq!(
+        b.complete(&k1, &op1, ttl).await.unwrap(),
+        Disposition::Buffered
+    );
+    assert_eq!(a.reregister(&k1, &p1).await.unwrap(), Some(op1));
+    // 2: re-registered first, the completion is then delivered as usual.
+    let k2 = OperationKey::new("c", "two");
+    let p2 = pending("c", "two", 60_000);
+    a.register(&k2, &p2).await.unwrap();
+    redis::cmd("FLUSHALL")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(a.reregister(&k2, &p2).await.unwrap(), None);
+    let op2 = completion("two", "t2");
+    assert_eq!(
+        b.complete(&k2, &op2, ttl).await.unwrap(),
+        Disposition::Deliver
+    );
+    // 3: nothing lost: reregister of a known key is only a poll.
+    assert_eq!(a.reregister(&k2, &p2).await.unwrap(), Some(op2));
+    // (The heartbeats were flushed too; they come back on the next beat.)
+    wait_for("forwarded delivery after the re-registration", || {
+        a_got.got.lock().unwrap().len() == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_subscription_is_restored_and_resynced() {
+    let redis = LocalRedis::start().unwrap();
+    let (a, a_got) = store(&redis, "inst-a").await;
+    let (b, _) = store(&redis, "inst-b").await;
+    let mut c = raw(&redis).await;
+    let k = OperationKey::new("c", "sub");
+    a.register(&k, &pending("c", "sub", 60_000)).await.unwrap();
+    let before = *a_got.resyncs.lock().unwrap();
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async::<i64>(&mut c)
+        .await
+        .unwrap();
+    wait_for("a resync after resubscribing", || {
+        *a_got.resyncs.lock().unwrap() > before && a.is_healthy()
+    })
+    .await;
+    let op = completion("sub", "t");
+    assert_eq!(
+        b.complete(&k, &op, Duration::from_secs(60)).await.unwrap(),
+        Disposition::Deliver
+    );
+    wait_for("delivery over the new subscription", || {
+        a_got.got.lock().unwrap().len() == 1
+    })
+    .await;
+}
