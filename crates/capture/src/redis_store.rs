@@ -25,7 +25,11 @@
 //! drop a message while a subscriber reconnects, so after every
 //! (re)subscription the tracker polls all its awaited keys, and at the
 //! deadline `abandon` returns a completion that arrived meanwhile. Nothing
-//! depends on a single message getting through.
+//! depends on a single message getting through. The resync also registers
+//! again any awaited operation the store no longer knows (a Redis restarted
+//! without persistence), picking up a completion buffered meanwhile; and
+//! the tracker retries a completion the store could not record for a few
+//! seconds while the webhook's bounded queue makes Graph retry the rest.
 //!
 //! Takeover: an instance whose heartbeat key has expired is dead;
 //! [`OperationStore::adopt_orphans`] moves its unfinished operations to the
