@@ -29,7 +29,8 @@
 //! again any awaited operation the store no longer knows (a Redis restarted
 //! without persistence), picking up a completion buffered meanwhile; and
 //! the tracker retries a completion the store could not record for a few
-//! seconds while the webhook's bounded queue makes Graph retry the rest.
+//! seconds; if Redis stays down, the webhook's bounded queue fills and it
+//! answers 503, so Graph retries later.
 //!
 //! Takeover: an instance whose heartbeat key has expired is dead;
 //! [`OperationStore::adopt_orphans`] moves its unfinished operations to the
