@@ -897,3 +897,100 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
         drop(other);
     });
 }
+
+#[test]
+fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    rt.block_on(async {
+        let emu = emulator_at(1.0).await;
+        let owner = Arc::new(fleet_bot(&emu, &redis, "owner-d").await);
+        let other = fleet_bot(&emu, &redis, "other-d").await;
+        // The completion comes 1.4 s in, at the other instance, while Redis
+        // is down.
+        let call_id = create_call(
+            owner.client(),
+            &emu,
+            other.callback_url(),
+            Some(&json!({"seed": 6, "steps": [
+                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 1000},
+                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = plan(dir.path(), 0);
+        p.request.stop_tones = vec!["#".into()];
+        let task = {
+            let owner = owner.clone();
+            let call = call_id.clone();
+            tokio::spawn(async move { owner.record(&call, &p).await })
+        };
+        let start = Instant::now();
+        {
+            let mut conn = redis_conn(&redis).await;
+            loop {
+                let n: u64 = redis::cmd("ZCARD")
+                    .arg("voxcap:pending")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                if n == 1 {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "never registered"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let record_done = |emu: &RunningEmulator| {
+            let url = format!("{}/_emulator/calls/{call_id}", emu.base_url);
+            let http = owner.client().http().clone();
+            async move {
+                let body = http.get(url).send().await.unwrap();
+                let v: Value = serde_json::from_slice(&body.bytes().await.unwrap()).unwrap();
+                v["operations"].as_array().is_some_and(|ops| {
+                    ops.iter()
+                        .any(|o| o["kind"] == "record" && o["running"] == false)
+                })
+            }
+        };
+        redis.kill();
+        let killed_at = start.elapsed();
+        // Wait until the emulator has completed the operation (and so sent
+        // the completion to the other instance).
+        while !record_done(&emu).await {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no completion sent"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let completed_at = start.elapsed();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Back, empty.
+        tokio::task::block_in_place(|| redis.restart()).unwrap();
+        eprintln!(
+            "redis down at {killed_at:?}, completion at {completed_at:?}, back at {:?}",
+            start.elapsed()
+        );
+        let o = task.await.unwrap().unwrap();
+        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
+        assert_eq!(
+            o.operation.completion_reason.as_deref(),
+            Some("stopToneDetected")
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(other);
+    });
+}

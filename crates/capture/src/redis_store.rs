@@ -28,8 +28,8 @@
 //! depends on a single message getting through. The resync also registers
 //! again any awaited operation the store no longer knows (a Redis restarted
 //! without persistence), picking up a completion buffered meanwhile; and
-//! the tracker retries a completion the store could not record for a few
-//! seconds; if Redis stays down, the webhook's bounded queue fills and it
+//! the tracker retries a completion the store could not record for up to
+//! two minutes; if Redis stays down, the webhook's bounded queue fills and it
 //! answers 503, so Graph retries later.
 //!
 //! Takeover: an instance whose heartbeat key has expired is dead;

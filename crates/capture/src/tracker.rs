@@ -394,23 +394,26 @@ impl DeliveryTarget for TrackerInner {
 
 impl TrackerInner {
     /// Records a completion, retrying a failing store (Redis restarting)
-    /// for about six seconds: the webhook has already answered Graph, so
-    /// giving up loses the completion. Meanwhile the bounded queue fills
-    /// and the webhook answers 503, so Graph retries the rest later.
+    /// for up to two minutes: the webhook has already answered Graph, so
+    /// giving up loses the completion. Later notifications wait behind this
+    /// one (the store is down for them too); the bounded queue fills and
+    /// the webhook answers 503, so Graph retries those itself.
     async fn complete_with_retry(
         &self,
         key: &OperationKey,
         op: &RecordOperation,
     ) -> Result<Disposition> {
+        const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+        let started = Instant::now();
         let mut delay = Duration::from_millis(100);
-        let mut attempt = 1;
+        let mut attempt = 1u32;
         loop {
             match self.store.complete(key, op, self.config.early_ttl).await {
                 Ok(d) => return Ok(d),
-                Err(e) if attempt < 7 => {
+                Err(e) if started.elapsed() < GIVE_UP_AFTER => {
                     tracing::warn!(%key, attempt, error = %e, "store failed to record a completion; retrying");
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    delay = (delay * 2).min(Duration::from_secs(2));
                     attempt += 1;
                 }
                 Err(e) => return Err(e),

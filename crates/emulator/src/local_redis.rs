@@ -67,23 +67,7 @@ impl LocalRedis {
                     .map_or(0, |d| d.as_nanos())
             ));
             std::fs::create_dir_all(&dir)?;
-            let child = Command::new(&binary)
-                .args(["--port", &port.to_string()])
-                .args(["--bind", "127.0.0.1"])
-                .args(["--save", ""])
-                .args(["--appendonly", "no"])
-                .args(["--daemonize", "no"])
-                .args(["--loglevel", "warning"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|source| LocalRedisError::Spawn {
-                    binary: binary.clone(),
-                    source,
-                })?;
+            let child = spawn(&binary, port, &dir)?;
             let mut server = LocalRedis { child, port, dir };
             match server.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return Ok(server),
@@ -132,6 +116,29 @@ impl LocalRedis {
         self.port
     }
 
+    /// Kills the server and starts a new, empty one on the same port (a
+    /// restart without persistence), waiting until it answers.
+    pub fn restart(&mut self) -> Result<(), LocalRedisError> {
+        self.kill();
+        let binary =
+            std::env::var("VOXCAP_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string());
+        // The old socket may linger for a moment; retry the bind.
+        let mut last = None;
+        for _ in 0..20 {
+            self.child = spawn(&binary, self.port, &self.dir)?;
+            match self.wait_ready(Duration::from_secs(5)) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(last.unwrap_or(LocalRedisError::NotReady {
+            port: self.port,
+            waited: Duration::ZERO,
+            detail: "no attempt made".into(),
+        }))
+    }
+
     /// Kills the server now (tests of "Redis went away").
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -144,6 +151,26 @@ impl Drop for LocalRedis {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn spawn(binary: &str, port: u16, dir: &std::path::Path) -> Result<Child, LocalRedisError> {
+    Command::new(binary)
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--save", ""])
+        .args(["--appendonly", "no"])
+        .args(["--daemonize", "no"])
+        .args(["--loglevel", "warning"])
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|source| LocalRedisError::Spawn {
+            binary: binary.to_string(),
+            source,
+        })
 }
 
 fn ping(addr: SocketAddr) -> std::io::Result<()> {
@@ -172,6 +199,8 @@ mod tests {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, r.port()));
         ping(addr).unwrap();
         assert!(r.url().starts_with("redis://127.0.0.1:"));
+        r.restart().unwrap();
+        ping(addr).unwrap();
         r.kill();
         assert!(ping(addr).is_err());
     }
