@@ -458,11 +458,23 @@ async fn connect_manager(
 impl Queue {
     /// Connects to `url` (checking the server answers) for queue `name`.
     pub async fn connect(url: &str, name: &str) -> Result<Queue, QueueError> {
+        Self::connect_with_ca(url, name, None).await
+    }
+
+    /// Like [`Queue::connect`]; a `rediss://` URL is verified against
+    /// `ca_pem` (PEM CA certificates) when given, else the public roots.
+    pub async fn connect_with_ca(
+        url: &str,
+        name: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Queue, QueueError> {
         validate_queue_name(name)?;
         let shown = redact_url(url);
-        let client = redis::Client::open(url).map_err(|cause| QueueError::InvalidUrl {
-            url: shown.clone(),
-            cause,
+        let client = voxcap_capture::redis_store::redis_client(url, ca_pem).map_err(|cause| {
+            QueueError::InvalidUrl {
+                url: shown.clone(),
+                cause,
+            }
         })?;
         let conn = connect_manager(&client, &shown).await?;
         Ok(Queue {
@@ -792,6 +804,8 @@ pub struct WorkerConfig {
     pub drain: bool,
     /// This worker's consumer name; see [`consumer_name`].
     pub consumer: String,
+    /// CA certificates (PEM) for a `rediss://` server with a private CA.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// What a worker did.
@@ -836,7 +850,7 @@ pub async fn run_worker(
     analyse: Analyse,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<WorkerStats, QueueError> {
-    let mut queue = Queue::connect(url, name).await?;
+    let mut queue = Queue::connect_with_ca(url, name, config.ca_pem.as_deref()).await?;
     queue.ensure_group().await?;
     // Blocking reads get their own connection: on the shared one they would
     // hold up results and heartbeats queued behind them.

@@ -29,9 +29,17 @@ pub struct EnqueueArgs {
     /// worker mounts at the same place.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Redis URL, e.g. redis://host:6379/0 (redis://:password@host/ with AUTH).
-    #[arg(long, value_name = "URL")]
+    /// Redis URL, e.g. redis://host:6379/0 (redis://:password@host/ with AUTH; rediss:// for TLS); default $VOXCAP_REDIS_URL, which keeps a password off the command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VOXCAP_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis: String,
+    /// CA certificate(s), PEM, for a rediss:// server with a private CA (default: the public roots).
+    #[arg(long, value_name = "FILE")]
+    pub redis_ca: Option<PathBuf>,
     /// Queue name; several batches can share one Redis under different names.
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub queue: String,
@@ -45,9 +53,17 @@ pub struct EnqueueArgs {
 /// Arguments of `voxcap worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Redis URL, e.g. redis://host:6379/0.
-    #[arg(long, value_name = "URL")]
+    /// Redis URL, e.g. redis://host:6379/0; default $VOXCAP_REDIS_URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VOXCAP_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis: String,
+    /// CA certificate(s), PEM, for a rediss:// server with a private CA (default: the public roots).
+    #[arg(long, value_name = "FILE")]
+    pub redis_ca: Option<PathBuf>,
     /// Queue name.
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub queue: String,
@@ -76,9 +92,17 @@ pub struct WorkerArgs {
 /// Arguments of `voxcap results`.
 #[derive(Debug, Args)]
 pub struct ResultsArgs {
-    /// Redis URL, e.g. redis://host:6379/0.
-    #[arg(long, value_name = "URL")]
+    /// Redis URL, e.g. redis://host:6379/0; default $VOXCAP_REDIS_URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VOXCAP_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis: String,
+    /// CA certificate(s), PEM, for a rediss:// server with a private CA (default: the public roots).
+    #[arg(long, value_name = "FILE")]
+    pub redis_ca: Option<PathBuf>,
     /// Queue name.
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub queue: String,
@@ -163,8 +187,9 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no WAV files found under the given paths; nothing was queued");
     }
     let options = job_options(args.lenient, &args.recording);
+    let ca = crate::record_cmd::read_redis_ca(args.redis_ca.as_deref())?;
     let queued = runtime()?.block_on(async {
-        let mut q = Queue::connect(&args.redis, &args.queue).await?;
+        let mut q = Queue::connect_with_ca(&args.redis, &args.queue, ca.as_deref()).await?;
         let range = q.enqueue(&paths, &options).await?;
         let total = q.enqueued().await?;
         Ok::<_, queue::QueueError>((range, total))
@@ -227,6 +252,7 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         out_dir: args.out.clone(),
         drain: args.drain,
         consumer: queue::consumer_name(),
+        ca_pem: crate::record_cmd::read_redis_ca(args.redis_ca.as_deref())?,
     };
     let consumer = config.consumer.clone();
     eprintln!(
@@ -263,8 +289,9 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
 /// Runs `voxcap results`: NDJSON on stdout in enqueue order, summary on
 /// stderr; exit 0 (all analysed), 1 (some failed) or [`EXIT_INCOMPLETE`].
 pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
+    let ca = crate::record_cmd::read_redis_ca(args.redis_ca.as_deref())?;
     let (summary, results) = runtime()?.block_on(async {
-        let mut q = Queue::connect(&args.redis, &args.queue).await?;
+        let mut q = Queue::connect_with_ca(&args.redis, &args.queue, ca.as_deref()).await?;
         if args.wait {
             let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
             while q.reported().await? < q.enqueued().await? && Instant::now() < deadline {

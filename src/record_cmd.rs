@@ -132,9 +132,17 @@ pub struct BotArgs {
     /// Seconds added to prompt + initial silence + max record before the operation counts as lost.
     #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = parse_margin)]
     pub deadline_margin: f64,
-    /// Share pending operations through Redis (a fleet behind one callback URL), e.g. redis://127.0.0.1:6379/.
-    #[arg(long, value_name = "URL")]
+    /// Share pending operations through Redis (a fleet behind one callback URL), e.g. redis://:PASSWORD@10.0.0.5:6379/ or rediss:// for TLS; default $VOXCAP_REDIS_URL, which keeps a password off the command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VOXCAP_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis: Option<String>,
+    /// CA certificate(s), PEM, for a rediss:// server with a private CA (default: the public roots).
+    #[arg(long, value_name = "FILE", requires = "redis")]
+    pub redis_ca: Option<PathBuf>,
     /// Prefix of the fleet's Redis keys (fleets sharing a server use different ones).
     #[arg(long, value_name = "P", default_value = "voxcap", requires = "redis")]
     pub redis_prefix: String,
@@ -144,6 +152,19 @@ pub struct BotArgs {
     /// Seconds without a heartbeat after which the fleet takes over this instance's operations.
     #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = parse_heartbeat, requires = "redis")]
     pub heartbeat_ttl: f64,
+}
+
+/// Reads `--redis-ca FILE`: PEM with at least one certificate.
+pub fn read_redis_ca(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(path) = path else { return Ok(None) };
+    let pem = std::fs::read(path).with_context(|| format!("--redis-ca {}", path.display()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        anyhow::bail!(
+            "--redis-ca {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file",
+            path.display()
+        );
+    }
+    Ok(Some(pem))
 }
 
 fn parse_heartbeat(s: &str) -> Result<f64, String> {
@@ -211,6 +232,7 @@ impl BotArgs {
                         c.instance_id = id.clone();
                     }
                     c.heartbeat_ttl = Duration::from_secs_f64(self.heartbeat_ttl);
+                    c.ca_pem = read_redis_ca(self.redis_ca.as_deref())?;
                     StoreChoice::Redis(c)
                 }
             },

@@ -994,3 +994,176 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
         drop(other);
     });
 }
+
+// ---- TLS ---------------------------------------------------------------------------
+
+/// A CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+fn make_certs(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (installed by .ci/run)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=voxcap test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[test]
+fn redis_over_tls_with_a_private_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let tls_port = free_port();
+    let p = |f: &str| certs.path().join(f).display().to_string();
+    let _redis = LocalRedis::start_with_args(&[
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        p("server.pem"),
+        "--tls-key-file".into(),
+        p("server.key"),
+        "--tls-ca-cert-file".into(),
+        p("ca.pem"),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ])
+    .expect("redis-server with TLS");
+    let url = format!("rediss://127.0.0.1:{tls_port}/");
+    // The fleet store, trusting the private CA.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = RedisStoreConfig::new(url.clone());
+        c.ca_pem = Some(std::fs::read(certs.path().join("ca.pem")).unwrap());
+        let store = voxcap_capture::redis_store::RedisStore::connect(c)
+            .await
+            .expect("TLS store");
+        store.ping().await.unwrap();
+        assert!(store.is_healthy());
+        // Without the CA the public roots do not vouch for it: a clear error.
+        let mut c = RedisStoreConfig::new(url.clone());
+        c.timeout = Duration::from_secs(2);
+        let e = voxcap_capture::redis_store::RedisStore::connect(c)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("127.0.0.1:{tls_port}")), "{e}");
+        assert!(
+            e.to_lowercase().contains("cert") || e.to_lowercase().contains("issuer"),
+            "{e}"
+        );
+    });
+    // The batch commands, over TLS, the URL from the environment.
+    let clips = tempfile::tempdir().unwrap();
+    let wav = clips.path().join("a.wav");
+    std::fs::write(
+        &wav,
+        voxcap_dsp::synth::wav_pcm16_mono(&vec![0.0f32; 8000], 8000),
+    )
+    .unwrap();
+    let voxcap = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_voxcap"))
+            .args(args)
+            .env("VOXCAP_REDIS_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let ca = p("ca.pem");
+    let out = voxcap(&[
+        "enqueue",
+        "--redis-ca",
+        &ca,
+        "--queue",
+        "tls",
+        &wav.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = voxcap(&["worker", "--redis-ca", &ca, "--queue", "tls", "--drain"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = voxcap(&["results", "--redis-ca", &ca, "--queue", "tls"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["path"], json!(wav.display().to_string()));
+    // Without the CA: exit 1, naming the server.
+    let out = voxcap(&["results", "--queue", "tls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{tls_port}")),
+        "{stderr}"
+    );
+    // A --redis-ca that is not PEM is refused by name.
+    let out = voxcap(&[
+        "results",
+        "--redis-ca",
+        &wav.display().to_string(),
+        "--queue",
+        "tls",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redis-ca"));
+}

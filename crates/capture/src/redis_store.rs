@@ -76,6 +76,9 @@ pub struct RedisStoreConfig {
     pub done_ttl: Duration,
     /// Limit for connecting and for each command.
     pub timeout: Duration,
+    /// For `rediss://` with a private CA: the CA certificate(s), PEM, trusted
+    /// instead of the public roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RedisStoreConfig {
@@ -87,6 +90,7 @@ impl std::fmt::Debug for RedisStoreConfig {
             .field("heartbeat_ttl", &self.heartbeat_ttl)
             .field("done_ttl", &self.done_ttl)
             .field("timeout", &self.timeout)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "set"))
             .finish()
     }
 }
@@ -102,7 +106,25 @@ impl RedisStoreConfig {
             heartbeat_ttl: Duration::from_secs(10),
             done_ttl: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(5),
+            ca_pem: None,
         }
+    }
+}
+
+/// A Redis client for `url`: `redis://` in the clear, `rediss://` over TLS
+/// (rustls) verified against the public web roots, or against `ca_pem` (PEM
+/// CA certificates) when given. The fleet store and the batch queue connect
+/// through this.
+pub fn redis_client(url: &str, ca_pem: Option<&[u8]>) -> redis::RedisResult<redis::Client> {
+    match ca_pem {
+        None => redis::Client::open(url),
+        Some(pem) => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        ),
     }
 }
 
@@ -342,7 +364,7 @@ impl RedisStore {
                 reason: format!("{:?} is too short (at least 300 ms)", config.heartbeat_ttl),
             });
         }
-        let client = redis::Client::open(config.url.as_str())
+        let client = redis_client(&config.url, config.ca_pem.as_deref())
             .map_err(|e| store_error(&config, "parsing the URL", e))?;
         let mc = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))

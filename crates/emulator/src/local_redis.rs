@@ -45,11 +45,18 @@ pub struct LocalRedis {
     child: Child,
     port: u16,
     dir: PathBuf,
+    extra: Vec<String>,
 }
 
 impl LocalRedis {
     /// Starts a server on a free loopback port and waits until it answers.
     pub fn start() -> Result<Self, LocalRedisError> {
+        Self::start_with_args(&[])
+    }
+
+    /// Like [`LocalRedis::start`], with more `redis-server` arguments (e.g.
+    /// `--tls-port`); readiness is still checked on the plain port.
+    pub fn start_with_args(extra: &[String]) -> Result<Self, LocalRedisError> {
         let binary =
             std::env::var("VOXCAP_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string());
         let mut last = None;
@@ -67,8 +74,13 @@ impl LocalRedis {
                     .map_or(0, |d| d.as_nanos())
             ));
             std::fs::create_dir_all(&dir)?;
-            let child = spawn(&binary, port, &dir)?;
-            let mut server = LocalRedis { child, port, dir };
+            let child = spawn(&binary, port, &dir, extra)?;
+            let mut server = LocalRedis {
+                child,
+                port,
+                dir,
+                extra: extra.to_vec(),
+            };
             match server.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return Ok(server),
                 Err(e) => last = Some(e),
@@ -125,7 +137,7 @@ impl LocalRedis {
         // The old socket may linger for a moment; retry the bind.
         let mut last = None;
         for _ in 0..20 {
-            self.child = spawn(&binary, self.port, &self.dir)?;
+            self.child = spawn(&binary, self.port, &self.dir, &self.extra)?;
             match self.wait_ready(Duration::from_secs(5)) {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),
@@ -153,7 +165,12 @@ impl Drop for LocalRedis {
     }
 }
 
-fn spawn(binary: &str, port: u16, dir: &std::path::Path) -> Result<Child, LocalRedisError> {
+fn spawn(
+    binary: &str,
+    port: u16,
+    dir: &std::path::Path,
+    extra: &[String],
+) -> Result<Child, LocalRedisError> {
     Command::new(binary)
         .args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1"])
@@ -163,6 +180,7 @@ fn spawn(binary: &str, port: u16, dir: &std::path::Path) -> Result<Child, LocalR
         .args(["--loglevel", "warning"])
         .arg("--dir")
         .arg(dir)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
