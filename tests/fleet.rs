@@ -425,6 +425,71 @@ fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
     });
 }
 
+/// The same with only two instances, each receiving every notification of
+/// the other's operations (no third party involved).
+#[test]
+fn two_instances_each_notified_of_the_others_operations_complete_them_once() {
+    const N: usize = 200;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
+    rt.block_on(async {
+        let emu = Arc::new(emulator().await);
+        let bots = Arc::new([
+            fleet_bot(&emu, &redis, "cross-a").await,
+            fleet_bot(&emu, &redis, "cross-b").await,
+        ]);
+        let out = tempfile::tempdir().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..N {
+            let (bots, emu) = (bots.clone(), emu.clone());
+            let dir = out.path().to_path_buf();
+            tasks.push(tokio::spawn(async move {
+                let (owner, other) = (&bots[i % 2], &bots[1 - i % 2]);
+                let call = create_call(
+                    owner.client(),
+                    &emu,
+                    other.callback_url(),
+                    Some(&numbered_caller(i)),
+                )
+                .await
+                .unwrap();
+                (i, owner.record(&call, &plan(&dir, i)).await.unwrap())
+            }));
+        }
+        let mut ids = HashSet::new();
+        for t in tasks {
+            let (i, o) = t.await.unwrap();
+            assert_eq!(o.kind, OutcomeKind::Recorded, "{i}: {:?}", o.operation);
+            assert_eq!(
+                o.operation.client_context.as_deref(),
+                Some(&*format!("fleet-{i}"))
+            );
+            let expected = 0.6 + 0.4 + 0.01 * i as f64 + 1.0;
+            let d = o.report.as_ref().unwrap().duration_s;
+            assert!((d - expected).abs() < 0.004, "{i}: {d} s vs {expected}");
+            assert!(ids.insert(o.operation.id.clone()));
+        }
+        let counts = download_counts(&emu).await;
+        assert_eq!(counts.len(), N, "{counts:?}");
+        assert!(
+            counts.values().all(|&(s, r)| s == 1 && r == 0),
+            "{counts:?}"
+        );
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 3 * N);
+        let mut conn = redis_conn(&redis).await;
+        let unfinished: u64 = redis::cmd("ZCARD")
+            .arg("voxcap:pending")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(unfinished, 0);
+    });
+}
+
 // ---- owners killed mid-operation -------------------------------------------------
 
 fn record_process(
