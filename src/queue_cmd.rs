@@ -21,14 +21,9 @@ use crate::analyze::{self, Input, RecordingArgs, StopTones};
 /// Exit code of `voxcap results` when some jobs have no result yet.
 pub const EXIT_INCOMPLETE: u8 = 5;
 
-/// Arguments of `voxcap enqueue`.
+/// The Redis server and queue that `enqueue`, `worker` and `results` share.
 #[derive(Debug, Args)]
-pub struct EnqueueArgs {
-    /// WAV files or directories (walked for *.wav, in sorted order). Workers
-    /// open them by absolute path, so they must be on a filesystem every
-    /// worker mounts at the same place.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+pub struct QueueTarget {
     /// Redis URL, e.g. redis://host:6379/0 (redis://:password@host/ with AUTH; rediss:// for TLS); default $VOXCAP_REDIS_URL, which keeps a password off the command line.
     #[arg(
         long,
@@ -43,6 +38,31 @@ pub struct EnqueueArgs {
     /// Queue name; several batches can share one Redis under different names.
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub queue: String,
+}
+
+impl QueueTarget {
+    /// The `--redis-ca` certificates, read and checked.
+    fn ca(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        crate::record_cmd::read_redis_ca(self.redis_ca.as_deref())
+    }
+
+    /// Connects to the queue.
+    async fn connect(&self, ca: Option<&[u8]>) -> Result<Queue, queue::QueueError> {
+        Queue::connect_with_ca(&self.redis, &self.queue, ca).await
+    }
+}
+
+/// Arguments of `voxcap enqueue`.
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// WAV files or directories (walked for *.wav, in sorted order). Workers
+    /// open them by absolute path, so they must be on a filesystem every
+    /// worker mounts at the same place.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Where the queue lives.
+    #[command(flatten)]
+    pub target: QueueTarget,
     /// Analyse truncated files as far as they go and flag them, instead of failing.
     #[arg(long)]
     pub lenient: bool,
@@ -53,20 +73,9 @@ pub struct EnqueueArgs {
 /// Arguments of `voxcap worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Redis URL, e.g. redis://host:6379/0; default $VOXCAP_REDIS_URL.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "VOXCAP_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis: String,
-    /// CA certificate(s), PEM, for a rediss:// server with a private CA (default: the public roots).
-    #[arg(long, value_name = "FILE")]
-    pub redis_ca: Option<PathBuf>,
-    /// Queue name.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub queue: String,
+    /// Where the queue lives.
+    #[command(flatten)]
+    pub target: QueueTarget,
     /// Files analysed at once (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
@@ -92,20 +101,9 @@ pub struct WorkerArgs {
 /// Arguments of `voxcap results`.
 #[derive(Debug, Args)]
 pub struct ResultsArgs {
-    /// Redis URL, e.g. redis://host:6379/0; default $VOXCAP_REDIS_URL.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "VOXCAP_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis: String,
-    /// CA certificate(s), PEM, for a rediss:// server with a private CA (default: the public roots).
-    #[arg(long, value_name = "FILE")]
-    pub redis_ca: Option<PathBuf>,
-    /// Queue name.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub queue: String,
+    /// Where the queue lives.
+    #[command(flatten)]
+    pub target: QueueTarget,
     /// Wait until every queued job has a result (or --timeout passes).
     #[arg(long)]
     pub wait: bool,
@@ -187,9 +185,9 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no WAV files found under the given paths; nothing was queued");
     }
     let options = job_options(args.lenient, &args.recording);
-    let ca = crate::record_cmd::read_redis_ca(args.redis_ca.as_deref())?;
+    let ca = args.target.ca()?;
     let queued = runtime()?.block_on(async {
-        let mut q = Queue::connect_with_ca(&args.redis, &args.queue, ca.as_deref()).await?;
+        let mut q = args.target.connect(ca.as_deref()).await?;
         let range = q.enqueue(&paths, &options).await?;
         let total = q.enqueued().await?;
         Ok::<_, queue::QueueError>((range, total))
@@ -198,11 +196,11 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
         (Some((first, last)), total) => eprintln!(
             "voxcap: queued {} file(s) on queue {} (seq {first}..={last}; {total} queued in all)",
             paths.len(),
-            args.queue
+            args.target.queue
         ),
         (None, total) => eprintln!(
             "voxcap: no WAV files found; nothing queued ({total} queued in all on {})",
-            args.queue
+            args.target.queue
         ),
     }
     println!("{}", paths.len());
@@ -252,19 +250,19 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         out_dir: args.out.clone(),
         drain: args.drain,
         consumer: queue::consumer_name(),
-        ca_pem: crate::record_cmd::read_redis_ca(args.redis_ca.as_deref())?,
+        ca_pem: args.target.ca()?,
     };
     let consumer = config.consumer.clone();
     eprintln!(
         "voxcap: worker {consumer}: queue {} at {}, {slots} slot(s)",
-        args.queue,
-        queue::redact_url(&args.redis)
+        args.target.queue,
+        queue::redact_url(&args.target.redis)
     );
     let started = Instant::now();
     let rt = runtime()?;
     let stats = rt.block_on(queue::run_worker(
-        &args.redis,
-        &args.queue,
+        &args.target.redis,
+        &args.target.queue,
         config,
         Arc::new(analyse_job),
         stop_requested(),
@@ -289,9 +287,9 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
 /// Runs `voxcap results`: NDJSON on stdout in enqueue order, summary on
 /// stderr; exit 0 (all analysed), 1 (some failed) or [`EXIT_INCOMPLETE`].
 pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
-    let ca = crate::record_cmd::read_redis_ca(args.redis_ca.as_deref())?;
+    let ca = args.target.ca()?;
     let (summary, results) = runtime()?.block_on(async {
-        let mut q = Queue::connect_with_ca(&args.redis, &args.queue, ca.as_deref()).await?;
+        let mut q = args.target.connect(ca.as_deref()).await?;
         if args.wait {
             let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
             while q.reported().await? < q.enqueued().await? && Instant::now() < deadline {
@@ -303,7 +301,7 @@ pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
         let results = q.results().await?;
         let enqueued = q.enqueued().await?;
         Ok::<_, queue::QueueError>((
-            ResultsSummary::new(&args.queue, enqueued, &results),
+            ResultsSummary::new(&args.target.queue, enqueued, &results),
             results,
         ))
     })?;

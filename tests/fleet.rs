@@ -235,6 +235,42 @@ fn start_serve(emu: &RunningEmulator, redis_url: &str, port: u16, id: &str, out:
     p
 }
 
+/// A two-worker runtime, like the CI machine's two cores.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Operations the store still holds as unfinished.
+async fn unfinished(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    redis::cmd("ZCARD")
+        .arg("voxcap:pending")
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+/// Waits (20 s at most) until `n` operations are registered; `context`
+/// explains a timeout (e.g. the owners' stderr).
+async fn wait_unfinished(
+    conn: &mut redis::aio::MultiplexedConnection,
+    n: u64,
+    context: impl Fn() -> String,
+) {
+    let start = Instant::now();
+    while unfinished(conn).await != n {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "operations never registered: {}",
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn redis_conn(redis: &LocalRedis) -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis.url())
         .unwrap()
@@ -296,11 +332,7 @@ fn plan(dir: &Path, i: usize) -> RecordPlan {
 #[test]
 fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
     const N: usize = 200;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
         let emu = emulator().await;
@@ -399,12 +431,7 @@ fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
         for d in &out {
             assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3 * N / 2);
         }
-        let unfinished: u64 = redis::cmd("ZCARD")
-            .arg("voxcap:pending")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(unfinished, 0);
+        assert_eq!(unfinished(&mut conn).await, 0);
         // The serve instances only forwarded: nothing to take over, no files.
         for (k, s) in serves.iter().enumerate() {
             assert!(s.lines().is_empty(), "serve-{k} took over: {:?}", s.lines());
@@ -430,11 +457,7 @@ fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
 #[test]
 fn two_instances_each_notified_of_the_others_operations_complete_them_once() {
     const N: usize = 200;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
         let emu = Arc::new(emulator().await);
@@ -481,12 +504,7 @@ fn two_instances_each_notified_of_the_others_operations_complete_them_once() {
         );
         assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 3 * N);
         let mut conn = redis_conn(&redis).await;
-        let unfinished: u64 = redis::cmd("ZCARD")
-            .arg("voxcap:pending")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(unfinished, 0);
+        assert_eq!(unfinished(&mut conn).await, 0);
     });
 }
 
@@ -510,11 +528,7 @@ fn record_process(
 
 #[test]
 fn owners_killed_mid_operation_are_finished_by_a_replacement() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
         let emu = emulator_at(1.0).await;
@@ -553,16 +567,10 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
         let mut owner_c = record_process(&emu, &url, ports[2], "rec-c", &call_c, owners_out.path(), &["--stop-tones", "#"]);
         let mut conn = redis_conn(&redis).await;
         // All three POSTs made and registered.
-        let start = Instant::now();
-        loop {
-            let n: u64 = redis::cmd("ZCARD").arg("voxcap:pending").query_async(&mut conn).await.unwrap();
-            if n == 3 {
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(20),
-                "operations never registered: {} / {} / {}", owner_a.stderr(), owner_b.stderr(), owner_c.stderr());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_unfinished(&mut conn, 3, || {
+            format!("{} / {} / {}", owner_a.stderr(), owner_b.stderr(), owner_c.stderr())
+        })
+        .await;
         owner_a.kill();
         owner_b.kill();
         // C: wait until its owner holds the download claim, let it fetch a bit.
@@ -625,8 +633,7 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
             assert_eq!(r.get("finished_by").map(String::as_str), Some("replacement"), "{r:?}");
         }
         assert_eq!(rc.get("claim_taken_from").map(String::as_str), Some("rec-c"), "{rc:?}");
-        let unfinished: u64 = redis::cmd("ZCARD").arg("voxcap:pending").query_async(&mut conn).await.unwrap();
-        assert_eq!(unfinished, 0);
+        assert_eq!(unfinished(&mut conn).await, 0);
         // A: one download (by the replacement); C: the dead owner's partial
         // one and the replacement's; B: none.
         let counts = download_counts(&emu).await;
@@ -702,11 +709,7 @@ fn unreachable_redis_is_a_clear_error_and_a_non_zero_exit() {
 
 #[test]
 fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     let emu = rt.block_on(emulator());
     let out = tempfile::tempdir().unwrap();
@@ -743,11 +746,7 @@ fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
 
 #[test]
 fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
         let emu = emulator_at(1.0).await;
@@ -888,11 +887,7 @@ fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
 
 #[test]
 fn a_redis_restart_that_forgets_everything_loses_no_recording() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
         let emu = emulator_at(1.0).await;
@@ -919,21 +914,7 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
         };
         let mut conn = redis_conn(&redis).await;
         let start = Instant::now();
-        loop {
-            let n: u64 = redis::cmd("ZCARD")
-                .arg("voxcap:pending")
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            if n == 1 {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "never registered"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_unfinished(&mut conn, 1, String::new).await;
         // "Restart" Redis without persistence: every key gone, every
         // subscriber disconnected.
         redis::cmd("FLUSHALL")
@@ -965,11 +946,7 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
 
 #[test]
 fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
     rt.block_on(async {
         let emu = emulator_at(1.0).await;
@@ -996,24 +973,7 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
             tokio::spawn(async move { owner.record(&call, &p).await })
         };
         let start = Instant::now();
-        {
-            let mut conn = redis_conn(&redis).await;
-            loop {
-                let n: u64 = redis::cmd("ZCARD")
-                    .arg("voxcap:pending")
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
-                if n == 1 {
-                    break;
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "never registered"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
+        wait_unfinished(&mut redis_conn(&redis).await, 1, String::new).await;
         let record_done = |emu: &RunningEmulator| {
             let url = format!("{}/_emulator/calls/{call_id}", emu.base_url);
             let http = owner.client().http().clone();
@@ -1144,11 +1104,7 @@ fn redis_over_tls_with_a_private_ca() {
     .expect("redis-server with TLS");
     let url = format!("rediss://127.0.0.1:{tls_port}/");
     // The fleet store, trusting the private CA.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let mut c = RedisStoreConfig::new(url.clone());
         c.ca_pem = Some(std::fs::read(certs.path().join("ca.pem")).unwrap());
