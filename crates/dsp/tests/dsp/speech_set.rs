@@ -5,7 +5,6 @@
 //! Each fixture's truth is marked by energy alignment (see [`truth_of`]); clips
 //! place fixtures at known offsets and mix noise at a known SNR, so the truth
 //! of every generated clip is exact by construction.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use voxcap_dsp::events::{DtmfEvent, SpeechSegment};
