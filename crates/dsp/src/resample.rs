@@ -124,7 +124,7 @@ impl StreamResampler {
             skip: rs.output_delay(),
             rs,
             chunk_in,
-            pending: Vec::with_capacity(2 * chunk_in),
+            pending: Vec::with_capacity(chunk_in),
             out_buf: vec![0.0; chunk_out],
         });
         Ok(me)
@@ -154,14 +154,31 @@ impl StreamResampler {
             self.out_total += input.len() as u64;
             return;
         };
-        fft.pending.extend_from_slice(input);
-        let mut start = 0;
-        while fft.pending.len() - start >= fft.chunk_in {
-            let chunk = &fft.pending[start..start + fft.chunk_in];
-            self.out_total += Self::run(&mut fft.rs, chunk, &mut fft.out_buf, &mut fft.skip, out);
-            start += fft.chunk_in;
+        // Whole chunks are resampled straight from `input`; only a partial
+        // chunk is kept in `pending`, which therefore never outgrows its
+        // capacity whatever the size of `input` (no allocation in the loop).
+        let mut input = input;
+        if !fft.pending.is_empty() {
+            let take = (fft.chunk_in - fft.pending.len()).min(input.len());
+            fft.pending.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if fft.pending.len() < fft.chunk_in {
+                return;
+            }
+            self.out_total += Self::run(
+                &mut fft.rs,
+                &fft.pending,
+                &mut fft.out_buf,
+                &mut fft.skip,
+                out,
+            );
+            fft.pending.clear();
         }
-        fft.pending.drain(..start);
+        let mut chunks = input.chunks_exact(fft.chunk_in);
+        for chunk in &mut chunks {
+            self.out_total += Self::run(&mut fft.rs, chunk, &mut fft.out_buf, &mut fft.skip, out);
+        }
+        fft.pending.extend_from_slice(chunks.remainder());
     }
 
     fn run(

@@ -218,6 +218,39 @@ pub fn overlay(dst: &mut Vec<f32>, src: &[f32], offset: usize) {
     }
 }
 
+/// `seconds` of a caller at `rate`: -55 dBFS line noise, phrases of three to
+/// six syllable-like bursts of pink noise (raised-cosine envelopes, 120-250
+/// ms, -22 to -14 dBFS) and a key press of 60-160 ms after each phrase. It
+/// drives every stage of the analysis (levels, resampler, DTMF, speech).
+pub fn caller_bursts(seed: u64, seconds: f64, rate: u32) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let n = samples_for(seconds, rate);
+    let mut x = white_noise(seed, -55.0, n);
+    let mut at = samples_for(0.3, rate);
+    while at < n {
+        // A "phrase" of three to six syllables, 120-250 ms each.
+        for _ in 0..3 + rng.next_u64() % 4 {
+            let len = samples_for(0.12 + rng.next_f64() * 0.13, rate);
+            let mut burst = pink_noise(rng.next_u64(), -22.0 + rng.next_f64() as f32 * 8.0, len);
+            let half = len as f32 / 2.0;
+            for (i, v) in burst.iter_mut().enumerate() {
+                // A raised-cosine syllable envelope.
+                let t = (i as f32 - half) / half;
+                *v *= 0.5 + 0.5 * (std::f32::consts::PI * t).cos();
+            }
+            overlay(&mut x, &burst, at);
+            at += len + samples_for(0.03 + rng.next_f64() * 0.05, rate);
+        }
+        at += samples_for(0.2 + rng.next_f64() * 0.3, rate);
+        let digit = DTMF_DIGITS[(rng.next_u64() % 16) as usize];
+        let tone = dtmf_press(&DtmfPress::new(digit, 0.06 + rng.next_f64() * 0.1), rate);
+        overlay(&mut x, &tone, at);
+        at += tone.len() + samples_for(0.15 + rng.next_f64() * 0.3, rate);
+    }
+    x.truncate(n);
+    x
+}
+
 /// Converts `f32` samples to 16-bit PCM with rounding and saturation.
 pub fn to_i16(x: &[f32]) -> Vec<i16> {
     x.iter()

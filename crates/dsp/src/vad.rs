@@ -37,6 +37,13 @@ use crate::events::{DtmfEvent, SpeechSegment};
 use std::collections::VecDeque;
 use webrtc_vad::{SampleRate, Vad, VadMode};
 
+/// Audio, in seconds, that a detector reserves its per-frame record for when
+/// it is built: Graph's longest recording (`maxRecordDurationInSeconds` is at
+/// most 120) plus a margin. Within it [`SpeechDetector::push`] never
+/// allocates; past it the record grows by doubling, 8 bytes per 10 ms frame
+/// (2.9 MB per hour of audio).
+pub const RESERVED_SECONDS: usize = 130;
+
 /// Per-frame record kept until [`SpeechDetector::finish`].
 #[derive(Debug, Clone, Copy)]
 struct FrameInfo {
@@ -110,7 +117,7 @@ impl SpeechDetector {
             frame_len,
             pending: Vec::with_capacity(frame_len),
             history: [0.0; 4],
-            frames: Vec::new(),
+            frames: Vec::with_capacity(RESERVED_SECONDS * 100),
             block_len: frame_len * block,
             pcm: Vec::with_capacity(frame_len * block),
             lpc_buf: vec![0.0; frame_len + 4],

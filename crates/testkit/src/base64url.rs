@@ -23,7 +23,13 @@ mod tests {
     #[test]
     fn matches_rfc_4648_and_round_trips() {
         // RFC 4648 §10 vectors, without padding.
-        for (plain, coded) in [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg")] {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+        ] {
             assert_eq!(encode(plain), coded);
             assert_eq!(decode(coded).unwrap(), plain.as_bytes());
         }

@@ -79,7 +79,9 @@ mod tests {
     #[test]
     fn waits_for_an_exit() {
         let mut child = ChildGuard::new(Command::new("true").spawn().unwrap());
-        assert!(child.wait_timeout(Duration::from_secs(10), "true").success());
+        assert!(child
+            .wait_timeout(Duration::from_secs(10), "true")
+            .success());
     }
 
     #[test]

@@ -158,7 +158,9 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);
-        assert!(fx.iter().all(|f| !f.samples.is_empty() && !f.stem().ends_with(".wav")));
+        assert!(fx
+            .iter()
+            .all(|f| !f.samples.is_empty() && !f.stem().ends_with(".wav")));
         assert!(fx.iter().all(|f| !speech_truth(&f.samples).is_empty()));
     }
 

@@ -1,7 +1,6 @@
 //! The detector's events do not depend on how the stream is chunked, and the
 //! native 16 kHz mode makes the same decisions as 8 kHz.
 
-
 use crate::dtmf_support::*;
 use proptest::prelude::*;
 use voxcap_dsp::keypad::DTMF_DIGITS;

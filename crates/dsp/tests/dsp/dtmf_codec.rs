@@ -4,7 +4,6 @@
 //! and at most 1 extra per 300 digits. Without `sox`, the GSM test fails when
 //! `CI` is set and otherwise says how to install it.
 
-
 use crate::dtmf_support::*;
 use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::keypad::DTMF_DIGITS;

@@ -10,7 +10,6 @@
 //! 3.5%), ≤ 20 ms, or ≤ -58 dBFS per tone; dropouts ≤ 10 ms never split,
 //! pauses ≥ 40 ms always separate.
 
-
 use crate::dtmf_support::*;
 use voxcap_dsp::keypad::DTMF_DIGITS;
 use voxcap_dsp::synth::Rng;

@@ -5,7 +5,6 @@
 //! `${VOXCAP_CORPUS_DIR:-target/corpus}/talkoff/{speech,music}`. Without it
 //! the test fails when `CI` is set, and otherwise explains how to build it.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::dtmf_support::{detect_chunked, FS};

@@ -2,7 +2,6 @@
 //! clipped and cut-off clips, and how close the noise-floor and SNR estimates
 //! come to the known mix.
 
-
 use crate::speech_set::*;
 use voxcap_dsp::quality::{Quality, QualityEvidence, QualityLabel};
 use voxcap_dsp::synth;

@@ -5,7 +5,6 @@
 //! Output: `$VOXCAP_TRIM_COMPARE_DIR` (default: a `voxcap-trim-compare`
 //! directory under the system temp dir) holding `*.wav` and `clips.tsv`.
 
-
 use crate::speech_set::*;
 use std::io::Write;
 use voxcap_dsp::synth;

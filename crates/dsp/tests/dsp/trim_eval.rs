@@ -1,7 +1,6 @@
 //! Trimming on the labelled set: every labelled speech sample is kept, and at
 //! least 90% of the leading and trailing non-speech beyond the pads goes.
 
-
 use crate::speech_set::*;
 use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::synth::DtmfPress;

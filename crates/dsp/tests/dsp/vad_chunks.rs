@@ -1,6 +1,5 @@
 //! The speech detector gives identical segments whatever the push chunk size.
 
-
 use crate::speech_set::*;
 use voxcap_dsp::synth::DtmfPress;
 use voxcap_dsp::vad::{SpeechDetector, VadConfig};

@@ -2,7 +2,6 @@
 //! neural network at 16 kHz) on the labelled set, to decide whether earshot is
 //! worth offering as a second `VadKind`. Run with `--nocapture` for the table.
 
-
 use crate::speech_set::*;
 use voxcap_dsp::vad::detect_speech;
 

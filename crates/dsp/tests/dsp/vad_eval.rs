@@ -2,7 +2,6 @@
 //! the acceptance thresholds of issue 5 (F1 per SNR, zero false speech on
 //! no-speech clips, median onset error). Run with `--nocapture` for the tables.
 
-
 use crate::speech_set::*;
 use voxcap_dsp::vad::{SpeechDetector, VadAggressiveness, VadConfig};
 

@@ -5,7 +5,6 @@
 //! a tenth with a reason the audio cannot speak to. Half start with the tail
 //! of Graph's beep.
 
-
 use crate::speech_set::*;
 use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::synth::{self, DtmfPress, Rng};
