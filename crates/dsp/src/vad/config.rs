@@ -56,7 +56,7 @@ pub enum VadError {
 }
 
 /// Tuning of [`SpeechDetector`](super::SpeechDetector). The defaults were tuned on the labelled set in
-/// `crates/dsp/tests/vad_eval.rs` (see `docs/speech.md`).
+/// `crates/dsp/tests/dsp/vad_eval.rs` (see `docs/speech.md`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VadConfig {
     /// Input sample rate: 8000 or 16000.
