@@ -24,6 +24,14 @@
 //! sides of each frame. That keeps it exact under any chunking: the same input
 //! gives the same segments whether pushed one sample at a time or all at once.
 //!
+//! Memory therefore grows with the length of the input, not with a constant:
+//! the record is 8 bytes per 10 ms frame (2.9 MB per hour of audio; reserved
+//! up front for [`RESERVED_SECONDS`], doubled past it), and `finish` works
+//! through per-frame arrays of about 27 more bytes per frame, 45 at its
+//! peak (with the record, 19 MB per hour of audio; freed when it returns). The decision
+//! needs the whole clip: percentiles of voiced-frame level and noise excess,
+//! the median floor and the SNR are taken over every frame.
+//!
 //! [`SpeechDetector`] is **not `Send`**: webrtc-vad's `Vad` holds a raw C
 //! pointer. Create one detector per thread (they are cheap).
 
