@@ -55,6 +55,21 @@ struct Fft {
     skip: usize,
 }
 
+impl Fft {
+    /// Resamples the full chunk in `pending` and empties it.
+    fn run_pending(&mut self, out: &mut Vec<f32>) -> u64 {
+        let n = StreamResampler::run(
+            &mut self.rs,
+            &self.pending,
+            &mut self.out_buf,
+            &mut self.skip,
+            out,
+        );
+        self.pending.clear();
+        n
+    }
+}
+
 /// A streaming mono resampler from `in_rate` to `out_rate`.
 pub struct StreamResampler {
     in_rate: u32,
@@ -165,14 +180,7 @@ impl StreamResampler {
             if fft.pending.len() < fft.chunk_in {
                 return;
             }
-            self.out_total += Self::run(
-                &mut fft.rs,
-                &fft.pending,
-                &mut fft.out_buf,
-                &mut fft.skip,
-                out,
-            );
-            fft.pending.clear();
+            self.out_total += fft.run_pending(out);
         }
         let mut chunks = input.chunks_exact(fft.chunk_in);
         for chunk in &mut chunks {
@@ -209,14 +217,7 @@ impl StreamResampler {
             let mut made = 0u64;
             while self.out_total + made < want {
                 fft.pending.resize(fft.chunk_in, 0.0);
-                made += Self::run(
-                    &mut fft.rs,
-                    &fft.pending,
-                    &mut fft.out_buf,
-                    &mut fft.skip,
-                    out,
-                );
-                fft.pending.clear();
+                made += fft.run_pending(out);
             }
             out.truncate(base + (want - self.out_total) as usize);
             fft.rs.reset();
