@@ -28,9 +28,9 @@ fn push_does_not_allocate_after_warm_up() {
         let wav = synth::wav_pcm16_mono(&synth::caller_bursts(7, CLIP_S, rate), rate);
         let (info, x) = decode_all(&wav).unwrap();
         let warm = synth::samples_for(WARM_UP_S, rate);
-        // 10 and 20 ms telephony frames, odd sizes, and the decoder's block
-        // (64 KiB of PCM16 is 32768 samples).
-        for chunk in [80, 160, 320, 441, 1024, 4096, 32_768] {
+        // 10 and 20 ms telephony frames, odd sizes, and the decoder's blocks
+        // (64 KiB: 32768 PCM16 samples, 65536 G.711 samples).
+        for chunk in [80, 160, 320, 441, 1024, 4096, 32_768, 65_536] {
             let config = AnalysisConfig::default();
             let mut analyzer = Analyzer::new(&info, &config).unwrap();
             let (head, tail) = x.split_at(warm);
