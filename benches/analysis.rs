@@ -21,13 +21,12 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use voxcap_dsp::resample::StreamResampler;
 use voxcap_dsp::synth::{self, DtmfPress};
 use voxcap_dsp::{analyze_reader, AnalysisConfig};
+use voxcap_testkit::speech::speech_samples;
 
 const RATE: u32 = 16_000;
 
-mod support;
-
 fn speech_fixtures_16k() -> Vec<Vec<f32>> {
-    support::speech_fixtures()
+    speech_samples()
         .iter()
         .map(|x| {
             let mut up = StreamResampler::new(8000, RATE).expect("resampler");

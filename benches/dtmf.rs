@@ -13,7 +13,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use voxcap_dsp::dtmf::{DtmfConfig, DtmfDetector};
-use voxcap_dsp::synth::{dtmf_press, DtmfPress, Rng, DTMF_DIGITS};
+use voxcap_dsp::keypad::DTMF_DIGITS;
+use voxcap_dsp::synth::{dtmf_press, DtmfPress, Rng};
 
 const FS: u32 = 8000;
 

@@ -8,8 +8,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 use voxcap_dsp::synth;
 
-mod support;
 use voxcap_dsp::vad::SpeechDetector;
+use voxcap_testkit::speech::speech_samples;
 
 fn clip(fx: &[Vec<f32>], seconds: f64, seed: u64) -> Vec<f32> {
     let n = synth::samples_for(seconds, 8000);
@@ -35,7 +35,7 @@ fn run(x: &[f32]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let fx = support::speech_fixtures();
+    let fx = speech_samples();
     let long = clip(&fx, 120.0, 1);
     let mut g = c.benchmark_group("vad");
     g.throughput(Throughput::Elements(long.len() as u64));

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-$(mktemp -d /tmp/voxcap-trim-compare.XXXXXX)}
 mkdir -p "$out"
-VOXCAP_TRIM_COMPARE_DIR="$out" cargo test -q -p voxcap-dsp --test trim_compare >/dev/null
+VOXCAP_TRIM_COMPARE_DIR="$out" cargo test -q -p voxcap-dsp --test dsp trim_compare >/dev/null
 
 # Typical settings from the tools' documentation: sox trims below 1% of full
 # scale (-40 dBFS) lasting 0.1 s; ffmpeg below -50 dB. Each end is trimmed

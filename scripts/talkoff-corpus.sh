@@ -3,7 +3,7 @@
 # real music from Debian packages, none of it containing DTMF, as 8 kHz mono
 # 16-bit WAV files under ${VOXCAP_CORPUS_DIR:-target/corpus}/talkoff/{speech,music}.
 #
-# Read by crates/dsp/tests/dtmf_talkoff.rs. Idempotent: a file that already
+# Read by crates/dsp/tests/dsp/dtmf_talkoff.rs. Idempotent: a file that already
 # exists is not converted again, so a second run takes seconds.
 #
 # Sources

@@ -29,6 +29,7 @@ use voxcap_dsp::resample::StreamResampler;
 use voxcap_dsp::synth::{self, DtmfPress};
 use voxcap_dsp::vad::SpeechDetector;
 use voxcap_dsp::{analyze_reader, AnalysisConfig, DecodeOptions, WavDecoder};
+use voxcap_testkit::speech::{speech_samples, FIXTURE_RATE};
 
 /// Seconds of audio each path processes per round: about 1 ms of work, so
 /// that most timed runs fit in one scheduler slice on a loaded machine and
@@ -171,28 +172,15 @@ fn answer(fx: &[Vec<f32>], rate: u32, seconds: f64, seed: u64) -> Vec<f32> {
     x
 }
 
+/// The committed speech fixtures at `rate`.
 fn speech_fixtures(rate: u32) -> Vec<Vec<f32>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/speech");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let mut r =
-                hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            let from = r.spec().sample_rate;
-            let x: Vec<f32> = r
-                .samples::<i16>()
-                .map(|s| f32::from(s.expect("sample")) / 32768.0)
-                .collect();
-            if from == rate {
+    speech_samples()
+        .into_iter()
+        .map(|x| {
+            if rate == FIXTURE_RATE {
                 return x;
             }
-            let mut up = StreamResampler::new(from, rate).expect("resampler");
+            let mut up = StreamResampler::new(FIXTURE_RATE, rate).expect("resampler");
             let mut out = Vec::new();
             up.push(&x, &mut out);
             up.finish(&mut out);

@@ -7,18 +7,17 @@
 //!
 //! Layout: `OUTDIR/dtmf/*.wav`, `OUTDIR/speech/*.wav`, `OUTDIR/truth.json`.
 //! Truth positions are sample indices at 8 kHz. Speech truth is derived from
-//! the clean fixture before noise is added, by the speech tests' rule (see
-//! [`speech_truth`]).
+//! the clean fixture before noise is added, by the speech tests' rule
+//! (`voxcap_testkit::speech::speech_truth`).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use voxcap_dsp::keypad::DTMF_DIGITS;
 use voxcap_dsp::synth::{self, DtmfPress, Rng};
+use voxcap_testkit::speech::{speech_fixtures, speech_truth, FIXTURE_RATE};
 
-const RATE: u32 = 8_000;
-const DIGITS: [char; 16] = [
-    '1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', '*', '0', '#', 'D',
-];
+const RATE: u32 = FIXTURE_RATE;
 
 /// One DTMF condition: how every press of its clips is rendered.
 struct DtmfCondition {
@@ -116,7 +115,7 @@ fn dtmf_conditions() -> Vec<DtmfCondition> {
 
 /// Clips per DTMF condition, and digits per clip.
 const DTMF_CLIPS: usize = 6;
-const DTMF_DIGITS: usize = 8;
+const DIGITS_PER_CLIP: usize = 8;
 
 fn dtmf_clip(c: &DtmfCondition, seed: u64) -> (Vec<f32>, Vec<Value>) {
     let mut rng = Rng::new(seed);
@@ -124,8 +123,8 @@ fn dtmf_clip(c: &DtmfCondition, seed: u64) -> (Vec<f32>, Vec<Value>) {
     let mut x = synth::silence(lead);
     let mut presses = Vec::new();
     let mut spans = Vec::new();
-    for _ in 0..DTMF_DIGITS {
-        let digit = DIGITS[(rng.next_u64() % 16) as usize];
+    for _ in 0..DIGITS_PER_CLIP {
+        let digit = DTMF_DIGITS[(rng.next_u64() % 16) as usize];
         let press = DtmfPress {
             digit,
             duration_s: c.on_s,
@@ -157,68 +156,11 @@ fn dtmf_clip(c: &DtmfCondition, seed: u64) -> (Vec<f32>, Vec<Value>) {
     (x, presses)
 }
 
+/// The committed speech fixtures as (file stem, samples at 8 kHz).
 fn fixtures() -> Vec<(String, Vec<f32>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/speech");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let mut r =
-                hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            assert_eq!(
-                r.spec().sample_rate,
-                RATE,
-                "{}: fixtures are 8 kHz",
-                p.display()
-            );
-            let x = r
-                .samples::<i16>()
-                .map(|s| f32::from(s.expect("sample")) / 32768.0)
-                .collect();
-            (
-                p.file_stem().expect("stem").to_string_lossy().into_owned(),
-                x,
-            )
-        })
-        .collect()
-}
-
-/// Speech frames of a clean fixture as merged sample ranges, by the same
-/// rule as the speech tests' `truth_of` (crates/dsp/tests/speech_set/mod.rs):
-/// 10 ms frames within 40 dB of the loudest frame and at least 12 dB above
-/// the file's 10th-percentile frame (the recorded fixtures carry their own
-/// room noise); gaps under 300 ms bridged, islands under 30 ms dropped.
-fn speech_truth(x: &[f32]) -> Vec<(usize, usize)> {
-    let frame = (RATE / 100) as usize;
-    let db: Vec<f32> = x
-        .chunks(frame)
-        .map(|f| {
-            let e: f32 = f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32;
-            10.0 * e.max(1e-12).log10()
-        })
-        .collect();
-    let loud = db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sorted = db.clone();
-    sorted.sort_by(f32::total_cmp);
-    let thr = (loud - 40.0).max(sorted[sorted.len() / 10] + 12.0);
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for (i, &d) in db.iter().enumerate() {
-        if d <= thr {
-            continue;
-        }
-        match runs.last_mut() {
-            Some(r) if i - r.1 < 30 => r.1 = i + 1,
-            _ => runs.push((i, i + 1)),
-        }
-    }
-    runs.retain(|r| r.1 - r.0 >= 3);
-    runs.into_iter()
-        .map(|(s, e)| (s * frame, (e * frame).min(x.len())))
+    speech_fixtures()
+        .into_iter()
+        .map(|f| (f.stem().to_string(), f.samples))
         .collect()
 }
 
@@ -333,7 +275,10 @@ fn main() {
 
     let mut speech = Vec::new();
     for (fi, (name, clean)) in fixtures().iter().enumerate() {
-        let truth = speech_truth(clean);
+        let truth: Vec<(usize, usize)> = speech_truth(clean)
+            .into_iter()
+            .map(|s| (s.start, s.end))
+            .collect();
         let (Some(first), Some(last)) = (truth.first(), truth.last()) else {
             continue;
         };

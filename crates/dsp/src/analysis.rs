@@ -122,7 +122,9 @@ impl Analyzer {
             meter: LevelMeter::for_codec(info.codec),
             resampler: StreamResampler::new(info.sample_rate, ANALYSIS_RATE)?,
             dtmf: DtmfDetector::new(DtmfConfig::at_rate(ANALYSIS_RATE))?,
-            dtmf_events: Vec::new(),
+            // Key presses are at least 28 ms with 25 ms gaps, so at most ~19
+            // a second: reserved for as long as the VAD's frame record.
+            dtmf_events: Vec::with_capacity(crate::vad::RESERVED_SECONDS * 20),
             vad: SpeechDetector::with_rate(ANALYSIS_RATE)?,
             analysis_block: Vec::with_capacity(crate::decode::BLOCK_BYTES),
             analysis_samples: 0,

@@ -36,7 +36,7 @@
 //! chunk sizes passed to [`DtmfDetector::push`].
 
 use crate::events::DtmfEvent;
-use crate::synth::{DTMF_HIGH_HZ, DTMF_KEYPAD, DTMF_LOW_HZ};
+use crate::keypad::{DTMF_HIGH_HZ, DTMF_KEYPAD, DTMF_LOW_HZ};
 
 /// The analysis rate of the voxcap pipeline; other rates go through the resampler.
 pub const DTMF_NATIVE_RATE: u32 = 8000;

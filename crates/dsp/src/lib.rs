@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod decode;
 pub mod dtmf;
 pub mod events;
+pub mod keypad;
 pub mod levels;
 pub mod quality;
 pub mod report;

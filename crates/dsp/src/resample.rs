@@ -55,6 +55,21 @@ struct Fft {
     skip: usize,
 }
 
+impl Fft {
+    /// Resamples the full chunk in `pending` and empties it.
+    fn run_pending(&mut self, out: &mut Vec<f32>) -> u64 {
+        let n = StreamResampler::run(
+            &mut self.rs,
+            &self.pending,
+            &mut self.out_buf,
+            &mut self.skip,
+            out,
+        );
+        self.pending.clear();
+        n
+    }
+}
+
 /// A streaming mono resampler from `in_rate` to `out_rate`.
 pub struct StreamResampler {
     in_rate: u32,
@@ -124,7 +139,7 @@ impl StreamResampler {
             skip: rs.output_delay(),
             rs,
             chunk_in,
-            pending: Vec::with_capacity(2 * chunk_in),
+            pending: Vec::with_capacity(chunk_in),
             out_buf: vec![0.0; chunk_out],
         });
         Ok(me)
@@ -154,14 +169,24 @@ impl StreamResampler {
             self.out_total += input.len() as u64;
             return;
         };
-        fft.pending.extend_from_slice(input);
-        let mut start = 0;
-        while fft.pending.len() - start >= fft.chunk_in {
-            let chunk = &fft.pending[start..start + fft.chunk_in];
-            self.out_total += Self::run(&mut fft.rs, chunk, &mut fft.out_buf, &mut fft.skip, out);
-            start += fft.chunk_in;
+        // Whole chunks are resampled straight from `input`; only a partial
+        // chunk is kept in `pending`, which therefore never outgrows its
+        // capacity whatever the size of `input` (no allocation in the loop).
+        let mut input = input;
+        if !fft.pending.is_empty() {
+            let take = (fft.chunk_in - fft.pending.len()).min(input.len());
+            fft.pending.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if fft.pending.len() < fft.chunk_in {
+                return;
+            }
+            self.out_total += fft.run_pending(out);
         }
-        fft.pending.drain(..start);
+        let mut chunks = input.chunks_exact(fft.chunk_in);
+        for chunk in &mut chunks {
+            self.out_total += Self::run(&mut fft.rs, chunk, &mut fft.out_buf, &mut fft.skip, out);
+        }
+        fft.pending.extend_from_slice(chunks.remainder());
     }
 
     fn run(
@@ -192,14 +217,7 @@ impl StreamResampler {
             let mut made = 0u64;
             while self.out_total + made < want {
                 fft.pending.resize(fft.chunk_in, 0.0);
-                made += Self::run(
-                    &mut fft.rs,
-                    &fft.pending,
-                    &mut fft.out_buf,
-                    &mut fft.skip,
-                    out,
-                );
-                fft.pending.clear();
+                made += fft.run_pending(out);
             }
             out.truncate(base + (want - self.out_total) as usize);
             fft.rs.reset();

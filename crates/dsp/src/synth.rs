@@ -4,37 +4,10 @@
 //! the same on every machine and every run. Levels are in dBFS, where 0 dBFS
 //! is a full-scale sine's *peak* (amplitude 1.0). Noise levels are RMS dBFS.
 
-/// The DTMF keypad in row-major order: rows are the low group, columns the high group.
-pub const DTMF_KEYPAD: [[char; 4]; 4] = [
-    ['1', '2', '3', 'A'],
-    ['4', '5', '6', 'B'],
-    ['7', '8', '9', 'C'],
-    ['*', '0', '#', 'D'],
-];
-
-/// Low-group (row) DTMF frequencies in Hz.
-pub const DTMF_LOW_HZ: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
-
-/// High-group (column) DTMF frequencies in Hz.
-pub const DTMF_HIGH_HZ: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
-
-/// All sixteen DTMF digits, in keypad order.
-pub const DTMF_DIGITS: [char; 16] = [
-    '1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', '*', '0', '#', 'D',
-];
-
-/// The (low, high) frequency pair of a DTMF digit, or `None` for other characters.
-pub fn dtmf_frequencies(digit: char) -> Option<(f32, f32)> {
-    let digit = digit.to_ascii_uppercase();
-    for (r, row) in DTMF_KEYPAD.iter().enumerate() {
-        for (c, &d) in row.iter().enumerate() {
-            if d == digit {
-                return Some((DTMF_LOW_HZ[r], DTMF_HIGH_HZ[c]));
-            }
-        }
-    }
-    None
-}
+// The keypad tables belong to the detector (`crate::keypad`); they are
+// re-exported here because generators and their users name them with the
+// signals they describe.
+pub use crate::keypad::{dtmf_frequencies, DTMF_DIGITS, DTMF_HIGH_HZ, DTMF_KEYPAD, DTMF_LOW_HZ};
 
 /// Converts a level in dBFS to a linear amplitude (0 dBFS = 1.0).
 pub fn dbfs_to_amplitude(dbfs: f32) -> f32 {
@@ -245,6 +218,39 @@ pub fn overlay(dst: &mut Vec<f32>, src: &[f32], offset: usize) {
     }
 }
 
+/// `seconds` of a caller at `rate`: -55 dBFS line noise, phrases of three to
+/// six syllable-like bursts of pink noise (raised-cosine envelopes, 120-250
+/// ms, -22 to -14 dBFS) and a key press of 60-160 ms after each phrase. It
+/// drives every stage of the analysis (levels, resampler, DTMF, speech).
+pub fn caller_bursts(seed: u64, seconds: f64, rate: u32) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let n = samples_for(seconds, rate);
+    let mut x = white_noise(seed, -55.0, n);
+    let mut at = samples_for(0.3, rate);
+    while at < n {
+        // A "phrase" of three to six syllables, 120-250 ms each.
+        for _ in 0..3 + rng.next_u64() % 4 {
+            let len = samples_for(0.12 + rng.next_f64() * 0.13, rate);
+            let mut burst = pink_noise(rng.next_u64(), -22.0 + rng.next_f64() as f32 * 8.0, len);
+            let half = len as f32 / 2.0;
+            for (i, v) in burst.iter_mut().enumerate() {
+                // A raised-cosine syllable envelope.
+                let t = (i as f32 - half) / half;
+                *v *= 0.5 + 0.5 * (std::f32::consts::PI * t).cos();
+            }
+            overlay(&mut x, &burst, at);
+            at += len + samples_for(0.03 + rng.next_f64() * 0.05, rate);
+        }
+        at += samples_for(0.2 + rng.next_f64() * 0.3, rate);
+        let digit = DTMF_DIGITS[(rng.next_u64() % 16) as usize];
+        let tone = dtmf_press(&DtmfPress::new(digit, 0.06 + rng.next_f64() * 0.1), rate);
+        overlay(&mut x, &tone, at);
+        at += tone.len() + samples_for(0.15 + rng.next_f64() * 0.3, rate);
+    }
+    x.truncate(n);
+    x
+}
+
 /// Converts `f32` samples to 16-bit PCM with rounding and saturation.
 pub fn to_i16(x: &[f32]) -> Vec<i16> {
     x.iter()
@@ -399,14 +405,6 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dtmf_table_matches_q23() {
-        assert_eq!(dtmf_frequencies('1'), Some((697.0, 1209.0)));
-        assert_eq!(dtmf_frequencies('#'), Some((941.0, 1477.0)));
-        assert_eq!(dtmf_frequencies('d'), Some((941.0, 1633.0)));
-        assert_eq!(dtmf_frequencies('x'), None);
-    }
 
     #[test]
     fn noise_levels_are_as_asked() {

@@ -69,8 +69,9 @@ pub enum CompletionReason {
     MediaReceiveTimeout,
     /// `unspecifiedError`.
     UnspecifiedError,
-    /// `none`, listed on some pages.
-    None,
+    /// `none`, listed on some pages: Graph gave no reason. Named so that
+    /// it does not shadow `Option::None` under `use CompletionReason::*`.
+    NoReason,
     /// Anything else, kept verbatim (a string, or `subcode NNNN`).
     Unknown(String),
 }
@@ -90,7 +91,7 @@ impl CompletionReason {
             "playbeepfailed" => PlayBeepFailed,
             "mediareceivetimeout" => MediaReceiveTimeout,
             "unspecifiederror" => UnspecifiedError,
-            "none" => None,
+            "none" => NoReason,
             _ => Unknown(s.trim().to_string()),
         }
     }
@@ -132,7 +133,7 @@ impl CompletionReason {
             PlayBeepFailed => "playBeepFailed",
             MediaReceiveTimeout => "mediaReceiveTimeout",
             UnspecifiedError => "unspecifiedError",
-            None => "none",
+            NoReason => "none",
             Unknown(s) => s,
         }
     }
@@ -470,6 +471,12 @@ mod tests {
             CompletionReason::Unknown("subcode 8528".into())
         );
         assert_eq!(CompletionReason::parse("weird").as_str(), "weird");
+        // The wire keeps spelling `NoReason` as Graph does.
+        assert_eq!(CompletionReason::parse("none"), CompletionReason::NoReason);
+        assert_eq!(
+            serde_json::to_string(&CompletionReason::NoReason).unwrap(),
+            r#""none""#
+        );
         let r = ReportedOutcome {
             completion_reason: Some("somethingNew".into()),
             subcode: Some(8509),

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use voxcap_dsp::decode::{DecodeOptions, WavDecoder};
 use voxcap_dsp::{analyze_reader, AnalysisConfig};
 
-use crate::corpus::malformed;
+use super::corpus::malformed;
 
 fn decode(bytes: Vec<u8>, lenient: bool) -> Result<(u64, bool), voxcap_dsp::DecodeError> {
     let mut dec = WavDecoder::new(Cursor::new(bytes), DecodeOptions { lenient })?;

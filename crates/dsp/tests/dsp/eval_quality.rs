@@ -2,9 +2,7 @@
 //! clipped and cut-off clips, and how close the noise-floor and SNR estimates
 //! come to the known mix.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use voxcap_dsp::quality::{Quality, QualityEvidence, QualityLabel};
 use voxcap_dsp::synth;
 use voxcap_dsp::vad::detect_speech;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use voxcap_dsp::decode::{decode_all, Codec, DecodeOptions, WavDecoder};
 
-use crate::corpus::{clips, malformed, testdata};
+use super::corpus::{clips, malformed, testdata};
 
 fn check_or_write(dir: &Path, name: &str, bytes: &[u8]) {
     let path = dir.join(name);

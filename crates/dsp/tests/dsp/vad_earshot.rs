@@ -2,9 +2,7 @@
 //! neural network at 16 kHz) on the labelled set, to decide whether earshot is
 //! worth offering as a second `VadKind`. Run with `--nocapture` for the table.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use voxcap_dsp::vad::detect_speech;
 
 /// earshot on the 8 kHz clip, upsampled 2x by linear interpolation (telephone

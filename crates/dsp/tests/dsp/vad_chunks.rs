@@ -1,8 +1,6 @@
 //! The speech detector gives identical segments whatever the push chunk size.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use voxcap_dsp::synth::DtmfPress;
 use voxcap_dsp::vad::{SpeechDetector, VadConfig};
 

@@ -1,9 +1,7 @@
 //! Trimming on the labelled set: every labelled speech sample is kept, and at
 //! least 90% of the leading and trailing non-speech beyond the pads goes.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::synth::DtmfPress;
 use voxcap_dsp::trim::{plan_trim, Trim, TrimConfig};

@@ -10,10 +10,9 @@
 //! 3.5%), ≤ 20 ms, or ≤ -58 dBFS per tone; dropouts ≤ 10 ms never split,
 //! pauses ≥ 40 ms always separate.
 
-mod dtmf_support;
-
-use dtmf_support::*;
-use voxcap_dsp::synth::{Rng, DTMF_DIGITS};
+use crate::dtmf_support::*;
+use voxcap_dsp::keypad::DTMF_DIGITS;
+use voxcap_dsp::synth::Rng;
 
 const SEEDS: u64 = 32;
 

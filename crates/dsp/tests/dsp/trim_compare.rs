@@ -5,9 +5,7 @@
 //! Output: `$VOXCAP_TRIM_COMPARE_DIR` (default: a `voxcap-trim-compare`
 //! directory under the system temp dir) holding `*.wav` and `clips.tsv`.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use std::io::Write;
 use voxcap_dsp::synth;
 use voxcap_dsp::trim::{plan_trim, TrimConfig};

@@ -1,11 +1,10 @@
 //! The detector's events do not depend on how the stream is chunked, and the
 //! native 16 kHz mode makes the same decisions as 8 kHz.
 
-mod dtmf_support;
-
-use dtmf_support::*;
+use crate::dtmf_support::*;
 use proptest::prelude::*;
-use voxcap_dsp::synth::{Rng, DTMF_DIGITS};
+use voxcap_dsp::keypad::DTMF_DIGITS;
+use voxcap_dsp::synth::Rng;
 
 /// Speech-like noise with digits of varied length, level and pauses, plus a
 /// digit cut short by the end of the stream.

@@ -2,9 +2,7 @@
 //! the acceptance thresholds of issue 5 (F1 per SNR, zero false speech on
 //! no-speech clips, median onset error). Run with `--nocapture` for the tables.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use voxcap_dsp::vad::{SpeechDetector, VadAggressiveness, VadConfig};
 
 const SNRS: [f32; 4] = [30.0, 20.0, 10.0, 5.0];

@@ -1,10 +1,10 @@
 //! Shared helpers for the DTMF integration tests: tone synthesis with chosen
 //! phases, running the detector, and scoring a run against what was sent.
-#![allow(dead_code)]
 
 use voxcap_dsp::dtmf::{DtmfConfig, DtmfDetector};
 use voxcap_dsp::events::DtmfEvent;
-use voxcap_dsp::synth::{dbfs_to_amplitude, dtmf_frequencies, Rng};
+use voxcap_dsp::keypad::dtmf_frequencies;
+use voxcap_dsp::synth::{dbfs_to_amplitude, Rng};
 
 /// The analysis rate the pipeline feeds the detector.
 pub const FS: u32 = 8000;

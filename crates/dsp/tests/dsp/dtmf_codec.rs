@@ -4,11 +4,10 @@
 //! and at most 1 extra per 300 digits. Without `sox`, the GSM test fails when
 //! `CI` is set and otherwise says how to install it.
 
-mod dtmf_support;
-
-use dtmf_support::*;
+use crate::dtmf_support::*;
 use voxcap_dsp::events::DtmfEvent;
-use voxcap_dsp::synth::{to_i16, wav_pcm16_mono, Rng, DTMF_DIGITS};
+use voxcap_dsp::keypad::DTMF_DIGITS;
+use voxcap_dsp::synth::{to_i16, wav_pcm16_mono, Rng};
 
 const DIGITS: usize = 320;
 

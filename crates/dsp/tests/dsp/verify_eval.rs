@@ -5,9 +5,7 @@
 //! a tenth with a reason the audio cannot speak to. Half start with the tail
 //! of Graph's beep.
 
-mod speech_set;
-
-use speech_set::*;
+use crate::speech_set::*;
 use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::synth::{self, DtmfPress, Rng};
 use voxcap_dsp::vad::detect_speech;

@@ -5,16 +5,15 @@
 //! Each fixture's truth is marked by energy alignment (see [`truth_of`]); clips
 //! place fixtures at known offsets and mix noise at a known SNR, so the truth
 //! of every generated clip is exact by construction.
-#![allow(dead_code)]
 
-use std::path::PathBuf;
 use voxcap_dsp::events::{DtmfEvent, SpeechSegment};
 use voxcap_dsp::synth::{self, DtmfPress, Rng};
+use voxcap_testkit::speech;
 
 /// The analysis rate of everything here.
-pub const RATE: u32 = 8000;
+pub const RATE: u32 = speech::FIXTURE_RATE;
 /// Scoring frame: 10 ms.
-pub const FRAME: usize = 80;
+pub const FRAME: usize = speech::TRUTH_FRAME;
 
 /// One committed speech fixture with its truth.
 #[derive(Debug, Clone)]
@@ -27,75 +26,28 @@ pub struct Fixture {
     pub truth: Vec<(usize, usize)>,
 }
 
-/// The directory holding the fixtures.
-pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/speech")
-}
-
-/// Loads every `*.wav` in `testdata/speech`, sorted by name.
+/// Loads the committed fixtures (`testdata/speech`, sorted by name) with
+/// their truth.
 pub fn fixtures() -> Vec<Fixture> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .expect("testdata/speech exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() >= 15, "expected the committed speech fixtures");
-    paths
+    speech::speech_fixtures()
         .into_iter()
-        .map(|p| {
-            let mut r = hound::WavReader::open(&p).expect("fixture opens");
-            let spec = r.spec();
-            assert_eq!(
-                (spec.sample_rate, spec.channels, spec.bits_per_sample),
-                (RATE, 1, 16)
-            );
-            let samples: Vec<f32> = r
-                .samples::<i16>()
-                .map(|s| f32::from(s.unwrap()) / 32768.0)
-                .collect();
-            let truth = truth_of(&samples);
+        .map(|f| {
+            let truth = truth_of(&f.samples);
             Fixture {
-                name: p.file_name().unwrap().to_string_lossy().into_owned(),
-                samples,
+                name: f.file_name,
+                samples: f.samples,
                 truth,
             }
         })
         .collect()
 }
 
-/// Energy alignment of a clean fixture: 10 ms frames whose power is within
-/// 40 dB of the loudest frame and at least 12 dB above the fixture's own
-/// 10th-percentile frame (its recording noise) are speech; gaps shorter than
-/// 300 ms are bridged (a pause inside a phrase is part of the utterance, the
-/// same convention as the detector's hangover) and islands under 30 ms dropped.
+/// The energy-aligned truth of a clean fixture ([`speech::speech_truth`]),
+/// as sample ranges.
 pub fn truth_of(x: &[f32]) -> Vec<(usize, usize)> {
-    let p: Vec<f32> = x
-        .chunks(FRAME)
-        .map(|f| {
-            let e: f32 = f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32;
-            10.0 * e.max(1e-12).log10()
-        })
-        .collect();
-    let peak = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sorted = p.clone();
-    sorted.sort_by(f32::total_cmp);
-    let p10 = sorted[sorted.len() / 10];
-    let thr = (peak - 40.0).max(p10 + 12.0);
-    let on: Vec<bool> = p.iter().map(|&v| v > thr).collect();
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for (i, &v) in on.iter().enumerate() {
-        if !v {
-            continue;
-        }
-        match runs.last_mut() {
-            Some(r) if i - r.1 < 30 => r.1 = i + 1,
-            _ => runs.push((i, i + 1)),
-        }
-    }
-    runs.retain(|r| r.1 - r.0 >= 3);
-    runs.into_iter()
-        .map(|(s, e)| (s * FRAME, (e * FRAME).min(x.len())))
+    speech::speech_truth(x)
+        .into_iter()
+        .map(|s| (s.start, s.end))
         .collect()
 }
 

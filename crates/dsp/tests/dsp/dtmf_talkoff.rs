@@ -5,11 +5,9 @@
 //! `${VOXCAP_CORPUS_DIR:-target/corpus}/talkoff/{speech,music}`. Without it
 //! the test fails when `CI` is set, and otherwise explains how to build it.
 
-mod dtmf_support;
-
 use std::path::{Path, PathBuf};
 
-use dtmf_support::{detect_chunked, FS};
+use crate::dtmf_support::{detect_chunked, FS};
 
 fn corpus_dir() -> PathBuf {
     let base = std::env::var_os("VOXCAP_CORPUS_DIR")
