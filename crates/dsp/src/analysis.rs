@@ -182,7 +182,7 @@ impl Analyzer {
     /// ±[`FLOAT_LIMIT`]); a block from elsewhere holding NaN, infinite or
     /// larger values is sanitised first, as the decoder would have.
     pub fn push(&mut self, block: &[f32]) {
-        if block.iter().any(|v| !(v.abs() <= FLOAT_LIMIT)) {
+        if block.iter().any(|v| v.is_nan() || v.abs() > FLOAT_LIMIT) {
             let clean: Vec<f32> = block.iter().map(|&v| sanitize_float(v)).collect();
             return self.push_clean(&clean);
         }

@@ -81,7 +81,10 @@ fn decode_fully(
                 return Ok(Ok((info, frames)));
             }
             Ok(_) => {
-                if let Some(v) = block.iter().find(|v| !(v.abs() <= FLOAT_LIMIT * 1.000_001)) {
+                if let Some(v) = block
+                    .iter()
+                    .find(|v| v.is_nan() || v.abs() > FLOAT_LIMIT * 1.000_001)
+                {
                     return Err(format!("decoded sample {v} is outside ±{FLOAT_LIMIT}"));
                 }
             }
