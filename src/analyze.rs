@@ -7,10 +7,19 @@
 //! printed, so memory stays bounded whatever the number of files. A failing
 //! input is reported and the rest still run. A closing summary counts
 //! verdicts, labels and errors.
+//!
+//! A panic while handling one input becomes that input's `internal` error:
+//! `analyze_reader` catches panics in the analysis, and each job runs under
+//! `catch_unwind` as well, so every input gets its result slot and the
+//! ordered printer never waits for a job that died. For the tests that show
+//! this, two environment variables inject faults: `VOXCAP_TEST_PANIC_READ`
+//! (a file name: reading it panics inside the analysis) and
+//! `VOXCAP_TEST_PANIC_JOB` (a file name: its job panics outside it).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
@@ -150,6 +159,16 @@ pub(crate) enum Input {
     Stdin,
     File(PathBuf),
     Unreadable(PathBuf, io::Error),
+}
+
+impl Input {
+    /// The input's name as printed.
+    fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::File(p) | Input::Unreadable(p, _) => p.display().to_string(),
+        }
+    }
 }
 
 /// Why one input failed, as printed.
@@ -298,7 +317,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
                     Err(_) => return,
                 };
                 let Ok((index, input)) = job else { return };
-                let (name, result) = analyze_one(input, config, trim_out);
+                let name = input.name();
+                let (name, result) =
+                    catch_unwind(AssertUnwindSafe(|| analyze_one(input, config, trim_out)))
+                        .unwrap_or_else(|payload| (name, Err(panic_failure(&*payload))));
                 if result_tx.send((index, name, result)).is_err() {
                     return;
                 }
@@ -385,6 +407,9 @@ fn analyze_one(
         }
         Input::File(path) => {
             let name = path.display().to_string();
+            if injected_fault("VOXCAP_TEST_PANIC_JOB", &name) {
+                panic!("injected panic in the job for {name}");
+            }
             let r = analyze_path(&name, &path, &path, config, trim_out);
             (name, r)
         }
@@ -402,6 +427,10 @@ pub(crate) fn analyze_path(
     trim_out: Option<&Path>,
 ) -> Result<Report, Failure> {
     let file = File::open(path).map_err(|e| io_failure(&e))?;
+    let file = FaultReader {
+        inner: file,
+        panic: injected_fault("VOXCAP_TEST_PANIC_READ", name),
+    };
     let report = analyze_reader(name, file, config).map_err(analysis_failure)?;
     if let Some(dir) = trim_out {
         let dest = trim_out::trimmed_path(dir, label);
@@ -413,6 +442,36 @@ pub(crate) fn analyze_path(
         )?;
     }
     Ok(report)
+}
+
+/// Whether the test-only fault `var` names the input `name`.
+fn injected_fault(var: &str, name: &str) -> bool {
+    std::env::var_os(var).is_some_and(|v| v == name)
+}
+
+/// A file whose reads panic when a test injected that fault.
+struct FaultReader {
+    inner: File,
+    panic: bool,
+}
+
+impl io::Read for FaultReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.panic {
+            panic!("injected panic while reading");
+        }
+        self.inner.read(buf)
+    }
+}
+
+fn panic_failure(payload: &(dyn std::any::Any + Send)) -> Failure {
+    Failure {
+        kind: "internal",
+        message: format!(
+            "internal error: panicked: {}",
+            voxcap_dsp::analysis::panic_message(payload)
+        ),
+    }
 }
 
 fn analysis_failure(e: AnalysisError) -> Failure {

@@ -6,10 +6,22 @@
 //! [`StreamResampler`] → `on_analysis_block` (8 kHz), where the DTMF, VAD,
 //! trim and verification stages plug in. Positions at the analysis rate are
 //! absolute sample indices counted from the start of the file.
+//!
+//! [`analyze_reader`] is also the panic boundary: a panic anywhere in one
+//! input's decoding or analysis (a bug, in our code or a dependency) is
+//! caught there and becomes that input's [`AnalysisError::Internal`] (kind
+//! `internal`), so a batch, a worker, `serve` or `record` carries on with the
+//! next input. Everything built for the input is dropped with the panic, so
+//! no half-updated state is reused. The default panic hook still prints the
+//! panic to stderr; the result is the error.
 
+use std::any::Any;
 use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
+use crate::decode::{
+    sanitize_float, DecodeError, DecodeOptions, StreamInfo, WavDecoder, FLOAT_LIMIT,
+};
 use crate::dtmf::{DtmfConfig, DtmfDetector, DtmfError};
 use crate::events::DtmfEvent;
 use crate::levels::{LevelMeter, Levels};
@@ -75,6 +87,13 @@ pub enum AnalysisError {
     /// The speech detector refused its configuration (a bug, not an input problem).
     #[error(transparent)]
     Vad(#[from] VadError),
+    /// The analysis panicked (a bug, in our code or a dependency); the panic
+    /// was caught and only this input failed.
+    #[error("internal error: the analysis panicked: {message}")]
+    Internal {
+        /// The panic's message.
+        message: String,
+    },
 }
 
 impl AnalysisError {
@@ -83,9 +102,37 @@ impl AnalysisError {
         match self {
             AnalysisError::Decode(e) => e.kind(),
             AnalysisError::Resample(_) => "unsupported_rate",
-            AnalysisError::Dtmf(_) | AnalysisError::Vad(_) => "internal",
+            AnalysisError::Dtmf(_) | AnalysisError::Vad(_) | AnalysisError::Internal { .. } => {
+                "internal"
+            }
         }
     }
+}
+
+/// The message of a caught panic's payload: the `&str` or `String` that
+/// `panic!` was given, or a placeholder for any other payload.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    }
+}
+
+/// Runs `f`, turning a panic inside it into [`AnalysisError::Internal`].
+///
+/// [`analyze_reader`] runs under this guard; callers that drive a
+/// [`WavDecoder`] and an [`Analyzer`] themselves can use it the same way.
+/// Whatever `f` captured by reference may be half-updated after a panic, so
+/// it should own (or only read) its state, as `analyze_reader` does.
+pub fn catch_panics<T>(f: impl FnOnce() -> Result<T, AnalysisError>) -> Result<T, AnalysisError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(AnalysisError::Internal {
+            message: panic_message(&*payload),
+        })
+    })
 }
 
 /// A push-model analyser for one stream of mono samples at the file's rate.
@@ -132,7 +179,19 @@ impl Analyzer {
     }
 
     /// Feeds one block of decoded mono samples.
+    ///
+    /// Samples are expected as [`WavDecoder`] yields them (finite, within
+    /// ±[`FLOAT_LIMIT`]); a block from elsewhere holding NaN, infinite or
+    /// larger values is sanitised first, as the decoder would have.
     pub fn push(&mut self, block: &[f32]) {
+        if block.iter().any(|v| v.is_nan() || v.abs() > FLOAT_LIMIT) {
+            let clean: Vec<f32> = block.iter().map(|&v| sanitize_float(v)).collect();
+            return self.push_clean(&clean);
+        }
+        self.push_clean(block);
+    }
+
+    fn push_clean(&mut self, block: &[f32]) {
         self.meter.push(block);
         let mut buf = std::mem::take(&mut self.analysis_block);
         buf.clear();
@@ -230,7 +289,18 @@ pub fn build_report(
 }
 
 /// Decodes and analyses one WAV from `reader`, naming it `file` in the report.
+///
+/// A panic while doing so is caught and returned as
+/// [`AnalysisError::Internal`] (see [`catch_panics`]).
 pub fn analyze_reader<R: Read + Send + 'static>(
+    file: &str,
+    reader: R,
+    config: &AnalysisConfig,
+) -> Result<Report, AnalysisError> {
+    catch_panics(|| analyze_unguarded(file, reader, config))
+}
+
+fn analyze_unguarded<R: Read + Send + 'static>(
     file: &str,
     reader: R,
     config: &AnalysisConfig,
@@ -257,6 +327,58 @@ pub fn analyze_reader<R: Read + Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader whose first read panics, as a bug deep in the decoder would.
+    struct PanickingReader;
+
+    impl Read for PanickingReader {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            panic!("injected panic in read");
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_analysis_is_an_internal_error() {
+        let err = analyze_reader("x.wav", PanickingReader, &AnalysisConfig::default())
+            .expect_err("a panicking reader cannot give a report");
+        assert_eq!(err.kind(), "internal");
+        assert!(matches!(err, AnalysisError::Internal { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "internal error: the analysis panicked: injected panic in read"
+        );
+        let n = 7;
+        let err = catch_panics::<()>(|| panic!("formatted {n}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "internal error: the analysis panicked: formatted 7"
+        );
+        let err = catch_panics::<()>(|| std::panic::panic_any(42u8)).unwrap_err();
+        assert!(err.to_string().ends_with("a panic with a non-text payload"));
+    }
+
+    #[test]
+    fn huge_samples_pushed_directly_are_sanitised_not_a_panic() {
+        let info = StreamInfo {
+            codec: crate::decode::Codec::PcmF32Le,
+            sample_rate: 44_100,
+            channels: 1,
+            bits: 32,
+            valid_bits: 32,
+            block_align: 4,
+            extensible: false,
+            data_len: None,
+        };
+        let mut an = Analyzer::new(&info, &AnalysisConfig::default()).unwrap();
+        let mut block = crate::synth::sine(1000.0, -6.0, 4410, 44_100, 0.0);
+        block[100] = 1e30;
+        block[200] = f32::NAN;
+        block[300] = -f32::MAX;
+        an.push(&block);
+        let f = an.finish();
+        assert!(f.levels.peak_dbfs.is_finite() && f.levels.rms_dbfs.is_finite());
+        assert!((f.levels.peak_dbfs - crate::levels::DBFS_CEILING).abs() < 1e-6);
+    }
 
     #[test]
     fn detectors_see_the_whole_stream_at_the_analysis_rate() {

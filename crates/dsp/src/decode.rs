@@ -11,7 +11,15 @@
 //! Conventions:
 //! - Full scale is 1.0: integer samples are divided by 2^(bits-1) (8-bit
 //!   unsigned is offset by 128 first), G.711 expands to 16-bit linear and is
-//!   divided by 32768, float samples pass through (non-finite values become 0).
+//!   divided by 32768. Float samples are sanitised by [`sanitize_float`]
+//!   before anything downstream sees them: NaN and ±Inf become 0, finite
+//!   values beyond ±[`FLOAT_LIMIT`] (16.0, +24.08 dBFS) are clamped to it, and
+//!   subnormals (below 2^-126, about -759 dBFS) become 0. A float WAV may
+//!   legitimately exceed full scale by a few dB; beyond +24 dBFS a sample is
+//!   garbage, and a file full of 1e30 values would otherwise overflow sums of
+//!   squares (an infinite RMS) and the resampler's FFT (a panic), while
+//!   subnormals make FFT arithmetic slow enough to stall a batch.
+//!   Integer and G.711 samples are within ±1.0 by construction.
 //! - Channels are downmixed to mono by averaging: the channel values of a frame
 //!   are summed in order and multiplied by `1 / channels`.
 //! - A data size of 0 or 0xFFFFFFFF, or sox's placeholder 0x7FFFF000
@@ -48,6 +56,51 @@ const RIFF_SLACK: u64 = 8;
 
 /// Size of one read from the source, in bytes (rounded down to whole frames).
 pub const BLOCK_BYTES: usize = 64 * 1024;
+
+/// The largest magnitude a decoded float sample keeps: 16.0 (+24.08 dBFS).
+/// See [`sanitize_float`].
+pub const FLOAT_LIMIT: f32 = 16.0;
+
+/// Sanitises one float sample as the decoder does for `pcm_f32le` and
+/// `pcm_f64le`: NaN and ±Inf become 0.0, finite magnitudes above
+/// [`FLOAT_LIMIT`] are clamped to ±[`FLOAT_LIMIT`], and subnormals (and -0.0)
+/// become 0.0. Every other value passes through unchanged.
+///
+/// ```
+/// use voxcap_dsp::decode::{sanitize_float, FLOAT_LIMIT};
+/// assert_eq!(sanitize_float(0.5), 0.5);
+/// assert_eq!(sanitize_float(1e30), FLOAT_LIMIT);
+/// assert_eq!(sanitize_float(-f32::MAX), -FLOAT_LIMIT);
+/// assert_eq!(sanitize_float(f32::NAN), 0.0);
+/// assert_eq!(sanitize_float(f32::NEG_INFINITY), 0.0);
+/// assert_eq!(sanitize_float(f32::from_bits(1)), 0.0);
+/// ```
+#[inline(always)]
+pub fn sanitize_float(v: f32) -> f32 {
+    let a = v.abs();
+    if a <= FLOAT_LIMIT {
+        if a >= f32::MIN_POSITIVE {
+            v
+        } else {
+            0.0
+        }
+    } else if a.is_finite() {
+        FLOAT_LIMIT.copysign(v)
+    } else {
+        0.0
+    }
+}
+
+/// [`sanitize_float`] for a 64-bit sample: it is clamped in f64 first, so
+/// a finite value too large for f32 is clamped rather than zeroed.
+#[inline(always)]
+pub fn sanitize_f64(v: f64) -> f32 {
+    if v.is_finite() {
+        sanitize_float(v.clamp(-f64::from(FLOAT_LIMIT), f64::from(FLOAT_LIMIT)) as f32)
+    } else {
+        0.0
+    }
+}
 
 /// A sample encoding the decoder understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -539,24 +592,16 @@ fn convert(codec: Codec, channels: u16, bytes: &[u8], out: &mut Vec<f32>) {
             downmix(it, ch, inv, S, out);
         }
         Codec::PcmF32Le => {
-            let it = bytes.chunks_exact(4).map(|b| {
-                let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                if v.is_finite() {
-                    v
-                } else {
-                    0.0
-                }
-            });
+            let it = bytes
+                .chunks_exact(4)
+                .map(|b| sanitize_float(f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
             downmix(it, ch, inv, 1.0, out);
         }
         Codec::PcmF64Le => {
             let it = bytes.chunks_exact(8).map(|b| {
-                let v = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32;
-                if v.is_finite() {
-                    v
-                } else {
-                    0.0
-                }
+                sanitize_f64(f64::from_le_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ]))
             });
             downmix(it, ch, inv, 1.0, out);
         }
@@ -617,6 +662,40 @@ mod tests {
         assert_eq!(g711::MULAW_TO_F32[0xFF], 0.0);
         assert_eq!(g711::ALAW_TO_F32[0xD5], 8.0 / 32768.0);
         assert_eq!(g711::ALAW_TO_F32[0x2A], -32256.0 / 32768.0);
+    }
+
+    fn float_wav(bits: u16, data: Vec<u8>) -> Vec<u8> {
+        let spec = crate::synth::WavSpec {
+            format_tag: 3,
+            channels: 1,
+            sample_rate: 8000,
+            bits,
+            extensible: false,
+        };
+        crate::synth::wav_file(&spec, &data)
+    }
+
+    #[test]
+    fn float_samples_are_clamped_and_non_finite_ones_zeroed() {
+        let f32s = [
+            1e30,
+            -1e30,
+            f32::MAX,
+            f32::NAN,
+            f32::INFINITY,
+            0.5,
+            -17.0,
+            f32::from_bits(0x007F_FFFF),
+            2.0,
+        ];
+        let data = f32s.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (_, s) = decode_all(&float_wav(32, data)).unwrap();
+        assert_eq!(s, [16.0, -16.0, 16.0, 0.0, 0.0, 0.5, -16.0, 0.0, 2.0]);
+
+        let f64s = [1e300, -1e30, 1e-310, f64::NAN, f64::NEG_INFINITY, 0.25];
+        let data = f64s.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (_, s) = decode_all(&float_wav(64, data)).unwrap();
+        assert_eq!(s, [16.0, -16.0, 0.0, 0.0, 0.0, 0.25]);
     }
 
     #[test]

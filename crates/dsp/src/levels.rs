@@ -3,13 +3,22 @@
 //! Levels use the same convention as [`crate::synth`]: 0 dBFS is a full-scale
 //! sine's peak (amplitude 1.0), so a full-scale sine reads 0 dBFS peak and
 //! -3.01 dBFS RMS. Digital silence has no finite level in dB; it is reported
-//! as [`DBFS_FLOOR`] so that JSON output stays valid.
+//! as [`DBFS_FLOOR`] so that JSON output stays valid. Levels are always
+//! finite: they lie in [`DBFS_FLOOR`]..=[`DBFS_CEILING`], the level of the
+//! largest sample the decoder yields (see [`crate::decode::FLOAT_LIMIT`]);
+//! a meter fed NaN, infinite or larger values by a direct caller reports
+//! within the same range instead of `NaN` or `inf` (which JSON shows as
+//! `null`).
 
 use crate::decode::Codec;
 
 /// The level reported for digital silence (and never exceeded downwards):
 /// -200 dBFS, far below the -150 dBFS noise floor of 24-bit audio.
 pub const DBFS_FLOOR: f64 = -200.0;
+
+/// The highest level reported: 20·log10([`crate::decode::FLOAT_LIMIT`]),
+/// +24.08 dBFS, the level of the largest float sample the decoder keeps.
+pub const DBFS_CEILING: f64 = 24.082_399_653_118_497;
 
 /// The magnitude at or above which a sample counts as clipped, for `codec`.
 ///
@@ -32,9 +41,11 @@ pub fn clip_threshold(codec: Codec) -> f32 {
 }
 
 /// Converts a linear amplitude to dBFS, with [`DBFS_FLOOR`] for silence.
+/// The result is always finite: it is clamped to
+/// [`DBFS_FLOOR`]..=[`DBFS_CEILING`] (+inf gives the ceiling, NaN the floor).
 pub fn amplitude_dbfs(amplitude: f64) -> f64 {
     if amplitude > 0.0 {
-        (20.0 * amplitude.log10()).max(DBFS_FLOOR)
+        (20.0 * amplitude.log10()).clamp(DBFS_FLOOR, DBFS_CEILING)
     } else {
         DBFS_FLOOR
     }
@@ -107,13 +118,16 @@ impl LevelMeter {
         self.samples += block.len() as u64;
     }
 
-    /// The levels measured so far.
+    /// The levels measured so far, always finite (see [`amplitude_dbfs`]).
     pub fn levels(&self) -> Levels {
         let rms = if self.samples == 0 {
             0.0
         } else {
             (self.sum_squares / self.samples as f64).sqrt()
         };
+        // A NaN sum (a direct caller pushed NaN) is no level at all; an
+        // infinite one (a sum of huge squares) is as loud as it gets.
+        let rms = if rms.is_nan() { 0.0 } else { rms };
         Levels {
             peak_dbfs: amplitude_dbfs(f64::from(self.peak)),
             rms_dbfs: amplitude_dbfs(rms),
@@ -137,6 +151,32 @@ mod tests {
         let l = m.levels();
         assert!(l.peak_dbfs.abs() < 0.01, "{l:?}");
         assert!((l.rms_dbfs + 3.0103).abs() < 0.01, "{l:?}");
+    }
+
+    #[test]
+    fn levels_stay_finite_whatever_is_pushed() {
+        let ceiling = 20.0 * f64::from(crate::decode::FLOAT_LIMIT).log10();
+        assert!((DBFS_CEILING - ceiling).abs() < 1e-9, "{ceiling}");
+        for block in [
+            vec![1e30f32],
+            vec![f32::MAX, -f32::MAX],
+            vec![f32::INFINITY, 0.5],
+            vec![f32::NAN],
+            vec![f32::NAN, 1e20],
+            vec![crate::decode::FLOAT_LIMIT; 1000],
+        ] {
+            let mut m = LevelMeter::for_codec(Codec::PcmF32Le);
+            m.push(&block);
+            let l = m.levels();
+            for v in [l.peak_dbfs, l.rms_dbfs] {
+                assert!(
+                    v.is_finite() && (DBFS_FLOOR..=DBFS_CEILING).contains(&v),
+                    "{block:?}: {l:?}"
+                );
+            }
+        }
+        assert_eq!(amplitude_dbfs(f64::INFINITY), DBFS_CEILING);
+        assert_eq!(amplitude_dbfs(f64::NAN), DBFS_FLOOR);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub mod trim;
 pub mod vad;
 pub mod verify;
 
-pub use analysis::{analyze_reader, AnalysisConfig, AnalysisError, Analyzer, ANALYSIS_RATE};
+pub use analysis::{
+    analyze_reader, catch_panics, AnalysisConfig, AnalysisError, Analyzer, ANALYSIS_RATE,
+};
 pub use decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
 pub use report::Report;
