@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 
 use crate::error::StateError;
 use crate::faults::{Faults, NotificationJwt};
-use crate::request_log::{self, Delivery, DeliveryTarget};
-use crate::signing::{self, EmulatorKey};
 use crate::flavor::Flavor;
+use crate::request_log::{self, Delivery, DeliveryTarget};
 use crate::signing::NotificationClaims;
+use crate::signing::{self, EmulatorKey};
 use crate::state::{lock, EmulatorState, NOTIFICATION_ISSUER};
 use crate::wire::{
     self, CommsNotification, CommsNotifications, CompletionReason, LegacyRecordOperation,

@@ -16,7 +16,9 @@ use serde_json::{json, Value};
 use crate::error::{call_not_found, parse_json, ApiError};
 use crate::faults::Faults;
 use crate::flavor::{location, Flavor};
-use crate::notify::{Signature, batch, call_state_notification, completed_resource, operation_notification};
+use crate::notify::{
+    batch, call_state_notification, completed_resource, operation_notification, Signature,
+};
 use crate::scenario::{Outcome, RecordParams};
 use crate::state::{
     lock, norm, start_discard_timers, EmulatorState, OpEntry, Recording, Script, SCENARIO_HEADER,

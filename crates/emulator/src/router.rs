@@ -132,5 +132,6 @@ async fn log_request(State(st): State<EmulatorState>, req: Request, next: Next) 
         }
     };
     st.log_request(&parts.method, parts.uri.path(), &parts.headers, &bytes);
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }

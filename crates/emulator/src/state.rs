@@ -19,9 +19,9 @@ use serde_json::Value;
 use crate::error::{call_not_found, ApiError, StateError};
 use crate::faults::Faults;
 use crate::flavor::Flavor;
+use crate::request_log::{self, Bounded, Credential, Delivery, LoggedRequest};
 use crate::scenario::{PreparedScenario, Scenario};
 use crate::signing::{AppTokenClaims, EmulatorKey};
-use crate::request_log::{self, Bounded, Credential, Delivery, LoggedRequest};
 use crate::wire;
 
 /// The issuer of notification JWTs.
@@ -398,7 +398,9 @@ impl EmulatorState {
     /// The bytes of recording `id` as the recording host serves them, while
     /// it is kept (see [`Self::recording_id_of`]).
     pub fn recording_bytes(&self, id: &str) -> Option<Bytes> {
-        lock(&self.inner.recordings).get(id).map(|r| r.bytes.clone())
+        lock(&self.inner.recordings)
+            .get(id)
+            .map(|r| r.bytes.clone())
     }
 
     /// Logs one received request; the credential is classified, never kept.
@@ -428,8 +430,10 @@ impl EmulatorState {
         lock(&self.inner.recordings)
             .iter()
             .find(|(_, r)| r.token == token)
-            .map_or(Credential::Unrecognised, |(id, _)| Credential::RecordingToken {
-                recording: id.clone(),
+            .map_or(Credential::Unrecognised, |(id, _)| {
+                Credential::RecordingToken {
+                    recording: id.clone(),
+                }
             })
     }
 
