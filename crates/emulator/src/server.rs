@@ -1,6 +1,6 @@
 //! The emulator's public server surface, kept as one path for users: the
 //! configuration, the state and the router. The implementation is split by
-//! seam: [`crate::state`] (state and the request checks), `error`, the routes
+//! seam: `state` (state and the request checks), `error`, the routes
 //! (`calls`, `record`, `auth`, `control`, and [`crate::download`] for the
 //! recording host), `notify` (notification delivery) and `router`.
 //!
