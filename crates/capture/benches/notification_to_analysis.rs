@@ -6,20 +6,21 @@
 //! runs the real flow: JWT-verified webhook → tracker → handle resolves →
 //! `updateRecordingStatus(recording)` → streaming download into a temp file
 //! and a trivial analysis closure that reads every byte → fsync + rename.
-//! The clock starts when the mock begins POSTing the notification and stops
-//! when `download_and_analyze` returns.
+//! The clock starts when voxcap-emulator begins POSTing the notification
+//! (its delivery log) and stops when `download_and_analyze` returns.
 
-#[path = "../tests/harness/mod.rs"]
+#[path = "../tests/capture/harness.rs"]
 mod harness;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use harness::mock_graph::{MockGraph, Scenario, APP_ID};
-use harness::{start_bot, wav, Auth, Credentials};
+use harness::{start_bot, Auth, Credentials, Graph, APP_ID};
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 use voxcap_capture::download::{download_and_analyze, DownloadOptions};
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_capture::{RecordOptions, RecordingEnd, RecordingPermit, TrackerConfig};
+use voxcap_emulator::server::default_scenario;
+use voxcap_emulator::EmulatorConfig;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -27,27 +28,31 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let audio = wav(5.0, 42);
-    let (mock, bot, dir) = rt.block_on(async {
-        let mock = MockGraph::start().await;
+    // Simulated time does not pass: the recording is ready at once, so
+    // only the measured path takes time.
+    let (graph, bot, call, dir) = rt.block_on(async {
+        let graph = Graph::start_with(EmulatorConfig {
+            time_scale: 0.0,
+            ..EmulatorConfig::default()
+        })
+        .await;
         let bot = start_bot(
-            &mock.graph_url(),
-            Credentials::Static("bench-token"),
+            &graph.graph_url(),
+            Credentials::Static(graph.app_token().await),
             Auth::Jwt {
-                openid_url: mock.openid_url(),
+                openid_url: graph.openid_url(),
                 audience: APP_ID.into(),
             },
             TrackerConfig::default(),
         )
         .await;
-        mock.set_callback(&bot.webhook_url);
-        let mut sc = Scenario::normal(audio.clone());
-        sc.notify_delay = Duration::from_millis(1);
-        mock.script("call-bench", sc);
-        (mock, bot, tempfile::tempdir().unwrap())
+        let call = graph.call(&bot.webhook_url, &default_scenario()).await;
+        (graph, bot, call, tempfile::tempdir().unwrap())
     });
+    // Graph's defaults (5 s max duration) make a 5-second recording.
+    let audio_len: u64 = 160_044;
     let mut group = c.benchmark_group("capture");
-    group.throughput(Throughput::Bytes(audio.len() as u64));
+    group.throughput(Throughput::Bytes(audio_len));
     group.sample_size(30);
     group.bench_function("notification_to_analysis_5s_16k_wav", |b| {
         b.iter_custom(|iters| {
@@ -57,11 +62,11 @@ fn bench(c: &mut Criterion) {
                     let req = RecordResponseRequest::default();
                     let handle = bot
                         .tracker
-                        .record("call-bench", &req, &RecordOptions::default())
+                        .record(&call, &req, &RecordOptions::default())
                         .await
                         .unwrap();
                     let rec = handle.completed().await.into_result().unwrap();
-                    let permit = RecordingPermit::acquire(&bot.client, "call-bench", "bench")
+                    let permit = RecordingPermit::acquire(&bot.client, &call, "bench")
                         .await
                         .unwrap();
                     let out = dir.path().join(format!("{}.wav", rec.operation_id));
@@ -76,15 +81,22 @@ fn bench(c: &mut Criterion) {
                     )
                     .await
                     .unwrap();
-                    let done = Instant::now();
-                    assert_eq!(n, audio.len() as u64);
+                    let done = SystemTime::now();
+                    assert_eq!(n, audio_len);
                     permit
                         .release(&bot.client, RecordingEnd::Finished)
                         .await
                         .unwrap();
                     std::fs::remove_file(out).unwrap();
-                    let sent = *mock.state.notified_at.lock().unwrap().last().unwrap();
-                    done - sent
+                    let sent = graph
+                        .emu
+                        .deliveries()
+                        .iter()
+                        .rev()
+                        .find(|d| d.has_record_operation())
+                        .map(|d| d.at)
+                        .unwrap();
+                    done.duration_since(sent).unwrap_or(Duration::ZERO)
                 });
             }
             total

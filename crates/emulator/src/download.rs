@@ -11,22 +11,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::server::{graph_error, EmulatorState, RecordingLookup};
+use crate::error::graph_error;
+use crate::state::{EmulatorState, RecordingLookup};
+
+pub use crate::state::DownloadCount;
 
 /// Chunk size of a normal download.
 const CHUNK: usize = 16 * 1024;
-
-/// Authorised downloads of one recording (see
-/// [`EmulatorState::download_counts`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DownloadCount {
-    /// Downloads whose body starts at byte 0: no `Range`, or one from 0.
-    pub from_start: u64,
-    /// Downloads resuming from a later byte (`Range: bytes=N-` with N > 0,
-    /// or a suffix range shorter than the file).
-    pub resumed: u64,
-}
 
 /// A parsed single `Range: bytes=...` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::CompletionReason;
+use crate::wire::CompletionReason;
 
 /// Every fault the emulator can inject. All default to off.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,41 @@ pub struct Faults {
     /// Discard recordings this many simulated seconds after the call ends
     /// (the end of the recording operation, or the bot's DELETE of the call).
     pub discard_after_s: Option<f64>,
+    /// Make notification JWTs wrong in this way (forged, unsigned, expired,
+    /// missing, for another audience, or under an unpublished `kid`).
+    pub notification_jwt: Option<NotificationJwt>,
+    /// Answer every `recordResponse` (and legacy `record`) POST that passed
+    /// auth and throttling with this status (400..=599) and a Graph error
+    /// body; no operation is started.
+    pub record_error_status: Option<u16>,
+    /// Issue app tokens that live this many seconds (default 3599).
+    /// Server-wide only: the token endpoint belongs to no call.
+    pub app_token_lifetime_s: Option<u64>,
+    /// Write the token response's `expires_in` as a JSON string (`"3599"`),
+    /// as some Azure AD endpoints do. Server-wide only.
+    pub token_expires_in_as_string: bool,
+}
+
+/// How a notification JWT is made. The default is the genuine article.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationJwt {
+    /// RS256 with the published key, addressed to the app.
+    #[default]
+    Valid,
+    /// Signed with an unpublished key under the published `kid`.
+    Forged,
+    /// Signed with an unpublished key under its own `kid`, which the JWKS
+    /// does not list (a client should refetch the keys, rate-limited).
+    UnknownKid,
+    /// `alg: none`, no signature.
+    Unsigned,
+    /// Validly signed, but expired an hour ago.
+    Expired,
+    /// Validly signed, but addressed to another app.
+    WrongAudience,
+    /// No `Authorization` header at all.
+    Missing,
 }
 
 /// A burst of throttled answers.
@@ -83,6 +118,16 @@ impl Faults {
         }
         if self.download_bytes_per_sec == Some(0) {
             return Err("faults.download_bytes_per_sec must be positive".into());
+        }
+        if let Some(s) = self.record_error_status {
+            if !(400..=599).contains(&s) {
+                return Err(format!(
+                    "faults.record_error_status must be 400..=599, got {s}"
+                ));
+            }
+        }
+        if self.app_token_lifetime_s == Some(0) {
+            return Err("faults.app_token_lifetime_s must be positive".into());
         }
         if let Some(d) = self.discard_after_s {
             if !(d.is_finite() && d >= 0.0) {

@@ -3,9 +3,9 @@
 //! It serves recordResponse (v1.0, beta and the deprecated `/app` path), the
 //! legacy beta `record`, `updateRecordingStatus`, the chunked recording
 //! download, an OAuth2 client-credentials token endpoint and OpenID/JWKS
-//! endpoints ([`server::app`]); it runs scripted callers whose recordings it
-//! renders and whose completion reason it decides by its own timer rules
-//! ([`scenario`]); it signs notifications as RS256 JWTs ([`signing`]); and it
+//! endpoints ([`server::app`]); it runs scripted callers ([`scenario`]) whose
+//! recordings it renders ([`render`]) and whose completion reason it decides
+//! by its own timer rules ([`timers`]); it signs notifications as RS256 JWTs ([`signing`]); and it
 //! injects faults ([`faults`]).
 //!
 //! Invariants: no dependency on voxcap-capture (its wire types are its own,
@@ -14,22 +14,37 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
+mod calls;
+mod control;
 pub mod download;
+mod error;
 pub mod faults;
+mod flavor;
 pub mod local_redis;
+mod notify;
+mod record;
+pub mod render;
+pub mod request_log;
+mod router;
 pub mod scenario;
 pub mod server;
 pub mod signing;
+mod state;
+pub mod timeline;
+pub mod timers;
 pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use download::DownloadCount;
-pub use faults::{Faults, Throttle};
+pub use faults::{Faults, NotificationJwt, Throttle};
 pub use local_redis::{LocalRedis, LocalRedisError};
-pub use scenario::{CompletionReason, Scenario, Step};
+pub use request_log::{Credential, Delivery, DeliveryTarget, LoggedRequest};
+pub use scenario::{Scenario, Step};
 pub use server::{app, EmulatorConfig, EmulatorState};
+pub use wire::CompletionReason;
 
 /// A failure to start or run the emulator.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +125,17 @@ impl RunningEmulator {
             shutdown: Some(tx),
             task,
         })
+    }
+
+    /// Every request the emulator received so far, oldest first, without
+    /// secrets (see [`LoggedRequest`]).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.requests()
+    }
+
+    /// Every notification POST the emulator made so far, with the answer.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state.deliveries()
     }
 
     /// Stops serving and waits for the server task.

@@ -80,6 +80,17 @@ impl EmulatorKey {
         Ok(SHARED.get_or_init(|| k).clone())
     }
 
+    /// A process-wide second key that no emulator publishes, for forged
+    /// notification JWTs; generated on first use.
+    pub fn unpublished() -> Result<Self, KeyError> {
+        static UNPUBLISHED: OnceLock<EmulatorKey> = OnceLock::new();
+        if let Some(k) = UNPUBLISHED.get() {
+            return Ok(k.clone());
+        }
+        let k = Self::generate()?;
+        Ok(UNPUBLISHED.get_or_init(|| k).clone())
+    }
+
     /// The key id put in every JWT header and in the JWKS.
     pub fn kid(&self) -> &str {
         &self.inner.kid
@@ -94,7 +105,13 @@ impl EmulatorKey {
 
     /// Signs `claims` as a compact RS256 JWT with this key's `kid`.
     pub fn sign<C: Serialize>(&self, claims: &C) -> String {
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.inner.kid});
+        self.sign_with_kid(claims, &self.inner.kid)
+    }
+
+    /// Signs `claims` as a compact RS256 JWT whose header names `kid`, which
+    /// need not be this key's (a forgery under a published `kid`).
+    pub fn sign_with_kid<C: Serialize>(&self, claims: &C, kid: &str) -> String {
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
         // Serialising a json! value and a derived struct cannot fail.
         let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
         let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
@@ -102,6 +119,14 @@ impl EmulatorKey {
         let sig = self.inner.signer.sign(signing_input.as_bytes());
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
     }
+}
+
+/// An unsigned JWT (`alg: none`, empty signature) carrying `claims`.
+pub fn unsigned<C: Serialize>(claims: &C) -> String {
+    let header = serde_json::json!({"alg": "none", "typ": "JWT"});
+    let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
+    let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+    format!("{h}.{c}.")
 }
 
 /// Claims of a notification JWT, as Graph sends them.

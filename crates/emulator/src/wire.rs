@@ -12,7 +12,7 @@ use serde_json::Value;
 /// The body of `recordResponse` and of the legacy `record` action.
 ///
 /// Fields are optional so that defaults and validation live in one place
-/// ([`crate::server`]), which reports a Graph-style 400 naming the field.
+/// (the record routes), which reports a Graph-style 400 naming the field.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordRequest {
@@ -317,6 +317,96 @@ pub fn strip_trailing_commas(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Why a recording ended, with Graph's wire name, subcode and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CompletionReason {
+    /// 8508.
+    OperationCanceled,
+    /// 8514.
+    StopToneDetected,
+    /// 8515.
+    MaxRecordDurationReached,
+    /// 8510.
+    InitialSilenceTimeout,
+    /// 8509.
+    MaxSilenceTimeout,
+    /// 8511.
+    PlayPromptFailed,
+    /// 8512.
+    PlayBeepFailed,
+    /// 8513.
+    MediaReceiveTimeout,
+    /// Anything else.
+    UnspecifiedError,
+}
+
+impl CompletionReason {
+    /// The camelCase name Graph writes.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::OperationCanceled => "operationCanceled",
+            Self::StopToneDetected => "stopToneDetected",
+            Self::MaxRecordDurationReached => "maxRecordDurationReached",
+            Self::InitialSilenceTimeout => "initialSilenceTimeout",
+            Self::MaxSilenceTimeout => "maxSilenceTimeout",
+            Self::PlayPromptFailed => "playPromptFailed",
+            Self::PlayBeepFailed => "playBeepFailed",
+            Self::MediaReceiveTimeout => "mediaReceiveTimeout",
+            Self::UnspecifiedError => "unspecifiedError",
+        }
+    }
+
+    /// `resultInfo.subcode`.
+    pub fn subcode(self) -> u32 {
+        match self {
+            Self::OperationCanceled => 8508,
+            Self::MaxSilenceTimeout => 8509,
+            Self::InitialSilenceTimeout => 8510,
+            Self::PlayPromptFailed => 8511,
+            Self::PlayBeepFailed => 8512,
+            Self::MediaReceiveTimeout => 8513,
+            Self::StopToneDetected => 8514,
+            Self::MaxRecordDurationReached => 8515,
+            Self::UnspecifiedError => 8500,
+        }
+    }
+
+    /// `resultInfo.code`: 200 for a normal end, 400 for a failure.
+    pub fn code(self) -> u16 {
+        match self {
+            Self::StopToneDetected | Self::MaxRecordDurationReached | Self::MaxSilenceTimeout => {
+                200
+            }
+            _ => 400,
+        }
+    }
+
+    /// `resultInfo.message`.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::OperationCanceled => "Action failed, operation canceled.",
+            Self::StopToneDetected => "Action completed, stop tone detected.",
+            Self::MaxRecordDurationReached => "Action completed, max record duration reached.",
+            Self::InitialSilenceTimeout => "Action failed, initial silence timeout.",
+            Self::MaxSilenceTimeout => "Action completed, max silence timeout.",
+            Self::PlayPromptFailed => "Action failed, play prompt failed.",
+            Self::PlayBeepFailed => "Action failed, play beep failed.",
+            Self::MediaReceiveTimeout => "Action failed, media receive timeout.",
+            Self::UnspecifiedError => "Action failed, unspecified error.",
+        }
+    }
+
+    /// The operation status that goes with this reason.
+    pub fn status(self) -> &'static str {
+        if self.code() == 200 {
+            "completed"
+        } else {
+            "failed"
+        }
+    }
 }
 
 #[cfg(test)]

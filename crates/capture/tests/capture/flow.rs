@@ -1,17 +1,14 @@
-//! End-to-end tests of voxcap-capture against the in-test mock Graph: the
-//! record → notification → permit → streaming download flow, and every
-//! fault the issue lists (throttling, dropped downloads, refused Range, early,
+//! End-to-end tests of voxcap-capture against voxcap-emulator: the record →
+//! notification → permit → streaming download flow, and every fault the
+//! issue lists (throttling, dropped downloads, refused Range, early,
 //! duplicate and missing notifications, bad JWTs, expired download tokens,
 //! 100 concurrent operations, no secret in trace logs).
 
-mod harness;
-
-use harness::mock_graph::{Jwt, MockGraph, Notify, Scenario, APP_ID};
-use harness::{start_bot, wav, Auth, Bot, Credentials};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
 use voxcap_capture::download::{download_and_analyze, DownloadInfo, DownloadOptions};
 use voxcap_capture::tracker::CompletedRecording;
 use voxcap_capture::wire::RecordResponseRequest;
@@ -19,35 +16,30 @@ use voxcap_capture::{
     CaptureError, RecordApi, RecordOptions, RecordOutcome, RecordingEnd, RecordingPermit,
     TrackerConfig,
 };
+use voxcap_emulator::server::TEST_CLIENT_SECRET;
+use voxcap_emulator::{Credential, EmulatorConfig, NotificationJwt, Throttle};
 
-const APP_TOKEN: &str = "static-app-token-do-not-leak";
+use crate::harness::*;
 
-async fn setup_with(config: TrackerConfig) -> (MockGraph, Bot) {
-    let mock = MockGraph::start().await;
-    let bot = start_bot(
-        &mock.graph_url(),
-        Credentials::Static(APP_TOKEN),
-        Auth::Jwt {
-            openid_url: mock.openid_url(),
-            audience: APP_ID.into(),
-        },
-        config,
-    )
-    .await;
-    mock.set_callback(&bot.webhook_url);
-    (mock, bot)
-}
-
-async fn setup() -> (MockGraph, Bot) {
+async fn setup() -> (Graph, Bot) {
     setup_with(TrackerConfig::default()).await
 }
 
+/// Ends at the `#` of a [`speaker`] (up to 10 s of speech).
 fn request() -> RecordResponseRequest {
     RecordResponseRequest {
         initial_silence_timeout_in_seconds: 1,
-        max_record_duration_in_seconds: 1,
+        max_record_duration_in_seconds: 10,
         stop_tones: vec!["#".into()],
         ..RecordResponseRequest::default()
+    }
+}
+
+/// A 2 s deadline: 1 s initial silence + 1 s max duration.
+fn short_request() -> RecordResponseRequest {
+    RecordResponseRequest {
+        max_record_duration_in_seconds: 1,
+        ..request()
     }
 }
 
@@ -102,13 +94,22 @@ async fn download(
     ))
 }
 
-async fn record(bot: &Bot, call: &str, opts: &RecordOptions) -> RecordOutcome {
+async fn record_with(
+    bot: &Bot,
+    call: &str,
+    req: &RecordResponseRequest,
+    opts: &RecordOptions,
+) -> RecordOutcome {
     bot.tracker
-        .record(call, &request(), opts)
+        .record(call, req, opts)
         .await
         .expect("record accepted")
         .completed()
         .await
+}
+
+async fn record(bot: &Bot, call: &str, opts: &RecordOptions) -> RecordOutcome {
+    record_with(bot, call, &request(), opts).await
 }
 
 fn completed(o: RecordOutcome) -> CompletedRecording {
@@ -120,59 +121,59 @@ fn completed(o: RecordOutcome) -> CompletedRecording {
 
 #[tokio::test]
 async fn happy_path_downloads_with_only_the_recording_token_and_analyses_every_byte() {
-    let (mock, bot) = setup().await;
-    let audio = wav(5.0, 1);
-    mock.script("call-happy", Scenario::normal(audio.clone()));
-    let rec = completed(record(&bot, "call-happy", &RecordOptions::default()).await);
+    let (graph, bot) = setup().await;
+    let call = graph.call(&bot.webhook_url, &speaker(5.0, 1)).await;
+    let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
     assert_eq!(
         rec.reason,
         Some(voxcap_capture::wire::CompletionReason::StopToneDetected)
     );
+    let audio = graph.recording(&rec.operation_id);
+    assert!(audio.len() > 160_000, "{} bytes", audio.len());
     let dir = tempfile::tempdir().unwrap();
     let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download())
         .await
         .unwrap();
-    assert_eq!(&analysed, &*audio);
-    assert_eq!(std::fs::read(&info.path).unwrap(), *audio);
+    assert_eq!(analysed, audio);
+    assert_eq!(std::fs::read(&info.path).unwrap(), audio);
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,
         "no temp file left"
     );
     // The app token went to Graph; only the recording token went to the recording host.
-    for s in mock.seen("POST") {
-        if s.what.starts_with("POST record") || s.what.starts_with("POST update") {
-            assert_eq!(
-                s.authorization.as_deref(),
-                Some(&*format!("Bearer {APP_TOKEN}"))
-            );
-        }
-    }
-    let gets = mock.seen("GET recording");
-    assert_eq!(gets.len(), 1);
-    let auth = gets[0].authorization.clone().unwrap();
-    assert!(auth.starts_with("Bearer rec-token-"), "{auth}");
-    assert!(!auth.contains(APP_TOKEN));
-    // Compliance order: recording before the download, notRecording after.
-    let statuses: Vec<String> = mock
-        .seen("POST updateRecordingStatus")
-        .iter()
-        .map(|s| {
-            s.body.as_ref().unwrap()["status"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let graph_posts: Vec<_> = graph
+        .seen("POST", &call)
+        .into_iter()
+        .filter(|r| r.path.starts_with("/v1.0/"))
         .collect();
-    assert_eq!(statuses, ["recording", "notRecording"]);
+    assert!(graph_posts.len() >= 3, "{graph_posts:?}");
+    for r in &graph_posts {
+        assert!(
+            matches!(r.credential, Credential::AppToken { .. }),
+            "{} sent {:?}",
+            r.path,
+            r.credential
+        );
+    }
+    let gets = graph.seen("GET", "/recordings/");
+    assert_eq!(gets.len(), 1);
+    let rec_id = graph.emu.state.recording_id_of(&rec.operation_id).unwrap();
+    assert_eq!(
+        gets[0].credential,
+        Credential::RecordingToken { recording: rec_id }
+    );
+    // Compliance order: recording before the download, notRecording after.
+    assert_eq!(graph.status_updates(), ["recording", "notRecording"]);
 }
 
 #[tokio::test]
 async fn permit_for_another_call_is_refused_before_downloading() {
-    let (mock, bot) = setup().await;
-    mock.script("call-a", Scenario::normal(wav(0.5, 20)));
-    let rec = completed(record(&bot, "call-a", &RecordOptions::default()).await);
-    let permit = RecordingPermit::acquire(&bot.client, "call-b", "ctx")
+    let (graph, bot) = setup().await;
+    let call_a = graph.call(&bot.webhook_url, &speaker(0.5, 20)).await;
+    let call_b = graph.call(&bot.webhook_url, &speaker(0.5, 21)).await;
+    let rec = completed(record(&bot, &call_a, &RecordOptions::default()).await);
+    let permit = RecordingPermit::acquire(&bot.client, &call_b, "ctx")
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -182,16 +183,18 @@ async fn permit_for_another_call_is_refused_before_downloading() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string().contains("does not cover call call-a"),
+        err.to_string()
+            .contains(&format!("does not cover call {call_a}")),
         "{err}"
     );
-    assert!(mock.seen("GET recording").is_empty());
+    assert!(graph.seen("GET", "/recordings/").is_empty());
     permit
         .release(&bot.client, RecordingEnd::Finished)
         .await
         .unwrap();
-    // The same call's permit works through the convenience method.
-    let permit = RecordingPermit::acquire(&bot.client, "CALL-A", "ctx")
+    // The same call's permit works through the convenience method, whatever
+    // the case of the id.
+    let permit = RecordingPermit::acquire(&bot.client, &call_a.to_uppercase(), "ctx")
         .await
         .unwrap();
     let (n, info) = rec
@@ -209,54 +212,66 @@ async fn permit_for_another_call_is_refused_before_downloading() {
 
 #[tokio::test]
 async fn beta_and_legacy_record_are_matched_and_legacy_field_names_accepted() {
-    let (mock, bot) = setup().await;
-    for (call, api) in [
-        ("call-beta", RecordApi::RecordResponseBeta),
-        ("call-legacy", RecordApi::LegacyRecord),
+    let (graph, bot) = setup().await;
+    for (seed, api) in [
+        (2, RecordApi::RecordResponseBeta),
+        (3, RecordApi::LegacyRecord),
     ] {
-        let audio = wav(1.0, 2);
-        mock.script(call, Scenario::normal(audio.clone()));
+        let call = graph.call(&bot.webhook_url, &speaker(1.0, seed)).await;
         let opts = RecordOptions {
             api,
             ..RecordOptions::default()
         };
-        let rec = completed(record(&bot, call, &opts).await);
-        assert!(rec.token.is_some(), "{call}");
+        let rec = completed(record(&bot, &call, &opts).await);
+        assert!(rec.token.is_some(), "{api:?}");
         let dir = tempfile::tempdir().unwrap();
         let (analysed, _) = download(&bot, &rec, dir.path(), &fast_download())
             .await
             .unwrap();
-        assert_eq!(&analysed, &*audio, "{call}");
+        assert_eq!(analysed, graph.recording(&rec.operation_id), "{api:?}");
+        let posts = graph.record_posts(&call);
+        assert_eq!(posts.len(), 1, "{api:?}");
+        let legacy = posts[0].path.ends_with("/record");
+        assert_eq!(legacy, matches!(api, RecordApi::LegacyRecord), "{api:?}");
     }
-    assert_eq!(mock.seen("POST record call-legacy").len(), 1);
 }
 
 #[tokio::test]
 async fn throttled_429_and_503_are_retried_after_retry_after() {
-    let (mock, bot) = setup().await;
-    for (call, status) in [("call-429", 429), ("call-503", 503)] {
-        let mut sc = Scenario::normal(wav(0.5, 3));
-        sc.throttle = Some((status, 1, 1));
-        mock.script(call, sc);
+    let (graph, bot) = setup().await;
+    for status in [429, 503] {
+        let sc = with_faults(speaker(0.5, 3), |f| {
+            f.throttle = Some(Throttle {
+                status,
+                count: 1,
+                retry_after_s: 1,
+            })
+        });
+        let call = graph.call(&bot.webhook_url, &sc).await;
         let t0 = Instant::now();
-        completed(record(&bot, call, &RecordOptions::default()).await);
+        completed(record(&bot, &call, &RecordOptions::default()).await);
         assert!(
             t0.elapsed() >= Duration::from_secs(1),
-            "{call}: Retry-After not honoured"
+            "{status}: Retry-After not honoured"
         );
-        assert_eq!(mock.seen(&format!("POST record {call}")).len(), 2, "{call}");
+        assert_eq!(graph.record_posts(&call).len(), 2, "{status}");
     }
 }
 
 #[tokio::test]
 async fn persistent_throttling_gives_a_graph_error_with_request_id() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 3));
-    sc.throttle = Some((429, 100, 0));
-    mock.script("call-busy", sc);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(0.5, 3), |f| {
+        f.throttle = Some(Throttle {
+            status: 429,
+            count: 100,
+            retry_after_s: 0,
+        })
+    });
+    let call = graph.call(&bot.webhook_url, &sc).await;
     let err = bot
         .tracker
-        .record("call-busy", &request(), &RecordOptions::default())
+        .record(&call, &request(), &RecordOptions::default())
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -265,21 +280,20 @@ async fn persistent_throttling_gives_a_graph_error_with_request_id() {
         "{text}"
     );
     assert!(
-        text.contains("mock-request-id-42") && text.contains("call-busy"),
+        text.contains("(request-id ") && text.contains(&call),
         "{text}"
     );
-    assert_eq!(mock.seen("POST record call-busy").len(), 4);
+    assert_eq!(graph.record_posts(&call).len(), 4);
 }
 
 #[tokio::test]
 async fn a_post_that_graph_may_have_acted_on_is_not_repeated() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 3));
-    sc.error_status = Some(500);
-    mock.script("call-500", sc);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(0.5, 3), |f| f.record_error_status = Some(500));
+    let call = graph.call(&bot.webhook_url, &sc).await;
     let err = bot
         .tracker
-        .record("call-500", &request(), &RecordOptions::default())
+        .record(&call, &request(), &RecordOptions::default())
         .await
         .unwrap_err();
     assert!(
@@ -287,7 +301,7 @@ async fn a_post_that_graph_may_have_acted_on_is_not_repeated() {
         "{err}"
     );
     assert_eq!(
-        mock.seen("POST record call-500").len(),
+        graph.record_posts(&call).len(),
         1,
         "500 on a POST must not be retried"
     );
@@ -295,72 +309,76 @@ async fn a_post_that_graph_may_have_acted_on_is_not_repeated() {
 
 #[tokio::test]
 async fn invalid_request_is_refused_before_sending() {
-    let (mock, bot) = setup().await;
-    mock.script("call-bad", Scenario::normal(wav(0.5, 3)));
+    let (graph, bot) = setup().await;
+    let call = graph.call(&bot.webhook_url, &speaker(0.5, 3)).await;
     let mut req = request();
     req.stop_tones = vec!["11".into()];
     let err = bot
         .tracker
-        .record("call-bad", &req, &RecordOptions::default())
+        .record(&call, &req, &RecordOptions::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("stopTones"), "{err}");
-    assert!(mock.seen("POST record").is_empty());
+    assert!(graph.record_posts(&call).is_empty());
 }
 
 #[tokio::test]
 async fn dropped_download_is_resumed_with_range_byte_for_byte() {
-    let (mock, bot) = setup().await;
-    let audio = wav(5.0, 4);
-    let mut sc = Scenario::normal(audio.clone());
-    sc.drop_after = 50_000;
-    sc.drops = 2;
-    mock.script("call-drop", sc);
-    let rec = completed(record(&bot, "call-drop", &RecordOptions::default()).await);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(5.0, 4), |f| {
+        f.drop_after_bytes = Some(50_000);
+        f.drop_times = Some(2);
+    });
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
+    let audio = graph.recording(&rec.operation_id);
     let dir = tempfile::tempdir().unwrap();
     let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download())
         .await
         .unwrap();
     assert_eq!(info.resumed, 2, "{info:?}");
     assert_eq!(info.restarted, 0);
-    assert_eq!(&analysed, &*audio, "analysis saw each byte exactly once");
-    assert_eq!(std::fs::read(&info.path).unwrap(), *audio);
-    let ranges: Vec<_> = mock
-        .seen("GET recording")
+    assert_eq!(analysed, audio, "analysis saw each byte exactly once");
+    assert_eq!(std::fs::read(&info.path).unwrap(), audio);
+    let ranges: Vec<_> = graph
+        .seen("GET", "/recordings/")
         .into_iter()
-        .map(|s| s.range)
+        .map(|s| s.header("range").map(String::from))
         .collect();
+    assert_eq!(ranges.len(), 3, "{ranges:?}");
     assert_eq!(ranges[0], None);
     assert!(ranges[1..].iter().all(|r| r.is_some()), "{ranges:?}");
 }
 
 #[tokio::test]
 async fn refused_range_restarts_from_zero_without_feeding_analysis_twice() {
-    let (mock, bot) = setup().await;
-    let audio = wav(5.0, 5);
-    let mut sc = Scenario::normal(audio.clone());
-    sc.drop_after = 70_000;
-    sc.drops = 1;
-    sc.range_supported = false;
-    mock.script("call-norange", sc);
-    let rec = completed(record(&bot, "call-norange", &RecordOptions::default()).await);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(5.0, 5), |f| {
+        f.drop_after_bytes = Some(70_000);
+        f.drop_times = Some(1);
+        f.range_disabled = true;
+    });
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
+    let audio = graph.recording(&rec.operation_id);
     let dir = tempfile::tempdir().unwrap();
     let (analysed, info) = download(&bot, &rec, dir.path(), &fast_download())
         .await
         .unwrap();
     assert_eq!(info.restarted, 1, "{info:?}");
-    assert_eq!(&analysed, &*audio);
-    assert_eq!(std::fs::read(&info.path).unwrap(), *audio);
+    assert_eq!(analysed, audio);
+    assert_eq!(std::fs::read(&info.path).unwrap(), audio);
 }
 
 #[tokio::test]
 async fn download_that_cannot_finish_is_an_error_and_leaves_no_file() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(5.0, 6));
-    sc.drop_after = 10_000;
-    sc.drops = 100;
-    mock.script("call-flaky", sc);
-    let rec = completed(record(&bot, "call-flaky", &RecordOptions::default()).await);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(5.0, 6), |f| {
+        f.drop_after_bytes = Some(10_000);
+        f.drop_times = Some(100);
+    });
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
     let dir = tempfile::tempdir().unwrap();
     let opts = DownloadOptions {
         max_attempts: 3,
@@ -376,17 +394,15 @@ async fn download_that_cannot_finish_is_an_error_and_leaves_no_file() {
         0,
         "partial file kept"
     );
-    let last = mock.seen("POST updateRecordingStatus").pop().unwrap();
-    assert_eq!(last.body.unwrap()["status"], "failed");
+    assert_eq!(graph.status_updates().last().unwrap(), "failed");
 }
 
 #[tokio::test]
 async fn expired_download_token_gives_a_clear_error() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(1.0, 7));
-    sc.token_expired = true;
-    mock.script("call-expired", sc);
-    let rec = completed(record(&bot, "call-expired", &RecordOptions::default()).await);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(1.0, 7), |f| f.expired_download_token = true);
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
     let dir = tempfile::tempdir().unwrap();
     let err = download(&bot, &rec, dir.path(), &fast_download())
         .await
@@ -400,54 +416,50 @@ async fn expired_download_token_gives_a_clear_error() {
         text.contains("expired") && text.contains("/recordings/"),
         "{text}"
     );
-    assert!(!text.contains("rec-token-"));
+    assert!(!text.contains(rec.token.as_ref().unwrap().expose()));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[tokio::test]
 async fn early_completion_before_post_response_is_kept() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 8));
-    sc.notify = Notify::Early;
-    mock.script("call-early", sc);
-    completed(record(&bot, "call-early", &short_deadline()).await);
-    assert_eq!(*mock.state.webhook_statuses.lock().unwrap(), [202]);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(0.5, 8), |f| f.completion_before_response = true);
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    completed(record_with(&bot, &call, &short_request(), &short_deadline()).await);
+    assert_eq!(graph.completion_answers(), [Some(202)]);
 }
 
 #[tokio::test]
 async fn duplicate_notification_resolves_once_and_disturbs_nothing() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 9));
-    sc.notify = Notify::Duplicate;
-    mock.script("call-dup", sc);
-    mock.script("call-after-dup", Scenario::normal(wav(0.5, 10)));
-    let first = completed(record(&bot, "call-dup", &RecordOptions::default()).await);
-    let second = completed(record(&bot, "call-after-dup", &RecordOptions::default()).await);
+    let (graph, bot) = setup().await;
+    let dup = with_faults(speaker(0.5, 9), |f| f.duplicate_completion = true);
+    let call_dup = graph.call(&bot.webhook_url, &dup).await;
+    let call_after = graph.call(&bot.webhook_url, &speaker(0.5, 10)).await;
+    let first = completed(record(&bot, &call_dup, &RecordOptions::default()).await);
+    let second = completed(record(&bot, &call_after, &RecordOptions::default()).await);
     assert_ne!(first.operation_id, second.operation_id);
-    assert_eq!(second.call_id, "call-after-dup");
+    assert_eq!(second.call_id, call_after);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
-        *mock.state.webhook_statuses.lock().unwrap(),
-        [202, 202, 202]
+        graph.completion_answers(),
+        [Some(202), Some(202), Some(202)]
     );
 }
 
 #[tokio::test]
 async fn completion_in_the_post_response_needs_no_notification() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 11));
-    sc.notify = Notify::InResponse;
-    mock.script("call-sync", sc);
-    completed(record(&bot, "call-sync", &short_deadline()).await);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(0.5, 11), |f| f.completed_in_response = true);
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    completed(record_with(&bot, &call, &short_request(), &short_deadline()).await);
+    assert!(graph.completion_answers().is_empty());
 }
 
 #[tokio::test]
 async fn graph_reported_failure_is_failed_not_lost() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 12));
-    sc.notify = Notify::Failed;
-    mock.script("call-fail", sc);
-    match record(&bot, "call-fail", &RecordOptions::default()).await {
+    let (graph, bot) = setup().await;
+    let call = graph.call(&bot.webhook_url, &silent()).await;
+    match record(&bot, &call, &RecordOptions::default()).await {
         RecordOutcome::Failed(f) => {
             assert_eq!(f.result_info.unwrap().subcode, Some(8510));
             assert_eq!(
@@ -461,13 +473,12 @@ async fn graph_reported_failure_is_failed_not_lost() {
 
 #[tokio::test]
 async fn missing_notification_is_lost_within_the_deadline() {
-    let (mock, bot) = setup().await;
-    let mut sc = Scenario::normal(wav(0.5, 13));
-    sc.notify = Notify::Never;
-    mock.script("call-silent", sc);
+    let (graph, bot) = setup().await;
+    let sc = with_faults(speaker(0.5, 13), |f| f.suppress_completion = true);
+    let call = graph.call(&bot.webhook_url, &sc).await;
     let handle = bot
         .tracker
-        .record("call-silent", &request(), &short_deadline())
+        .record(&call, &short_request(), &short_deadline())
         .await
         .unwrap();
     assert_eq!(handle.deadline(), Duration::from_secs(2));
@@ -485,17 +496,22 @@ async fn missing_notification_is_lost_within_the_deadline() {
 
 #[tokio::test]
 async fn forged_unsigned_expired_or_missing_jwt_is_refused_with_401_and_ignored() {
-    let (mock, bot) = setup().await;
-    let modes = [Jwt::Forged, Jwt::Unsigned, Jwt::Expired, Jwt::Missing];
+    let (graph, bot) = setup().await;
+    let modes = [
+        NotificationJwt::Forged,
+        NotificationJwt::Unsigned,
+        NotificationJwt::Expired,
+        NotificationJwt::Missing,
+    ];
     let mut tasks = Vec::new();
     for (i, mode) in modes.into_iter().enumerate() {
-        let call = format!("call-jwt-{i}");
-        let mut sc = Scenario::normal(wav(0.5, 14));
-        sc.jwt = mode;
-        mock.script(&call, sc);
+        let sc = with_faults(speaker(0.5, 14 + i as u64), |f| {
+            f.notification_jwt = Some(mode)
+        });
+        let call = graph.call(&bot.webhook_url, &sc).await;
         let handle = bot
             .tracker
-            .record(&call, &request(), &short_deadline())
+            .record(&call, &short_request(), &short_deadline())
             .await
             .unwrap();
         tasks.push(tokio::spawn(handle.completed()));
@@ -504,76 +520,86 @@ async fn forged_unsigned_expired_or_missing_jwt_is_refused_with_401_and_ignored(
         let outcome = t.await.unwrap();
         assert!(matches!(outcome, RecordOutcome::Lost(_)), "{outcome:?}");
     }
-    assert_eq!(
-        *mock.state.webhook_statuses.lock().unwrap(),
-        [401, 401, 401, 401]
-    );
+    assert_eq!(graph.completion_answers(), [Some(401); 4]);
 }
 
 #[tokio::test]
 async fn jwt_claims_audience_issuer_forms_and_unknown_kid_refetch_is_rate_limited() {
-    let (mock, _bot) = setup().await;
+    let (graph, bot) = setup().await;
+    let st = &graph.emu.state;
     let body = serde_json::json!({"value": []});
     let cases = [
-        (Jwt::Valid, 202),
-        (Jwt::IssuerWithSlash, 202),
-        (Jwt::WrongAudience, 401),
-        (Jwt::UnknownKid, 401),
+        (NotificationJwt::Valid, 202),
+        (NotificationJwt::WrongAudience, 401),
+        (NotificationJwt::UnknownKid, 401),
     ];
     for (mode, want) in cases {
-        assert_eq!(
-            mock.post_raw_notification(body.clone(), mode).await,
-            want,
-            "{mode:?}"
-        );
+        let got = st.send_notification(&bot.webhook_url, &body, mode).await;
+        assert_eq!(got, Some(want), "{mode:?}");
     }
     // The first token fetched the keys; an unknown kid within
     // min_refetch_interval (1 s) of that fetch triggers no new fetch ...
-    assert_eq!(mock.seen("GET jwks").len(), 1);
+    assert_eq!(graph.seen("GET", "/.well-known/keys").len(), 1);
     // ... after it, exactly one refetch however many unknown kids arrive.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for _ in 0..5 {
-        assert_eq!(
-            mock.post_raw_notification(body.clone(), Jwt::UnknownKid)
-                .await,
-            401
-        );
+        let got = st
+            .send_notification(&bot.webhook_url, &body, NotificationJwt::UnknownKid)
+            .await;
+        assert_eq!(got, Some(401));
     }
-    assert_eq!(mock.seen("GET jwks").len(), 2);
-    assert_eq!(mock.post_raw_notification(body, Jwt::Valid).await, 202);
+    assert_eq!(graph.seen("GET", "/.well-known/keys").len(), 2);
+    let got = st
+        .send_notification(&bot.webhook_url, &body, NotificationJwt::Valid)
+        .await;
+    assert_eq!(got, Some(202));
+    // Other issuer forms Graph uses are accepted on real completions.
+    for (seed, iss) in [
+        (40, "https://api.botframework.com/"),
+        (41, "https://graph.microsoft.com/"),
+    ] {
+        let sc = with_faults(speaker(0.5, seed), |f| {
+            f.notification_issuer = Some(iss.into())
+        });
+        let call = graph.call(&bot.webhook_url, &sc).await;
+        completed(record(&bot, &call, &RecordOptions::default()).await);
+    }
 }
 
 #[tokio::test]
 async fn client_credentials_token_is_cached_single_flight_and_refreshed_before_expiry() {
     use voxcap_capture::client::{ClientCredentials, TokenProvider};
-    let mock = MockGraph::start().await;
-    mock.state
-        .token_lifetime
-        .store(2, std::sync::atomic::Ordering::SeqCst);
-    let mut cfg = voxcap_capture::ClientCredentialsConfig::new(
-        "tenant-1234",
-        "client-5678",
-        voxcap_capture::Secret::new("mock/client+secret="),
-    );
-    cfg.authority = mock.root.clone();
+    let graph = Graph::start().await;
+    graph.emu.state.clear_logs();
+    let short = voxcap_emulator::Faults {
+        app_token_lifetime_s: Some(2),
+        token_expires_in_as_string: true,
+        ..voxcap_emulator::Faults::default()
+    };
+    let r = reqwest::Client::new()
+        .put(format!("{}/_emulator/faults", graph.emu.base_url))
+        .json(&short)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let cfg = test_app(&graph.emu.base_url, TEST_CLIENT_SECRET);
     let provider = Arc::new(ClientCredentials::new(reqwest::Client::new(), cfg.clone()));
     let tokens = futures_util::future::join_all((0..20).map(|_| provider.token())).await;
     let first = tokens[0].as_ref().unwrap().expose().to_string();
     assert!(tokens.iter().all(|t| t.as_ref().unwrap().expose() == first));
-    let count = || {
-        mock.state
-            .token_requests
-            .load(std::sync::atomic::Ordering::SeqCst)
-    };
-    assert_eq!(count(), 1, "single flight");
-    // Lifetime 2 s: refreshed after half of it, before it expires.
+    assert_eq!(graph.token_requests(), 1, "single flight");
+    // Lifetime 2 s (sent as a string): refreshed after half of it, before
+    // it expires.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = provider.token().await.unwrap();
     assert_ne!(second.expose(), first);
-    assert_eq!(count(), 2);
+    assert_eq!(graph.token_requests(), 2);
     // A wrong secret gives a clear error that does not contain the secret.
-    cfg.client_secret = voxcap_capture::Secret::new("wrong-secret-value");
-    let bad = ClientCredentials::new(reqwest::Client::new(), cfg);
+    let bad = ClientCredentials::new(
+        reqwest::Client::new(),
+        test_app(&graph.emu.base_url, "wrong-secret-value"),
+    );
     let err = bad.token().await.unwrap_err().to_string();
     assert!(
         err.contains("invalid_client") && err.contains("oauth2/v2.0/token"),
@@ -584,77 +610,76 @@ async fn client_credentials_token_is_cached_single_flight_and_refreshed_before_e
 
 #[tokio::test]
 async fn rejected_app_token_is_refreshed_once_and_the_post_repeated() {
-    let mock = MockGraph::start().await;
+    let graph = Graph::start().await;
     let bot = start_bot(
-        &mock.graph_url(),
+        &graph.graph_url(),
         Credentials::ClientCredentials {
-            authority: mock.root.clone(),
-            secret: "mock/client+secret=".into(),
+            authority: graph.emu.base_url.clone(),
+            secret: TEST_CLIENT_SECRET.into(),
         },
         Auth::Jwt {
-            openid_url: mock.openid_url(),
+            openid_url: graph.openid_url(),
             audience: APP_ID.into(),
         },
         TrackerConfig::default(),
     )
     .await;
-    mock.set_callback(&bot.webhook_url);
-    mock.script("call-revoked", Scenario::normal(wav(0.5, 21)));
-    // Warm the cache, then have Graph reject that token once.
-    RecordingPermit::acquire(&bot.client, "call-revoked", "c")
+    let call = graph.call(&bot.webhook_url, &speaker(0.5, 21)).await;
+    graph.emu.state.clear_logs();
+    // Warm the cache, then have Graph reject that token.
+    RecordingPermit::acquire(&bot.client, &call, "c")
         .await
         .unwrap()
         .release(&bot.client, RecordingEnd::Finished)
         .await
         .unwrap();
-    mock.state
-        .reject_app_token_once
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    completed(record(&bot, "call-revoked", &RecordOptions::default()).await);
-    let posts = mock.seen("POST record call-revoked");
+    graph.emu.state.revoke_app_tokens();
+    completed(record(&bot, &call, &RecordOptions::default()).await);
+    let posts = graph.record_posts(&call);
     assert_eq!(posts.len(), 2);
     assert_ne!(
-        posts[0].authorization, posts[1].authorization,
+        posts[0].credential, posts[1].credential,
         "token not refreshed"
     );
-    assert_eq!(
-        mock.state
-            .token_requests
-            .load(std::sync::atomic::Ordering::SeqCst),
-        2
-    );
+    assert_eq!(graph.token_requests(), 2);
 }
 
 #[tokio::test]
 async fn unrelated_notifications_are_accepted_and_ignored() {
-    let (mock, bot) = setup().await;
+    let (graph, bot) = setup().await;
     let body = serde_json::json!({"value": [
         {"changeType": "updated", "resourceUrl": "/communications/calls/abc",
          "resourceData": {"@odata.type": "#microsoft.graph.call", "state": "established"}},
         {"changeType": "updated", "resourceUrl": "/communications/calls/abc/participants",
          "resourceData": [{"id": "p1"}]}
     ]});
-    assert_eq!(mock.post_raw_notification(body, Jwt::Valid).await, 202);
-    mock.script("call-after-noise", Scenario::normal(wav(0.5, 15)));
-    completed(record(&bot, "call-after-noise", &RecordOptions::default()).await);
+    let got = graph
+        .emu
+        .state
+        .send_notification(&bot.webhook_url, &body, NotificationJwt::Valid)
+        .await;
+    assert_eq!(got, Some(202));
+    let sc = with_faults(speaker(0.5, 15), |f| f.interleave_unrelated = true);
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    completed(record(&bot, &call, &RecordOptions::default()).await);
 }
 
 #[tokio::test]
 async fn insecure_mode_refuses_non_loopback_listeners() {
-    let mock = MockGraph::start().await;
+    let graph = Graph::start().await;
     let bot = start_bot(
-        &mock.graph_url(),
-        Credentials::Static(APP_TOKEN),
+        &graph.graph_url(),
+        Credentials::Static(graph.app_token().await),
         Auth::InsecureLoopback,
         TrackerConfig::default(),
     )
     .await;
     // Loopback peer without JWT: accepted.
-    mock.set_callback(&bot.webhook_url);
-    let mut sc = Scenario::normal(wav(0.5, 16));
-    sc.jwt = Jwt::Missing;
-    mock.script("call-insecure", sc);
-    completed(record(&bot, "call-insecure", &RecordOptions::default()).await);
+    let sc = with_faults(speaker(0.5, 16), |f| {
+        f.notification_jwt = Some(NotificationJwt::Missing)
+    });
+    let call = graph.call(&bot.webhook_url, &sc).await;
+    completed(record(&bot, &call, &RecordOptions::default()).await);
     // A non-loopback bind is refused.
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let state = voxcap_capture::WebhookState::new(
@@ -669,47 +694,48 @@ async fn insecure_mode_refuses_non_loopback_listeners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_operations_are_paired_correctly() {
-    let (mock, bot) = setup().await;
+    let (graph, bot) = setup().await;
+    let graph = Arc::new(graph);
     let bot = Arc::new(bot);
     let dir = tempfile::tempdir().unwrap();
     let mut tasks = Vec::new();
     for i in 0..100u64 {
-        let call = format!("call-many-{i:03}");
-        let audio = wav(5.0, 100 + i);
-        let mut sc = Scenario::normal(audio.clone());
         // Mix the fault modes in so pairing is tested under reordering.
-        sc.notify = match i % 4 {
-            0 => Notify::Early,
-            1 => Notify::Duplicate,
-            _ => Notify::Normal,
-        };
-        sc.notify_delay = Duration::from_millis(i % 7 * 5);
-        if i % 5 == 0 {
-            sc.drop_after = 9_000;
-            sc.drops = 1;
-        }
-        mock.script(&call, sc);
-        let bot = bot.clone();
+        let sc = with_faults(speaker(2.0 + (i % 7) as f64 * 0.25, 100 + i), |f| {
+            match i % 4 {
+                0 => f.completion_before_response = true,
+                1 => f.duplicate_completion = true,
+                _ => {}
+            }
+            if i % 5 == 0 {
+                f.drop_after_bytes = Some(9_000);
+            }
+        });
+        let call = graph.call(&bot.webhook_url, &sc).await;
+        let (graph, bot) = (graph.clone(), bot.clone());
         let path = dir.path().to_path_buf();
         tasks.push(tokio::spawn(async move {
-            let outcome = record(&bot, &call, &RecordOptions::default()).await;
-            let rec = completed(outcome);
+            let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
             assert_eq!(rec.call_id, call);
             let (analysed, info) = download(&bot, &rec, &path, &fast_download()).await.unwrap();
+            let audio = graph.recording(&rec.operation_id);
             (call, audio, analysed, std::fs::read(info.path).unwrap())
         }));
     }
-    let mut ops = std::collections::HashSet::new();
+    let mut calls = std::collections::HashSet::new();
+    let mut recordings = std::collections::HashSet::new();
     for t in tasks {
         let (call, audio, analysed, file) = t.await.unwrap();
         assert!(
-            analysed == *audio,
+            analysed == audio,
             "{call}: analysis got another call's audio"
         );
-        assert!(file == *audio, "{call}: file holds another call's audio");
-        ops.insert(call);
+        assert!(file == audio, "{call}: file holds another call's audio");
+        calls.insert(call);
+        recordings.insert(audio);
     }
-    assert_eq!(ops.len(), 100);
+    assert_eq!(calls.len(), 100);
+    assert_eq!(recordings.len(), 100, "every call's audio is distinct");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 100);
 }
 
@@ -736,59 +762,60 @@ fn no_secret_appears_in_trace_output_of_a_full_run() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let client_secret = "mock/client+secret=";
     let _guard = tracing::subscriber::set_default(subscriber);
     // Current-thread runtime: every task logs through this thread's subscriber.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let (mock, errors) = rt.block_on(async {
-        let mock = MockGraph::start().await;
+    let (graph, errors) = rt.block_on(async {
+        let graph = Graph::start_with(EmulatorConfig::default()).await;
         let bot = start_bot(
-            &mock.graph_url(),
+            &graph.graph_url(),
             Credentials::ClientCredentials {
-                authority: mock.root.clone(),
-                secret: client_secret.into(),
+                authority: graph.emu.base_url.clone(),
+                secret: TEST_CLIENT_SECRET.into(),
             },
             Auth::Jwt {
-                openid_url: mock.openid_url(),
+                openid_url: graph.openid_url(),
                 audience: APP_ID.into(),
             },
             TrackerConfig::default(),
         )
         .await;
-        mock.set_callback(&bot.webhook_url);
         let mut errors = Vec::new();
-        let audio = wav(1.0, 17);
-        let mut sc = Scenario::normal(audio.clone());
-        sc.drop_after = 5_000;
-        sc.drops = 1;
-        sc.throttle = Some((429, 1, 0));
-        mock.script("call-secret", sc);
-        let rec = completed(record(&bot, "call-secret", &RecordOptions::default()).await);
+        let sc = with_faults(speaker(1.0, 17), |f| {
+            f.drop_after_bytes = Some(5_000);
+            f.throttle = Some(Throttle {
+                status: 429,
+                count: 1,
+                retry_after_s: 0,
+            });
+        });
+        let call = graph.call(&bot.webhook_url, &sc).await;
+        let rec = completed(record(&bot, &call, &RecordOptions::default()).await);
         errors.push(format!("{rec:?}"));
         let dir = tempfile::tempdir().unwrap();
         let (analysed, _) = download(&bot, &rec, dir.path(), &fast_download())
             .await
             .unwrap();
-        assert_eq!(&analysed, &*audio);
+        assert_eq!(analysed, graph.recording(&rec.operation_id));
         // Failure paths format errors too: expired token, forged JWT.
-        let mut sc = Scenario::normal(audio.clone());
-        sc.token_expired = true;
-        mock.script("call-secret-2", sc);
-        let rec2 = completed(record(&bot, "call-secret-2", &RecordOptions::default()).await);
+        let sc = with_faults(speaker(1.0, 18), |f| f.expired_download_token = true);
+        let call2 = graph.call(&bot.webhook_url, &sc).await;
+        let rec2 = completed(record(&bot, &call2, &RecordOptions::default()).await);
         let err = download(&bot, &rec2, dir.path(), &fast_download())
             .await
             .unwrap_err();
         errors.push(format!("{err} {err:?}"));
-        let mut sc = Scenario::normal(audio);
-        sc.jwt = Jwt::Forged;
-        mock.script("call-secret-3", sc);
-        let lost = record(&bot, "call-secret-3", &short_deadline()).await;
+        let sc = with_faults(speaker(1.0, 19), |f| {
+            f.notification_jwt = Some(NotificationJwt::Forged)
+        });
+        let call3 = graph.call(&bot.webhook_url, &sc).await;
+        let lost = record_with(&bot, &call3, &short_request(), &short_deadline()).await;
         errors.push(format!("{lost:?}"));
         errors.push(format!("{:?} {:?}", bot.client, bot.tracker));
-        (mock, errors)
+        (graph, errors)
     });
     drop(rt);
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -796,16 +823,11 @@ fn no_secret_appears_in_trace_output_of_a_full_run() {
         log.contains("TRACE") || log.contains("DEBUG"),
         "nothing captured"
     );
-    assert_eq!(
-        mock.state
-            .token_requests
-            .load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
-    let mut secrets = mock.state.issued_secrets.lock().unwrap().clone();
-    secrets.push(client_secret.to_string());
-    secrets.push("client%2Bsecret".to_string());
-    assert!(secrets.len() >= 6, "{secrets:?}");
+    // The bot's one token request (the harness fetched one before).
+    assert_eq!(graph.token_requests(), 2);
+    let mut secrets = graph.emu.state.issued_secrets();
+    secrets.push(TEST_CLIENT_SECRET.to_string());
+    assert!(secrets.len() >= 6, "{} secrets", secrets.len());
     for s in &secrets {
         // JWTs: check the signature part too, not just the whole token.
         for part in std::iter::once(s.as_str()).chain(s.rsplit('.').next()) {

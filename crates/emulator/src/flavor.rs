@@ -1,0 +1,68 @@
+//! Which API surface a request came through (v1.0, beta, the deprecated
+//! `/app` path, legacy `record`); it decides the wire form of the answer and
+//! of the notifications.
+
+use axum::http::Uri;
+
+/// Which API surface a request came through; it decides the wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// `/v1.0/communications/calls/{id}/recordResponse`.
+    V1,
+    /// `/beta/communications/calls/{id}/recordResponse`: adds `completionReason`.
+    Beta,
+    /// The deprecated `/app/calls/{id}/recordResponse` path.
+    AppPath { beta: bool },
+    /// Legacy beta `record`: `202`, `resource`, `recordResource*` names.
+    Legacy,
+}
+
+impl Flavor {
+    pub(crate) fn of(uri: &Uri) -> Self {
+        let p = uri.path();
+        let beta = p.starts_with("/beta/");
+        if p.ends_with("/record") {
+            Flavor::Legacy
+        } else if p.contains("/app/calls/") {
+            Flavor::AppPath { beta }
+        } else if beta {
+            Flavor::Beta
+        } else {
+            Flavor::V1
+        }
+    }
+
+    pub(crate) fn beta(self) -> bool {
+        matches!(
+            self,
+            Flavor::Beta | Flavor::AppPath { beta: true } | Flavor::Legacy
+        )
+    }
+
+    pub(crate) fn version(self) -> &'static str {
+        if self.beta() {
+            "beta"
+        } else {
+            "v1.0"
+        }
+    }
+
+    pub(crate) fn resource_prefix(self) -> &'static str {
+        match self {
+            Flavor::V1 | Flavor::Beta => "/communications/calls/",
+            Flavor::AppPath { .. } | Flavor::Legacy => "/app/calls/",
+        }
+    }
+}
+
+pub(crate) fn location(base_url: &str, flavor: Flavor, call: &str, op: &str) -> String {
+    let prefix = match flavor {
+        Flavor::AppPath { .. } | Flavor::Legacy => "app/calls",
+        _ => "communications/calls",
+    };
+    format!(
+        "{}/{}/{prefix}/{call}/operations/{op}",
+        base_url,
+        flavor.version()
+    )
+}
