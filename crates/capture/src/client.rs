@@ -457,6 +457,9 @@ impl GraphClient {
                 action: action.to_string(),
                 reason: "no operation id in the body or the Location header".into(),
             })?;
+        // The id names files later: refuse anything but a GUID right here.
+        crate::ids::OperationId::parse(&operation_id, &format!("the answer to {action}"))?;
+        crate::limits::check_operation_fields(&operation, &format!("the answer to {action}"))?;
         tracing::debug!(%action, operation_id, status = status.as_u16(), "record accepted");
         Ok(RecordAccepted {
             operation_id,
@@ -605,21 +608,10 @@ fn graph_error(action: &str, status: StatusCode, headers: &HeaderMap, body: &[u8
     }
 }
 
-/// Call IDs go into URL paths, so only GUID-like characters are allowed.
+/// Call IDs go into URL paths, so only letters, digits and dashes are
+/// allowed (see [`crate::ids`]).
 fn check_call_id(call_id: &str) -> Result<()> {
-    let ok = !call_id.is_empty()
-        && call_id.len() <= 128
-        && call_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(CaptureError::InvalidInput {
-            what: format!("call id {call_id:?}"),
-            reason: "expected 1-128 characters of letters, digits, '-', '_' or '.'".into(),
-        })
-    }
+    crate::ids::check_call_id(call_id, "the caller")
 }
 
 impl GraphClientBuilder {

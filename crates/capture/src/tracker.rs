@@ -445,6 +445,12 @@ impl TrackerInner {
                 tracing::trace!(resource = ?n.resource_path(), "ignoring unrelated notification");
                 continue;
             };
+            // Refuse this one notification, not the batch: ids that could
+            // name a path and oversized fields never reach the store.
+            if let Err(e) = crate::limits::check_completion(&key, &op, "a notification") {
+                tracing::warn!(error = %e, "completion notification refused");
+                continue;
+            }
             match self.complete_with_retry(&key, &op).await {
                 Ok(Disposition::Deliver) => {
                     if !self.deliver_local(&key, op) {
