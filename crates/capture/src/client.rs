@@ -328,8 +328,8 @@ struct ClientInner {
 impl std::fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphClient")
-            .field("base", &self.inner.base)
-            .field("beta_base", &self.inner.beta_base)
+            .field("base", &redact_url(&self.inner.base))
+            .field("beta_base", &redact_url(&self.inner.beta_base))
             .finish_non_exhaustive()
     }
 }
