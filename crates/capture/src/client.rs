@@ -323,6 +323,7 @@ struct ClientInner {
     beta_base: String,
     tokens: Arc<dyn TokenProvider>,
     retry: RetryPolicy,
+    download: crate::download::DownloadOptions,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -348,6 +349,7 @@ pub struct GraphClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     http: Option<reqwest::Client>,
+    download: crate::download::DownloadOptions,
 }
 
 impl GraphClient {
@@ -360,7 +362,15 @@ impl GraphClient {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             http: None,
+            download: crate::download::DownloadOptions::default(),
         }
+    }
+
+    /// Options for recording downloads through this client
+    /// ([`crate::tracker::CompletedRecording::download_and_analyze`]): the
+    /// builder's, with the Graph base URL's origin trusted by the policy.
+    pub fn download_options(&self) -> &crate::download::DownloadOptions {
+        &self.inner.download
     }
 
     /// The shared HTTP client (also used for downloads, without app token).
@@ -614,6 +624,24 @@ fn check_call_id(call_id: &str) -> Result<()> {
     crate::ids::check_call_id(call_id, "the caller")
 }
 
+/// The redirect policy of the client [`GraphClient::builder`] builds: at
+/// most 3 redirects, each to the same origin (scheme, host and port) as the
+/// first request, so no `Authorization` header (the app token, a recording
+/// token) ever follows a redirect to another host or from https to http.
+/// Any other redirect is not followed; the 3xx is returned, and callers
+/// treat it as an error.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(crate::download_policy::origin);
+        let next = crate::download_policy::origin(attempt.url());
+        if attempt.previous().len() > 3 || first.as_deref() != Some(next.as_str()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 impl GraphClientBuilder {
     /// The v1.0 base URL (national clouds: `https://graph.microsoft.us/v1.0`, ...).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -659,7 +687,18 @@ impl GraphClientBuilder {
         self
     }
 
-    /// Reuse an existing reqwest client (it must not set default auth headers).
+    /// Options for recording downloads (default
+    /// [`crate::download::DownloadOptions::default`]: https only, the Graph
+    /// recording hosts, a 7.4 MiB cap). The Graph base URL's origin is added
+    /// to the policy's trusted origins at [`Self::build`].
+    pub fn download_options(mut self, options: crate::download::DownloadOptions) -> Self {
+        self.download = options;
+        self
+    }
+
+    /// Reuse an existing reqwest client (it must not set default auth
+    /// headers, and should follow no redirect to another origin, as the
+    /// client built by default does: see [`same_origin_redirects`]).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -682,6 +721,7 @@ impl GraphClientBuilder {
             None => reqwest::Client::builder()
                 .timeout(self.timeout)
                 .connect_timeout(Duration::from_secs(10))
+                .redirect(same_origin_redirects())
                 .build()
                 .map_err(|e| invalid_base(&format!("cannot build HTTP client: {e}")))?,
         };
@@ -705,6 +745,8 @@ impl GraphClientBuilder {
                 .map(|b| format!("{b}/beta"))
                 .unwrap_or_else(|| self.base.clone())
         });
+        let mut download = self.download;
+        download.policy = download.policy.trusting_origin_of(&self.base);
         Ok(GraphClient {
             inner: Arc::new(ClientInner {
                 http,
@@ -712,6 +754,7 @@ impl GraphClientBuilder {
                 beta_base,
                 tokens,
                 retry: self.retry,
+                download,
             }),
         })
     }

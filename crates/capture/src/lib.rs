@@ -24,7 +24,9 @@
 pub mod client;
 pub mod compliance;
 pub mod download;
+pub mod download_policy;
 pub mod error;
+mod http_server;
 pub mod ids;
 pub mod limits;
 #[cfg(feature = "redis")]
@@ -38,6 +40,7 @@ pub mod wire;
 pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
 pub use compliance::{RecordingEnd, RecordingPermit};
 pub use download::{download_and_analyze, DownloadInfo, DownloadOptions};
+pub use download_policy::DownloadPolicy;
 pub use error::{CaptureError, Result};
 pub use ids::OperationId;
 pub use limits::EarlyBufferLimits;
