@@ -632,7 +632,10 @@ fn check_call_id(call_id: &str) -> Result<()> {
 /// treat it as an error.
 pub fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt.previous().first().map(crate::download_policy::origin);
+        let first = attempt
+            .previous()
+            .first()
+            .map(crate::download_policy::origin);
         let next = crate::download_policy::origin(attempt.url());
         if attempt.previous().len() > 3 || first.as_deref() != Some(next.as_str()) {
             attempt.stop()

@@ -167,7 +167,11 @@ impl DownloadPolicy {
         }
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let port = url.port_or_known_default();
-        if self.allowed_hosts.iter().any(|p| host_matches(p, &host, port)) {
+        if self
+            .allowed_hosts
+            .iter()
+            .any(|p| host_matches(p, &host, port))
+        {
             Ok(url)
         } else {
             Err(refuse(format!(
@@ -232,7 +236,10 @@ mod tests {
         for (loc, ok) in cases {
             assert_eq!(p.check(loc).is_ok(), ok, "{loc}");
         }
-        let e = p.check("http://10.0.0.1/x?sig=SECRET").unwrap_err().to_string();
+        let e = p
+            .check("http://10.0.0.1/x?sig=SECRET")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("https only") && !e.contains("SECRET"), "{e}");
     }
 

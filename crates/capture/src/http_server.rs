@@ -102,8 +102,14 @@ pub(crate) async fn serve_router(
     }
     let _ = stop_tx.send(true);
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.request_timeout, drain).await.is_err() {
-        tracing::warn!(open = tasks.len(), "webhook connections still open at shutdown; closing them");
+    if tokio::time::timeout(limits.request_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = tasks.len(),
+            "webhook connections still open at shutdown; closing them"
+        );
     }
     tasks.abort_all();
 }
@@ -199,8 +205,10 @@ async fn idle_watch(activity: Arc<Activity>, idle: Duration) {
 fn timeout_response() -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    resp.headers_mut()
-        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    resp.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
     resp
 }
 

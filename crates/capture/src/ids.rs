@@ -183,7 +183,10 @@ mod tests {
     fn normalised_keys_are_checked() {
         let good = OperationKey::new("call-1", "0FE0623F-D628-42ED-B4BD-8AC290072CC5");
         assert!(check_key(&good, "x").is_ok());
-        for (c, o) in [("call-1", ".."), ("a.b", "0fe0623fd62842edb4bd8ac290072cc5")] {
+        for (c, o) in [
+            ("call-1", ".."),
+            ("a.b", "0fe0623fd62842edb4bd8ac290072cc5"),
+        ] {
             assert!(check_key(&OperationKey::new(c, o), "x").is_err(), "{c} {o}");
         }
     }

@@ -10,7 +10,7 @@
 
 use crate::error::CaptureError;
 use crate::ids::{check_key, is_guid};
-use crate::wire::{OperationKey, RecordOperation, MAX_CLIENT_CONTEXT_CHARS};
+use crate::wire::{NormalizedId, OperationKey, RecordOperation, MAX_CLIENT_CONTEXT_CHARS};
 
 /// Longest `recordingLocation` accepted, in bytes (2 KiB).
 pub const MAX_RECORDING_LOCATION_BYTES: usize = 2 * 1024;
@@ -108,10 +108,7 @@ pub fn check_operation_fields(op: &RecordOperation, origin: &str) -> Result<(), 
     if let Some(id) = op.id.as_deref().filter(|s| !s.is_empty()) {
         if !is_guid(id) {
             let shown: String = id.chars().take(80).collect();
-            return Err(refuse(
-                "operation id",
-                format!("{shown:?} is not a GUID"),
-            ));
+            return Err(refuse("operation id", format!("{shown:?} is not a GUID")));
         }
     }
     Ok(())
@@ -126,6 +123,31 @@ pub fn check_completion(
 ) -> Result<(), CaptureError> {
     check_key(key, origin)?;
     check_operation_fields(op, origin)
+}
+
+/// Checks a record read back from a shared store (on adoption, from
+/// `origin`): the key's ids, the raw ids in its settings (which must name the
+/// same operation) and the stored completion's fields.
+pub fn check_stored_record(
+    key: &OperationKey,
+    call_id: &str,
+    operation_id: &str,
+    completion: Option<&RecordOperation>,
+    origin: &str,
+) -> Result<(), CaptureError> {
+    check_key(key, origin)?;
+    let op = crate::ids::OperationId::parse(operation_id, origin)?;
+    crate::ids::check_call_id(call_id, origin)?;
+    if *op.normalized() != key.operation_id || NormalizedId::new(call_id) != key.call_id {
+        return Err(CaptureError::InvalidInput {
+            what: format!("ids in {origin}"),
+            reason: "they name another operation than the record's key".into(),
+        });
+    }
+    if let Some(c) = completion {
+        check_operation_fields(c, origin)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -189,7 +211,10 @@ mod tests {
         for (field, bad) in cases {
             let e = check_operation_fields(&bad, "a notification").unwrap_err();
             let text = e.to_string();
-            assert!(text.contains(field) && text.contains("a notification"), "{text}");
+            assert!(
+                text.contains(field) && text.contains("a notification"),
+                "{text}"
+            );
             assert!(!text.contains("ttttt"), "the token leaked: {text}");
         }
     }

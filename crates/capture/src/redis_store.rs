@@ -46,12 +46,12 @@
 //! a single primary, with replicas or Sentinel, is.
 
 use crate::error::{CaptureError, Result};
+use crate::limits::{EarlyBufferLimits, EARLY_ENTRY_OVERHEAD_BYTES};
 use crate::secret::redact_url;
 use crate::store::{
     completion_to_json, Abandoned, DeliveryTarget, Disposition, OperationStore, OrphanedOperation,
     PendingOperation, Registration,
 };
-use crate::limits::{EarlyBufferLimits, EARLY_ENTRY_OVERHEAD_BYTES};
 use crate::wire::{OperationKey, RecordOperation};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -683,32 +683,6 @@ async fn subscribe_loop(
     }
 }
 
-/// The ids and fields of an adopted record, which came from Redis: the
-/// member's key, the ids in its settings (they must name the same
-/// operation) and the stored completion's fields.
-fn check_adopted(
-    key: &OperationKey,
-    pending: &PendingOperation,
-    completion: Option<&RecordOperation>,
-) -> Result<()> {
-    let origin = format!("the shared store's record {}", member(key));
-    crate::ids::check_key(key, &origin)?;
-    let op = crate::ids::OperationId::parse(&pending.operation_id, &origin)?;
-    crate::ids::check_call_id(&pending.call_id, &origin)?;
-    if *op.normalized() != key.operation_id
-        || crate::wire::NormalizedId::new(&pending.call_id) != key.call_id
-    {
-        return Err(CaptureError::InvalidInput {
-            what: format!("ids in {origin}"),
-            reason: "they name another operation than the record's key".into(),
-        });
-    }
-    if let Some(c) = completion {
-        crate::limits::check_operation_fields(c, &origin)?;
-    }
-    Ok(())
-}
-
 fn parse_op(json: &str) -> Option<Box<RecordOperation>> {
     serde_json::from_str(json).ok().map(Box::new)
 }
@@ -1006,7 +980,15 @@ impl OperationStore for RedisStore {
                     } else {
                         None
                     };
-                    if let Err(e) = check_adopted(&key, &pending, completion.as_deref()) {
+                    let origin = format!("the shared store's record {}", member(&key));
+                    let checked = crate::limits::check_stored_record(
+                        &key,
+                        &pending.call_id,
+                        &pending.operation_id,
+                        completion.as_deref(),
+                        &origin,
+                    );
+                    if let Err(e) = checked {
                         // Another instance (or whoever can write to Redis)
                         // stored ids that could name a path: close the
                         // record rather than act on it or keep it pending.

@@ -72,7 +72,9 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => (true, &rest[at + 1..]),
         None => (false, rest),
     };
-    let end = host_and_path.find(['?', '#']).unwrap_or(host_and_path.len());
+    let end = host_and_path
+        .find(['?', '#'])
+        .unwrap_or(host_and_path.len());
     let mut out = String::with_capacity(url.len().min(256));
     out.push_str(head);
     if userinfo {
@@ -194,7 +196,10 @@ mod tests {
             ("redis://u:hun?ter2@host", "redis://***@host"),
             ("redis://u:hun@ter2@host", "redis://***@host"),
             ("redis://u:hun:ter2@host", "redis://***@host"),
-            ("rediss://:h#u/n?t@e:r2@host:6380/0?x#y", "rediss://***@host:6380/0"),
+            (
+                "rediss://:h#u/n?t@e:r2@host:6380/0?x#y",
+                "rediss://***@host:6380/0",
+            ),
         ];
         for (input, want) in cases {
             let got = redact_url(input);

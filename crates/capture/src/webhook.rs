@@ -7,8 +7,8 @@
 //! Unauthenticated posts get `401` and are never queued.
 
 use crate::error::{CaptureError, Result};
-use crate::secret::redact_url;
 pub use crate::http_server::WebhookLimits;
+use crate::secret::redact_url;
 use crate::tracker::NotificationSink;
 use crate::wire::CommsNotifications;
 use axum::body::Body;

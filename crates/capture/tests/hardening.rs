@@ -58,17 +58,18 @@ fn client(base: &str) -> GraphClient {
 /// A Graph stand-in whose updateRecordingStatus succeeds (for permits) and
 /// whose recordResponse answers with the operation id `id`.
 async fn graph_answering(id: &'static str) -> SocketAddr {
-    let app = Router::new()
-        .route(
-            "/v1.0/communications/calls/{call}/updateRecordingStatus",
-            post(|| async { axum::Json(serde_json::json!({"status": "completed"})) }),
-        )
-        .route(
-            "/v1.0/communications/calls/{call}/recordResponse",
-            post(move || async move {
-                axum::Json(serde_json::json!({"id": id, "status": "running"}))
-            }),
-        );
+    let app =
+        Router::new()
+            .route(
+                "/v1.0/communications/calls/{call}/updateRecordingStatus",
+                post(|| async { axum::Json(serde_json::json!({"status": "completed"})) }),
+            )
+            .route(
+                "/v1.0/communications/calls/{call}/recordResponse",
+                post(move || async move {
+                    axum::Json(serde_json::json!({"id": id, "status": "running"}))
+                }),
+            );
     spawn(app).await
 }
 
@@ -207,7 +208,11 @@ async fn notification_with_path_like_ids_or_oversized_fields_is_refused_alone() 
         .handle_notifications(batch(vec![
             completion(CALL, "..", good),
             completion("..", OP, good),
-            completion(CALL, "31111111-2222-3333-4444-555555555555", &"x".repeat(2049)),
+            completion(
+                CALL,
+                "31111111-2222-3333-4444-555555555555",
+                &"x".repeat(2049),
+            ),
             ctx_too_long,
             token_too_long,
             completion(CALL, OP, good),
@@ -353,7 +358,11 @@ async fn downloads_refuse_http_and_unlisted_hosts_before_any_request() {
             .to_string();
         assert!(e.contains("recording location"), "{e}");
     }
-    assert_eq!(seen.requests.load(Ordering::SeqCst), 0, "no request was made");
+    assert_eq!(
+        seen.requests.load(Ordering::SeqCst),
+        0,
+        "no request was made"
+    );
     assert!(files_in(dir.path()).is_empty());
     // The explicit opt-in works.
     let n = fetch_into(
@@ -403,9 +412,14 @@ async fn oversized_chunked_body_is_cut_at_the_cap_and_nothing_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let policy = DownloadPolicy::loopback_http();
     let cap = policy.size_cap();
-    let err = fetch_into(&graph, &format!("http://{host}/chunked/300"), dir.path(), policy)
-        .await
-        .unwrap_err();
+    let err = fetch_into(
+        &graph,
+        &format!("http://{host}/chunked/300"),
+        dir.path(),
+        policy,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, CaptureError::DownloadTooLarge { limit, announced: None, .. } if limit == cap),
         "{err}"
@@ -461,21 +475,34 @@ async fn size_cap_follows_the_record_duration_and_the_override() {
         ..DownloadPolicy::loopback_http()
     };
     let loc = format!("http://{host}/chunked/1");
-    assert!(fetch_into(&graph, &loc, dir.path(), short.clone()).await.is_err());
+    assert!(fetch_into(&graph, &loc, dir.path(), short.clone())
+        .await
+        .is_err());
     let long = DownloadPolicy::loopback_http();
-    assert_eq!(fetch_into(&graph, &loc, dir.path(), long).await.unwrap(), 1 << 20);
+    assert_eq!(
+        fetch_into(&graph, &loc, dir.path(), long).await.unwrap(),
+        1 << 20
+    );
     let overridden = DownloadPolicy {
         max_bytes: Some(2 << 20),
         ..short
     };
-    assert_eq!(fetch_into(&graph, &loc, dir.path(), overridden).await.unwrap(), 1 << 20);
+    assert_eq!(
+        fetch_into(&graph, &loc, dir.path(), overridden)
+            .await
+            .unwrap(),
+        1 << 20
+    );
 }
 
 // ------------------------------------------------------ webhook (5, loopback)
 
 fn insecure_state() -> (WebhookState, OperationTracker) {
     let (tracker, _store) = tracker_with_store(EarlyBufferLimits::default());
-    let state = WebhookState::new(NotificationAuth::InsecureLoopbackOnly, tracker.notification_sink());
+    let state = WebhookState::new(
+        NotificationAuth::InsecureLoopbackOnly,
+        tracker.notification_sink(),
+    );
     (state, tracker)
 }
 
@@ -512,7 +539,10 @@ async fn get_healthz(addr: SocketAddr) -> Option<String> {
         s.read_to_string(&mut out).await.ok()?;
         Some(out)
     };
-    tokio::time::timeout(Duration::from_secs(5), fut).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(5), fut)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Weakness 5: idle sockets stayed open indefinitely. 200 idle connections
@@ -560,12 +590,17 @@ async fn slow_headers_are_cut_by_the_header_read_timeout() {
     let mut cut = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if s.write_all(b"x-slow: 1\r\n").await.is_err() || closed_by_server(&mut s, Duration::from_millis(1)).await {
+        if s.write_all(b"x-slow: 1\r\n").await.is_err()
+            || closed_by_server(&mut s, Duration::from_millis(1)).await
+        {
             cut = true;
             break;
         }
     }
-    println!("figure: slow-header client cut after {:?}", started.elapsed());
+    println!(
+        "figure: slow-header client cut after {:?}",
+        started.elapsed()
+    );
     assert!(cut, "the connection was still open after 4 s");
 }
 
@@ -613,7 +648,9 @@ async fn post_notification(addr: SocketAddr, extra_header: &str) -> String {
 async fn forwarded_headers_are_refused_when_auth_is_disabled() {
     let (state, _tracker) = insecure_state();
     let (addr, _stop) = serve_webhook(state).await;
-    assert!(post_notification(addr, "").await.starts_with("HTTP/1.1 202"));
+    assert!(post_notification(addr, "")
+        .await
+        .starts_with("HTTP/1.1 202"));
     for h in [
         "x-forwarded-for: 203.0.113.9\r\n",
         "forwarded: for=203.0.113.9\r\n",
@@ -697,7 +734,11 @@ async fn key_endpoint() -> (String, Arc<KeyEndpoint>) {
         .route(
             "/openid",
             get(|h: HeaderMap| async move {
-                let host = h.get("host").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let host = h
+                    .get("host")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
                 axum::Json(serde_json::json!({ "jwks_uri": format!("http://{host}/jwks") }))
             }),
         )
@@ -712,7 +753,11 @@ async fn key_endpoint() -> (String, Arc<KeyEndpoint>) {
                 if st.failing.load(Ordering::SeqCst) {
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 }
-                ([("content-type", "application/json")], test_key().jwks.clone()).into_response()
+                (
+                    [("content-type", "application/json")],
+                    test_key().jwks.clone(),
+                )
+                    .into_response()
             }),
         )
         .with_state(st.clone());
@@ -848,7 +893,10 @@ async fn early_buffer_stays_small_after_300_large_completions() {
     .unwrap();
     for i in 0..300u32 {
         let key = OperationKey::new(CALL, &format!("{i:08x}d62842edb4bd8ac290072cc5"));
-        direct.complete(&key, &op, Duration::from_secs(60)).await.unwrap();
+        direct
+            .complete(&key, &op, Duration::from_secs(60))
+            .await
+            .unwrap();
     }
     let (n, bytes) = direct.early_buffered();
     println!(
@@ -873,10 +921,12 @@ async fn debug_output_of_every_struct_holds_no_secret() {
     });
     let op: RecordOperation = serde_json::from_value(raw.clone()).unwrap();
     let notes = batch(vec![completion(CALL, OP, loc)]);
-    let mut req = RecordResponseRequest::default();
-    req.prompts = vec![voxcap_capture::wire::MediaPrompt::new(
-        "https://blob.example/prompt.wav?sv=1&sig=PROMPTSIG",
-    )];
+    let req = RecordResponseRequest {
+        prompts: vec![voxcap_capture::wire::MediaPrompt::new(
+            "https://blob.example/prompt.wav?sv=1&sig=PROMPTSIG",
+        )],
+        ..RecordResponseRequest::default()
+    };
     let (tracker, store) = tracker_with_store(EarlyBufferLimits::default());
     tracker.handle_notifications(notes.clone()).await;
     let cc = voxcap_capture::ClientCredentialsConfig::new(
@@ -904,7 +954,9 @@ async fn debug_output_of_every_struct_holds_no_secret() {
     ];
     #[cfg(feature = "redis")]
     {
-        let c = voxcap_capture::redis_store::RedisStoreConfig::new("redis://:p#a/ssREDISPASS@host:6379/0");
+        let c = voxcap_capture::redis_store::RedisStoreConfig::new(
+            "redis://:p#a/ssREDISPASS@host:6379/0",
+        );
         let d = format!("{c:?}");
         assert!(d.contains("redis://***@host:6379/0"), "{d}");
         shown.push(d);
@@ -912,10 +964,7 @@ async fn debug_output_of_every_struct_holds_no_secret() {
     // A completed recording, through the public outcome path.
     let addr = graph_answering(OP).await;
     let graph2 = client(&format!("http://{addr}/v1.0"));
-    let (t2, _s2) = (
-        OperationTracker::new(graph2, TrackerConfig::default()),
-        (),
-    );
+    let (t2, _s2) = (OperationTracker::new(graph2, TrackerConfig::default()), ());
     let early = batch(vec![completion(CALL, OP, loc)]);
     t2.handle_notifications(early).await;
     let handle = t2
@@ -984,7 +1033,9 @@ mod redis {
         let mut buffered = 0;
         for i in 0..300u32 {
             let key = OperationKey::new(CALL, &format!("{i:08x}d62842edb4bd8ac290072cc5"));
-            if s.complete(&key, &op, Duration::from_secs(60)).await.unwrap()
+            if s.complete(&key, &op, Duration::from_secs(60))
+                .await
+                .unwrap()
                 == voxcap_capture::store::Disposition::Buffered
             {
                 buffered += 1;
@@ -1027,8 +1078,14 @@ mod redis {
         // What an attacker with write access to Redis (or a buggy writer)
         // could leave behind: settings whose ids name a path.
         for (k, raw_op) in [
-            (OperationKey::new(CALL, "11111111-2222-3333-4444-555555555555"), "../x"),
-            (OperationKey::new(CALL, "21111111-2222-3333-4444-555555555555"), "/abs/path"),
+            (
+                OperationKey::new(CALL, "11111111-2222-3333-4444-555555555555"),
+                "../x",
+            ),
+            (
+                OperationKey::new(CALL, "21111111-2222-3333-4444-555555555555"),
+                "/abs/path",
+            ),
         ] {
             let p = PendingOperation {
                 operation_id: raw_op.into(),
@@ -1039,8 +1096,15 @@ mod redis {
         a.shutdown().await;
         let b = store(&redis, "successor", EarlyBufferLimits::default()).await;
         let adopted = b.adopt_orphans().await.unwrap();
-        let ids: Vec<&str> = adopted.iter().map(|o| o.pending.operation_id.as_str()).collect();
+        let ids: Vec<&str> = adopted
+            .iter()
+            .map(|o| o.pending.operation_id.as_str())
+            .collect();
         assert_eq!(ids, vec![OP], "only the valid record is adopted");
-        assert_eq!(b.unfinished().await.unwrap(), 1, "the refused ones are closed");
+        assert_eq!(
+            b.unfinished().await.unwrap(),
+            1,
+            "the refused ones are closed"
+        );
     }
 }
