@@ -76,7 +76,10 @@ fn bench(c: &mut Criterion) {
                         rec.token.as_ref(),
                         &out,
                         &permit,
-                        &DownloadOptions::default(),
+                        &DownloadOptions {
+                            policy: voxcap_capture::DownloadPolicy::loopback_http(),
+                            ..DownloadOptions::default()
+                        },
                         |r: &mut dyn Read| std::io::copy(r, &mut std::io::sink()).unwrap(),
                     )
                     .await

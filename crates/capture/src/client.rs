@@ -323,13 +323,14 @@ struct ClientInner {
     beta_base: String,
     tokens: Arc<dyn TokenProvider>,
     retry: RetryPolicy,
+    download: crate::download::DownloadOptions,
 }
 
 impl std::fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphClient")
-            .field("base", &self.inner.base)
-            .field("beta_base", &self.inner.beta_base)
+            .field("base", &redact_url(&self.inner.base))
+            .field("beta_base", &redact_url(&self.inner.beta_base))
             .finish_non_exhaustive()
     }
 }
@@ -348,6 +349,7 @@ pub struct GraphClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     http: Option<reqwest::Client>,
+    download: crate::download::DownloadOptions,
 }
 
 impl GraphClient {
@@ -360,7 +362,15 @@ impl GraphClient {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             http: None,
+            download: crate::download::DownloadOptions::default(),
         }
+    }
+
+    /// Options for recording downloads through this client
+    /// ([`crate::tracker::CompletedRecording::download_and_analyze`]): the
+    /// builder's, with the Graph base URL's origin trusted by the policy.
+    pub fn download_options(&self) -> &crate::download::DownloadOptions {
+        &self.inner.download
     }
 
     /// The shared HTTP client (also used for downloads, without app token).
@@ -457,6 +467,9 @@ impl GraphClient {
                 action: action.to_string(),
                 reason: "no operation id in the body or the Location header".into(),
             })?;
+        // The id names files later: refuse anything but a GUID right here.
+        crate::ids::OperationId::parse(&operation_id, &format!("the answer to {action}"))?;
+        crate::limits::check_operation_fields(&operation, &format!("the answer to {action}"))?;
         tracing::debug!(%action, operation_id, status = status.as_u16(), "record accepted");
         Ok(RecordAccepted {
             operation_id,
@@ -605,21 +618,31 @@ fn graph_error(action: &str, status: StatusCode, headers: &HeaderMap, body: &[u8
     }
 }
 
-/// Call IDs go into URL paths, so only GUID-like characters are allowed.
+/// Call IDs go into URL paths, so only letters, digits and dashes are
+/// allowed (see [`crate::ids`]).
 fn check_call_id(call_id: &str) -> Result<()> {
-    let ok = !call_id.is_empty()
-        && call_id.len() <= 128
-        && call_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(CaptureError::InvalidInput {
-            what: format!("call id {call_id:?}"),
-            reason: "expected 1-128 characters of letters, digits, '-', '_' or '.'".into(),
-        })
-    }
+    crate::ids::check_call_id(call_id, "the caller")
+}
+
+/// The redirect policy of the client [`GraphClient::builder`] builds: at
+/// most 3 redirects, each to the same origin (scheme, host and port) as the
+/// first request, so no `Authorization` header (the app token, a recording
+/// token) ever follows a redirect to another host or from https to http.
+/// Any other redirect is not followed; the 3xx is returned, and callers
+/// treat it as an error.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt
+            .previous()
+            .first()
+            .map(crate::download_policy::origin);
+        let next = crate::download_policy::origin(attempt.url());
+        if attempt.previous().len() > 3 || first.as_deref() != Some(next.as_str()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 impl GraphClientBuilder {
@@ -667,7 +690,18 @@ impl GraphClientBuilder {
         self
     }
 
-    /// Reuse an existing reqwest client (it must not set default auth headers).
+    /// Options for recording downloads (default
+    /// [`crate::download::DownloadOptions::default`]: https only, the Graph
+    /// recording hosts, a 7.4 MiB cap). The Graph base URL's origin is added
+    /// to the policy's trusted origins at [`Self::build`].
+    pub fn download_options(mut self, options: crate::download::DownloadOptions) -> Self {
+        self.download = options;
+        self
+    }
+
+    /// Reuse an existing reqwest client (it must not set default auth
+    /// headers, and should follow no redirect to another origin, as the
+    /// client built by default does: see [`same_origin_redirects`]).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -690,6 +724,7 @@ impl GraphClientBuilder {
             None => reqwest::Client::builder()
                 .timeout(self.timeout)
                 .connect_timeout(Duration::from_secs(10))
+                .redirect(same_origin_redirects())
                 .build()
                 .map_err(|e| invalid_base(&format!("cannot build HTTP client: {e}")))?,
         };
@@ -713,6 +748,8 @@ impl GraphClientBuilder {
                 .map(|b| format!("{b}/beta"))
                 .unwrap_or_else(|| self.base.clone())
         });
+        let mut download = self.download;
+        download.policy = download.policy.trusting_origin_of(&self.base);
         Ok(GraphClient {
             inner: Arc::new(ClientInner {
                 http,
@@ -720,6 +757,7 @@ impl GraphClientBuilder {
                 beta_base,
                 tokens,
                 retry: self.retry,
+                download,
             }),
         })
     }

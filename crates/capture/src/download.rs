@@ -10,8 +10,15 @@
 //! On success the file is fsynced and atomically renamed into place; on
 //! failure the temp file is deleted and the closure's read fails, so a
 //! truncated recording is never kept or analysed as whole.
+//!
+//! Before any request the location is checked against the
+//! [`DownloadPolicy`] (https, allowed hosts); a response that comes from
+//! another origin than asked (a redirect) is refused unread, and a body
+//! larger than the policy's size cap is refused (by `Content-Length`) or cut
+//! (while streaming) and reported, leaving no file.
 
 use crate::compliance::RecordingPermit;
+pub use crate::download_policy::DownloadPolicy;
 use crate::error::{CaptureError, Result};
 use crate::secret::{redact_url, Secret};
 use bytes::Bytes;
@@ -35,6 +42,9 @@ pub struct DownloadOptions {
     pub max_backoff: Duration,
     /// Chunks buffered between the network and the analysis thread.
     pub channel_capacity: usize,
+    /// Allowed locations and the size cap. Default: https only, the Graph
+    /// recording hosts, 7.4 MiB ([`DownloadPolicy::default`]).
+    pub policy: DownloadPolicy,
 }
 
 impl Default for DownloadOptions {
@@ -44,6 +54,7 @@ impl Default for DownloadOptions {
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
             channel_capacity: 64,
+            policy: DownloadPolicy::default(),
         }
     }
 }
@@ -110,12 +121,7 @@ where
     F: FnOnce(&mut dyn Read) -> T + Send + 'static,
 {
     let url = redact_url(location);
-    if !(location.starts_with("https://") || location.starts_with("http://")) {
-        return Err(CaptureError::InvalidInput {
-            what: format!("recording location {url}"),
-            reason: "must be an http(s) URL".into(),
-        });
-    }
+    options.policy.check(location)?;
     let dir = match out_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -219,8 +225,10 @@ where
 }
 
 impl crate::tracker::CompletedRecording {
-    /// [`download_and_analyze`] for this recording with default options,
-    /// using the client's shared HTTP pool but only the recording's own token.
+    /// [`download_and_analyze`] for this recording with the client's
+    /// download options ([`crate::client::GraphClientBuilder::download_options`]:
+    /// the default policy, plus the Graph base URL's origin), using the
+    /// client's shared HTTP pool but only the recording's own token.
     ///
     /// Fails before any request if `permit` covers another call.
     pub async fn download_and_analyze<T, F>(
@@ -247,7 +255,7 @@ impl crate::tracker::CompletedRecording {
             self.token.as_ref(),
             out_path,
             permit,
-            &DownloadOptions::default(),
+            client.download_options(),
             analyze,
         )
         .await
@@ -280,6 +288,16 @@ async fn fetch(
 ) -> Result<DownloadInfo> {
     let started = Instant::now();
     let max = options.max_attempts.max(1);
+    let cap = options.policy.size_cap();
+    let asked_origin = reqwest::Url::parse(location)
+        .map(|u| crate::download_policy::origin(&u))
+        .unwrap_or_default();
+    let too_large = |announced: Option<u64>, received: u64| CaptureError::DownloadTooLarge {
+        url: url.to_string(),
+        limit: cap,
+        announced,
+        received,
+    };
     let mut delivered: u64 = 0;
     let mut total: Option<u64> = None;
     let mut attempts = 0;
@@ -320,6 +338,20 @@ async fn fetch(
             }
         };
         let status = resp.status();
+        // The client follows same-origin redirects at most; whatever it
+        // did, a body from another origin is never read.
+        let got_origin = crate::download_policy::origin(resp.url());
+        if got_origin != asked_origin || status.is_redirection() {
+            return Err(incomplete(
+                attempts,
+                delivered,
+                format!(
+                    "redirect refused (HTTP {}, to {}): recordings are only read from the origin named",
+                    status.as_u16(),
+                    redact_url(resp.url().as_str())
+                ),
+            ));
+        }
         let mut pos: u64 = 0;
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
@@ -357,6 +389,9 @@ async fn fetch(
                             }
                         }
                         total = t.or(total);
+                        if let Some(t) = total.filter(|t| *t > cap) {
+                            return Err(too_large(Some(t), delivered));
+                        }
                         pos = start;
                         if ranged {
                             resumed += 1;
@@ -388,6 +423,10 @@ async fn fetch(
                         }
                     }
                     total = Some(len);
+                    if len > cap {
+                        // Refused before a byte of the body is read.
+                        return Err(too_large(Some(len), delivered));
+                    }
                 }
             }
             s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
@@ -424,6 +463,10 @@ async fn fetch(
             }
             if chunk.is_empty() {
                 continue;
+            }
+            if delivered + chunk.len() as u64 > cap {
+                // Cut here: not retried, and the partial file is deleted.
+                return Err(too_large(None, delivered));
             }
             if let Some(t) = total {
                 if delivered + chunk.len() as u64 > t {

@@ -135,6 +135,21 @@ pub enum CaptureError {
         /// Last failure.
         reason: String,
     },
+    /// The recording is larger than the download policy's size cap; nothing
+    /// was kept.
+    #[error("download of {url} refused: {}, more than the {limit}-byte cap (DownloadPolicy::max_bytes); no file was kept",
+        announced.map(|a| format!("the server announced {a} bytes"))
+            .unwrap_or_else(|| format!("the body went past the cap after {received} bytes")))]
+    DownloadTooLarge {
+        /// Recording URL, without query string.
+        url: String,
+        /// The cap, in bytes.
+        limit: u64,
+        /// The size the server announced (`Content-Length`, `Content-Range`).
+        announced: Option<u64>,
+        /// Bytes kept before the refusal (all deleted).
+        received: u64,
+    },
     /// A file operation failed.
     #[error("{action} {path}: {source}")]
     Io {

@@ -11,6 +11,9 @@
 //! - [`compliance`]: [`RecordingPermit`], required to persist media.
 //! - [`download`]: streaming download into a file and an analysis closure.
 //! - [`secret`]: redaction of tokens in logs and errors.
+//! - [`ids`] and [`limits`]: validation of ids and sizes that arrive from
+//!   outside (Graph answers, notifications, the shared store); see
+//!   `SECURITY.md` for every limit and its default.
 //!
 //! Invariants: no token is ever formatted (see [`secret::Secret`]); the Graph
 //! app token never goes to the recording host; a POST is repeated only when
@@ -21,7 +24,11 @@
 pub mod client;
 pub mod compliance;
 pub mod download;
+pub mod download_policy;
 pub mod error;
+mod http_server;
+pub mod ids;
+pub mod limits;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 pub mod secret;
@@ -33,7 +40,10 @@ pub mod wire;
 pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
 pub use compliance::{RecordingEnd, RecordingPermit};
 pub use download::{download_and_analyze, DownloadInfo, DownloadOptions};
+pub use download_policy::DownloadPolicy;
 pub use error::{CaptureError, Result};
+pub use ids::OperationId;
+pub use limits::EarlyBufferLimits;
 pub use secret::Secret;
 pub use tracker::{
     AdoptedOperation, OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome,

@@ -11,6 +11,7 @@
 //! | `P:op:{call}/{op}`        | hash: owner, state, deadline, settings, completion, outcome |
 //! | `P:pending`               | sorted set of unfinished operations by deadline (ms)         |
 //! | `P:early:{call}/{op}`     | a completion that beat the POST answer (expires)             |
+//! | `P:early-index`, `P:early-sizes`, `P:early-bytes` | the early buffer's members by expiry, their sizes, the total (capped) |
 //! | `P:claim:{call}/{op}`     | the instance allowed to download                             |
 //! | `P:instance:{id}`         | heartbeat, expires after `heartbeat_ttl`                     |
 //! | channel `P:deliver:{id}`  | completions received elsewhere for `id`'s operations         |
@@ -45,6 +46,7 @@
 //! a single primary, with replicas or Sentinel, is.
 
 use crate::error::{CaptureError, Result};
+use crate::limits::{EarlyBufferLimits, EARLY_ENTRY_OVERHEAD_BYTES};
 use crate::secret::redact_url;
 use crate::store::{
     completion_to_json, Abandoned, DeliveryTarget, Disposition, OperationStore, OrphanedOperation,
@@ -79,6 +81,10 @@ pub struct RedisStoreConfig {
     /// For `rediss://` with a private CA: the CA certificate(s), PEM, trusted
     /// instead of the public roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// Caps of the early-completion buffer in Redis (entries and bytes,
+    /// shared by the fleet). Default [`EarlyBufferLimits::default`]:
+    /// 10,000 completions, 8 MiB.
+    pub early_buffer: EarlyBufferLimits,
 }
 
 impl std::fmt::Debug for RedisStoreConfig {
@@ -91,6 +97,7 @@ impl std::fmt::Debug for RedisStoreConfig {
             .field("done_ttl", &self.done_ttl)
             .field("timeout", &self.timeout)
             .field("ca_pem", &self.ca_pem.as_ref().map(|_| "set"))
+            .field("early_buffer", &self.early_buffer)
             .finish()
     }
 }
@@ -107,6 +114,7 @@ impl RedisStoreConfig {
             done_ttl: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(5),
             ca_pem: None,
+            early_buffer: EarlyBufferLimits::default(),
         }
     }
 }
@@ -185,13 +193,20 @@ const NOW_MS: &str = "local t = redis.call('TIME')\n\
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            // KEYS: op, early, pending. ARGV: me, deadline_ms, pending json, member.
+            // KEYS: op, early, pending, early index, early sizes, early
+            // bytes. ARGV: me, deadline_ms, pending json, member.
             register: Script::new(&format!(
                 "{NOW_MS}
                 local deadline = string.format('%d', now + tonumber(ARGV[2]))
                 local state = redis.call('HGET', KEYS[1], 'state')
                 if state then return {{'exists', state}} end
                 local early = redis.call('GET', KEYS[2])
+                local sz = redis.call('HGET', KEYS[5], ARGV[4])
+                if sz then
+                  redis.call('HDEL', KEYS[5], ARGV[4])
+                  redis.call('ZREM', KEYS[4], ARGV[4])
+                  redis.call('DECRBY', KEYS[6], sz)
+                end
                 if early then
                   redis.call('DEL', KEYS[2])
                   redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'completed',
@@ -205,22 +220,44 @@ impl Scripts {
                 redis.call('ZADD', KEYS[3], deadline, ARGV[4])
                 return {{'pending'}}"
             )),
-            // KEYS: op, early. ARGV: completion json, early ttl ms, channel prefix, member.
-            complete: Script::new(
-                "local state = redis.call('HGET', KEYS[1], 'state')
+            // KEYS: op, early, early index, early sizes, early bytes.
+            // ARGV: completion json, early ttl ms, channel prefix, member,
+            // max bytes, max entries, this completion's size.
+            // The buffer's members are indexed by expiry so expired ones
+            // are uncounted here (up to 1,000 per call).
+            complete: Script::new(&format!(
+                "{NOW_MS}
+                local state = redis.call('HGET', KEYS[1], 'state')
                 if state == 'pending' then
                   redis.call('HSET', KEYS[1], 'state', 'completed', 'completion', ARGV[1])
                   local owner = redis.call('HGET', KEYS[1], 'owner')
                   redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. '\\n' .. ARGV[1])
-                  return {'deliver', owner}
+                  return {{'deliver', owner}}
                 elseif state then
-                  return {'duplicate', state}
+                  return {{'duplicate', state}}
                 end
-                if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-                  return {'buffered'}
+                local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
+                for _, m in ipairs(old) do
+                  local sz = redis.call('HGET', KEYS[4], m)
+                  if sz then
+                    redis.call('HDEL', KEYS[4], m)
+                    redis.call('DECRBY', KEYS[5], sz)
+                  end
+                  redis.call('ZREM', KEYS[3], m)
                 end
-                return {'duplicate', 'early'}",
-            ),
+                if redis.call('EXISTS', KEYS[2]) == 1 then return {{'duplicate', 'early'}} end
+                local total = tonumber(redis.call('GET', KEYS[5]) or '0')
+                local size = tonumber(ARGV[7])
+                if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6])
+                    or total + size > tonumber(ARGV[5]) then
+                  return {{'full', string.format('%d', total)}}
+                end
+                redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+                redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[4])
+                redis.call('HSET', KEYS[4], ARGV[4], size)
+                redis.call('INCRBY', KEYS[5], size)
+                return {{'buffered'}}"
+            )),
             // KEYS: op, pending. ARGV: me, member, done ttl ms.
             abandon: Script::new(
                 "local h = redis.call('HMGET', KEYS[1], 'state', 'owner', 'completion')
@@ -504,6 +541,23 @@ impl RedisStore {
         format!("{}:pending", self.config.prefix)
     }
 
+    fn early_key(&self, what: &str) -> String {
+        format!("{}:early-{what}", self.config.prefix)
+    }
+
+    /// Bytes the early-completion buffer holds now, as counted against
+    /// [`RedisStoreConfig::early_buffer`] (expired entries are uncounted at
+    /// the next completion).
+    pub async fn early_buffer_bytes(&self) -> Result<u64> {
+        let mut c = self.conn.clone();
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(self.early_key("bytes"))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err("reading the early buffer size", e))?;
+        Ok(v.unwrap_or(0))
+    }
+
     fn ms(d: Duration) -> u64 {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
     }
@@ -649,6 +703,9 @@ impl RedisStore {
             .key(self.op_key(key))
             .key(format!("{}:early:{m}", self.config.prefix))
             .key(self.pending_key())
+            .key(self.early_key("index"))
+            .key(self.early_key("sizes"))
+            .key(self.early_key("bytes"))
             .arg(&self.config.instance_id)
             .arg(pending.deadline_ms)
             .arg(pending_json)
@@ -724,15 +781,23 @@ impl OperationStore for RedisStore {
         Box::pin(async move {
             let mut c = self.conn.clone();
             let m = member(&key);
+            let limits = self.config.early_buffer;
+            let size = json.len() + EARLY_ENTRY_OVERHEAD_BYTES;
             let r: Vec<String> = self
                 .scripts
                 .complete
                 .key(self.op_key(&key))
                 .key(format!("{}:early:{m}", self.config.prefix))
+                .key(self.early_key("index"))
+                .key(self.early_key("sizes"))
+                .key(self.early_key("bytes"))
                 .arg(json)
                 .arg(Self::ms(early_ttl))
                 .arg(format!("{}:deliver:", self.config.prefix))
                 .arg(&m)
+                .arg(limits.max_bytes)
+                .arg(limits.max_entries)
+                .arg(size)
                 .invoke_async(&mut c)
                 .await
                 .map_err(|e| self.err(&format!("recording the completion of {key}"), e))?;
@@ -743,6 +808,11 @@ impl OperationStore for RedisStore {
                     Ok(Disposition::Deliver)
                 }
                 Some("buffered") => Ok(Disposition::Buffered),
+                Some("full") => {
+                    tracing::warn!(%key, buffered_bytes = r.get(1).map_or("?", String::as_str),
+                        "early-completion buffer in Redis full; dropping completion");
+                    Ok(Disposition::Duplicate)
+                }
                 _ => Ok(Disposition::Duplicate),
             }
         })
@@ -910,6 +980,25 @@ impl OperationStore for RedisStore {
                     } else {
                         None
                     };
+                    let origin = format!("the shared store's record {}", member(&key));
+                    let checked = crate::limits::check_stored_record(
+                        &key,
+                        &pending.call_id,
+                        &pending.operation_id,
+                        completion.as_deref(),
+                        &origin,
+                    );
+                    if let Err(e) = checked {
+                        // Another instance (or whoever can write to Redis)
+                        // stored ids that could name a path: close the
+                        // record rather than act on it or keep it pending.
+                        tracing::error!(%key, error = %e, "adopted operation refused");
+                        let summary = serde_json::json!({ "error": e.to_string() });
+                        if let Err(e) = self.finish(&key, "failed", &summary).await {
+                            tracing::warn!(%key, error = %e, "could not close a refused record");
+                        }
+                        continue;
+                    }
                     out.push(OrphanedOperation {
                         key,
                         pending,

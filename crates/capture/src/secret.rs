@@ -49,22 +49,108 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// A URL with its query string and fragment removed, safe to log or put in an
-/// error: recording locations and token endpoints may carry signatures there.
+/// A URL safe to log or put in an error: everything between `://` and the
+/// last `@` (user name and password, whatever characters the password holds:
+/// an unencoded `#`, `/`, `?`, `@` or `:` included) becomes `***@`, and the
+/// query and fragment (where recording locations and token endpoints carry
+/// signatures) are removed. So `redis://:p#a/ss@host:6379/0` is shown as
+/// `redis://***@host:6379/0`.
+///
+/// This is the one redaction voxcap uses for every URL. It errs on the safe
+/// side: an `@` later in the path or query (rare in the URLs voxcap handles)
+/// is taken as the end of the user info, which hides more than needed but
+/// never a credential. A string without `://` loses everything before its
+/// last `@` the same way.
 pub fn redact_url(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let base = &url[..end];
-    // Userinfo (`https://user:pass@host`) is a credential too.
-    match base.find("://") {
-        Some(scheme_end) => {
-            let rest = &base[scheme_end + 3..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{}://{}", &base[..scheme_end], &rest[at + 1..]),
-                None => base.to_string(),
-            }
+    let (head, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    // Search the whole rest, not only up to the first `/`, `?` or `#`: an
+    // unencoded password may contain any of them.
+    let (userinfo, host_and_path) = match rest.rfind('@') {
+        Some(at) => (true, &rest[at + 1..]),
+        None => (false, rest),
+    };
+    let end = host_and_path
+        .find(['?', '#'])
+        .unwrap_or(host_and_path.len());
+    let mut out = String::with_capacity(url.len().min(256));
+    out.push_str(head);
+    if userinfo {
+        out.push_str("***@");
+    }
+    out.push_str(&host_and_path[..end]);
+    out
+}
+
+/// Redacting `Debug` for the types elsewhere in the crate that hold a
+/// recording location, a token or a URL that may carry credentials. They
+/// live here so that every redaction is in one file; each prints URLs through
+/// [`redact_url`] and tokens as [`Secret`] does.
+mod redacted_debug {
+    use super::redact_url;
+    use crate::tracker::CompletedRecording;
+    use crate::wire::{CommsNotification, MediaInfo, RecordOperation};
+    use std::fmt;
+
+    fn url(v: &Option<String>) -> Option<String> {
+        v.as_deref().map(redact_url)
+    }
+
+    impl fmt::Debug for RecordOperation {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("RecordOperation")
+                .field("odata_type", &self.odata_type)
+                .field("odata_id", &self.odata_id)
+                .field("id", &self.id)
+                .field("client_context", &self.client_context)
+                .field("status", &self.status)
+                .field("result_info", &self.result_info)
+                .field("recording_location", &url(&self.recording_location))
+                .field("recording_access_token", &self.recording_access_token)
+                .field("completion_reason", &self.completion_reason)
+                .field("created_date_time", &self.created_date_time)
+                .field("last_action_date_time", &self.last_action_date_time)
+                .finish()
         }
-        None => base.to_string(),
+    }
+
+    impl fmt::Debug for CommsNotification {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("CommsNotification")
+                .field("change_type", &self.change_type)
+                .field("resource_url", &url(&self.resource_url))
+                .field("resource", &url(&self.resource))
+                .field(
+                    "resource_data",
+                    &self.resource_data.as_ref().map(|_| "[redacted]"),
+                )
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for MediaInfo {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("MediaInfo")
+                .field("uri", &redact_url(&self.uri))
+                .field("resource_id", &self.resource_id)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for CompletedRecording {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("CompletedRecording")
+                .field("call_id", &self.call_id)
+                .field("operation_id", &self.operation_id)
+                .field("client_context", &self.client_context)
+                .field("reason", &self.reason)
+                .field("result_info", &self.result_info)
+                .field("location", &redact_url(&self.location))
+                .field("token", &self.token)
+                .finish()
+        }
     }
 }
 
@@ -85,12 +171,42 @@ mod tests {
         let cases = [
             ("https://h/p?sig=abc", "https://h/p"),
             ("https://h/p#frag", "https://h/p"),
-            ("https://u:pw@h/p?x", "https://h/p"),
+            ("https://u:pw@h/p?x", "https://***@h/p"),
             ("https://h/p", "https://h/p"),
             ("not a url?x", "not a url"),
+            ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
+            ("redis://:hunter2@host:6379/0", "redis://***@host:6379/0"),
+            ("rediss://bob:p%40ss@host:6380", "rediss://***@host:6380"),
+            ("redis://hunter2@host", "redis://***@host"),
+            ("redis//:hunter2@host", "***@host"),
         ];
         for (input, want) in cases {
             assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+
+    /// Weakness 10: a password with unencoded `#`, `/`, `?`, `@` or `:` was
+    /// printed whole (the authority was cut at the first `/` or `#`).
+    #[test]
+    fn redact_url_hides_passwords_with_reserved_characters() {
+        let cases = [
+            ("redis://:p#a/ss@host:6379/0", "redis://***@host:6379/0"),
+            ("redis://u:hun#ter2@host/0", "redis://***@host/0"),
+            ("redis://u:hun/ter2@host:1/2", "redis://***@host:1/2"),
+            ("redis://u:hun?ter2@host", "redis://***@host"),
+            ("redis://u:hun@ter2@host", "redis://***@host"),
+            ("redis://u:hun:ter2@host", "redis://***@host"),
+            (
+                "rediss://:h#u/n?t@e:r2@host:6380/0?x#y",
+                "rediss://***@host:6380/0",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = redact_url(input);
+            assert_eq!(got, want, "{input}");
+            for part in ["hun", "ter2", "p#a", "ss@"] {
+                assert!(!got.contains(part), "{input} -> {got}");
+            }
         }
     }
 }

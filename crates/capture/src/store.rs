@@ -11,6 +11,7 @@
 //! in the process; a shared store reaches them through a [`DeliveryTarget`].
 
 use crate::error::Result;
+use crate::limits::{completion_size, EarlyBufferLimits};
 use crate::wire::{OperationKey, OperationStatus, RecordOperation, ResultInfo};
 use crate::Secret;
 use futures_util::future::BoxFuture;
@@ -223,6 +224,8 @@ enum Entry {
     Early {
         op: Box<RecordOperation>,
         expires: Instant,
+        /// What it is charged against the byte cap.
+        bytes: usize,
     },
     /// Delivered, or abandoned: later copies are duplicates.
     Done {
@@ -235,32 +238,52 @@ enum Entry {
 pub struct InMemoryStore {
     state: Mutex<StoreState>,
     done_ttl: Duration,
-    max_early: usize,
+    limits: EarlyBufferLimits,
 }
 
 #[derive(Debug, Default)]
 struct StoreState {
     entries: HashMap<OperationKey, Entry>,
     early_count: usize,
+    early_bytes: usize,
     last_sweep: Option<Instant>,
 }
 
 impl Default for InMemoryStore {
     fn default() -> Self {
-        Self::new(Duration::from_secs(600), 10_000)
+        Self::with_limits(Duration::from_secs(600), EarlyBufferLimits::default())
     }
 }
 
 impl InMemoryStore {
     /// A store remembering finished keys for `done_ttl` (to drop duplicates)
-    /// and buffering at most `max_early` unmatched completions, so a flood of
+    /// and buffering at most `max_early` unmatched completions (and at most
+    /// the default byte cap of [`EarlyBufferLimits`]), so a flood of
     /// unrelated notifications cannot grow memory without bound.
     pub fn new(done_ttl: Duration, max_early: usize) -> Self {
+        Self::with_limits(
+            done_ttl,
+            EarlyBufferLimits {
+                max_entries: max_early,
+                ..EarlyBufferLimits::default()
+            },
+        )
+    }
+
+    /// A store with both early-buffer caps given: entries and bytes (each
+    /// completion charged [`completion_size`]).
+    pub fn with_limits(done_ttl: Duration, limits: EarlyBufferLimits) -> Self {
         InMemoryStore {
             state: Mutex::new(StoreState::default()),
             done_ttl,
-            max_early,
+            limits,
         }
+    }
+
+    /// Completions buffered now, and the bytes they are charged.
+    pub fn early_buffered(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.early_count, st.early_bytes)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
@@ -281,11 +304,16 @@ impl InMemoryStore {
             Entry::Pending => true,
             Entry::Early { expires, .. } | Entry::Done { expires } => *expires > now,
         });
-        state.early_count = state
+        let (count, bytes) = state
             .entries
             .values()
-            .filter(|e| matches!(e, Entry::Early { .. }))
-            .count();
+            .filter_map(|e| match e {
+                Entry::Early { bytes, .. } => Some(*bytes),
+                _ => None,
+            })
+            .fold((0, 0), |(n, b), x| (n + 1, b + x));
+        state.early_count = count;
+        state.early_bytes = bytes;
     }
 }
 
@@ -304,13 +332,15 @@ impl OperationStore for InMemoryStore {
                 expires: now + self.done_ttl,
             };
             match st.entries.insert(key.clone(), Entry::Pending) {
-                Some(Entry::Early { op, expires }) if expires > now => {
+                Some(Entry::Early { op, expires, bytes }) if expires > now => {
                     st.entries.insert(key, done);
                     st.early_count = st.early_count.saturating_sub(1);
+                    st.early_bytes = st.early_bytes.saturating_sub(bytes);
                     Ok(Registration::AlreadyCompleted(op))
                 }
-                Some(Entry::Early { .. }) => {
+                Some(Entry::Early { bytes, .. }) => {
                     st.early_count = st.early_count.saturating_sub(1);
+                    st.early_bytes = st.early_bytes.saturating_sub(bytes);
                     Ok(Registration::Pending)
                 }
                 _ => Ok(Registration::Pending),
@@ -328,6 +358,7 @@ impl OperationStore for InMemoryStore {
         let op = op.clone();
         Box::pin(async move {
             let now = Instant::now();
+            let size = completion_size(&op);
             let mut st = self.lock();
             Self::sweep(&mut st, now);
             let disposition = match st.entries.get(&key) {
@@ -337,8 +368,11 @@ impl OperationStore for InMemoryStore {
                 {
                     Disposition::Duplicate
                 }
-                _ if st.early_count >= self.max_early => {
-                    tracing::warn!(%key, "early-completion buffer full; dropping completion");
+                _ if st.early_count >= self.limits.max_entries
+                    || st.early_bytes + size > self.limits.max_bytes =>
+                {
+                    tracing::warn!(%key, buffered = st.early_count, buffered_bytes = st.early_bytes,
+                        "early-completion buffer full; dropping completion");
                     Disposition::Duplicate
                 }
                 _ => Disposition::Buffered,
@@ -358,9 +392,11 @@ impl OperationStore for InMemoryStore {
                         Entry::Early {
                             op: Box::new(op),
                             expires: now + early_ttl,
+                            bytes: size,
                         },
                     );
                     st.early_count += 1;
+                    st.early_bytes += size;
                 }
                 Disposition::Duplicate => {}
             }

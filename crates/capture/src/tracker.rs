@@ -64,6 +64,10 @@ pub struct TrackerConfig {
     pub deadline_margin: Duration,
     /// Capacity of the notification queue between webhook and dispatcher.
     pub queue_capacity: usize,
+    /// Caps of the in-memory early-completion buffer (used by
+    /// [`OperationTracker::new`]; a Redis store has its own in
+    /// `RedisStoreConfig::early_buffer`). Default 10,000 entries, 8 MiB.
+    pub early_buffer: crate::limits::EarlyBufferLimits,
 }
 
 impl Default for TrackerConfig {
@@ -72,6 +76,7 @@ impl Default for TrackerConfig {
             early_ttl: Duration::from_secs(300),
             deadline_margin: Duration::from_secs(15),
             queue_capacity: 1024,
+            early_buffer: crate::limits::EarlyBufferLimits::default(),
         }
     }
 }
@@ -129,7 +134,8 @@ impl OperationTracker {
     /// A tracker with an in-memory store. Must be called inside a tokio
     /// runtime: it spawns the dispatcher task.
     pub fn new(client: GraphClient, config: TrackerConfig) -> Self {
-        Self::with_store(client, config, Arc::new(InMemoryStore::default()))
+        let store = InMemoryStore::with_limits(Duration::from_secs(600), config.early_buffer);
+        Self::with_store(client, config, Arc::new(store))
     }
 
     /// A tracker with a custom store.
@@ -445,6 +451,12 @@ impl TrackerInner {
                 tracing::trace!(resource = ?n.resource_path(), "ignoring unrelated notification");
                 continue;
             };
+            // Refuse this one notification, not the batch: ids that could
+            // name a path and oversized fields never reach the store.
+            if let Err(e) = crate::limits::check_completion(&key, &op, "a notification") {
+                tracing::warn!(error = %e, "completion notification refused");
+                continue;
+            }
             match self.complete_with_retry(&key, &op).await {
                 Ok(Disposition::Deliver) => {
                     if !self.deliver_local(&key, op) {
@@ -741,8 +753,9 @@ impl RecordOutcome {
     }
 }
 
-/// A completed recording, ready to download.
-#[derive(Debug, Clone)]
+/// A completed recording, ready to download. `Debug` redacts the location
+/// and the token.
+#[derive(Clone)]
 pub struct CompletedRecording {
     /// Call ID.
     pub call_id: String,

@@ -7,6 +7,7 @@
 //! Unauthenticated posts get `401` and are never queued.
 
 use crate::error::{CaptureError, Result};
+pub use crate::http_server::WebhookLimits;
 use crate::secret::redact_url;
 use crate::tracker::NotificationSink;
 use crate::wire::CommsNotifications;
@@ -38,7 +39,7 @@ pub const DEFAULT_ISSUERS: [&str; 4] = [
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Settings for JWT validation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct JwtConfig {
     /// The OpenID configuration URL (its `jwks_uri` names the key set).
     pub openid_config_url: String,
@@ -50,9 +51,35 @@ pub struct JwtConfig {
     pub leeway: Duration,
     /// Keys older than this are refetched (Microsoft suggests about 2 h).
     pub key_max_age: Duration,
-    /// An unknown `kid` triggers at most one refetch per this interval, so a
-    /// stream of forged tokens cannot hammer the key endpoint.
+    /// An unknown `kid` triggers at most one refetch per this interval
+    /// (counted from the last attempt, successful or not), so a stream of
+    /// forged tokens cannot hammer the key endpoint. Default 60 s.
     pub min_refetch_interval: Duration,
+    /// After a failed key fetch, the next waits this long, doubling with
+    /// each further failure up to [`Self::key_fetch_max_backoff`]; tokens
+    /// are meanwhile checked against the keys already held. Default 5 s.
+    pub key_fetch_backoff: Duration,
+    /// Longest wait between failing key fetches. Default 5 min.
+    pub key_fetch_max_backoff: Duration,
+    /// Tenants whose tokens are accepted (`tid`, compared ignoring case).
+    /// Empty (the default): any tenant.
+    pub allowed_tenants: Vec<String>,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("openid_config_url", &redact_url(&self.openid_config_url))
+            .field("audience", &self.audience)
+            .field("issuers", &self.issuers)
+            .field("leeway", &self.leeway)
+            .field("key_max_age", &self.key_max_age)
+            .field("min_refetch_interval", &self.min_refetch_interval)
+            .field("key_fetch_backoff", &self.key_fetch_backoff)
+            .field("key_fetch_max_backoff", &self.key_fetch_max_backoff)
+            .field("allowed_tenants", &self.allowed_tenants)
+            .finish()
+    }
 }
 
 impl JwtConfig {
@@ -65,6 +92,9 @@ impl JwtConfig {
             leeway: Duration::from_secs(60),
             key_max_age: Duration::from_secs(2 * 3600),
             min_refetch_interval: Duration::from_secs(60),
+            key_fetch_backoff: Duration::from_secs(5),
+            key_fetch_max_backoff: Duration::from_secs(300),
+            allowed_tenants: Vec::new(),
         }
     }
 }
@@ -90,12 +120,44 @@ pub enum AuthError {
     /// Auth is disabled and the peer is not on loopback.
     #[error("notification auth is disabled and the peer {0:?} is not loopback")]
     NotLoopback(Option<SocketAddr>),
+    /// Auth is disabled and the request came through a proxy or tunnel
+    /// (it carries `Forwarded`, `X-Forwarded-For` or `X-Real-IP`): a
+    /// loopback peer proves nothing then.
+    #[error("notification auth is disabled and the request carries a {0} header (a proxy or tunnel fronts the port)")]
+    Proxied(&'static str),
+    /// The token's tenant is not on the allow-list.
+    #[error("tenant {0:?} is not allowed")]
+    Tenant(Option<String>),
 }
 
 #[derive(Default)]
 struct KeySet {
     keys: HashMap<String, DecodingKey>,
     fetched_at: Option<Instant>,
+    /// The last fetch attempt, successful or not.
+    attempted_at: Option<Instant>,
+    /// Failed attempts in a row.
+    failures: u32,
+}
+
+impl KeySet {
+    /// No fetch may start before this (rate limit and failure backoff).
+    fn next_fetch_at(&self, config: &JwtConfig) -> Option<Instant> {
+        let at = self.attempted_at?;
+        let wait = if self.failures == 0 {
+            config.min_refetch_interval
+        } else {
+            config
+                .key_fetch_backoff
+                .saturating_mul(1 << (self.failures - 1).min(16))
+                .min(config.key_fetch_max_backoff)
+        };
+        Some(at + wait)
+    }
+
+    fn may_fetch(&self, config: &JwtConfig, now: Instant) -> bool {
+        self.next_fetch_at(config).is_none_or(|t| now >= t)
+    }
 }
 
 /// Verifies notification JWTs against a cached JWKS.
@@ -104,7 +166,9 @@ pub struct JwtVerifier {
     config: JwtConfig,
     keys: tokio::sync::RwLock<KeySet>,
     // Serialises refetches: concurrent unknown-kid requests share one fetch.
+    // Tokens whose key is held never wait for it.
     fetch_lock: tokio::sync::Mutex<()>,
+    fetches: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -144,11 +208,25 @@ impl JwtVerifier {
             config,
             keys: tokio::sync::RwLock::new(KeySet::default()),
             fetch_lock: tokio::sync::Mutex::new(()),
+            fetches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// Checks signature, `exp`/`nbf` (with leeway), audience and issuer.
+    /// Key-set fetches attempted so far (successful or not).
+    pub fn key_fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Checks the size, signature, `exp`/`nbf` (with leeway), audience,
+    /// issuer and, when [`JwtConfig::allowed_tenants`] is set, the tenant.
     pub async fn verify(&self, token: &str) -> std::result::Result<NotificationClaims, AuthError> {
+        if token.len() > crate::limits::MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed(format!(
+                "{} bytes, more than the {} allowed",
+                token.len(),
+                crate::limits::MAX_TOKEN_BYTES
+            )));
+        }
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
@@ -162,53 +240,71 @@ impl JwtVerifier {
         v.set_audience(&[self.config.audience.as_str()]);
         v.set_issuer(&self.config.issuers);
         v.set_required_spec_claims(&["exp", "aud", "iss"]);
-        jsonwebtoken::decode::<NotificationClaims>(token, &key, &v)
+        let claims = jsonwebtoken::decode::<NotificationClaims>(token, &key, &v)
             .map(|d| d.claims)
-            .map_err(|e| AuthError::Rejected(e.to_string()))
+            .map_err(|e| AuthError::Rejected(e.to_string()))?;
+        let allowed = &self.config.allowed_tenants;
+        if !allowed.is_empty()
+            && !claims
+                .tid
+                .as_deref()
+                .is_some_and(|t| allowed.iter().any(|a| a.eq_ignore_ascii_case(t.trim())))
+        {
+            return Err(AuthError::Tenant(claims.tid));
+        }
+        Ok(claims)
     }
 
     async fn key_for(&self, kid: Option<&str>) -> std::result::Result<DecodingKey, AuthError> {
         let kid = kid.ok_or(AuthError::UnknownKey(None))?;
-        {
+        let unknown = || AuthError::UnknownKey(Some(kid.to_string()));
+        let held = {
             let ks = self.keys.read().await;
+            let now = Instant::now();
             let fresh = ks
                 .fetched_at
-                .is_some_and(|t| t.elapsed() < self.config.key_max_age);
-            if let (true, Some(k)) = (fresh, ks.keys.get(kid)) {
-                return Ok(k.clone());
+                .is_some_and(|t| now.duration_since(t) < self.config.key_max_age);
+            match ks.keys.get(kid) {
+                Some(k) if fresh || !ks.may_fetch(&self.config, now) => return Ok(k.clone()),
+                Some(k) => Some(k.clone()),
+                // Unknown kid inside the rate limit or the failure backoff:
+                // refused at once, without touching the lock or the network.
+                None if !ks.may_fetch(&self.config, now) => return Err(unknown()),
+                None => None,
             }
-        }
-        let _guard = self.fetch_lock.lock().await;
+        };
+        // A stale but known key: refresh if nobody else is, else use it now.
+        let _guard = match (&held, self.fetch_lock.try_lock()) {
+            (_, Ok(g)) => g,
+            (Some(k), Err(_)) => return Ok(k.clone()),
+            (None, Err(_)) => self.fetch_lock.lock().await,
+        };
         {
+            // Another task may have fetched while we waited for the lock.
             let ks = self.keys.read().await;
-            let fresh = ks
-                .fetched_at
-                .is_some_and(|t| t.elapsed() < self.config.key_max_age);
-            if let (true, Some(k)) = (fresh, ks.keys.get(kid)) {
-                return Ok(k.clone());
-            }
-            let recently = ks
-                .fetched_at
-                .is_some_and(|t| t.elapsed() < self.config.min_refetch_interval);
-            if fresh && recently {
-                return Err(AuthError::UnknownKey(Some(kid.to_string())));
+            if !ks.may_fetch(&self.config, Instant::now()) {
+                return ks.keys.get(kid).cloned().ok_or_else(unknown);
             }
         }
-        match self.fetch_keys().await {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let fetched = self.fetch_keys().await;
+        let mut ks = self.keys.write().await;
+        ks.attempted_at = Some(Instant::now());
+        match fetched {
             Ok(keys) => {
                 tracing::debug!(count = keys.len(), "fetched notification signing keys");
-                let mut ks = self.keys.write().await;
                 ks.keys = keys;
-                ks.fetched_at = Some(Instant::now());
-                ks.keys
-                    .get(kid)
-                    .cloned()
-                    .ok_or_else(|| AuthError::UnknownKey(Some(kid.to_string())))
+                ks.fetched_at = ks.attempted_at;
+                ks.failures = 0;
+                ks.keys.get(kid).cloned().ok_or_else(unknown)
             }
             Err(e) => {
+                ks.failures = ks.failures.saturating_add(1);
+                tracing::warn!(error = %e, failures = ks.failures,
+                    "notification signing keys unavailable; backing off");
                 // Keep serving with stale keys rather than refusing every
                 // notification while the key endpoint is down.
-                let ks = self.keys.read().await;
                 ks.keys.get(kid).cloned().ok_or(e)
             }
         }
@@ -259,7 +355,10 @@ pub enum NotificationAuth {
     Jwt(Arc<JwtVerifier>),
     /// No verification; only peers on loopback are accepted (for local tests
     /// and the emulator). Fails closed if the server does not provide
-    /// `ConnectInfo<SocketAddr>`.
+    /// `ConnectInfo<SocketAddr>`, and refuses any request carrying
+    /// `Forwarded`, `X-Forwarded-For` or `X-Real-IP`: behind a tunnel or a
+    /// reverse proxy on the same machine every peer is loopback, so the
+    /// address proves nothing.
     InsecureLoopbackOnly,
 }
 
@@ -289,10 +388,17 @@ impl NotificationAuth {
                 tracing::trace!(tid = ?claims.tid, "notification token verified");
                 Ok(())
             }
-            NotificationAuth::InsecureLoopbackOnly => match peer {
-                Some(p) if p.ip().is_loopback() => Ok(()),
-                other => Err(AuthError::NotLoopback(other)),
-            },
+            NotificationAuth::InsecureLoopbackOnly => {
+                for name in ["forwarded", "x-forwarded-for", "x-real-ip"] {
+                    if headers.contains_key(name) {
+                        return Err(AuthError::Proxied(name));
+                    }
+                }
+                match peer {
+                    Some(p) if p.ip().is_loopback() => Ok(()),
+                    other => Err(AuthError::NotLoopback(other)),
+                }
+            }
         }
     }
 }
@@ -306,6 +412,8 @@ pub struct WebhookState {
     pub auth: NotificationAuth,
     /// Where verified notifications go.
     pub sink: NotificationSink,
+    /// Connection limits of [`serve`] (not used by [`router`]).
+    pub limits: WebhookLimits,
 }
 
 impl WebhookState {
@@ -315,7 +423,14 @@ impl WebhookState {
             path: DEFAULT_CALLBACK_PATH.to_string(),
             auth,
             sink,
+            limits: WebhookLimits::default(),
         }
+    }
+
+    /// Serve with `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: WebhookLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Mount at `path` instead.
@@ -407,18 +522,8 @@ pub async fn serve_with(
             reason: "notification auth can only be disabled on a loopback address".into(),
         });
     }
-    tracing::info!(%addr, path = %state.path, "notification webhook listening");
-    axum::serve(
-        listener,
-        router(state)
-            .merge(extra)
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| CaptureError::Io {
-        action: "serve webhook on",
-        path: addr.to_string().into(),
-        source: e,
-    })
+    tracing::info!(%addr, path = %state.path, limits = ?state.limits, "notification webhook listening");
+    let limits = state.limits;
+    crate::http_server::serve_router(listener, router(state).merge(extra), limits, shutdown).await;
+    Ok(())
 }

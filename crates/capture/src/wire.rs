@@ -77,8 +77,8 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ValidationError {
     }
 }
 
-/// The media to play: `mediaInfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The media to play: `mediaInfo` (`Debug` redacts the URI: `secret.rs`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaInfo {
     /// URI of a 16 kHz 16-bit mono WAV.
@@ -455,8 +455,9 @@ impl fmt::Display for ResultInfo {
 /// A `recordOperation` as Graph returns it from the POST or in a notification.
 ///
 /// Accepts v1.0 fields, beta `completionReason`, and the legacy names
-/// `recordResourceLocation` / `recordResourceAccessToken`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+/// `recordResourceLocation` / `recordResourceAccessToken`. `Debug` redacts
+/// the location (`secret.rs`).
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordOperation {
     /// `@odata.type`, e.g. `#microsoft.graph.recordOperation`.
@@ -587,8 +588,9 @@ pub struct CommsNotifications {
     pub value: Vec<CommsNotification>,
 }
 
-/// One `commsNotification`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One `commsNotification`. `Debug` leaves out `resourceData`, which holds
+/// the recording location and token (`secret.rs`).
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommsNotification {
     /// `created`, `updated` or `deleted` (`deleted`: the operation finished).

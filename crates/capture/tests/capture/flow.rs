@@ -53,6 +53,7 @@ fn short_deadline() -> RecordOptions {
 fn fast_download() -> DownloadOptions {
     DownloadOptions {
         backoff: Duration::from_millis(10),
+        policy: voxcap_capture::DownloadPolicy::loopback_http(),
         ..DownloadOptions::default()
     }
 }

@@ -39,6 +39,14 @@ async fn store(redis: &LocalRedis, id: &str) -> (Arc<RedisStore>, Arc<Collect>) 
     (s, target)
 }
 
+// Adopted records must carry GUID operation ids (issue 14: ids from Redis
+// are validated on adoption), so the takeover tests name theirs so.
+const COMPLETED: &str = "c0000000-0000-4000-8000-000000000001";
+const EXPIRED: &str = "e0000000-0000-4000-8000-000000000002";
+const WAITING: &str = "f0000000-0000-4000-8000-000000000003";
+const SLOW: &str = "50000000-0000-4000-8000-000000000004";
+const RELEASED: &str = "a0000000-0000-4000-8000-000000000005";
+
 fn pending(call: &str, op: &str, deadline_ms: u64) -> PendingOperation {
     PendingOperation {
         call_id: call.into(),
@@ -167,20 +175,20 @@ async fn a_dead_instance_is_taken_over() {
     let redis = LocalRedis::start().unwrap();
     let (a, _) = store(&redis, "inst-a").await;
     let (b, b_got) = store(&redis, "inst-b").await;
-    let waiting = OperationKey::new("c", "waiting");
-    let done = OperationKey::new("c", "completed");
-    let expired = OperationKey::new("c", "expired");
-    a.register(&waiting, &pending("c", "waiting", 60_000))
+    let waiting = OperationKey::new("c", WAITING);
+    let done = OperationKey::new("c", COMPLETED);
+    let expired = OperationKey::new("c", EXPIRED);
+    a.register(&waiting, &pending("c", WAITING, 60_000))
         .await
         .unwrap();
-    a.register(&done, &pending("c", "completed", 60_000))
+    a.register(&done, &pending("c", COMPLETED, 60_000))
         .await
         .unwrap();
-    a.register(&expired, &pending("c", "expired", 1))
+    a.register(&expired, &pending("c", EXPIRED, 1))
         .await
         .unwrap();
     let ttl = Duration::from_secs(60);
-    let op = completion("completed", "tok");
+    let op = completion(COMPLETED, "tok");
     assert_eq!(
         b.complete(&done, &op, ttl).await.unwrap(),
         Disposition::Deliver
@@ -197,12 +205,16 @@ async fn a_dead_instance_is_taken_over() {
         .iter()
         .map(|o| o.key.operation_id.as_str())
         .collect();
-    assert_eq!(ids, ["completed", "expired", "waiting"]);
+    let want: Vec<String> = [COMPLETED, EXPIRED, WAITING]
+        .iter()
+        .map(|s| voxcap_capture::wire::NormalizedId::new(s).to_string())
+        .collect();
+    assert_eq!(ids, want);
     assert!(orphans.iter().all(|o| o.previous_owner == "inst-a"));
     assert_eq!(orphans[0].completion.as_deref(), Some(&op));
     assert_eq!(
         orphans[0].pending.client_context.as_deref(),
-        Some("ctx-completed")
+        Some(format!("ctx-{COMPLETED}").as_str())
     );
     assert_eq!(orphans[1].remaining, Duration::ZERO);
     assert!(orphans[2].remaining > Duration::from_secs(50));
@@ -217,7 +229,7 @@ async fn a_dead_instance_is_taken_over() {
         Abandoned::Lost
     ));
     // A completion for an adopted operation now goes to the adopter.
-    let late = completion("waiting", "tok2");
+    let late = completion(WAITING, "tok2");
     assert_eq!(
         b.complete(&waiting, &late, ttl).await.unwrap(),
         Disposition::Deliver
@@ -233,8 +245,8 @@ async fn the_old_owner_learns_it_was_taken_over() {
     let redis = LocalRedis::start().unwrap();
     let (a, _) = store(&redis, "inst-a").await;
     let (b, _) = store(&redis, "inst-b").await;
-    let k = OperationKey::new("c", "slow");
-    a.register(&k, &pending("c", "slow", 60_000)).await.unwrap();
+    let k = OperationKey::new("c", SLOW);
+    a.register(&k, &pending("c", SLOW, 60_000)).await.unwrap();
     // A's heartbeat goes away (a long pause), B adopts.
     a.shutdown().await;
     assert_eq!(b.adopt_orphans().await.unwrap().len(), 1);
@@ -274,8 +286,8 @@ async fn a_released_operation_is_adopted_by_the_fleet() {
     let redis = LocalRedis::start().unwrap();
     let (a, _) = store(&redis, "inst-a").await;
     let (b, _) = store(&redis, "inst-b").await;
-    let k = OperationKey::new("c", "released");
-    a.register(&k, &pending("c", "released", 60_000))
+    let k = OperationKey::new("c", RELEASED);
+    a.register(&k, &pending("c", RELEASED, 60_000))
         .await
         .unwrap();
     assert!(
