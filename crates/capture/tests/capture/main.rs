@@ -3,6 +3,7 @@
 //! `redis-server` on loopback.
 
 mod flow;
+mod hardening;
 mod harness;
 #[cfg(feature = "redis")]
 mod redis_store;

@@ -11,7 +11,7 @@ use voxcap_capture::store::{
     Abandoned, DeliveryTarget, Disposition, OperationStore, PendingOperation, Registration,
 };
 use voxcap_capture::wire::{OperationKey, RecordOperation};
-use voxcap_emulator::LocalRedis;
+use voxcap_testkit::LocalRedis;
 
 #[derive(Default)]
 struct Collect {

@@ -244,7 +244,7 @@ contract!(in_memory_store, in_memory());
 #[cfg(feature = "redis")]
 async fn redis() -> Fixture {
     use voxcap_capture::redis_store::{RedisStore, RedisStoreConfig};
-    let server = voxcap_emulator::LocalRedis::start().expect("redis-server starts");
+    let server = voxcap_testkit::LocalRedis::start().expect("redis-server starts");
     let mut c = RedisStoreConfig::new(server.url());
     c.instance_id = "contract".into();
     let store = RedisStore::connect(c).await.expect("connect");

@@ -22,7 +22,7 @@ use axum::Router;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use voxcap_capture::download::{download_and_analyze, DownloadOptions, DownloadPolicy};
@@ -663,46 +663,13 @@ async fn forwarded_headers_are_refused_when_auth_is_disabled() {
 
 // ------------------------------------------------------ JWKS and tenant (7, 8)
 
-struct TestKey {
-    der: Vec<u8>,
-    jwks: String,
-}
-
-fn test_key() -> &'static TestKey {
-    use rsa::pkcs1::EncodeRsaPrivateKey;
-    use rsa::traits::PublicKeyParts;
-    static KEY: OnceLock<TestKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let k = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-        let b64 = |b: Vec<u8>| base64url(&b);
-        let jwks = serde_json::json!({"keys": [{
-            "kty": "RSA", "use": "sig", "kid": "genuine", "alg": "RS256",
-            "n": b64(k.n().to_bytes_be()), "e": b64(k.e().to_bytes_be()),
-        }]});
-        TestKey {
-            der: k.to_pkcs1_der().unwrap().as_bytes().to_vec(),
-            jwks: jwks.to_string(),
-        }
-    })
-}
-
-fn base64url(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..(c.len() + 1) {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+/// The emulator's process-wide signing key stands for Graph's: its JWKS is
+/// what the test key endpoint serves.
+fn test_key() -> voxcap_emulator::signing::EmulatorKey {
+    voxcap_emulator::signing::EmulatorKey::shared().expect("test signing key")
 }
 
 fn token(kid: &str, tid: &str) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some(kid.into());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -711,12 +678,7 @@ fn token(kid: &str, tid: &str) -> String {
         "iss": "https://graph.microsoft.com", "aud": "app-id",
         "iat": now, "nbf": now - 60, "exp": now + 3600, "tid": tid,
     });
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_rsa_der(&test_key().der),
-    )
-    .unwrap()
+    test_key().sign_with_kid(&claims, kid)
 }
 
 #[derive(Default)]
@@ -753,11 +715,7 @@ async fn key_endpoint() -> (String, Arc<KeyEndpoint>) {
                 if st.failing.load(Ordering::SeqCst) {
                     return StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 }
-                (
-                    [("content-type", "application/json")],
-                    test_key().jwks.clone(),
-                )
-                    .into_response()
+                axum::Json(test_key().jwks()).into_response()
             }),
         )
         .with_state(st.clone());
@@ -809,7 +767,7 @@ async fn failing_key_endpoint_is_fetched_at_most_twice_for_30_forged_kids() {
 async fn forged_kids_refetch_a_working_key_endpoint_at_most_twice() {
     let (openid, st) = key_endpoint().await;
     let v = verifier(&openid, &[]);
-    assert!(v.verify(&token("genuine", "t")).await.is_ok());
+    assert!(v.verify(&token(test_key().kid(), "t")).await.is_ok());
     forge_30(&v).await;
     let n = st.fetches.load(Ordering::SeqCst);
     println!("figure: key endpoint working, 1 genuine + 30 forged kids: {n} key-endpoint fetches");
@@ -825,7 +783,7 @@ async fn genuine_tokens_are_not_delayed_behind_a_slow_key_fetch() {
     cfg.openid_config_url = openid;
     cfg.min_refetch_interval = Duration::ZERO;
     let v = Arc::new(JwtVerifier::new(reqwest::Client::new(), cfg));
-    assert!(v.verify(&token("genuine", "t")).await.is_ok());
+    assert!(v.verify(&token(test_key().kid(), "t")).await.is_ok());
     st.delay_ms.store(2000, Ordering::SeqCst);
     // No rate limit here, so each forged kid refetches (2 s each, one at a
     // time): the lock is held for the whole test.
@@ -835,7 +793,7 @@ async fn genuine_tokens_are_not_delayed_behind_a_slow_key_fetch() {
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    assert!(v.verify(&token("genuine", "t")).await.is_ok());
+    assert!(v.verify(&token(test_key().kid(), "t")).await.is_ok());
     let took = started.elapsed();
     println!("figure: genuine token verified in {took:?} while a 2 s key fetch was in progress");
     assert!(took < Duration::from_millis(500), "{took:?}");
@@ -847,11 +805,11 @@ async fn genuine_tokens_are_not_delayed_behind_a_slow_key_fetch() {
 async fn tokens_from_other_tenants_are_refused_when_an_allow_list_is_set() {
     let (openid, _st) = key_endpoint().await;
     let v = verifier(&openid, &["Tenant-A"]);
-    assert!(v.verify(&token("genuine", "tenant-a")).await.is_ok());
-    let e = v.verify(&token("genuine", "tenant-b")).await.unwrap_err();
+    assert!(v.verify(&token(test_key().kid(), "tenant-a")).await.is_ok());
+    let e = v.verify(&token(test_key().kid(), "tenant-b")).await.unwrap_err();
     assert!(e.to_string().contains("tenant-b"), "{e}");
     let open = verifier(&openid, &[]);
-    assert!(open.verify(&token("genuine", "tenant-b")).await.is_ok());
+    assert!(open.verify(&token(test_key().kid(), "tenant-b")).await.is_ok());
     // Oversized bearer tokens are refused before parsing.
     let huge = "a".repeat(16 * 1024 + 1);
     assert!(v.verify(&huge).await.is_err());
@@ -1005,7 +963,7 @@ mod redis {
     use voxcap_capture::redis_store::{RedisStore, RedisStoreConfig};
     use voxcap_capture::store::{OperationStore, PendingOperation};
     use voxcap_capture::wire::OperationKey;
-    use voxcap_emulator::LocalRedis;
+    use voxcap_testkit::LocalRedis;
 
     async fn store(redis: &LocalRedis, id: &str, limits: EarlyBufferLimits) -> Arc<RedisStore> {
         let mut c = RedisStoreConfig::new(redis.url());
