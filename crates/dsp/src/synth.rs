@@ -4,10 +4,7 @@
 //! the same on every machine and every run. Levels are in dBFS, where 0 dBFS
 //! is a full-scale sine's *peak* (amplitude 1.0). Noise levels are RMS dBFS.
 
-// The keypad tables belong to the detector (`crate::keypad`); they are
-// re-exported here because generators and their users name them with the
-// signals they describe.
-pub use crate::keypad::{dtmf_frequencies, DTMF_DIGITS, DTMF_HIGH_HZ, DTMF_KEYPAD, DTMF_LOW_HZ};
+use crate::keypad::{dtmf_frequencies, DTMF_DIGITS};
 
 /// Converts a level in dBFS to a linear amplitude (0 dBFS = 1.0).
 pub fn dbfs_to_amplitude(dbfs: f32) -> f32 {

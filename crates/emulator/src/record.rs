@@ -108,7 +108,7 @@ pub(crate) fn validate(req: &RecordRequest, flavor: Flavor) -> Result<RecordPara
         let all_dtmf = !keys.is_empty()
             && keys
                 .iter()
-                .all(|c| voxcap_dsp::synth::dtmf_frequencies(*c).is_some());
+                .all(|c| voxcap_dsp::keypad::dtmf_frequencies(*c).is_some());
         if !all_dtmf || (!legacy && keys.len() != 1) {
             return Err(ApiError::bad_request(format!(
                 "stopTones[{i}] = {t:?} is not a DTMF key (one of 0-9, *, #, A-D)"

@@ -273,7 +273,7 @@ impl Scenario {
                     level_dbfs,
                 } => {
                     let digit = digit.to_ascii_uppercase();
-                    if synth::dtmf_frequencies(digit).is_none() {
+                    if voxcap_dsp::keypad::dtmf_frequencies(digit).is_none() {
                         return Err(invalid(format!(
                             "step {i}: {digit:?} is not a DTMF key (0-9, *, #, A-D)"
                         )));

@@ -806,10 +806,16 @@ async fn tokens_from_other_tenants_are_refused_when_an_allow_list_is_set() {
     let (openid, _st) = key_endpoint().await;
     let v = verifier(&openid, &["Tenant-A"]);
     assert!(v.verify(&token(test_key().kid(), "tenant-a")).await.is_ok());
-    let e = v.verify(&token(test_key().kid(), "tenant-b")).await.unwrap_err();
+    let e = v
+        .verify(&token(test_key().kid(), "tenant-b"))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("tenant-b"), "{e}");
     let open = verifier(&openid, &[]);
-    assert!(open.verify(&token(test_key().kid(), "tenant-b")).await.is_ok());
+    assert!(open
+        .verify(&token(test_key().kid(), "tenant-b"))
+        .await
+        .is_ok());
     // Oversized bearer tokens are refused before parsing.
     let huge = "a".repeat(16 * 1024 + 1);
     assert!(v.verify(&huge).await.is_err());
