@@ -267,7 +267,7 @@ fn flaky(bytes: &[u8]) -> Verdict {
         1 => Verdict::Internal("caught".into()),
         2 => Verdict::Broken("broken".into()),
         3 => {
-            std::thread::sleep(Duration::from_millis(400));
+            std::thread::sleep(Duration::from_millis(1500));
             Verdict::Fine("slow")
         }
         _ => Verdict::Fine("ok"),
@@ -277,8 +277,8 @@ fn flaky(bytes: &[u8]) -> Verdict {
 #[test]
 fn the_harness_reports_panics_caught_panics_broken_outputs_and_timeouts() {
     let mut c = campaign(40);
-    c.timeout = Duration::from_millis(150);
-    c.abandon_after = Duration::from_secs(5);
+    c.timeout = Duration::from_millis(500);
+    c.abandon_after = Duration::from_secs(10);
     c.save_dir = None;
     c.workers = 4;
     let mut expected = [0usize; 4];
@@ -309,7 +309,7 @@ fn the_harness_reports_panics_caught_panics_broken_outputs_and_timeouts() {
 
 fn stall_forever(bytes: &[u8]) -> Verdict {
     if fnv(bytes) % 50 == 0 {
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_secs(6));
     }
     Verdict::Fine("ok")
 }
@@ -317,14 +317,14 @@ fn stall_forever(bytes: &[u8]) -> Verdict {
 #[test]
 fn a_hang_is_reported_and_the_run_abandoned() {
     let mut c = campaign(40);
-    c.timeout = Duration::from_millis(100);
-    c.abandon_after = Duration::from_millis(300);
+    c.timeout = Duration::from_millis(500);
+    c.abandon_after = Duration::from_secs(1);
     c.save_dir = None;
     c.workers = 1;
     let out = harness::run(c, stall_forever);
     assert!(out.hung);
     assert_eq!(out.count(FindingKind::Timeout), 1);
-    assert!(out.wall < Duration::from_secs(2), "{:?}", out.wall);
+    assert!(out.wall < Duration::from_secs(4), "{:?}", out.wall);
 }
 
 /// Every saved input in `testdata/malformed/` (the hand-made corpus and the

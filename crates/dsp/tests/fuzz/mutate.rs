@@ -4,24 +4,22 @@
 //! A case is a pure function of (base seed, seed index, case index), so any
 //! finding is replayed by its numbers alone, whatever the thread count.
 
+use voxcap_dsp::synth::Rng;
+
 use crate::seeds::{Layout, Seed};
 
-/// SplitMix64: small, fast, and good enough to pick mutations.
-pub struct SplitMix(u64);
+/// The case generator: `synth::Rng` (SplitMix64) with the picks a mutator needs.
+pub struct SplitMix(Rng);
 
 impl SplitMix {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
-        SplitMix(seed)
+        SplitMix(Rng::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A value in `0..n` (`n > 0`).
