@@ -48,14 +48,18 @@ fn exercise(bytes: &[u8]) {
                 }
             }
         }
-        let _ = analyze_reader(
+        // analyze_reader turns a panic into an `internal` error, so a caught
+        // panic must fail this test as an uncaught one would.
+        if let Err(e) = analyze_reader(
             "fuzz",
             Cursor::new(bytes.to_vec()),
             &AnalysisConfig {
                 lenient,
                 ..AnalysisConfig::default()
             },
-        );
+        ) {
+            assert_ne!(e.kind(), "internal", "{e}");
+        }
     }
 }
 
