@@ -21,7 +21,7 @@ use serde::Serialize;
 use voxcap_dsp::verify::{CompletionReason, RecordSettings, ReportedOutcome};
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 
-use crate::trim_out;
+use voxcap_bot::trim_out;
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]

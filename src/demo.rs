@@ -8,46 +8,32 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use voxcap::emulated::EmulatedSetup;
-use voxcap::record::{ApiKind, OutcomeKind, RecordPlan};
+use voxcap_bot::emulated::EmulatedSetup;
+use voxcap_bot::{ApiKind, RecordPlan};
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_emulator::EmulatorConfig;
+
+/// A scenario of `testdata/scenarios/` by name, with its text.
+macro_rules! scenario {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../testdata/scenarios/", $name, ".json")),
+        )
+    };
+}
 
 /// The scenarios shipped in `testdata/scenarios/`, embedded so the demo
 /// runs from any directory.
 const SCENARIOS: &[(&str, &str)] = &[
-    (
-        "stop_tone_hash",
-        include_str!("../testdata/scenarios/stop_tone_hash.json"),
-    ),
-    (
-        "answer_then_silence",
-        include_str!("../testdata/scenarios/answer_then_silence.json"),
-    ),
-    (
-        "hangup_mid_answer",
-        include_str!("../testdata/scenarios/hangup_mid_answer.json"),
-    ),
-    (
-        "noisy_answer_then_star",
-        include_str!("../testdata/scenarios/noisy_answer_then_star.json"),
-    ),
-    (
-        "pause_inside_answer",
-        include_str!("../testdata/scenarios/pause_inside_answer.json"),
-    ),
-    (
-        "prompt_fails",
-        include_str!("../testdata/scenarios/prompt_fails.json"),
-    ),
-    (
-        "silent_caller",
-        include_str!("../testdata/scenarios/silent_caller.json"),
-    ),
-    (
-        "talk_past_max_duration",
-        include_str!("../testdata/scenarios/talk_past_max_duration.json"),
-    ),
+    scenario!("stop_tone_hash"),
+    scenario!("answer_then_silence"),
+    scenario!("hangup_mid_answer"),
+    scenario!("noisy_answer_then_star"),
+    scenario!("pause_inside_answer"),
+    scenario!("prompt_fails"),
+    scenario!("silent_caller"),
+    scenario!("talk_past_max_duration"),
 ];
 
 /// Arguments of `voxcap demo`.
@@ -116,7 +102,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         };
         let outcome = setup.bot.record(&call_id, &plan).await;
         setup.stop().await;
-        let outcome = outcome?;
+        let outcome = outcome.map_err(crate::record_cmd::bot_error)?;
         let op = &outcome.operation;
         println!("operation  {} {}", op.id, op.status);
         println!(
@@ -149,10 +135,6 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 l.as_secs_f64() * 1e3
             );
         }
-        Ok(match outcome.kind {
-            OutcomeKind::Recorded => ExitCode::SUCCESS,
-            OutcomeKind::Failed => ExitCode::from(3),
-            OutcomeKind::Lost => ExitCode::from(4),
-        })
+        Ok(crate::record_cmd::exit_code(&outcome))
     })
 }

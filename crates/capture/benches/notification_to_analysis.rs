@@ -15,7 +15,6 @@ mod harness;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use harness::mock_graph::{MockGraph, Scenario, APP_ID};
 use harness::{start_bot, wav, Auth, Credentials};
-use std::io::Read;
 use std::time::{Duration, Instant};
 use voxcap_capture::download::{download_and_analyze, DownloadOptions};
 use voxcap_capture::wire::RecordResponseRequest;
@@ -72,7 +71,7 @@ fn bench(c: &mut Criterion) {
                         &out,
                         &permit,
                         &DownloadOptions::default(),
-                        |r: &mut dyn Read| std::io::copy(r, &mut std::io::sink()).unwrap(),
+                        |mut r| std::io::copy(&mut r, &mut std::io::sink()).unwrap(),
                     )
                     .await
                     .unwrap();

@@ -11,6 +11,10 @@
 //! - [`compliance`]: [`RecordingPermit`], required to persist media.
 //! - [`download`]: streaming download into a file and an analysis closure.
 //! - [`secret`]: redaction of tokens in logs and errors.
+//! - [`instance_id`]: the `host-pid-random` id of a fleet instance or worker;
+//!   `redis_conn` (feature `redis`): the one Redis connection helper (TLS,
+//!   bounded handshake) the store, the bot and the batch queue share.
+//! - [`atomic_file`]: JSON files written atomically (temp, fsync, rename).
 //!
 //! Invariants: no token is ever formatted (see [`secret::Secret`]); the Graph
 //! app token never goes to the recording host; a POST is repeated only when
@@ -18,10 +22,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod atomic_file;
 pub mod client;
 pub mod compliance;
 pub mod download;
 pub mod error;
+pub mod instance_id;
+#[cfg(feature = "redis")]
+pub mod redis_conn;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 pub mod secret;
@@ -32,7 +40,7 @@ pub mod wire;
 
 pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
 pub use compliance::{RecordingEnd, RecordingPermit};
-pub use download::{download_and_analyze, DownloadInfo, DownloadOptions};
+pub use download::{download_and_analyze, DownloadInfo, DownloadOptions, RecordingReader};
 pub use error::{CaptureError, Result};
 pub use secret::Secret;
 pub use tracker::{
