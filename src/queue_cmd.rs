@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use voxcap_capture::instance_id::generate_instance_id;
-use voxcap_capture::secret::redact_url;
 use voxcap_queue::{
     collect_results, enqueue_files, run_worker, CollectedResults, Enqueued, Job, JobFailure,
     JobOptions, ResultsStatus, WorkerConfig,
@@ -243,7 +242,7 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "voxcap: worker {consumer}: queue {} at {}, {slots} slot(s)",
         args.target.queue,
-        redact_url(&args.target.redis)
+        target.shown_url()
     );
     let started = Instant::now();
     let rt = runtime()?;

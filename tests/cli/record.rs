@@ -7,15 +7,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voxcap_bot::emulated::{self, EmulatedSetup};
-use voxcap_bot::{ApiKind, Outcome, OutcomeKind, RecordPlan};
-use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_dsp::verify::CompletionVerdict;
-use voxcap_emulator::{EmulatorConfig, RunningEmulator};
+use voxcap_bot::emulated::EmulatedSetup;
+use voxcap_emulator::EmulatorConfig;
 
 // ---- harness ----------------------------------------------------------------
 
@@ -44,24 +40,6 @@ fn stop_tone_caller(faults: Value) -> Value {
             {"type": "silence"}
         ]
     })
-}
-
-fn plan(dir: &Path) -> RecordPlan {
-    RecordPlan {
-        api: ApiKind::RecordResponse,
-        request: RecordResponseRequest {
-            stop_tones: vec!["#".into()],
-            ..RecordResponseRequest::default()
-        },
-        recording_status: true,
-        prompt_duration: Duration::ZERO,
-        out_dir: dir.to_path_buf(),
-    }
-}
-
-async fn record(setup: &EmulatedSetup, scenario: &Value, dir: &Path) -> anyhow::Result<Outcome> {
-    let call = setup.create_call(Some(scenario)).await?;
-    setup.bot.record(&call, &plan(dir)).await
 }
 
 fn voxcap(args: &[&str], envs: &[(&str, &str)]) -> (Output, Duration) {

@@ -69,6 +69,13 @@ impl std::fmt::Debug for QueueTarget {
     }
 }
 
+impl QueueTarget {
+    /// The URL as messages and logs may show it: password removed.
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
+    }
+}
+
 /// The URL as messages show it: redacted, and withheld whole when it has
 /// no scheme (then nothing tells a password from a host name).
 pub(crate) fn shown_url(url: &str) -> String {

@@ -8,7 +8,6 @@
 //! emulator's app id, keys from its OpenID configuration).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -4,11 +4,7 @@
 //! completion that arrives while Redis is down. (The `voxcap serve` and
 //! `record --redis` processes are tested in the root's tests/cli/fleet.rs.)
 
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +13,6 @@ use voxcap_bot::emulated::{bot_config, create_call};
 use voxcap_bot::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
 use voxcap_capture::redis_store::RedisStoreConfig;
 use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID};
 use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
 
 /// An emulator on loopback; `time_scale` 1.0 runs callers in real time
@@ -41,10 +36,6 @@ async fn emulator_at(time_scale: f64) -> RunningEmulator {
     )
     .await
     .unwrap()
-}
-
-async fn emulator() -> RunningEmulator {
-    emulator_at(EmulatorConfig::default().time_scale).await
 }
 
 /// A bot in this process whose operations live in `redis`.
