@@ -159,16 +159,13 @@ pub fn read_redis_ca(path: Option<&std::path::Path>) -> anyhow::Result<Option<Ve
 /// A bot error with the flag that sets what it is about.
 pub fn bot_error(e: BotError) -> anyhow::Error {
     let flag = match e.setting() {
-        Some(Setting::CallbackPath) => Some("--callback-path"),
-        Some(Setting::Listen) => Some("--listen"),
-        Some(Setting::Store) => Some("--redis"),
-        Some(Setting::OutDir) => Some("--out"),
-        _ => None,
+        Some(Setting::CallbackPath) => "--callback-path",
+        Some(Setting::Listen) => "--listen",
+        Some(Setting::Store) => "--redis",
+        Some(Setting::OutDir) => "--out",
+        _ => return anyhow::Error::new(e),
     };
-    match flag {
-        Some(flag) => anyhow::Error::new(e).context(flag),
-        None => anyhow::Error::new(e),
-    }
+    anyhow::Error::new(e).context(flag)
 }
 
 impl BotArgs {

@@ -1,15 +1,7 @@
-//! `voxcap serve`: one stateless member of a bot fleet (the loop itself is
-//! [`voxcap_bot::serve`]; this module adds the flags and the output). It runs the
-//! verified notification webhook (completions it receives are forwarded
-//! through Redis to the instance that placed the operation), `/healthz` and
-//! `/readyz`, and a takeover loop that finishes the operations of instances
-//! that died: completed recordings are downloaded and analysed into
-//! `--out`, pending ones are awaited until their deadline, expired ones are
-//! reported `lost`. Each finished takeover prints one JSON line on stdout.
-//!
-//! SIGTERM or ctrl-c: stop scanning, give in-flight work `--drain-timeout`
-//! seconds, then delete the heartbeat so the rest of the fleet takes over
-//! whatever is left at once.
+//! `voxcap serve`: the flags and the output of one stateless fleet member;
+//! the loop (webhook, `/healthz`, `/readyz`, takeover of dead instances'
+//! operations, drain on SIGTERM or ctrl-c) is [`voxcap_bot::serve`]. Each
+//! finished takeover prints one JSON line on stdout.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -55,7 +55,7 @@ impl Bot {
             TokenSource::Static(t) => builder.static_token(t),
             TokenSource::ClientCredentials(c) => builder.client_credentials(c),
         };
-        let client = builder.build().map_err(BotError::Client)?;
+        let client = builder.build().map_err(|e| BotError::Client(Box::new(e)))?;
         let tracker_config = TrackerConfig {
             deadline_margin: config.deadline_margin,
             ..TrackerConfig::default()
@@ -63,7 +63,9 @@ impl Bot {
         let (tracker, redis) = match config.store {
             StoreChoice::InMemory => (OperationTracker::new(client.clone(), tracker_config), None),
             StoreChoice::Redis(rc) => {
-                let store = RedisStore::connect(rc).await.map_err(BotError::Store)?;
+                let store = RedisStore::connect(rc)
+                    .await
+                    .map_err(|e| BotError::Store(Box::new(e)))?;
                 let tracker = OperationTracker::with_store(
                     client.clone(),
                     tracker_config,
@@ -168,7 +170,7 @@ impl Bot {
             .tracker
             .adopt_orphans()
             .await
-            .map_err(BotError::Takeover)?;
+            .map_err(|e| BotError::Takeover(Box::new(e)))?;
         Ok(adopted
             .into_iter()
             .map(|a| {

@@ -55,10 +55,10 @@ pub enum BotError {
     },
     /// The Graph client could not be built.
     #[error("Graph client: {0}")]
-    Client(#[source] CaptureError),
+    Client(#[source] Box<CaptureError>),
     /// The shared operation store is unusable.
     #[error("the shared operation store is unusable: {0}")]
-    Store(#[source] CaptureError),
+    Store(#[source] Box<CaptureError>),
     /// The output directory could not be created.
     #[error("output directory {}: {source}", path.display())]
     OutDir {
@@ -79,7 +79,7 @@ pub enum BotError {
         step: &'static str,
         /// Why it failed.
         #[source]
-        source: CaptureError,
+        source: Box<CaptureError>,
     },
     /// The downloaded recording could not be analysed.
     #[error("{}: analysing: {source}", path.display())]
@@ -88,7 +88,7 @@ pub enum BotError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: AnalysisError,
+        source: Box<AnalysisError>,
     },
     /// The trimmed copy could not be decoded or written.
     #[error("{}: {step}: {reason}", path.display())]
@@ -105,7 +105,7 @@ pub enum BotError {
     Write(#[source] std::io::Error),
     /// Taking over the operations of dead instances failed.
     #[error("taking over operations of dead instances: {0}")]
-    Takeover(#[source] CaptureError),
+    Takeover(#[source] Box<CaptureError>),
     /// A background task ended without an answer.
     #[error("{what}: the task failed: {reason}")]
     Task {

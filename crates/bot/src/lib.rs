@@ -8,12 +8,12 @@
 //! [`StoreChoice`]) [`Bot::take_over`] finishes the operations of dead
 //! instances, and [`serve::serve`] is the loop of a fleet member.
 //!
-//! - [`config`]: [`BotConfig`], [`RecordPlan`];
-//! - [`outcome`]: [`Outcome`] and the report objects;
-//! - [`settings`]: a Graph request and its completion as the analysis's
-//!   [`voxcap_dsp::verify::RecordSettings`];
-//! - [`trim_out`]: the trimmed-copy writer;
-//! - [`serve`]: the fleet member's loop;
+//! - [`config`] holds [`BotConfig`] and [`RecordPlan`];
+//! - [`outcome`] holds [`Outcome`] and the report objects;
+//! - [`settings`] turns a Graph request and its completion into the
+//!   analysis's [`voxcap_dsp::verify::RecordSettings`];
+//! - [`trim_out`] writes the trimmed copy;
+//! - [`serve`] is the fleet member's loop;
 //! - `emulated` (feature `emulator`): a bot wired to an in-process emulator.
 //!
 //! Invariants: errors ([`BotError`]) name the call, operation or file and

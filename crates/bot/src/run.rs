@@ -52,7 +52,7 @@ impl Core {
                         call_id: call_id.to_string(),
                         operation_id: None,
                         step: "updateRecordingStatus(recording)",
-                        source,
+                        source: Box::new(source),
                     })?,
             )
         } else {
@@ -77,7 +77,7 @@ impl Core {
                     call_id: call_id.to_string(),
                     operation_id: None,
                     step: "starting the recording",
-                    source: e,
+                    source: Box::new(e),
                 });
             }
         };
@@ -219,14 +219,14 @@ impl Core {
                             call_id: call_id.to_string(),
                             operation_id: Some(op_id),
                             step: "downloading the recording",
-                            source: e,
+                            source: Box::new(e),
                         });
                     }
                 };
                 let finish = async {
                     let report = analysed.map_err(|source| BotError::Analysis {
                         path: wav.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
                     let trimmed = dir.join(format!("{op_id}.trimmed.wav"));
                     let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);

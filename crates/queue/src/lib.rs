@@ -24,10 +24,10 @@
 //! With a root directory ([`WorkerConfig::root`]) a worker opens only files
 //! inside it, and a stored error never quotes a file's bytes.
 //!
-//! - [`client`]: [`Queue`], the commands, and [`enqueue_files`] /
-//!   [`collect_results`] for the command line;
-//! - [`worker`]: [`run_worker`];
-//! - [`job`], [`summary`], [`keys`], [`error`]: the data.
+//! - [`client`] holds [`Queue`] and its commands, and [`enqueue_files`]
+//!   and [`collect_results`] for the command line;
+//! - [`worker`] holds [`run_worker`];
+//! - [`job`], [`summary`], [`keys`] and [`error`] hold the data.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
