@@ -57,6 +57,20 @@ pub struct ConnectLimits {
     pub handshake: Duration,
 }
 
+impl ConnectLimits {
+    /// `timeout` for each attempt and each reply, `retries` reconnections
+    /// at most 2 s apart, and twice `timeout` for the whole handshake.
+    pub fn within(timeout: Duration, retries: usize) -> Self {
+        ConnectLimits {
+            connect_timeout: timeout,
+            response_timeout: timeout,
+            retries,
+            max_delay: Duration::from_secs(2),
+            handshake: timeout * 2,
+        }
+    }
+}
+
 /// Connects a [`ConnectionManager`] (which reconnects by itself later) and
 /// checks with a `PING` that the server answers.
 pub async fn connect(

@@ -321,14 +321,7 @@ impl RedisStore {
         }
         let client = redis_client(&config.url, config.ca_pem.as_deref())
             .map_err(|e| store_error(&config, "parsing the URL", e))?;
-        let limits = ConnectLimits {
-            connect_timeout: config.timeout,
-            response_timeout: config.timeout,
-            retries: 2,
-            max_delay: Duration::from_secs(2),
-            handshake: config.timeout * 2,
-        };
-        let mut conn = connect(&client, &limits)
+        let mut conn = connect(&client, &ConnectLimits::within(config.timeout, 2))
             .await
             .map_err(|e| store_error(&config, "connecting", e))?;
         let shared = Arc::new(Shared {
