@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use voxcap_bot::emulated::EmulatedSetup;
-use voxcap_bot::{ApiKind, RecordPlan};
-use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_bot::{ApiKind, RecordPlan, RecordSpec};
 use voxcap_emulator::EmulatorConfig;
 
 /// A scenario of `testdata/scenarios/` by name, with its text.
@@ -90,16 +89,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or("(no description)");
         println!("call       {call_id}");
         println!("caller     {caller}");
-        let plan = RecordPlan {
-            api: ApiKind::RecordResponse,
-            request: RecordResponseRequest {
-                stop_tones: vec!["#".into(), "*".into()],
-                ..RecordResponseRequest::default()
-            },
-            recording_status: true,
-            prompt_duration: std::time::Duration::ZERO,
-            out_dir: args.out.clone(),
+        let spec = RecordSpec {
+            stop_tones: "#*".into(),
+            ..RecordSpec::default()
         };
+        let plan = RecordPlan::new(ApiKind::RecordResponse, &spec, &args.out);
         let outcome = setup.bot.record(&call_id, &plan).await;
         setup.stop().await;
         let outcome = outcome.map_err(crate::record_cmd::bot_error)?;

@@ -256,16 +256,8 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     // return (a hung mount); exiting ends them.
     rt.shutdown_background();
     let stats = stats?;
-    eprintln!(
-        "voxcap: worker {consumer}: {} result(s) stored ({} failed, {} given up), {} reclaimed from other workers, {} duplicate(s), {} unstored, in {:.2} s",
-        stats.reported,
-        stats.failed,
-        stats.gave_up,
-        stats.reclaimed,
-        stats.duplicates,
-        stats.unrecorded,
-        started.elapsed().as_secs_f64()
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("voxcap: worker {consumer}: {stats}, in {seconds:.2} s");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,11 +13,10 @@ use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use voxcap_bot::{
     ApiKind, Bot, BotConfig, BotError, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan,
-    Setting, StoreChoice, TokenSource,
+    RecordSpec, Setting, StoreChoice, TokenSource,
 };
 use voxcap_capture::redis_conn::read_ca_pem;
 use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
 use voxcap_capture::{ClientCredentialsConfig, Secret};
 
 /// Which Graph action starts the recording.
@@ -237,43 +236,34 @@ impl BotArgs {
 impl RecordArgs {
     /// The operation these flags describe.
     pub fn plan(&self) -> RecordPlan {
-        let mut request = RecordResponseRequest {
-            prompts: self.prompt.iter().map(MediaPrompt::new).collect(),
-            barge_in_allowed: self.barge_in,
-            initial_silence_timeout_in_seconds: self.initial_silence,
-            max_silence_timeout_in_seconds: self.max_silence,
-            max_record_duration_in_seconds: self.max_record,
+        let spec = RecordSpec {
+            prompt_uri: self.prompt.clone(),
             play_beep: !self.no_beep,
-            stop_tones: self
-                .stop_tones
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != ',')
-                .map(String::from)
-                .collect(),
+            barge_in: self.barge_in,
+            stop_tones: self.stop_tones.clone(),
+            initial_silence_s: self.initial_silence,
+            max_silence_s: self.max_silence,
+            max_record_s: self.max_record,
             client_context: self.client_context.clone(),
-            ..RecordResponseRequest::default()
         };
-        request.stop_tones.dedup();
+        let api = match self.api {
+            ApiArg::RecordResponse => ApiKind::RecordResponse,
+            ApiArg::LegacyRecord => ApiKind::LegacyRecord,
+        };
         RecordPlan {
-            api: match self.api {
-                ApiArg::RecordResponse => ApiKind::RecordResponse,
-                ApiArg::LegacyRecord => ApiKind::LegacyRecord,
-            },
-            request,
             recording_status: !self.no_recording_status,
-            prompt_duration: Duration::ZERO,
-            out_dir: self.out.clone(),
+            ..RecordPlan::new(api, &spec, &self.out)
         }
     }
 }
 
 /// The exit code of an outcome.
 pub fn exit_code(o: &Outcome) -> ExitCode {
-    match o.kind {
-        OutcomeKind::Recorded => ExitCode::SUCCESS,
-        OutcomeKind::Failed => ExitCode::from(3),
-        OutcomeKind::Lost => ExitCode::from(4),
-    }
+    ExitCode::from(match o.kind {
+        OutcomeKind::Recorded => 0,
+        OutcomeKind::Failed => 3,
+        OutcomeKind::Lost => 4,
+    })
 }
 
 /// Runs `voxcap record`.

@@ -34,6 +34,8 @@ pub mod settings;
 pub mod trim_out;
 
 pub use bot::Bot;
-pub use config::{ApiKind, BotConfig, NotificationAuthMode, RecordPlan, StoreChoice, TokenSource};
+pub use config::{
+    ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, StoreChoice, TokenSource,
+};
 pub use error::{BotError, Result, Setting};
 pub use outcome::{OperationReport, Outcome, OutcomeKind, OutputFiles, ResultInfoReport};

@@ -74,6 +74,18 @@ pub struct WorkerStats {
     pub unrecorded: u64,
 }
 
+impl std::fmt::Display for WorkerStats {
+    /// One line, e.g. `12 result(s) stored (1 failed, 0 given up), 2
+    /// reclaimed from other workers, 0 duplicate(s), 0 unstored`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} result(s) stored ({} failed, {} given up), {} reclaimed from other workers, {} duplicate(s), {} unstored",
+            self.reported, self.failed, self.gave_up, self.reclaimed, self.duplicates, self.unrecorded
+        )
+    }
+}
+
 /// Runs a worker on `target` until `shutdown` resolves (then it finishes
 /// the jobs in flight) or, with `drain`, until the queue is empty.
 pub async fn run_worker(
