@@ -195,14 +195,9 @@ async fn permit_for_another_call_is_refused_before_downloading() {
         .await
         .unwrap();
     let (n, info) = rec
-        .download_and_analyze(
-            &bot.client,
-            &out,
-            &permit,
-            |mut r: voxcap_capture::RecordingReader| {
-                std::io::copy(&mut r, &mut std::io::sink()).unwrap()
-            },
-        )
+        .download_and_analyze(&bot.client, &out, &permit, |mut r| {
+            std::io::copy(&mut r, &mut std::io::sink()).unwrap()
+        })
         .await
         .unwrap();
     assert_eq!(n, info.bytes);
