@@ -190,18 +190,15 @@ impl Core {
                     result_info: rec.result_info.as_ref().into(),
                 };
                 let Some(permit) = permit else {
-                    let json = serde_json::json!({ "file": null, "operation": operation,
-                        "note": "not downloaded: without a recording status nothing may be persisted" });
-                    return Ok(Outcome {
-                        kind: OutcomeKind::Recorded,
-                        operation,
-                        report: None,
-                        json,
-                        json_path: None,
-                        files: None,
-                        download: None,
-                        notification_to_report: None,
-                    });
+                    let mut o = no_audio_outcome(OutcomeKind::Recorded, operation);
+                    if let Some(obj) = o.json.as_object_mut() {
+                        obj.insert(
+                            "note".into(),
+                            serde_json::json!(
+                            "not downloaded: without a recording status nothing may be persisted"),
+                        );
+                    }
+                    return Ok(o);
                 };
                 let config = settings::analysis_config(request, &rec);
                 let name = format!("{op_id}.wav");
