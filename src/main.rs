@@ -7,6 +7,9 @@
 //! exits 0 after a graceful shutdown; `results` adds 5 (some queued jobs
 //! have no result yet).
 
+// Argument docs are clap's help texts, which name placeholders like <seq>.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod analyze;
 mod demo;
 mod emulate;

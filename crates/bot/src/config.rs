@@ -34,7 +34,7 @@ pub enum NotificationAuthMode {
     InsecureLoopbackOnly,
 }
 
-/// Settings of a [`Bot`].
+/// Settings of a [`Bot`](crate::Bot).
 #[derive(Debug, Clone)]
 pub struct BotConfig {
     /// Graph base URL, e.g. `https://graph.microsoft.com/v1.0`.

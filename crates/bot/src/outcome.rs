@@ -69,7 +69,7 @@ pub struct OutputFiles {
     pub trimmed: PathBuf,
 }
 
-/// The result of [`Bot::record`].
+/// The result of [`Bot::record`](crate::Bot::record).
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// How it ended.
