@@ -74,14 +74,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             ..EmulatorConfig::default()
         };
         let setup = EmulatedSetup::start(config).await?;
-        println!(
-            "emulator   {} (Graph v1.0 at {}/v1.0)",
-            setup.emulator.base_url, setup.emulator.base_url
-        );
-        println!(
-            "webhook    {} (notifications verified as RS256 JWTs)",
-            setup.bot.callback_url()
-        );
+        let (url, hook) = (&setup.emulator.base_url, setup.bot.callback_url());
+        println!("emulator   {url} (Graph v1.0 at {url}/v1.0)");
+        println!("webhook    {hook} (notifications verified as RS256 JWTs)");
         let call_id = setup.create_call(Some(&scenario)).await?;
         let caller = scenario
             .get("description")
@@ -124,10 +119,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             println!("           {}", j.display());
         }
         if let Some(l) = outcome.notification_to_report {
-            println!(
-                "latency    {:.1} ms from notification to report",
-                l.as_secs_f64() * 1e3
-            );
+            let ms = l.as_secs_f64() * 1e3;
+            println!("latency    {ms:.1} ms from notification to report");
         }
         Ok(crate::record_cmd::exit_code(&outcome))
     })

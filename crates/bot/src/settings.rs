@@ -5,7 +5,7 @@
 
 use voxcap_capture::tracker::CompletedRecording;
 use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_dsp::verify::{RecordSettings, ReportedOutcome};
+use voxcap_dsp::verify::{CompletionReason, RecordSettings, ReportedOutcome};
 use voxcap_dsp::AnalysisConfig;
 
 /// The settings a recording made with `request` was made under.
@@ -43,9 +43,36 @@ pub fn analysis_config(
     }
 }
 
+/// What Graph reported, given as text (a completion reason such as
+/// `stopToneDetected`, or a numeric subcode such as `8514`), as the
+/// completion check wants it; empty or absent is "nothing reported".
+pub fn reported_outcome(text: Option<&str>) -> ReportedOutcome {
+    match text.map(str::trim) {
+        None | Some("") => ReportedOutcome::default(),
+        Some(r) => match r.parse::<u32>() {
+            Ok(code) => ReportedOutcome {
+                completion_reason: None,
+                subcode: Some(code),
+            },
+            Err(_) => ReportedOutcome {
+                completion_reason: Some(CompletionReason::parse(r).as_str().to_string()),
+                subcode: None,
+            },
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reported_text_is_a_subcode_or_a_reason() {
+        assert_eq!(reported_outcome(Some(" 8514 ")).subcode, Some(8514));
+        let r = reported_outcome(Some("stopToneDetected"));
+        assert_eq!(r.completion_reason.as_deref(), Some("stopToneDetected"));
+        assert_eq!(reported_outcome(Some("")), ReportedOutcome::default());
+    }
 
     #[test]
     fn stop_tones_are_upper_cased_and_timers_carried() {
