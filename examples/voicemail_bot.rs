@@ -1,59 +1,138 @@
-//! A voice-mail bot: voxcap's verified webhook mounted beside the bot's own route
-//! `POST /calls/{id}/voicemail`, which records the caller (`#` ends) and stores
-//! `<OUT_DIR>/<operation>.wav` and `.json` (its analysis). Env: see `main`.
-use axum::extract::{Path, State};
-use axum::{http::StatusCode, routing::post, Router};
-use std::{env::var, io::Read, net::SocketAddr, path::PathBuf, sync::Arc};
-use voxcap::record::analyze_stream;
-use voxcap_capture::RecordingEnd::{Failed, Finished};
-use voxcap_capture::{wire::RecordResponseRequest, *};
-use voxcap_dsp::Report;
+//! A voice-mail bot, built from voxcap's pieces: a first read for newcomers.
+//!
+//! The bot serves two routes on one port:
+//!
+//! - voxcap's verified notification webhook at `/api/calls` (the calls'
+//!   `callbackUri`), which Graph posts completions to;
+//! - its own `POST /calls/{id}/voicemail`, which records the caller on call
+//!   `{id}` (`#` ends the message) and stores `<OUT_DIR>/<operation>.wav`
+//!   with its analysis beside it as `<operation>.json`.
+//!
+//! Run it with these environment variables: `TENANT`, `CLIENT_ID`,
+//! `CLIENT_SECRET`, `GRAPH_URL`, `LISTEN`, `OUT_DIR`, and optionally
+//! `AUTHORITY` and `OPENID_CONFIG` (to point it at `voxcap emulate`).
 
-/// What handlers share: the operation tracker (holding the Graph client) and the store.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_capture::{
+    webhook, ClientCredentialsConfig, GraphClient, JwtConfig, NotificationAuth, OperationTracker,
+    RecordOptions, RecordingEnd, RecordingPermit, RecordingReader, Secret, TrackerConfig,
+    WebhookState,
+};
+use voxcap_dsp::{analyze_reader, AnalysisConfig, Report};
+
+/// What every request handler shares.
 #[derive(Clone)]
-pub struct Bot(pub OperationTracker, pub Arc<PathBuf>);
-/// The bot's own route plus voxcap's webhook at `/api/calls` (the calls' callbackUri).
+pub struct Bot {
+    /// Places recordings and pairs them with their notifications; it holds
+    /// the Graph client.
+    pub tracker: OperationTracker,
+    /// Where messages are stored.
+    pub out_dir: Arc<PathBuf>,
+}
+
+/// The bot's own route plus voxcap's webhook at `/api/calls`.
 pub fn app(bot: Bot, auth: NotificationAuth) -> Router {
-    let hook = webhook::router(WebhookState::new(auth, bot.0.notification_sink()));
-    let own = Router::new().route("/calls/{id}/voicemail", post(voicemail));
-    own.with_state(bot).merge(hook)
+    let notifications = WebhookState::new(auth, bot.tracker.notification_sink());
+    let webhook = webhook::router(notifications);
+    let own = Router::new()
+        .route("/calls/{id}/voicemail", post(voicemail))
+        .with_state(bot);
+    own.merge(webhook)
 }
-async fn voicemail(State(bot): State<Bot>, Path(call): Path<String>) -> StatusCode {
-    tokio::spawn(async move { take(&bot, &call).await.map_err(|e| eprintln!("{e:#}")) });
-    StatusCode::ACCEPTED // the message arrives later, as files in the store
+
+/// `POST /calls/{id}/voicemail`: starts taking a message and answers at
+/// once; the message arrives later, as files in `OUT_DIR`.
+async fn voicemail(State(bot): State<Bot>, Path(call_id): Path<String>) -> StatusCode {
+    tokio::spawn(async move {
+        if let Err(e) = take(&bot, &call_id).await {
+            eprintln!("call {call_id}: no message stored: {e:#}");
+        }
+    });
+    StatusCode::ACCEPTED
 }
-/// Records one message on `call`; the audio is analysed while it downloads.
-pub async fn take(Bot(tracker, dir): &Bot, call: &str) -> anyhow::Result<Report> {
-    let graph = tracker.client();
+
+/// Records one message on `call_id`; the audio is analysed while it
+/// downloads. Returns the analysis, also stored as JSON beside the WAV.
+pub async fn take(bot: &Bot, call_id: &str) -> anyhow::Result<Report> {
+    let graph: &GraphClient = bot.tracker.client();
+
     // Compliance: persist nothing before Graph accepts the "recording" status.
-    let permit = RecordingPermit::acquire(graph, call, "voicemail").await?;
-    let mut ask = RecordResponseRequest::default();
-    (ask.stop_tones, ask.max_record_duration_in_seconds) = (vec!["#".into()], 60);
-    let op = tracker.record(call, &ask, &Default::default()).await?;
-    let rec = op.completed().await.into_result()?; // failed or lost: an error
-    let wav = dir.join(format!("{}.wav", rec.operation_id));
-    let (name, config) = (wav.display().to_string(), Default::default());
-    let sink = move |r: &mut dyn Read| analyze_stream(&name, r, &config);
-    let saved = rec.download_and_analyze(graph, &wav, &permit, sink).await;
-    let end = saved.as_ref().map_or(Failed, |_| Finished);
-    permit.release(graph, end).await?; // "notRecording", or "failed"
-    let report = saved?.0?;
+    let permit = RecordingPermit::acquire(graph, call_id, "voicemail").await?;
+
+    let request = RecordResponseRequest {
+        stop_tones: vec!["#".to_string()],
+        max_record_duration_in_seconds: 60,
+        ..RecordResponseRequest::default()
+    };
+    let operation = bot
+        .tracker
+        .record(call_id, &request, &RecordOptions::default())
+        .await?;
+    // A failed or lost operation becomes an error here.
+    let recording = operation.completed().await.into_result()?;
+
+    let wav = bot.out_dir.join(format!("{}.wav", recording.operation_id));
+    let name = wav.display().to_string();
+    let analysis =
+        move |reader: RecordingReader| analyze_reader(&name, reader, &AnalysisConfig::default());
+    let saved = recording
+        .download_and_analyze(graph, &wav, &permit, analysis)
+        .await;
+
+    // Tell Graph the recording is over: "notRecording", or "failed".
+    let end = match &saved {
+        Ok(_) => RecordingEnd::Finished,
+        Err(_) => RecordingEnd::Failed,
+    };
+    permit.release(graph, end).await?;
+
+    let (analysed, _download) = saved?;
+    let report = analysed?;
     std::fs::write(wav.with_extension("json"), serde_json::to_vec(&report)?)?;
     Ok(report)
 }
+
+/// Reads a required environment variable, naming it when it is missing.
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let secret = Secret::new(var("CLIENT_SECRET")?);
-    let mut creds = ClientCredentialsConfig::new(var("TENANT")?, var("CLIENT_ID")?, secret);
-    creds.authority = var("AUTHORITY").unwrap_or(creds.authority);
-    let builder = GraphClient::builder().base_url(var("GRAPH_URL")?);
-    let graph = builder.client_credentials(creds.clone()).build()?;
-    let mut jwt = JwtConfig::new(creds.client_id); // notifications are signed for our app id
-    jwt.openid_config_url = var("OPENID_CONFIG").unwrap_or(jwt.openid_config_url);
+    let mut credentials = ClientCredentialsConfig::new(
+        env("TENANT")?,
+        env("CLIENT_ID")?,
+        Secret::new(env("CLIENT_SECRET")?),
+    );
+    if let Ok(authority) = std::env::var("AUTHORITY") {
+        credentials.authority = authority;
+    }
+    let graph = GraphClient::builder()
+        .base_url(env("GRAPH_URL")?)
+        .client_credentials(credentials.clone())
+        .build()?;
+
+    // Notifications are signed for our app id.
+    let mut jwt = JwtConfig::new(credentials.client_id);
+    if let Ok(url) = std::env::var("OPENID_CONFIG") {
+        jwt.openid_config_url = url;
+    }
     let auth = NotificationAuth::jwt(graph.http().clone(), jwt);
-    let tracker = OperationTracker::new(graph, TrackerConfig::default());
-    let bot = Bot(tracker, Arc::new(var("OUT_DIR")?.into()));
-    let listener = tokio::net::TcpListener::bind(var("LISTEN")?).await?;
-    let app = app(bot, auth).into_make_service_with_connect_info::<SocketAddr>();
-    Ok(axum::serve(listener, app).await?)
+
+    let bot = Bot {
+        tracker: OperationTracker::new(graph, TrackerConfig::default()),
+        out_dir: Arc::new(PathBuf::from(env("OUT_DIR")?)),
+    };
+    let listener = tokio::net::TcpListener::bind(env("LISTEN")?).await?;
+    let service = app(bot, auth).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).await?;
+    Ok(())
 }

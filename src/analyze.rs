@@ -27,10 +27,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use voxcap_dsp::verify::{CompletionReason, RecordSettings, ReportedOutcome};
+use voxcap_dsp::verify::{CompletionReason, RecordSettings};
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 
-use crate::trim_out;
+use voxcap_bot::trim_out;
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]
@@ -116,19 +116,7 @@ pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
 impl RecordingArgs {
     /// The analysis settings these arguments describe.
     pub fn config(&self, lenient: bool) -> AnalysisConfig {
-        let reported = match self.reported.as_deref().map(str::trim) {
-            None | Some("") => ReportedOutcome::default(),
-            Some(r) => match r.parse::<u32>() {
-                Ok(code) => ReportedOutcome {
-                    completion_reason: None,
-                    subcode: Some(code),
-                },
-                Err(_) => ReportedOutcome {
-                    completion_reason: Some(CompletionReason::parse(r).as_str().to_string()),
-                    subcode: None,
-                },
-            },
-        };
+        let reported = voxcap_bot::settings::reported_outcome(self.reported.as_deref());
         AnalysisConfig {
             lenient,
             settings: RecordSettings {

@@ -8,46 +8,31 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use voxcap::emulated::EmulatedSetup;
-use voxcap::record::{ApiKind, OutcomeKind, RecordPlan};
-use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_bot::emulated::EmulatedSetup;
+use voxcap_bot::{ApiKind, RecordPlan, RecordSpec};
 use voxcap_emulator::EmulatorConfig;
+
+/// A scenario of `testdata/scenarios/` by name, with its text.
+macro_rules! scenario {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../testdata/scenarios/", $name, ".json")),
+        )
+    };
+}
 
 /// The scenarios shipped in `testdata/scenarios/`, embedded so the demo
 /// runs from any directory.
 const SCENARIOS: &[(&str, &str)] = &[
-    (
-        "stop_tone_hash",
-        include_str!("../testdata/scenarios/stop_tone_hash.json"),
-    ),
-    (
-        "answer_then_silence",
-        include_str!("../testdata/scenarios/answer_then_silence.json"),
-    ),
-    (
-        "hangup_mid_answer",
-        include_str!("../testdata/scenarios/hangup_mid_answer.json"),
-    ),
-    (
-        "noisy_answer_then_star",
-        include_str!("../testdata/scenarios/noisy_answer_then_star.json"),
-    ),
-    (
-        "pause_inside_answer",
-        include_str!("../testdata/scenarios/pause_inside_answer.json"),
-    ),
-    (
-        "prompt_fails",
-        include_str!("../testdata/scenarios/prompt_fails.json"),
-    ),
-    (
-        "silent_caller",
-        include_str!("../testdata/scenarios/silent_caller.json"),
-    ),
-    (
-        "talk_past_max_duration",
-        include_str!("../testdata/scenarios/talk_past_max_duration.json"),
-    ),
+    scenario!("stop_tone_hash"),
+    scenario!("answer_then_silence"),
+    scenario!("hangup_mid_answer"),
+    scenario!("noisy_answer_then_star"),
+    scenario!("pause_inside_answer"),
+    scenario!("prompt_fails"),
+    scenario!("silent_caller"),
+    scenario!("talk_past_max_duration"),
 ];
 
 /// Arguments of `voxcap demo`.
@@ -89,14 +74,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             ..EmulatorConfig::default()
         };
         let setup = EmulatedSetup::start(config).await?;
-        println!(
-            "emulator   {} (Graph v1.0 at {}/v1.0)",
-            setup.emulator.base_url, setup.emulator.base_url
-        );
-        println!(
-            "webhook    {} (notifications verified as RS256 JWTs)",
-            setup.bot.callback_url()
-        );
+        let (url, hook) = (&setup.emulator.base_url, setup.bot.callback_url());
+        println!("emulator   {url} (Graph v1.0 at {url}/v1.0)");
+        println!("webhook    {hook} (notifications verified as RS256 JWTs)");
         let call_id = setup.create_call(Some(&scenario)).await?;
         let caller = scenario
             .get("description")
@@ -104,19 +84,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or("(no description)");
         println!("call       {call_id}");
         println!("caller     {caller}");
-        let plan = RecordPlan {
-            api: ApiKind::RecordResponse,
-            request: RecordResponseRequest {
-                stop_tones: vec!["#".into(), "*".into()],
-                ..RecordResponseRequest::default()
-            },
-            recording_status: true,
-            prompt_duration: std::time::Duration::ZERO,
-            out_dir: args.out.clone(),
+        let spec = RecordSpec {
+            stop_tones: "#*".into(),
+            ..RecordSpec::default()
         };
+        let plan = RecordPlan::new(ApiKind::RecordResponse, &spec, &args.out);
         let outcome = setup.bot.record(&call_id, &plan).await;
         setup.stop().await;
-        let outcome = outcome?;
+        let outcome = outcome.map_err(crate::record_cmd::bot_error)?;
         let op = &outcome.operation;
         println!("operation  {} {}", op.id, op.status);
         println!(
@@ -144,15 +119,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             println!("           {}", j.display());
         }
         if let Some(l) = outcome.notification_to_report {
-            println!(
-                "latency    {:.1} ms from notification to report",
-                l.as_secs_f64() * 1e3
-            );
+            let ms = l.as_secs_f64() * 1e3;
+            println!("latency    {ms:.1} ms from notification to report");
         }
-        Ok(match outcome.kind {
-            OutcomeKind::Recorded => ExitCode::SUCCESS,
-            OutcomeKind::Failed => ExitCode::from(3),
-            OutcomeKind::Lost => ExitCode::from(4),
-        })
+        Ok(crate::record_cmd::exit_code(&outcome))
     })
 }

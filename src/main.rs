@@ -7,15 +7,15 @@
 //! exits 0 after a graceful shutdown; `results` adds 5 (some queued jobs
 //! have no result yet).
 
+// Argument docs are clap's help texts, which name placeholders like <seq>.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod analyze;
 mod demo;
 mod emulate;
 mod queue_cmd;
 mod record_cmd;
 mod serve;
-mod signal;
-
-use voxcap::trim_out;
 
 use std::process::ExitCode;
 
@@ -50,33 +50,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match &cli.command {
-        Command::Analyze(args) => analyze::run(args),
-        Command::Record(args) => return report_exit(record_cmd::run(args)),
-        Command::Demo(args) => return report_exit(demo::run(args)),
-        Command::Serve(args) => return report_exit(serve::run(args)),
-        Command::Emulate(args) => {
-            return report_exit(emulate::run(args).map(|()| ExitCode::SUCCESS))
-        }
-        Command::Enqueue(args) => return report_exit(queue_cmd::enqueue(args)),
-        Command::Worker(args) => return report_exit(queue_cmd::worker(args)),
-        Command::Results(args) => return report_exit(queue_cmd::results(args)),
+    let outcome = match &Cli::parse().command {
+        Command::Analyze(args) => analyze::run(args).map(|ok| ExitCode::from(u8::from(!ok))),
+        Command::Record(args) => record_cmd::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Emulate(args) => emulate::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Enqueue(args) => queue_cmd::enqueue(args),
+        Command::Worker(args) => queue_cmd::worker(args),
+        Command::Results(args) => queue_cmd::results(args),
     };
-    match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("voxcap: {e:#}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// Prints an error (with its causes) and maps it to exit code 1.
-fn report_exit(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    // An error (with its causes) is exit code 1.
     outcome.unwrap_or_else(|e| {
         eprintln!("voxcap: {e:#}");
         ExitCode::from(1)
     })
+}
+
+/// A clap value parser for a number of seconds in `min..=max`.
+fn seconds_in(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    move |s| match s.parse::<f64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in {min}..={max}")),
+    }
 }

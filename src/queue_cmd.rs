@@ -1,5 +1,5 @@
 //! `voxcap enqueue`, `voxcap worker` and `voxcap results`: the distributed
-//! batch's command line. The queue mechanics live in [`voxcap::queue`]; this
+//! batch's command line. The queue mechanics live in [`voxcap_queue`]; this
 //! module adds the arguments and plugs `voxcap analyze`'s per-file analysis
 //! in as the worker's job.
 
@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use voxcap::queue::{
-    self, Job, JobFailure, JobOptions, Queue, ResultsStatus, ResultsSummary, WorkerConfig,
+use voxcap_capture::instance_id::generate_instance_id;
+use voxcap_queue::{
+    collect_results, enqueue_files, run_worker, CollectedResults, Enqueued, Job, JobFailure,
+    JobOptions, ResultsStatus, WorkerConfig,
 };
-use voxcap::trim_out;
 
 use crate::analyze::{self, Input, RecordingArgs, StopTones};
 
@@ -41,14 +42,13 @@ pub struct QueueTarget {
 }
 
 impl QueueTarget {
-    /// The `--redis-ca` certificates, read and checked.
-    fn ca(&self) -> anyhow::Result<Option<Vec<u8>>> {
-        crate::record_cmd::read_redis_ca(self.redis_ca.as_deref())
-    }
-
-    /// Connects to the queue.
-    async fn connect(&self, ca: Option<&[u8]>) -> Result<Queue, queue::QueueError> {
-        Queue::connect_with_ca(&self.redis, &self.queue, ca).await
+    /// The queue these flags name (reads and checks `--redis-ca`).
+    fn target(&self) -> anyhow::Result<voxcap_queue::QueueTarget> {
+        Ok(voxcap_queue::QueueTarget {
+            url: self.redis.clone(),
+            ca_pem: crate::record_cmd::read_redis_ca(self.redis_ca.as_deref())?,
+            name: self.queue.clone(),
+        })
     }
 }
 
@@ -81,14 +81,14 @@ pub struct WorkerArgs {
     pub jobs: Option<u16>,
     /// Seconds a job may sit unacknowledged with no sign of life before
     /// another worker takes it over.
-    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = parse_seconds)]
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = crate::seconds_in(1e-3, 7.0 * 86400.0))]
     pub visibility_timeout: f64,
     /// Deliveries after which a job is reported as failed instead of retried.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_deliveries: u64,
     /// Seconds one file's analysis may take before it is reported as a
     /// `timeout` error (a file on a hung mount must not hold a slot forever).
-    #[arg(long, value_name = "S", default_value_t = 600.0, value_parser = parse_seconds)]
+    #[arg(long, value_name = "S", default_value_t = 600.0, value_parser = crate::seconds_in(1e-3, 7.0 * 86400.0))]
     pub job_timeout: f64,
     /// Also write each result to DIR/<seq>.json (atomically).
     #[arg(long, value_name = "DIR")]
@@ -96,6 +96,9 @@ pub struct WorkerArgs {
     /// Exit once the queue has no new and no pending jobs.
     #[arg(long)]
     pub drain: bool,
+    /// Open only files that resolve (following links) inside DIR; refuse other jobs.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 /// Arguments of `voxcap results`.
@@ -108,21 +111,11 @@ pub struct ResultsArgs {
     #[arg(long)]
     pub wait: bool,
     /// Longest wait with --wait, in seconds.
-    #[arg(long, value_name = "S", default_value_t = 3600.0, value_parser = parse_seconds)]
+    #[arg(long, value_name = "S", default_value_t = 3600.0, value_parser = crate::seconds_in(1e-3, 7.0 * 86400.0))]
     pub timeout: f64,
     /// Also write the summary as JSON to FILE (atomically).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
-}
-
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(v > 0.0 && v <= 7.0 * 86400.0) {
-        return Err(format!("{v} s is outside 0..=604800 s"));
-    }
-    Ok(v)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -185,30 +178,22 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no WAV files found under the given paths; nothing was queued");
     }
     let options = job_options(args.lenient, &args.recording);
-    let ca = args.target.ca()?;
-    let queued = runtime()?.block_on(async {
-        let mut q = args.target.connect(ca.as_deref()).await?;
-        let range = q.enqueue(&paths, &options).await?;
-        let total = q.enqueued().await?;
-        Ok::<_, queue::QueueError>((range, total))
-    })?;
-    match queued {
-        (Some((first, last)), total) => eprintln!(
-            "voxcap: queued {} file(s) on queue {} (seq {first}..={last}; {total} queued in all)",
-            paths.len(),
-            args.target.queue
-        ),
-        (None, total) => eprintln!(
-            "voxcap: no WAV files found; nothing queued ({total} queued in all on {})",
-            args.target.queue
-        ),
+    let target = args.target.target()?;
+    let queued = runtime()?.block_on(enqueue_files(&target, &paths, &options))?;
+    if let Enqueued {
+        seqs: Some((first, last)),
+        total,
+    } = queued
+    {
+        let (n, queue) = (paths.len(), &args.target.queue);
+        eprintln!("voxcap: queued {n} file(s) on queue {queue} (seq {first}..={last}; {total} queued in all)");
     }
     println!("{}", paths.len());
     Ok(ExitCode::SUCCESS)
 }
 
 /// Analyses one job's file the way `voxcap analyze` does.
-fn analyse_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
+fn analyze_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
     let fail = |kind: &str, message: String| JobFailure {
         kind: kind.to_string(),
         message: format!("{}: {message}", job.path),
@@ -228,7 +213,7 @@ fn analyse_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
 
 /// Resolves on ctrl-c or SIGTERM.
 async fn stop_requested() {
-    crate::signal::shutdown().await;
+    voxcap_bot::serve::shutdown_signal().await;
     eprintln!("voxcap: stop requested; finishing the jobs in flight");
 }
 
@@ -249,62 +234,40 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         job_timeout: Duration::from_secs_f64(args.job_timeout),
         out_dir: args.out.clone(),
         drain: args.drain,
-        consumer: queue::consumer_name(),
-        ca_pem: args.target.ca()?,
+        consumer: generate_instance_id(),
+        root: args.root.clone(),
     };
+    let target = args.target.target()?;
     let consumer = config.consumer.clone();
     eprintln!(
         "voxcap: worker {consumer}: queue {} at {}, {slots} slot(s)",
         args.target.queue,
-        queue::redact_url(&args.target.redis)
+        target.shown_url()
     );
     let started = Instant::now();
     let rt = runtime()?;
-    let stats = rt.block_on(queue::run_worker(
-        &args.target.redis,
-        &args.target.queue,
+    let stats = rt.block_on(run_worker(
+        &target,
         config,
-        Arc::new(analyse_job),
+        Arc::new(analyze_job),
         stop_requested(),
     ));
     // Do not wait for analyses abandoned after --job-timeout: they may never
     // return (a hung mount); exiting ends them.
     rt.shutdown_background();
     let stats = stats?;
-    eprintln!(
-        "voxcap: worker {consumer}: {} result(s) stored ({} failed, {} given up), {} reclaimed from other workers, {} duplicate(s), {} unstored, in {:.2} s",
-        stats.reported,
-        stats.failed,
-        stats.gave_up,
-        stats.reclaimed,
-        stats.duplicates,
-        stats.unrecorded,
-        started.elapsed().as_secs_f64()
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("voxcap: worker {consumer}: {stats}, in {seconds:.2} s");
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `voxcap results`: NDJSON on stdout in enqueue order, summary on
 /// stderr; exit 0 (all analysed), 1 (some failed) or [`EXIT_INCOMPLETE`].
 pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
-    let ca = args.target.ca()?;
-    let (summary, results) = runtime()?.block_on(async {
-        let mut q = args.target.connect(ca.as_deref()).await?;
-        if args.wait {
-            let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
-            while q.reported().await? < q.enqueued().await? && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-        // Results before the count: a job reported in between then shows as
-        // pending rather than as an unexplained extra result.
-        let results = q.results().await?;
-        let enqueued = q.enqueued().await?;
-        Ok::<_, queue::QueueError>((
-            ResultsSummary::new(&args.target.queue, enqueued, &results),
-            results,
-        ))
-    })?;
+    let target = args.target.target()?;
+    let wait = args.wait.then(|| Duration::from_secs_f64(args.timeout));
+    let CollectedResults { summary, results } =
+        runtime()?.block_on(collect_results(&target, wait))?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     let printed = results.iter().try_for_each(|r| {
         serde_json::to_writer(&mut out, r)?;
@@ -316,7 +279,7 @@ pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
     }
     eprint!("{}", summary.to_text());
     if let Some(path) = &args.summary_json {
-        trim_out::write_json_atomically(path, &summary)
+        voxcap_capture::atomic_file::write_json_atomically(path, &summary)
             .with_context(|| format!("{}: writing the summary", path.display()))?;
     }
     Ok(match summary.status() {
@@ -330,9 +293,8 @@ pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn job_options_round_trip_through_recording_args() {
-        let opts = JobOptions {
+    fn options() -> JobOptions {
+        JobOptions {
             stop_tones: "#*".into(),
             initial_silence: 3.0,
             max_silence: 2.5,
@@ -341,27 +303,14 @@ mod tests {
             pad_start_ms: 100,
             pad_end_ms: 200,
             lenient: true,
-        };
-        let back = job_options(true, &recording_args(&opts).unwrap());
-        assert_eq!(back, opts);
+        }
     }
 
     #[test]
-    fn bad_job_options_are_refused() {
-        let mut opts = job_options(
-            false,
-            &recording_args(&JobOptions {
-                stop_tones: String::new(),
-                initial_silence: 5.0,
-                max_silence: 5.0,
-                max_record: 5.0,
-                reported: None,
-                pad_start_ms: 150,
-                pad_end_ms: 300,
-                lenient: false,
-            })
-            .unwrap(),
-        );
+    fn job_options_round_trip_and_bad_ones_are_refused() {
+        let back = job_options(true, &recording_args(&options()).unwrap());
+        assert_eq!(back, options());
+        let mut opts = options();
         opts.stop_tones = "x".into();
         assert!(recording_args(&opts).is_err());
         opts.stop_tones = String::new();

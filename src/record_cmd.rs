@@ -1,7 +1,8 @@
-//! `voxcap record`: the command-line face of [`voxcap::record`]. Parses the
+//! `voxcap record`: the command-line face of [`voxcap_bot`]. Parses the
 //! exact flag set scripts rely on, builds a [`Bot`], records once, prints
 //! the report and maps the outcome to the exit code (0 recorded, 3 Graph
-//! reported a failure, 4 lost, 1 other errors, 2 usage).
+//! reported a failure, 4 lost, 1 other errors, 2 usage). [`BotArgs`] and
+//! [`bot_error`] are shared with `voxcap serve`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,12 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
-use voxcap::record::{
-    ApiKind, Bot, BotConfig, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan, StoreChoice,
-    TokenSource,
+use voxcap_bot::{
+    ApiKind, Bot, BotConfig, BotError, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan,
+    RecordSpec, Setting, StoreChoice, TokenSource,
 };
+use voxcap_capture::redis_conn::read_ca_pem;
 use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
 use voxcap_capture::{ClientCredentialsConfig, Secret};
 
 /// Which Graph action starts the recording.
@@ -71,13 +72,6 @@ pub struct RecordArgs {
     pub out: PathBuf,
 }
 
-fn parse_margin(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} is not a number of seconds in 0..=3600")),
-    }
-}
-
 fn env_secret(var: &str, flag: &str) -> anyhow::Result<Secret> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
@@ -130,7 +124,7 @@ pub struct BotArgs {
     #[arg(long)]
     pub no_notification_auth: bool,
     /// Seconds added to prompt + initial silence + max record before the operation counts as lost.
-    #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = parse_margin)]
+    #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = crate::seconds_in(0.0, 3600.0))]
     pub deadline_margin: f64,
     /// Share pending operations through Redis (a fleet behind one callback URL), e.g. redis://:PASSWORD@10.0.0.5:6379/ or rediss:// for TLS; default $VOXCAP_REDIS_URL, which keeps a password off the command line.
     #[arg(
@@ -150,28 +144,27 @@ pub struct BotArgs {
     #[arg(long, value_name = "ID", requires = "redis")]
     pub instance_id: Option<String>,
     /// Seconds without a heartbeat after which the fleet takes over this instance's operations.
-    #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = parse_heartbeat, requires = "redis")]
+    #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = crate::seconds_in(0.3, 3600.0), requires = "redis")]
     pub heartbeat_ttl: f64,
 }
 
 /// Reads `--redis-ca FILE`: PEM with at least one certificate.
 pub fn read_redis_ca(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(path) = path else { return Ok(None) };
-    let pem = std::fs::read(path).with_context(|| format!("--redis-ca {}", path.display()))?;
-    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-        anyhow::bail!(
-            "--redis-ca {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file",
-            path.display()
-        );
-    }
+    let pem = read_ca_pem(path).with_context(|| format!("--redis-ca {}", path.display()))?;
     Ok(Some(pem))
 }
 
-fn parse_heartbeat(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.3..=3600.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} is not a number of seconds in 0.3..=3600")),
-    }
+/// A bot error with the flag that sets what it is about.
+pub fn bot_error(e: BotError) -> anyhow::Error {
+    let flag = match e.setting() {
+        Some(Setting::CallbackPath) => "--callback-path",
+        Some(Setting::Listen) => "--listen",
+        Some(Setting::Store) => "--redis",
+        Some(Setting::OutDir) => "--out",
+        _ => return anyhow::Error::new(e),
+    };
+    anyhow::Error::new(e).context(flag)
 }
 
 impl BotArgs {
@@ -243,43 +236,34 @@ impl BotArgs {
 impl RecordArgs {
     /// The operation these flags describe.
     pub fn plan(&self) -> RecordPlan {
-        let mut request = RecordResponseRequest {
-            prompts: self.prompt.iter().map(MediaPrompt::new).collect(),
-            barge_in_allowed: self.barge_in,
-            initial_silence_timeout_in_seconds: self.initial_silence,
-            max_silence_timeout_in_seconds: self.max_silence,
-            max_record_duration_in_seconds: self.max_record,
+        let spec = RecordSpec {
+            prompt_uri: self.prompt.clone(),
             play_beep: !self.no_beep,
-            stop_tones: self
-                .stop_tones
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != ',')
-                .map(String::from)
-                .collect(),
+            barge_in: self.barge_in,
+            stop_tones: self.stop_tones.clone(),
+            initial_silence_s: self.initial_silence,
+            max_silence_s: self.max_silence,
+            max_record_s: self.max_record,
             client_context: self.client_context.clone(),
-            ..RecordResponseRequest::default()
         };
-        request.stop_tones.dedup();
+        let api = match self.api {
+            ApiArg::RecordResponse => ApiKind::RecordResponse,
+            ApiArg::LegacyRecord => ApiKind::LegacyRecord,
+        };
         RecordPlan {
-            api: match self.api {
-                ApiArg::RecordResponse => ApiKind::RecordResponse,
-                ApiArg::LegacyRecord => ApiKind::LegacyRecord,
-            },
-            request,
             recording_status: !self.no_recording_status,
-            prompt_duration: Duration::ZERO,
-            out_dir: self.out.clone(),
+            ..RecordPlan::new(api, &spec, &self.out)
         }
     }
 }
 
 /// The exit code of an outcome.
 pub fn exit_code(o: &Outcome) -> ExitCode {
-    match o.kind {
-        OutcomeKind::Recorded => ExitCode::SUCCESS,
-        OutcomeKind::Failed => ExitCode::from(3),
-        OutcomeKind::Lost => ExitCode::from(4),
-    }
+    ExitCode::from(match o.kind {
+        OutcomeKind::Recorded => 0,
+        OutcomeKind::Failed => 3,
+        OutcomeKind::Lost => 4,
+    })
 }
 
 /// Runs `voxcap record`.
@@ -293,35 +277,22 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let plan = args.plan();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
-        let bot = Bot::start(config).await?;
+        let bot = Bot::start(config).await.map_err(bot_error)?;
         let outcome = bot.record(&args.call_id, &plan).await;
         bot.stop().await;
-        let outcome = outcome?;
+        let outcome = outcome.map_err(bot_error)?;
         println!("{}", serde_json::to_string_pretty(&outcome.json)?);
-        match outcome.kind {
-            OutcomeKind::Failed => eprintln!(
-                "voxcap: call {}, operation {}: Graph reported a failure ({})",
-                args.call_id,
-                outcome.operation.id,
-                outcome
-                    .operation
-                    .completion_reason
-                    .as_deref()
-                    .unwrap_or("no reason")
-            ),
-            OutcomeKind::Lost => eprintln!(
-                "voxcap: call {}, operation {}: lost ({})",
-                args.call_id,
-                outcome.operation.id,
-                outcome
-                    .operation
-                    .result_info
-                    .message
-                    .as_deref()
-                    .unwrap_or("")
-            ),
-            OutcomeKind::Recorded => {}
-        }
+        let op = &outcome.operation;
+        let (what, why) = match outcome.kind {
+            OutcomeKind::Failed => ("Graph reported a failure", op.completion_reason.as_deref()),
+            OutcomeKind::Lost => ("lost", op.result_info.message.as_deref()),
+            OutcomeKind::Recorded => return Ok(exit_code(&outcome)),
+        };
+        let why = why.unwrap_or("no reason");
+        eprintln!(
+            "voxcap: call {}, operation {}: {what} ({why})",
+            args.call_id, op.id
+        );
         Ok(exit_code(&outcome))
     })
 }

@@ -14,7 +14,6 @@ mod harness;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use harness::{start_bot, Auth, Credentials, Graph, APP_ID};
-use std::io::Read;
 use std::time::{Duration, SystemTime};
 use voxcap_capture::download::{download_and_analyze, DownloadOptions};
 use voxcap_capture::wire::RecordResponseRequest;
@@ -80,7 +79,7 @@ fn bench(c: &mut Criterion) {
                             policy: voxcap_capture::DownloadPolicy::loopback_http(),
                             ..DownloadOptions::default()
                         },
-                        |r: &mut dyn Read| std::io::copy(r, &mut std::io::sink()).unwrap(),
+                        |mut r| std::io::copy(&mut r, &mut std::io::sink()).unwrap(),
                     )
                     .await
                     .unwrap();

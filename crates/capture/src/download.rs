@@ -76,14 +76,23 @@ pub struct DownloadInfo {
     pub elapsed: Duration,
 }
 
-/// Reads the chunks the download task sends; an `Err` chunk means the
-/// download failed and the data so far must not be taken as whole.
-struct ChannelReader {
+/// The recording as the analysis closure receives it: an owned, blocking
+/// [`Read`] (`Send + 'static`, so it may move to another thread) over the
+/// chunks the download task sends. A read error means the download failed
+/// and the data so far must not be taken as whole. Dropping it early is
+/// fine: the download goes on saving the file.
+pub struct RecordingReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
 }
 
-impl Read for ChannelReader {
+impl std::fmt::Debug for RecordingReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingReader").finish_non_exhaustive()
+    }
+}
+
+impl Read for RecordingReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -118,7 +127,7 @@ pub async fn download_and_analyze<T, F>(
 ) -> Result<(T, DownloadInfo)>
 where
     T: Send + 'static,
-    F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    F: FnOnce(RecordingReader) -> T + Send + 'static,
 {
     let url = redact_url(location);
     options.policy.check(location)?;
@@ -149,11 +158,10 @@ where
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(options.channel_capacity.max(1));
     let analysis = tokio::task::spawn_blocking(move || {
-        let mut reader = ChannelReader {
+        analyze(RecordingReader {
             rx,
             current: Bytes::new(),
-        };
-        analyze(&mut reader)
+        })
     });
 
     let fetched = fetch(
@@ -240,7 +248,7 @@ impl crate::tracker::CompletedRecording {
     ) -> Result<(T, DownloadInfo)>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+        F: FnOnce(RecordingReader) -> T + Send + 'static,
     {
         use crate::wire::NormalizedId;
         if NormalizedId::new(permit.call_id()) != NormalizedId::new(&self.call_id) {
@@ -551,7 +559,7 @@ mod tests {
         tx.send(Err(io::Error::other("cut"))).await.unwrap();
         drop(tx);
         let out = tokio::task::spawn_blocking(move || {
-            let mut r = ChannelReader {
+            let mut r = RecordingReader {
                 rx,
                 current: Bytes::new(),
             };

@@ -14,6 +14,10 @@
 //! - [`ids`] and [`limits`]: validation of ids and sizes that arrive from
 //!   outside (Graph answers, notifications, the shared store); see
 //!   `SECURITY.md` for every limit and its default.
+//! - [`instance_id`]: the `host-pid-random` id of a fleet instance or worker;
+//!   `redis_conn` (feature `redis`): the one Redis connection helper (TLS,
+//!   bounded handshake) the store, the bot and the batch queue share.
+//! - [`atomic_file`]: JSON files written atomically (temp, fsync, rename).
 //!
 //! Invariants: no token is ever formatted (see [`secret::Secret`]); the Graph
 //! app token never goes to the recording host; a POST is repeated only when
@@ -21,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod atomic_file;
 pub mod client;
 pub mod compliance;
 pub mod download;
@@ -28,7 +33,10 @@ pub mod download_policy;
 pub mod error;
 mod http_server;
 pub mod ids;
+pub mod instance_id;
 pub mod limits;
+#[cfg(feature = "redis")]
+pub mod redis_conn;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 pub mod secret;
@@ -39,7 +47,7 @@ pub mod wire;
 
 pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
 pub use compliance::{RecordingEnd, RecordingPermit};
-pub use download::{download_and_analyze, DownloadInfo, DownloadOptions};
+pub use download::{download_and_analyze, DownloadInfo, DownloadOptions, RecordingReader};
 pub use download_policy::DownloadPolicy;
 pub use error::{CaptureError, Result};
 pub use ids::OperationId;

@@ -47,6 +47,8 @@
 
 use crate::error::{CaptureError, Result};
 use crate::limits::{EarlyBufferLimits, EARLY_ENTRY_OVERHEAD_BYTES};
+use crate::instance_id::generate_instance_id;
+use crate::redis_conn::{connect, redis_client, ConnectLimits};
 use crate::secret::redact_url;
 use crate::store::{
     completion_to_json, Abandoned, DeliveryTarget, Disposition, OperationStore, OrphanedOperation,
@@ -117,53 +119,6 @@ impl RedisStoreConfig {
             early_buffer: EarlyBufferLimits::default(),
         }
     }
-}
-
-/// A Redis client for `url`: `redis://` in the clear, `rediss://` over TLS
-/// (rustls) verified against the public web roots, or against `ca_pem` (PEM
-/// CA certificates) when given. The fleet store and the batch queue connect
-/// through this.
-pub fn redis_client(url: &str, ca_pem: Option<&[u8]>) -> redis::RedisResult<redis::Client> {
-    match ca_pem {
-        None => redis::Client::open(url),
-        Some(pem) => redis::Client::build_with_tls(
-            url,
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.to_vec()),
-            },
-        ),
-    }
-}
-
-/// `host-pid-random`, unique enough for a fleet.
-pub fn generate_instance_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let host: String = host
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
-    format!(
-        "{host}-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
 }
 
 /// The member string of an operation: normalised `call/op`.
@@ -403,25 +358,9 @@ impl RedisStore {
         }
         let client = redis_client(&config.url, config.ca_pem.as_deref())
             .map_err(|e| store_error(&config, "parsing the URL", e))?;
-        let mc = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        let mut conn = tokio::time::timeout(
-            config.timeout * 2,
-            client.get_connection_manager_with_config(mc),
-        )
-        .await
-        .map_err(|_| store_error(&config, "connecting", "timed out"))?
-        .map_err(|e| store_error(&config, "connecting", e))?;
-        let pong: String = redis::cmd("PING")
-            .query_async(&mut conn)
+        let mut conn = connect(&client, &ConnectLimits::within(config.timeout, 2))
             .await
-            .map_err(|e| store_error(&config, "PING", e))?;
-        if pong != "PONG" {
-            return Err(store_error(&config, "PING", format!("answered {pong:?}")));
-        }
+            .map_err(|e| store_error(&config, "connecting", e))?;
         let shared = Arc::new(Shared {
             target: Mutex::new(None),
             last_beat_ms: AtomicU64::new(0),
@@ -1044,13 +983,5 @@ mod tests {
         let c = RedisStoreConfig::new("redis://user:hunter2@10.0.0.1:6379/0");
         let d = format!("{c:?}");
         assert!(!d.contains("hunter2"), "{d}");
-    }
-
-    #[test]
-    fn instance_ids_are_unique_and_clean() {
-        let a = generate_instance_id();
-        let b = generate_instance_id();
-        assert_ne!(a, b);
-        assert!(!a.contains([' ', '\n', ':']), "{a}");
     }
 }

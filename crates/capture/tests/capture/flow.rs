@@ -76,7 +76,7 @@ async fn download(
         &out,
         &permit,
         options,
-        |r: &mut dyn Read| {
+        |mut r: voxcap_capture::RecordingReader| {
             let mut v = Vec::new();
             r.read_to_end(&mut v).map(|_| v)
         },
@@ -180,7 +180,7 @@ async fn permit_for_another_call_is_refused_before_downloading() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.wav");
     let err = rec
-        .download_and_analyze(&bot.client, &out, &permit, |_r: &mut dyn Read| ())
+        .download_and_analyze(&bot.client, &out, &permit, |_r| ())
         .await
         .unwrap_err();
     assert!(
@@ -199,8 +199,8 @@ async fn permit_for_another_call_is_refused_before_downloading() {
         .await
         .unwrap();
     let (n, info) = rec
-        .download_and_analyze(&bot.client, &out, &permit, |r: &mut dyn Read| {
-            std::io::copy(r, &mut std::io::sink()).unwrap()
+        .download_and_analyze(&bot.client, &out, &permit, |mut r| {
+            std::io::copy(&mut r, &mut std::io::sink()).unwrap()
         })
         .await
         .unwrap();

@@ -19,7 +19,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -326,7 +325,7 @@ async fn fetch_into(
         &dir.join(format!("{OP}.wav")),
         &p,
         &options,
-        |r: &mut dyn Read| std::io::copy(r, &mut std::io::sink()).unwrap_or(0),
+        |mut r| std::io::copy(&mut r, &mut std::io::sink()).unwrap_or(0),
     )
     .await
     .map(|(_, info)| info.bytes)

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voxcap::emulated::{bot_config, create_call};
-use voxcap::record::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
+use voxcap_bot::emulated::{bot_config, create_call};
+use voxcap_bot::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
 use voxcap_capture::redis_store::RedisStoreConfig;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID};
@@ -882,141 +882,6 @@ fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
         assert_eq!(counts.values().map(|c| c.0).sum::<u64>(), 1, "{counts:?}");
         drop(second);
         helper.stop().await;
-    });
-}
-
-#[test]
-fn a_redis_restart_that_forgets_everything_loses_no_recording() {
-    let rt = runtime();
-    let redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
-    rt.block_on(async {
-        let emu = emulator_at(1.0).await;
-        let owner = fleet_bot(&emu, &redis, "owner-r").await;
-        let other = fleet_bot(&emu, &redis, "other-r").await;
-        // The completion comes 2.5 s in, at the other instance.
-        let call = create_call(
-            owner.client(),
-            &emu,
-            other.callback_url(),
-            Some(&json!({"seed": 5, "steps": [
-                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 2000},
-                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
-        )
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut p = plan(dir.path(), 0);
-        p.request.stop_tones = vec!["#".into()];
-        let owner = Arc::new(owner);
-        let task = {
-            let owner = owner.clone();
-            tokio::spawn(async move { owner.record(&call, &p).await })
-        };
-        let mut conn = redis_conn(&redis).await;
-        let start = Instant::now();
-        wait_unfinished(&mut conn, 1, String::new).await;
-        // "Restart" Redis without persistence: every key gone, every
-        // subscriber disconnected.
-        redis::cmd("FLUSHALL")
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-        redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("TYPE")
-            .arg("pubsub")
-            .query_async::<i64>(&mut conn)
-            .await
-            .unwrap();
-        let o = task.await.unwrap().unwrap();
-        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
-        assert_eq!(
-            o.operation.completion_reason.as_deref(),
-            Some("stopToneDetected")
-        );
-        // Well before the deadline (5 + 5 + 10 s): delivered, not found late.
-        assert!(
-            start.elapsed() < Duration::from_secs(8),
-            "{:?}",
-            start.elapsed()
-        );
-        drop(other);
-    });
-}
-
-#[test]
-fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
-    let rt = runtime();
-    let mut redis = LocalRedis::start().expect("redis-server (installed by .ci/run)");
-    rt.block_on(async {
-        let emu = emulator_at(1.0).await;
-        let owner = Arc::new(fleet_bot(&emu, &redis, "owner-d").await);
-        let other = fleet_bot(&emu, &redis, "other-d").await;
-        // The completion comes 1.4 s in, at the other instance, while Redis
-        // is down.
-        let call_id = create_call(
-            owner.client(),
-            &emu,
-            other.callback_url(),
-            Some(&json!({"seed": 6, "steps": [
-                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 1000},
-                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
-        )
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut p = plan(dir.path(), 0);
-        p.request.stop_tones = vec!["#".into()];
-        let task = {
-            let owner = owner.clone();
-            let call = call_id.clone();
-            tokio::spawn(async move { owner.record(&call, &p).await })
-        };
-        let start = Instant::now();
-        wait_unfinished(&mut redis_conn(&redis).await, 1, String::new).await;
-        let record_done = |emu: &RunningEmulator| {
-            let url = format!("{}/_emulator/calls/{call_id}", emu.base_url);
-            let http = owner.client().http().clone();
-            async move {
-                let body = http.get(url).send().await.unwrap();
-                let v: Value = serde_json::from_slice(&body.bytes().await.unwrap()).unwrap();
-                v["operations"].as_array().is_some_and(|ops| {
-                    ops.iter()
-                        .any(|o| o["kind"] == "record" && o["running"] == false)
-                })
-            }
-        };
-        redis.kill();
-        let killed_at = start.elapsed();
-        // Wait until the emulator has completed the operation (and so sent
-        // the completion to the other instance).
-        while !record_done(&emu).await {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "no completion sent"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let completed_at = start.elapsed();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        // Back, empty.
-        tokio::task::block_in_place(|| redis.restart()).unwrap();
-        eprintln!(
-            "redis down at {killed_at:?}, completion at {completed_at:?}, back at {:?}",
-            start.elapsed()
-        );
-        let o = task.await.unwrap().unwrap();
-        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
-        assert_eq!(
-            o.operation.completion_reason.as_deref(),
-            Some("stopToneDetected")
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{:?}",
-            start.elapsed()
-        );
-        drop(other);
     });
 }
 

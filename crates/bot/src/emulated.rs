@@ -1,17 +1,38 @@
-//! A bot wired to an in-process `voxcap-emulator`: what `voxcap demo`, the
-//! example test and the end-to-end tests start from. The bot is configured
+//! A bot wired to an in-process `voxcap-emulator` (cargo feature
+//! `emulator`): what `voxcap demo`, the example test and the end-to-end
+//! tests start from. The bot is configured
 //! exactly as against real Graph (client credentials, JWT-verified webhook
 //! with the emulator's app id as audience and its OpenID configuration);
 //! only the URLs point at the emulator.
 
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use voxcap_capture::client::{ClientCredentials, TokenProvider};
 use voxcap_capture::{ClientCredentialsConfig, GraphClient, Secret};
 use voxcap_emulator::{EmulatorConfig, RunningEmulator};
 
-use crate::record::{Bot, BotConfig, NotificationAuthMode, TokenSource};
+use crate::bot::Bot;
+use crate::config::{BotConfig, NotificationAuthMode, TokenSource};
+use crate::error::BotError;
+
+/// Why the emulated setup failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatedError {
+    /// The emulator did not start, or answered a request with an error.
+    #[error("emulator: {0}")]
+    Emulator(String),
+    /// The bot did not start.
+    #[error(transparent)]
+    Bot(#[from] BotError),
+}
+
+/// What the emulated setup returns.
+pub type Result<T> = std::result::Result<T, EmulatedError>;
+
+fn emulator_error(what: impl std::fmt::Display) -> EmulatedError {
+    EmulatedError::Emulator(what.to_string())
+}
 
 /// The client-credentials settings for the emulator's test tenant.
 pub fn test_credentials(emulator: &RunningEmulator) -> ClientCredentialsConfig {
@@ -52,10 +73,10 @@ pub struct EmulatedSetup {
 
 impl EmulatedSetup {
     /// Starts an emulator with `config` on `127.0.0.1:0` and a bot for it.
-    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Self> {
+    pub async fn start(config: EmulatorConfig) -> Result<Self> {
         let emulator = RunningEmulator::start(([127, 0, 0, 1], 0).into(), config)
             .await
-            .context("starting the emulator")?;
+            .map_err(|e| emulator_error(format!("starting: {e}")))?;
         Self::with_bot_config(emulator, |_| {}).await
     }
 
@@ -64,7 +85,7 @@ impl EmulatedSetup {
     pub async fn with_bot_config(
         emulator: RunningEmulator,
         adjust: impl FnOnce(&mut BotConfig),
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         let mut config = bot_config(&emulator);
         adjust(&mut config);
         let bot = Bot::start(config).await?;
@@ -74,10 +95,7 @@ impl EmulatedSetup {
     /// Creates a call on the emulator whose notifications go to the bot's
     /// webhook; `scenario` (a scenario object, or a registered name as a JSON
     /// string) scripts the caller. Returns the call id.
-    pub async fn create_call(
-        &self,
-        scenario: Option<&serde_json::Value>,
-    ) -> anyhow::Result<String> {
+    pub async fn create_call(&self, scenario: Option<&serde_json::Value>) -> Result<String> {
         self.create_call_to(self.bot.callback_url(), scenario).await
     }
 
@@ -87,7 +105,7 @@ impl EmulatedSetup {
         &self,
         callback_uri: &str,
         scenario: Option<&serde_json::Value>,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String> {
         create_call(self.bot.client(), &self.emulator, callback_uri, scenario).await
     }
 
@@ -106,12 +124,12 @@ pub async fn create_call(
     emulator: &RunningEmulator,
     callback_uri: &str,
     scenario: Option<&serde_json::Value>,
-) -> anyhow::Result<String> {
+) -> Result<String> {
     let http = client.http();
     let token = ClientCredentials::new(http.clone(), test_credentials(emulator))
         .token()
         .await
-        .context("emulator app token")?;
+        .map_err(|e| emulator_error(format!("app token: {e}")))?;
     let mut body = serde_json::json!({
         "@odata.type": "#microsoft.graph.call",
         "callbackUri": callback_uri,
@@ -129,19 +147,22 @@ pub async fn create_call(
         .body(body.to_string())
         .send()
         .await
-        .with_context(|| format!("POST {url}"))?;
+        .map_err(|e| emulator_error(format!("POST {url}: {}", e.without_url())))?;
     let status = resp.status();
     let bytes = resp
         .bytes()
         .await
-        .with_context(|| format!("POST {url}: body"))?;
+        .map_err(|e| emulator_error(format!("POST {url}: body: {}", e.without_url())))?;
     if !status.is_success() {
-        bail!("POST {url}: {status}: {}", String::from_utf8_lossy(&bytes));
+        return Err(emulator_error(format!(
+            "POST {url}: {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        )));
     }
-    let call: serde_json::Value =
-        serde_json::from_slice(&bytes).with_context(|| format!("POST {url}: not JSON"))?;
+    let call: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| emulator_error(format!("POST {url}: not JSON: {e}")))?;
     call.get("id")
         .and_then(|v| v.as_str())
         .map(str::to_string)
-        .with_context(|| format!("POST {url}: no call id in the answer"))
+        .ok_or_else(|| emulator_error(format!("POST {url}: no call id in the answer")))
 }

@@ -1,32 +1,29 @@
-//! End-to-end tests: the record flow (library and `voxcap` binary) against
-//! an in-process `voxcap-emulator`, one test per emulator fault, plus the
-//! voice-mail example, 100 concurrent operations, the notification-to-report
-//! latency and a TRACE capture checked for secrets.
+//! End-to-end tests of the library: the record flow against an in-process
+//! `voxcap-emulator`, one test per emulator fault, plus the voice-mail
+//! example, 100 concurrent operations, the notification-to-report latency
+//! and a TRACE capture checked for secrets. (The `voxcap record` binary's
+//! own tests are in the root's `tests/cli/record.rs`.)
 //!
 //! Every bot here validates notification JWTs for real (audience = the
 //! emulator's app id, keys from its OpenID configuration).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voxcap::emulated::{self, EmulatedSetup};
-use voxcap::record::{ApiKind, Outcome, OutcomeKind, RecordPlan};
+use voxcap_bot::emulated::{self, EmulatedSetup};
+use voxcap_bot::{ApiKind, Outcome, OutcomeKind, RecordPlan};
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_dsp::verify::CompletionVerdict;
 use voxcap_emulator::{EmulatorConfig, RunningEmulator};
-
-#[path = "../examples/voicemail_bot.rs"]
-#[allow(dead_code)] // its `main` is not run here; `app` and `take` are
-mod voicemail_bot;
 
 // ---- harness ----------------------------------------------------------------
 
 fn emulator_config() -> EmulatorConfig {
     EmulatorConfig {
-        asset_root: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        // The scenarios' assets live in the workspace root's testdata/.
+        asset_root: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
         ..EmulatorConfig::default()
     }
 }
@@ -75,7 +72,7 @@ fn plan(dir: &Path) -> RecordPlan {
 
 async fn record(setup: &EmulatedSetup, scenario: &Value, dir: &Path) -> anyhow::Result<Outcome> {
     let call = setup.create_call(Some(scenario)).await?;
-    setup.bot.record(&call, &plan(dir)).await
+    Ok(setup.bot.record(&call, &plan(dir)).await?)
 }
 
 /// Checks a recorded outcome: files in place, JSON on disk equal to the
@@ -116,24 +113,6 @@ async fn emulator_call(setup: &EmulatedSetup, call: &str) -> Value {
     let url = format!("{}/_emulator/calls/{call}", setup.emulator.base_url);
     let r = setup.bot.client().http().get(url).send().await.unwrap();
     serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
-}
-
-fn voxcap(args: &[&str], envs: &[(&str, &str)]) -> (Output, Duration) {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_voxcap"))
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run voxcap");
-    (out, start.elapsed())
-}
-
-fn free_loopback_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ---- happy path and the faults ---------------------------------------------------
@@ -411,227 +390,6 @@ fn b64url(bytes: &[u8]) -> String {
     out
 }
 
-// ---- the binary -----------------------------------------------------------------
-
-/// `voxcap record` flags for a call on `s`'s emulator, webhook on `port`.
-fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
-    let emu = &s.emulator;
-    [
-        "record",
-        "--call-id",
-        call,
-        "--graph-url",
-        &format!("{}/v1.0", emu.base_url),
-        "--tenant",
-        voxcap_emulator::server::TEST_TENANT_ID,
-        "--client-id",
-        voxcap_emulator::server::TEST_CLIENT_ID,
-        "--client-secret-env",
-        "VOXCAP_E2E_SECRET",
-        "--authority",
-        &emu.base_url,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--notification-audience",
-        voxcap_emulator::server::TEST_CLIENT_ID,
-        "--openid-config",
-        &emu.state.openid_config_url(),
-        "--stop-tones",
-        "#",
-        "--out",
-        &out.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-const SECRET_ENV: (&str, &str) = (
-    "VOXCAP_E2E_SECRET",
-    voxcap_emulator::server::TEST_CLIENT_SECRET,
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn record_command_writes_three_files_and_prints_the_report() {
-    let s = setup().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_loopback_port();
-    let cb = format!("http://127.0.0.1:{port}/api/calls");
-    let call = s
-        .create_call_to(&cb, Some(&stop_tone_caller(json!({}))))
-        .await
-        .unwrap();
-    let args = record_args(&s, &call, port, dir.path());
-    let (out, _) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = printed["operation"]["id"].as_str().unwrap();
-    assert_eq!(
-        printed["operation"]["completion_reason"],
-        "stopToneDetected"
-    );
-    assert_eq!(printed["operation"]["result_info"]["subcode"], 8514);
-    assert_eq!(printed["completion"]["verdict"], "consistent");
-    for ext in ["wav", "trimmed.wav", "json"] {
-        assert!(dir.path().join(format!("{id}.{ext}")).is_file(), "{ext}");
-    }
-    let on_disk: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join(format!("{id}.json"))).unwrap())
-            .unwrap();
-    assert_eq!(on_disk, printed);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
-    let s = setup().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_loopback_port();
-    let cb = format!("http://127.0.0.1:{port}/api/calls");
-    let call = s
-        .create_call_to(
-            &cb,
-            Some(&stop_tone_caller(json!({"suppress_completion": true}))),
-        )
-        .await
-        .unwrap();
-    let mut args = record_args(&s, &call, port, dir.path());
-    args.extend(
-        [
-            "--initial-silence",
-            "1",
-            "--max-record",
-            "1",
-            "--deadline-margin",
-            "1",
-        ]
-        .map(String::from),
-    );
-    let (out, took) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "stderr: {stderr}");
-    assert!(stderr.contains("lost"), "{stderr}");
-    // Deadline: 1 s initial silence + 1 s max record + 1 s margin.
-    assert!(took >= Duration::from_secs(3), "{took:?}");
-    assert!(took < Duration::from_secs(8), "lost took {took:?}");
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["operation"]["status"], "lost");
-    let id = printed["operation"]["id"].as_str().unwrap();
-    assert!(dir.path().join(format!("{id}.json")).is_file());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graph_failure_exits_3_with_the_report_written() {
-    let s = setup().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_loopback_port();
-    let cb = format!("http://127.0.0.1:{port}/api/calls");
-    let silent = json!({"seed": 3, "steps": [{"type": "silence"}]});
-    let call = s.create_call_to(&cb, Some(&silent)).await.unwrap();
-    let mut args = record_args(&s, &call, port, dir.path());
-    args.extend(["--initial-silence", "2"].map(String::from));
-    let (out, _) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["operation"]["result_info"]["subcode"], 8510);
-    let id = printed["operation"]["id"].as_str().unwrap();
-    assert!(dir.path().join(format!("{id}.json")).is_file());
-}
-
-#[test]
-fn record_usage_errors_exit_2() {
-    let base = [
-        "record",
-        "--call-id",
-        "c",
-        "--token-env",
-        "T",
-        "--listen",
-        "0.0.0.0:0",
-        "--no-notification-auth",
-        "--out",
-        "x",
-    ];
-    let (out, _) = voxcap(&base, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
-    // Neither a token source nor a notification auth mode.
-    let (out, _) = voxcap(
-        &[
-            "record",
-            "--call-id",
-            "c",
-            "--listen",
-            "127.0.0.1:0",
-            "--out",
-            "x",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let (out, _) = voxcap(
-        &[
-            "record",
-            "--call-id",
-            "c",
-            "--token-env",
-            "T",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-notification-auth",
-            "--max-record",
-            "121",
-            "--out",
-            "x",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2));
-}
-
-#[test]
-fn demo_runs_the_whole_flow_and_writes_the_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("demo");
-    let (out, _) = voxcap(&["demo", "--out", &out_dir.display().to_string()], &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("stopToneDetected"), "{stdout}");
-    assert!(stdout.contains("Consistent"), "{stdout}");
-    let n = std::fs::read_dir(&out_dir).unwrap().count();
-    assert_eq!(n, 3, "{stdout}");
-}
-
 // ---- the example ----------------------------------------------------------------
 
 #[tokio::test]
@@ -649,13 +407,13 @@ async fn voicemail_bot_example_records_and_stores_a_message() {
     jwt.openid_config_url = emu.state.openid_config_url();
     let auth = NotificationAuth::jwt(graph.http().clone(), jwt);
     let dir = tempfile::tempdir().unwrap();
-    let bot = voicemail_bot::Bot(
-        OperationTracker::new(graph.clone(), Default::default()),
-        Arc::new(dir.path().to_path_buf()),
-    );
+    let bot = crate::voicemail_bot::Bot {
+        tracker: OperationTracker::new(graph.clone(), Default::default()),
+        out_dir: Arc::new(dir.path().to_path_buf()),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = voicemail_bot::app(bot.clone(), auth)
+    let app = crate::voicemail_bot::app(bot.clone(), auth)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let call = emulated::create_call(
@@ -701,7 +459,7 @@ async fn voicemail_bot_example_records_and_stores_a_message() {
     )
     .await
     .unwrap();
-    let report = voicemail_bot::take(&bot, &call2).await.unwrap();
+    let report = crate::voicemail_bot::take(&bot, &call2).await.unwrap();
     assert!(report.quality.speech_s > 1.0);
 }
 
@@ -942,46 +700,4 @@ async fn without_recording_status_nothing_is_persisted() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let c = emulator_call(&s, &call).await;
     assert_eq!(c["recordingStatus"], json!([]));
-}
-
-#[test]
-fn emulate_prints_what_a_bot_needs_and_serves() {
-    use std::io::{BufRead, BufReader, Read as _, Write as _};
-    let port = free_loopback_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
-        .args(["emulate", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        printed.push_str(&line);
-        printed.push('\n');
-        if line.contains("ctrl-c") {
-            break;
-        }
-    }
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        conn,
-        "GET /v1/.well-known/keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    for what in [
-        &format!("http://127.0.0.1:{port}"),
-        voxcap_emulator::server::TEST_TENANT_ID,
-        voxcap_emulator::server::TEST_CLIENT_ID,
-        voxcap_emulator::server::TEST_CLIENT_SECRET,
-        "/v1/.well-known/keys",
-    ] {
-        assert!(printed.contains(what), "{what} missing from:\n{printed}");
-    }
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"kty\""), "{answer}");
 }

@@ -1,0 +1,206 @@
+//! What a bot is configured with ([`BotConfig`]) and what one record
+//! operation asks for ([`RecordPlan`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use voxcap_capture::redis_store::RedisStoreConfig;
+use voxcap_capture::webhook::DEFAULT_CALLBACK_PATH;
+use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
+use voxcap_capture::{ClientCredentialsConfig, Secret};
+
+/// How the bot gets its Graph app token.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    /// A bearer token obtained elsewhere.
+    Static(Secret),
+    /// OAuth2 client credentials, cached and refreshed.
+    ClientCredentials(ClientCredentialsConfig),
+}
+
+/// How notifications are authenticated.
+#[derive(Debug, Clone)]
+pub enum NotificationAuthMode {
+    /// Verify each notification's JWT: audience = the bot's app id, keys from
+    /// `openid_config` (Graph's calling platform when `None`).
+    Jwt {
+        /// Expected `aud`.
+        audience: String,
+        /// OpenID configuration URL.
+        openid_config: Option<String>,
+    },
+    /// No verification; only loopback peers are accepted (local testing).
+    InsecureLoopbackOnly,
+}
+
+/// Settings of a [`Bot`](crate::Bot).
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// Graph base URL, e.g. `https://graph.microsoft.com/v1.0`.
+    pub graph_url: String,
+    /// The app token source.
+    pub token: TokenSource,
+    /// Where the webhook listens (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The webhook path, e.g. `/api/calls`.
+    pub callback_path: String,
+    /// Notification authentication.
+    pub auth: NotificationAuthMode,
+    /// Added to prompt + initial silence + max record to form the deadline.
+    pub deadline_margin: Duration,
+    /// Where pending operations live: this process, or Redis for a fleet.
+    pub store: StoreChoice,
+}
+
+/// Where a bot keeps its pending operations.
+#[derive(Debug, Clone, Default)]
+pub enum StoreChoice {
+    /// In this process (one instance receives all its notifications).
+    #[default]
+    InMemory,
+    /// In Redis, shared by a fleet of instances behind one callback URL.
+    Redis(RedisStoreConfig),
+}
+
+impl BotConfig {
+    /// A config with the default callback path and deadline margin.
+    pub fn new(graph_url: impl Into<String>, token: TokenSource, listen: SocketAddr) -> Self {
+        BotConfig {
+            graph_url: graph_url.into(),
+            token,
+            listen,
+            callback_path: DEFAULT_CALLBACK_PATH.to_string(),
+            auth: NotificationAuthMode::InsecureLoopbackOnly,
+            deadline_margin: Duration::from_secs(15),
+            store: StoreChoice::InMemory,
+        }
+    }
+}
+
+/// Which Graph action starts the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiKind {
+    /// `recordResponse` (v1.0, or beta when the Graph URL ends in `/beta`).
+    #[default]
+    RecordResponse,
+    /// The legacy beta `record` action.
+    LegacyRecord,
+}
+
+/// What one record operation asks for and where its files go.
+#[derive(Debug, Clone)]
+pub struct RecordPlan {
+    /// Which action to call.
+    pub api: ApiKind,
+    /// The request body (prompt, timers, stop tones, client context).
+    pub request: RecordResponseRequest,
+    /// Call `updateRecordingStatus` and persist; when false nothing is
+    /// downloaded or written, since persisting media without a successful
+    /// `updateRecordingStatus(recording)` breaks Graph's terms.
+    pub recording_status: bool,
+    /// Expected prompt length (extends the deadline).
+    pub prompt_duration: Duration,
+    /// Output directory.
+    pub out_dir: PathBuf,
+}
+
+/// What the caller is asked for, in plain settings (no Graph wire types);
+/// [`RecordPlan::new`] builds the `recordResponse` request from it. The
+/// defaults are Graph's: no prompt, a beep, 5 s timers, no stop tones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSpec {
+    /// A prompt played before the beep (a WAV URI).
+    pub prompt_uri: Option<String>,
+    /// Play a beep before recording.
+    pub play_beep: bool,
+    /// Let this operation barge into queued or running ones.
+    pub barge_in: bool,
+    /// DTMF keys that stop the recording, e.g. `"#*"`; spaces and commas
+    /// are ignored, a key repeated in a row is kept once.
+    pub stop_tones: String,
+    /// `initialSilenceTimeoutInSeconds`.
+    pub initial_silence_s: u32,
+    /// `maxSilenceTimeoutInSeconds`.
+    pub max_silence_s: u32,
+    /// `maxRecordDurationInSeconds`.
+    pub max_record_s: u32,
+    /// `clientContext` (generated when absent).
+    pub client_context: Option<String>,
+}
+
+impl Default for RecordSpec {
+    fn default() -> Self {
+        let graph = RecordResponseRequest::default();
+        RecordSpec {
+            prompt_uri: None,
+            play_beep: graph.play_beep,
+            barge_in: graph.barge_in_allowed,
+            stop_tones: String::new(),
+            initial_silence_s: graph.initial_silence_timeout_in_seconds,
+            max_silence_s: graph.max_silence_timeout_in_seconds,
+            max_record_s: graph.max_record_duration_in_seconds,
+            client_context: None,
+        }
+    }
+}
+
+impl RecordSpec {
+    /// The `recordResponse` request body these settings describe.
+    pub fn request(&self) -> RecordResponseRequest {
+        let mut stop_tones: Vec<String> = self
+            .stop_tones
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != ',')
+            .map(String::from)
+            .collect();
+        stop_tones.dedup();
+        RecordResponseRequest {
+            prompts: self.prompt_uri.iter().map(MediaPrompt::new).collect(),
+            barge_in_allowed: self.barge_in,
+            initial_silence_timeout_in_seconds: self.initial_silence_s,
+            max_silence_timeout_in_seconds: self.max_silence_s,
+            max_record_duration_in_seconds: self.max_record_s,
+            play_beep: self.play_beep,
+            stop_tones,
+            client_context: self.client_context.clone(),
+            ..RecordResponseRequest::default()
+        }
+    }
+}
+
+impl RecordPlan {
+    /// A plan for `spec` with `api`, persisting (with a recording status)
+    /// into `out_dir`, no prompt length to add to the deadline.
+    pub fn new(api: ApiKind, spec: &RecordSpec, out_dir: impl Into<PathBuf>) -> RecordPlan {
+        RecordPlan {
+            api,
+            request: spec.request(),
+            recording_status: true,
+            prompt_duration: Duration::ZERO,
+            out_dir: out_dir.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_is_graphs_default_request() {
+        assert_eq!(
+            RecordSpec::default().request(),
+            RecordResponseRequest::default()
+        );
+    }
+
+    #[test]
+    fn stop_tones_are_single_keys_without_separators_or_repeats() {
+        let spec = RecordSpec {
+            stop_tones: "##, *".into(),
+            ..RecordSpec::default()
+        };
+        assert_eq!(spec.request().stop_tones, vec!["#", "*"]);
+    }
+}

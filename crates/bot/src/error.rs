@@ -1,0 +1,161 @@
+//! [`BotError`]: why a bot could not start, or an operation produced no
+//! outcome. Messages name the input (call id, operation id, file) and the
+//! cause in the library's own words; they never name a command-line flag.
+//! The command line maps variants to its flags ([`BotError::setting`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use voxcap_capture::CaptureError;
+use voxcap_dsp::AnalysisError;
+
+/// Which part of a [`crate::BotConfig`] or [`crate::RecordPlan`] an error
+/// is about, so a front end can point at its own name for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// `BotConfig::callback_path`.
+    CallbackPath,
+    /// `BotConfig::listen`.
+    Listen,
+    /// `BotConfig::store`.
+    Store,
+    /// `RecordPlan::out_dir`, or the takeover's output directory.
+    OutDir,
+}
+
+/// Why a bot operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BotError {
+    /// The callback path is not a usable URL path.
+    #[error("callback path {path:?}: {reason}")]
+    CallbackPath {
+        /// The path as configured.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Notification auth is off on an address other hosts can reach.
+    #[error(
+        "webhook address {addr}: notification auth can only be disabled on a loopback address"
+    )]
+    UnverifiedNonLoopback {
+        /// The configured address.
+        addr: SocketAddr,
+    },
+    /// The webhook could not listen.
+    #[error("webhook address {addr}: cannot bind: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Graph client could not be built.
+    #[error("Graph client: {0}")]
+    Client(#[source] Box<CaptureError>),
+    /// The shared operation store is unusable.
+    #[error("the shared operation store is unusable: {0}")]
+    Store(#[source] Box<CaptureError>),
+    /// The output directory could not be created.
+    #[error("output directory {}: {source}", path.display())]
+    OutDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Graph step of an operation failed.
+    #[error("call {call_id}{}: {step}: {source}", operation_id.as_deref().map(|o| format!(", operation {o}")).unwrap_or_default())]
+    Graph {
+        /// The call.
+        call_id: String,
+        /// The operation, once Graph named it.
+        operation_id: Option<String>,
+        /// What was being done.
+        step: &'static str,
+        /// Why it failed.
+        #[source]
+        source: Box<CaptureError>,
+    },
+    /// The downloaded recording could not be analysed.
+    #[error("{}: analysing: {source}", path.display())]
+    Analysis {
+        /// The recording.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<AnalysisError>,
+    },
+    /// The trimmed copy could not be decoded or written.
+    #[error("{}: {step}: {reason}", path.display())]
+    Trim {
+        /// The file being read or written.
+        path: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A file (report, output) could not be written.
+    #[error("{0}")]
+    Write(#[source] std::io::Error),
+    /// Taking over the operations of dead instances failed.
+    #[error("taking over operations of dead instances: {0}")]
+    Takeover(#[source] Box<CaptureError>),
+    /// A background task ended without an answer.
+    #[error("{what}: the task failed: {reason}")]
+    Task {
+        /// The task.
+        what: &'static str,
+        /// Why (panicked or cancelled).
+        reason: String,
+    },
+}
+
+impl BotError {
+    /// The setting this error is about, when it is about one.
+    pub fn setting(&self) -> Option<Setting> {
+        match self {
+            BotError::CallbackPath { .. } => Some(Setting::CallbackPath),
+            BotError::UnverifiedNonLoopback { .. } | BotError::Bind { .. } => Some(Setting::Listen),
+            BotError::Store(_) => Some(Setting::Store),
+            BotError::OutDir { .. } => Some(Setting::OutDir),
+            _ => None,
+        }
+    }
+}
+
+/// The result of bot operations.
+pub type Result<T> = std::result::Result<T, BotError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_inputs_and_no_flags() {
+        let errors = [
+            BotError::CallbackPath {
+                path: "api".into(),
+                reason: "must be a URL path starting with '/'",
+            },
+            BotError::UnverifiedNonLoopback {
+                addr: ([10, 0, 0, 1], 80).into(),
+            },
+            BotError::OutDir {
+                path: "/x/out".into(),
+                source: std::io::Error::other("denied"),
+            },
+        ];
+        for e in &errors {
+            let text = e.to_string();
+            assert!(!text.contains("--"), "{text}");
+            assert!(e.setting().is_some(), "{text}");
+        }
+        assert!(errors[2].to_string().contains("/x/out"));
+    }
+}

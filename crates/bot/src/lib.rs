@@ -1,0 +1,41 @@
+//! voxcap-bot: the record flow of a Graph calling bot, as a library.
+//!
+//! A [`Bot`] owns one Graph client, one operation tracker and one verified
+//! notification webhook (with `/healthz` and `/readyz`). [`Bot::record`]
+//! runs one operation end to end: recording-status permit, recordResponse,
+//! completion, the download streamed into the analysis, the trimmed copy
+//! and the JSON report, every file written atomically. In a fleet (a Redis
+//! [`StoreChoice`]) [`Bot::take_over`] finishes the operations of dead
+//! instances, and [`serve::serve`] is the loop of a fleet member.
+//!
+//! - [`config`] holds [`BotConfig`] and [`RecordPlan`];
+//! - [`outcome`] holds [`Outcome`] and the report objects;
+//! - [`settings`] turns a Graph request and its completion into the
+//!   analysis's [`voxcap_dsp::verify::RecordSettings`];
+//! - [`trim_out`] writes the trimmed copy;
+//! - [`serve`] is the fleet member's loop;
+//! - `emulated` (feature `emulator`): a bot wired to an in-process emulator.
+//!
+//! Invariants: errors ([`BotError`]) name the call, operation or file and
+//! never a command-line flag; nothing is printed (logs go through
+//! `tracing`); nothing is persisted without a recording-status permit.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bot;
+pub mod config;
+#[cfg(feature = "emulator")]
+pub mod emulated;
+pub mod error;
+pub mod outcome;
+mod run;
+pub mod serve;
+pub mod settings;
+pub mod trim_out;
+
+pub use bot::Bot;
+pub use config::{
+    ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, StoreChoice, TokenSource,
+};
+pub use error::{BotError, Result, Setting};
+pub use outcome::{OperationReport, Outcome, OutcomeKind, OutputFiles, ResultInfoReport};

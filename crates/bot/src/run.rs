@@ -1,0 +1,374 @@
+//! One operation end to end, shared by [`crate::Bot::record`] and the
+//! takeover: status permit, recordResponse, completion, streaming download
+//! into the analysis, trimmed copy, JSON report, each file written
+//! atomically; and, in a fleet, the outcome recorded in the shared store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use voxcap_capture::redis_store::RedisStore;
+use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_capture::{
+    AdoptedOperation, GraphClient, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
+    RecordingEnd, RecordingPermit,
+};
+use voxcap_dsp::analyze_reader;
+
+use crate::config::{ApiKind, RecordPlan};
+use crate::error::{BotError, Result};
+use crate::outcome::{
+    no_audio_outcome, report_json, OperationReport, Outcome, OutcomeKind, OutputFiles,
+    ResultInfoReport,
+};
+use crate::settings;
+use crate::trim_out;
+
+/// What record and takeover tasks share.
+pub(crate) struct Core {
+    pub(crate) client: GraphClient,
+    pub(crate) tracker: OperationTracker,
+    pub(crate) beta: bool,
+    pub(crate) redis: Option<Arc<RedisStore>>,
+}
+
+impl Core {
+    pub(crate) async fn record(&self, call_id: &str, plan: &RecordPlan) -> Result<Outcome> {
+        let dir = &plan.out_dir;
+        create_out_dir(dir)?;
+        let mut request = plan.request.clone();
+        let context = request
+            .client_context
+            .get_or_insert_with(|| format!("{:032x}", rand_u128()))
+            .clone();
+        // Set the status before recording starts, so the compliance UI shows
+        // it while the caller speaks; and so the permit is at hand the moment
+        // the completion arrives.
+        let permit = if plan.recording_status {
+            Some(
+                RecordingPermit::acquire(&self.client, call_id, context.clone())
+                    .await
+                    .map_err(|source| BotError::Graph {
+                        call_id: call_id.to_string(),
+                        operation_id: None,
+                        step: "updateRecordingStatus(recording)",
+                        source: Box::new(source),
+                    })?,
+            )
+        } else {
+            None
+        };
+        let options = RecordOptions {
+            api: match (plan.api, self.beta) {
+                (ApiKind::LegacyRecord, _) => RecordApi::LegacyRecord,
+                (ApiKind::RecordResponse, true) => RecordApi::RecordResponseBeta,
+                (ApiKind::RecordResponse, false) => RecordApi::RecordResponseV1,
+            },
+            prompt_duration: plan.prompt_duration,
+            deadline_margin: None,
+            app_settings: serde_json::json!({ "outDir": plan.out_dir }),
+            permit_held: permit.is_some(),
+        };
+        let handle = match self.tracker.record(call_id, &request, &options).await {
+            Ok(h) => h,
+            Err(e) => {
+                release(&self.client, permit, RecordingEnd::Finished).await;
+                return Err(BotError::Graph {
+                    call_id: call_id.to_string(),
+                    operation_id: None,
+                    step: "starting the recording",
+                    source: Box::new(e),
+                });
+            }
+        };
+        let op_id = handle.operation_id().to_string();
+        let outcome = handle.completed().await;
+        let result = self
+            .conclude(
+                call_id,
+                &op_id,
+                &request,
+                outcome,
+                permit,
+                dir,
+                plan.recording_status,
+            )
+            .await;
+        self.record_finish(call_id, &op_id, &result).await;
+        result
+    }
+
+    /// Finishes an operation taken over from a dead instance.
+    pub(crate) async fn finish_adopted(
+        &self,
+        adopted: AdoptedOperation,
+        dir: &Path,
+    ) -> Result<Outcome> {
+        let call_id = adopted.orphan.pending.call_id.clone();
+        let op_id = adopted.orphan.pending.operation_id.clone();
+        let from = adopted.orphan.previous_owner.clone();
+        let request = adopted.request().unwrap_or_default();
+        let permit = RecordingPermit::inherit(&adopted);
+        let persist = permit.is_some();
+        if !persist {
+            tracing::warn!(%call_id, operation_id = %op_id,
+                "taken-over operation had no recording permit: the outcome is reported, nothing is persisted");
+        }
+        create_out_dir(dir)?;
+        let outcome = adopted.handle.completed().await;
+        let mut result = self
+            .conclude(&call_id, &op_id, &request, outcome, permit, dir, persist)
+            .await;
+        if let Ok(o) = &mut result {
+            let me = self.redis.as_ref().map(|r| r.instance_id().to_string());
+            if let Some(obj) = o.json.as_object_mut() {
+                obj.insert(
+                    "takeover".into(),
+                    serde_json::json!({ "from": from, "by": me }),
+                );
+            }
+        }
+        self.record_finish(&call_id, &op_id, &result).await;
+        result
+    }
+
+    /// Tells the shared store how the operation ended (so it leaves the
+    /// pending set); a failure there is logged, the outcome stands.
+    async fn record_finish(&self, call_id: &str, op_id: &str, result: &Result<Outcome>) {
+        if self.redis.is_none() {
+            return;
+        }
+        let (state, summary) = match result {
+            Ok(o) if o.taken_over_by().is_some() => return,
+            Ok(o) => (
+                match o.kind {
+                    OutcomeKind::Recorded => "done",
+                    OutcomeKind::Failed => "failed",
+                    OutcomeKind::Lost => "lost",
+                },
+                serde_json::json!({
+                    "status": o.operation.status,
+                    "completionReason": o.operation.completion_reason,
+                    "report": o.json_path,
+                    "verdict": o.report.as_ref().map(|r| &r.completion),
+                }),
+            ),
+            Err(e) => (
+                "failed",
+                serde_json::json!({ "status": "error", "error": error_chain(e) }),
+            ),
+        };
+        if let Err(e) = self.tracker.finish(call_id, op_id, state, &summary).await {
+            tracing::warn!(call_id, operation_id = op_id, error = %e,
+                "could not record the outcome in the shared store");
+        }
+    }
+
+    /// Turns a resolved handle into an [`Outcome`]: downloads, analyses and
+    /// writes the files for a completed recording (when `persist`), writes
+    /// the JSON of a failure or a loss.
+    #[allow(clippy::too_many_arguments)]
+    async fn conclude(
+        &self,
+        call_id: &str,
+        op_id: &str,
+        request: &RecordResponseRequest,
+        outcome: RecordOutcome,
+        permit: Option<RecordingPermit>,
+        dir: &Path,
+        persist: bool,
+    ) -> Result<Outcome> {
+        let notified = Instant::now();
+        let op_id = op_id.to_string();
+        match outcome {
+            RecordOutcome::Completed(rec) => {
+                let operation = OperationReport {
+                    id: op_id.clone(),
+                    client_context: rec.client_context.clone(),
+                    status: "completed".into(),
+                    completion_reason: rec.reason.as_ref().map(|r| r.as_str().to_string()),
+                    result_info: rec.result_info.as_ref().into(),
+                };
+                let Some(permit) = permit else {
+                    let mut o = no_audio_outcome(OutcomeKind::Recorded, operation);
+                    if let Some(obj) = o.json.as_object_mut() {
+                        obj.insert(
+                            "note".into(),
+                            serde_json::json!(
+                            "not downloaded: without a recording status nothing may be persisted"),
+                        );
+                    }
+                    return Ok(o);
+                };
+                let config = settings::analysis_config(request, &rec);
+                let name = format!("{op_id}.wav");
+                let wav = dir.join(&name);
+                let downloaded = rec
+                    .download_and_analyze(&self.client, &wav, &permit, move |r| {
+                        analyze_reader(&name, r, &config)
+                    })
+                    .await;
+                let (analysed, info) = match downloaded {
+                    Ok(x) => x,
+                    Err(e) => {
+                        release(&self.client, Some(permit), RecordingEnd::Failed).await;
+                        return Err(BotError::Graph {
+                            call_id: call_id.to_string(),
+                            operation_id: Some(op_id),
+                            step: "downloading the recording",
+                            source: Box::new(e),
+                        });
+                    }
+                };
+                let finish = async {
+                    let report = analysed.map_err(|source| BotError::Analysis {
+                        path: wav.clone(),
+                        source: Box::new(source),
+                    })?;
+                    let trimmed = dir.join(format!("{op_id}.trimmed.wav"));
+                    let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);
+                    tokio::task::spawn_blocking(move || {
+                        trim_out::write_trimmed_file(&src, span, &dst, false)
+                    })
+                    .await
+                    .map_err(|e| BotError::Task {
+                        what: "trimmed copy",
+                        reason: e.to_string(),
+                    })??;
+                    let json = report_json(&report, &operation)?;
+                    let json_path = write_json_atomically(dir, &op_id, &json)?;
+                    Ok::<_, BotError>((report, json, json_path, trimmed))
+                };
+                let (report, json, json_path, trimmed) = match finish.await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        release(&self.client, Some(permit), RecordingEnd::Failed).await;
+                        return Err(e);
+                    }
+                };
+                let latency = notified.elapsed();
+                tracing::debug!(operation_id = %op_id, latency_us = latency.as_micros() as u64,
+                    "report written");
+                release(&self.client, Some(permit), RecordingEnd::Finished).await;
+                Ok(Outcome {
+                    kind: OutcomeKind::Recorded,
+                    operation,
+                    report: Some(report),
+                    json,
+                    json_path: Some(json_path),
+                    files: Some(OutputFiles { wav, trimmed }),
+                    download: Some(info),
+                    notification_to_report: Some(latency),
+                })
+            }
+            RecordOutcome::Failed(f) => {
+                release(&self.client, permit, RecordingEnd::Finished).await;
+                let operation = OperationReport {
+                    id: op_id.clone(),
+                    client_context: f.client_context.clone(),
+                    status: "failed".into(),
+                    completion_reason: f.reason.as_ref().map(|r| r.as_str().to_string()),
+                    result_info: f.result_info.as_ref().into(),
+                };
+                write_if(
+                    no_audio_outcome(OutcomeKind::Failed, operation),
+                    dir,
+                    persist,
+                )
+            }
+            RecordOutcome::Lost(l) => {
+                release(&self.client, permit, RecordingEnd::Finished).await;
+                let message = match &l.taken_over_by {
+                    Some(by) => format!("taken over by {by}, which finishes it"),
+                    None => format!(
+                        "no completion notification within {:.1} s",
+                        l.deadline.as_secs_f64()
+                    ),
+                };
+                let operation = OperationReport {
+                    id: op_id.clone(),
+                    client_context: l.client_context.clone(),
+                    status: "lost".into(),
+                    completion_reason: None,
+                    result_info: ResultInfoReport {
+                        message: Some(message),
+                        ..ResultInfoReport::default()
+                    },
+                };
+                let mut o = no_audio_outcome(OutcomeKind::Lost, operation);
+                if let (Some(by), Some(obj)) = (&l.taken_over_by, o.json.as_object_mut()) {
+                    obj.insert("takenOverBy".into(), serde_json::json!(by));
+                    // The instance that took it over writes the report.
+                    return Ok(o);
+                }
+                write_if(o, dir, persist)
+            }
+        }
+    }
+}
+
+/// Writes the JSON of an outcome without audio, when persisting is allowed.
+fn write_if(mut o: Outcome, dir: &Path, persist: bool) -> Result<Outcome> {
+    if persist {
+        o.json_path = Some(write_json_atomically(dir, &o.operation.id, &o.json)?);
+    }
+    Ok(o)
+}
+
+async fn release(client: &GraphClient, permit: Option<RecordingPermit>, end: RecordingEnd) {
+    if let Some(p) = permit {
+        let call = p.call_id().to_string();
+        if let Err(e) = p.release(client, end).await {
+            // The recording itself is fine; the status stays "recording" in
+            // Graph's UI, which the user must hear about but not fail on.
+            tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
+        }
+    }
+}
+
+/// A random client context; enough uniqueness, no crypto needed.
+fn rand_u128() -> u128 {
+    // Enough uniqueness for a client context; no crypto needed.
+    use std::hash::{BuildHasher, Hasher};
+    let s = std::collections::hash_map::RandomState::new();
+    let mut h = s.build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let a = h.finish();
+    let mut h2 = s.build_hasher();
+    h2.write_u64(a);
+    (u128::from(a) << 64) | u128::from(h2.finish())
+}
+
+/// Writes `DIR/<operationId>.json` through a temp file and a rename.
+fn write_json_atomically(dir: &Path, op_id: &str, json: &serde_json::Value) -> Result<PathBuf> {
+    let dest = dir.join(format!("{op_id}.json"));
+    trim_out::write_json_atomically(&dest, json).map_err(BotError::Write)?;
+    Ok(dest)
+}
+
+/// Creates the output directory.
+fn create_out_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| BotError::OutDir {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// An error with its causes, as one line (for the shared store's summary).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}

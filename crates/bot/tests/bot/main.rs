@@ -1,0 +1,10 @@
+//! voxcap-bot's tests, one integration binary: the record flow against an
+//! in-process emulator ([`e2e`], including the voice-mail example) and a
+//! fleet sharing a real `redis-server` on loopback ([`fleet`]).
+
+mod e2e;
+mod fleet;
+
+#[path = "../../../../examples/voicemail_bot.rs"]
+#[allow(dead_code)] // its `main` is not run here; `app` and `take` are
+mod voicemail_bot;

@@ -1,0 +1,53 @@
+//! Atomic JSON files: written to a temp file in the destination folder,
+//! fsynced, then renamed into place, so a reader never sees a half-written
+//! report. The bot's reports, the queue worker's result files and the
+//! command line's summaries are all written here.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Writes `value` as pretty JSON (with a final newline) to `dest`,
+/// atomically. The file stays owner-only (0600, as the temp file is
+/// created). The error's message names `dest` and the step that failed.
+pub fn write_json_atomically(dest: &Path, value: &impl serde::Serialize) -> io::Result<()> {
+    let named = |action: &str| {
+        let shown = dest.display().to_string();
+        let action = action.to_string();
+        move |e: io::Error| io::Error::new(e.kind(), format!("{shown}: {action}: {e}"))
+    };
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".voxcap-")
+        .suffix(".json.tmp")
+        .tempfile_in(dir)
+        .map_err(named("creating a temp file"))?;
+    serde_json::to_writer_pretty(&mut tmp, value)
+        .map_err(io::Error::from)
+        .and_then(|()| tmp.write_all(b"\n"))
+        .map_err(named("writing"))?;
+    tmp.as_file().sync_all().map_err(named("fsync"))?;
+    tmp.persist(dest)
+        .map_err(|e| e.error)
+        .map_err(named("renaming into place"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_pretty_json_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("r.json");
+        write_json_atomically(&dest, &serde_json::json!({"a": 1})).unwrap();
+        let text = std::fs::read_to_string(&dest).unwrap();
+        assert!(text.ends_with("}\n"), "{text}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let e = write_json_atomically(&dir.path().join("no/such/dir.json"), &1).unwrap_err();
+        assert!(e.to_string().contains("dir.json"), "{e}");
+    }
+}

@@ -1,0 +1,324 @@
+//! `voxcap record`, `voxcap demo` and `voxcap emulate` as processes, against
+//! an in-process `voxcap-emulator`: files and report, exit codes 2, 3 and 4.
+//! (The library's end-to-end tests are in crates/bot/tests/bot/e2e.rs.)
+//!
+//! Every bot here validates notification JWTs for real (audience = the
+//! emulator's app id, keys from its OpenID configuration).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use voxcap_bot::emulated::EmulatedSetup;
+use voxcap_emulator::EmulatorConfig;
+
+// ---- harness ----------------------------------------------------------------
+
+fn emulator_config() -> EmulatorConfig {
+    EmulatorConfig {
+        asset_root: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        ..EmulatorConfig::default()
+    }
+}
+
+async fn setup() -> EmulatedSetup {
+    EmulatedSetup::start(emulator_config()).await.unwrap()
+}
+
+/// The caller answers for 1.2 s, pauses, presses `#`: `stopToneDetected`.
+fn stop_tone_caller(faults: Value) -> Value {
+    json!({
+        "name": "e2e_stop_tone",
+        "seed": 11,
+        "faults": faults,
+        "steps": [
+            {"type": "pause", "ms": 600},
+            {"type": "voice", "ms": 1200},
+            {"type": "pause", "ms": 300},
+            {"type": "press", "digit": "#", "ms": 120},
+            {"type": "silence"}
+        ]
+    })
+}
+
+fn voxcap(args: &[&str], envs: &[(&str, &str)]) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run voxcap");
+    (out, start.elapsed())
+}
+
+fn free_loopback_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---- the binary -----------------------------------------------------------------
+
+/// `voxcap record` flags for a call on `s`'s emulator, webhook on `port`.
+fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
+    let emu = &s.emulator;
+    [
+        "record",
+        "--call-id",
+        call,
+        "--graph-url",
+        &format!("{}/v1.0", emu.base_url),
+        "--tenant",
+        voxcap_emulator::server::TEST_TENANT_ID,
+        "--client-id",
+        voxcap_emulator::server::TEST_CLIENT_ID,
+        "--client-secret-env",
+        "VOXCAP_E2E_SECRET",
+        "--authority",
+        &emu.base_url,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--notification-audience",
+        voxcap_emulator::server::TEST_CLIENT_ID,
+        "--openid-config",
+        &emu.state.openid_config_url(),
+        "--stop-tones",
+        "#",
+        "--out",
+        &out.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+const SECRET_ENV: (&str, &str) = (
+    "VOXCAP_E2E_SECRET",
+    voxcap_emulator::server::TEST_CLIENT_SECRET,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_command_writes_three_files_and_prints_the_report() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_loopback_port();
+    let cb = format!("http://127.0.0.1:{port}/api/calls");
+    let call = s
+        .create_call_to(&cb, Some(&stop_tone_caller(json!({}))))
+        .await
+        .unwrap();
+    let args = record_args(&s, &call, port, dir.path());
+    let (out, _) = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        voxcap(&a, &[SECRET_ENV])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = printed["operation"]["id"].as_str().unwrap();
+    assert_eq!(
+        printed["operation"]["completion_reason"],
+        "stopToneDetected"
+    );
+    assert_eq!(printed["operation"]["result_info"]["subcode"], 8514);
+    assert_eq!(printed["completion"]["verdict"], "consistent");
+    for ext in ["wav", "trimmed.wav", "json"] {
+        assert!(dir.path().join(format!("{id}.{ext}")).is_file(), "{ext}");
+    }
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(format!("{id}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(on_disk, printed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_loopback_port();
+    let cb = format!("http://127.0.0.1:{port}/api/calls");
+    let call = s
+        .create_call_to(
+            &cb,
+            Some(&stop_tone_caller(json!({"suppress_completion": true}))),
+        )
+        .await
+        .unwrap();
+    let mut args = record_args(&s, &call, port, dir.path());
+    args.extend(
+        [
+            "--initial-silence",
+            "1",
+            "--max-record",
+            "1",
+            "--deadline-margin",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let (out, took) = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        voxcap(&a, &[SECRET_ENV])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "stderr: {stderr}");
+    assert!(stderr.contains("lost"), "{stderr}");
+    // Deadline: 1 s initial silence + 1 s max record + 1 s margin.
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(8), "lost took {took:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["operation"]["status"], "lost");
+    let id = printed["operation"]["id"].as_str().unwrap();
+    assert!(dir.path().join(format!("{id}.json")).is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_failure_exits_3_with_the_report_written() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_loopback_port();
+    let cb = format!("http://127.0.0.1:{port}/api/calls");
+    let silent = json!({"seed": 3, "steps": [{"type": "silence"}]});
+    let call = s.create_call_to(&cb, Some(&silent)).await.unwrap();
+    let mut args = record_args(&s, &call, port, dir.path());
+    args.extend(["--initial-silence", "2"].map(String::from));
+    let (out, _) = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        voxcap(&a, &[SECRET_ENV])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["operation"]["result_info"]["subcode"], 8510);
+    let id = printed["operation"]["id"].as_str().unwrap();
+    assert!(dir.path().join(format!("{id}.json")).is_file());
+}
+
+#[test]
+fn record_usage_errors_exit_2() {
+    let base = [
+        "record",
+        "--call-id",
+        "c",
+        "--token-env",
+        "T",
+        "--listen",
+        "0.0.0.0:0",
+        "--no-notification-auth",
+        "--out",
+        "x",
+    ];
+    let (out, _) = voxcap(&base, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    // Neither a token source nor a notification auth mode.
+    let (out, _) = voxcap(
+        &[
+            "record",
+            "--call-id",
+            "c",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let (out, _) = voxcap(
+        &[
+            "record",
+            "--call-id",
+            "c",
+            "--token-env",
+            "T",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-notification-auth",
+            "--max-record",
+            "121",
+            "--out",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn demo_runs_the_whole_flow_and_writes_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let (out, _) = voxcap(&["demo", "--out", &out_dir.display().to_string()], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("stopToneDetected"), "{stdout}");
+    assert!(stdout.contains("Consistent"), "{stdout}");
+    let n = std::fs::read_dir(&out_dir).unwrap().count();
+    assert_eq!(n, 3, "{stdout}");
+}
+
+#[test]
+fn emulate_prints_what_a_bot_needs_and_serves() {
+    use std::io::{BufRead, BufReader, Read as _, Write as _};
+    let port = free_loopback_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
+        .args(["emulate", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("ctrl-c") {
+            break;
+        }
+    }
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "GET /v1/.well-known/keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    for what in [
+        &format!("http://127.0.0.1:{port}"),
+        voxcap_emulator::server::TEST_TENANT_ID,
+        voxcap_emulator::server::TEST_CLIENT_ID,
+        voxcap_emulator::server::TEST_CLIENT_SECRET,
+        "/v1/.well-known/keys",
+    ] {
+        assert!(printed.contains(what), "{what} missing from:\n{printed}");
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"kty\""), "{answer}");
+}
