@@ -323,7 +323,7 @@ struct ClientInner {
     beta_base: String,
     tokens: Arc<dyn TokenProvider>,
     retry: RetryPolicy,
-    download: crate::download::DownloadOptions,
+    download: crate::download_policy::DownloadOptions,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -349,7 +349,7 @@ pub struct GraphClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     http: Option<reqwest::Client>,
-    download: crate::download::DownloadOptions,
+    download: crate::download_policy::DownloadOptions,
 }
 
 impl GraphClient {
@@ -362,14 +362,14 @@ impl GraphClient {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             http: None,
-            download: crate::download::DownloadOptions::default(),
+            download: crate::download_policy::DownloadOptions::default(),
         }
     }
 
     /// Options for recording downloads through this client
     /// ([`crate::tracker::CompletedRecording::download_and_analyze`]): the
     /// builder's, with the Graph base URL's origin trusted by the policy.
-    pub fn download_options(&self) -> &crate::download::DownloadOptions {
+    pub fn download_options(&self) -> &crate::download_policy::DownloadOptions {
         &self.inner.download
     }
 
@@ -691,10 +691,10 @@ impl GraphClientBuilder {
     }
 
     /// Options for recording downloads (default
-    /// [`crate::download::DownloadOptions::default`]: https only, the Graph
+    /// [`crate::download_policy::DownloadOptions::default`]: https only, the Graph
     /// recording hosts, a 7.4 MiB cap). The Graph base URL's origin is added
     /// to the policy's trusted origins at [`Self::build`].
-    pub fn download_options(mut self, options: crate::download::DownloadOptions) -> Self {
+    pub fn download_options(mut self, options: crate::download_policy::DownloadOptions) -> Self {
         self.download = options;
         self
     }

@@ -18,7 +18,7 @@
 //! (while streaming) and reported, leaving no file.
 
 use crate::compliance::RecordingPermit;
-pub use crate::download_policy::DownloadPolicy;
+pub use crate::download_policy::{DownloadOptions, DownloadPolicy};
 use crate::error::{CaptureError, Result};
 use crate::secret::{redact_url, Secret};
 use bytes::Bytes;
@@ -30,34 +30,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-
-/// Download settings.
-#[derive(Debug, Clone)]
-pub struct DownloadOptions {
-    /// Total HTTP attempts (first request plus resumes/restarts).
-    pub max_attempts: u32,
-    /// Pause before the second attempt; doubles, capped at `max_backoff`.
-    pub backoff: Duration,
-    /// Longest pause between attempts.
-    pub max_backoff: Duration,
-    /// Chunks buffered between the network and the analysis thread.
-    pub channel_capacity: usize,
-    /// Allowed locations and the size cap. Default: https only, the Graph
-    /// recording hosts, 7.4 MiB ([`DownloadPolicy::default`]).
-    pub policy: DownloadPolicy,
-}
-
-impl Default for DownloadOptions {
-    fn default() -> Self {
-        DownloadOptions {
-            max_attempts: 5,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            channel_capacity: 64,
-            policy: DownloadPolicy::default(),
-        }
-    }
-}
 
 /// What the download did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,6 +46,7 @@ use crate::error::CaptureError;
 use crate::secret::redact_url;
 use crate::wire::MAX_TIMEOUT_SECONDS;
 use reqwest::Url;
+use std::time::Duration;
 
 /// Hosts recordings are downloaded from by default (see the module docs for
 /// the sources, and how thin they are).
@@ -207,6 +208,34 @@ fn host_matches(pattern: &str, host: &str, port: Option<u16>) -> bool {
         }
     }
     pattern == host
+}
+
+/// Download settings.
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    /// Total HTTP attempts (first request plus resumes/restarts).
+    pub max_attempts: u32,
+    /// Pause before the second attempt; doubles, capped at `max_backoff`.
+    pub backoff: Duration,
+    /// Longest pause between attempts.
+    pub max_backoff: Duration,
+    /// Chunks buffered between the network and the analysis thread.
+    pub channel_capacity: usize,
+    /// Allowed locations and the size cap. Default: https only, the Graph
+    /// recording hosts, 7.4 MiB ([`DownloadPolicy::default`]).
+    pub policy: DownloadPolicy,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            max_attempts: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            channel_capacity: 64,
+            policy: DownloadPolicy::default(),
+        }
+    }
 }
 
 #[cfg(test)]

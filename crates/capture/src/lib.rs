@@ -35,6 +35,7 @@ mod http_server;
 pub mod ids;
 pub mod instance_id;
 pub mod limits;
+mod redacted_debug;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
 #[cfg(feature = "redis")]
