@@ -29,8 +29,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-/// Connection limits of the standalone server ([`serve`], [`serve_with`]).
-/// A bot that mounts [`router`] in its own server must set its own.
+/// Connection limits of the standalone server ([`serve`](crate::webhook::serve), [`serve_with`](crate::webhook::serve_with)).
+/// A bot that mounts [`router`](crate::webhook::router) in its own server must set its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebhookLimits {
     /// A request's headers must arrive within this, counted from the

@@ -1,6 +1,6 @@
 //! Where pending record operations, early completions and seen completions
 //! live, behind [`OperationStore`] so a shared store (Redis, with the
-//! `redis` feature: [`crate::redis_store`]) can replace the in-memory one
+//! `redis` feature: `crate::redis_store`) can replace the in-memory one
 //! when several bot instances share a callback URL.
 //!
 //! The store decides, atomically per key, who gets a completion: the waiter
@@ -12,8 +12,7 @@
 
 use crate::error::Result;
 use crate::limits::{completion_size, EarlyBufferLimits};
-use crate::wire::{OperationKey, OperationStatus, RecordOperation, ResultInfo};
-use crate::Secret;
+use crate::wire::{OperationKey, RecordOperation};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -185,7 +184,11 @@ pub trait OperationStore: Send + Sync + 'static {
 /// A completion in a form a shared store can keep and give back: the
 /// `recordOperation` fields under their v1.0 names (the recording token
 /// included, since a successor must be able to download).
+#[cfg(any(test, feature = "redis"))]
 pub(crate) fn completion_to_json(op: &RecordOperation) -> serde_json::Value {
+    use crate::wire::{OperationStatus, ResultInfo};
+    use crate::Secret;
+
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Stored<'a> {
@@ -553,6 +556,6 @@ mod stored_json_tests {
         let op: RecordOperation = serde_json::from_value(raw).unwrap();
         let back: RecordOperation = serde_json::from_value(completion_to_json(&op)).unwrap();
         assert_eq!(back, op);
-        assert_eq!(back.access_token().map(Secret::expose), Some("tok"));
+        assert_eq!(back.access_token().map(crate::Secret::expose), Some("tok"));
     }
 }
