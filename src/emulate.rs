@@ -24,6 +24,7 @@ pub fn run(args: &EmulateArgs) -> anyhow::Result<()> {
     rt.block_on(voxcap_emulator::run_standalone(
         args.listen,
         args.scenario.clone(),
+        |info| println!("voxcap emulator listening\n{info}\npress ctrl-c to stop"),
     ))
     .with_context(|| format!("emulator on {}", args.listen))
 }

@@ -19,8 +19,6 @@
 //! Invariants: errors ([`BotError`]) name the call, operation or file and
 //! never a command-line flag; nothing is printed (logs go through
 //! `tracing`); nothing is persisted without a recording-status permit.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod bot;
 pub mod config;

@@ -10,6 +10,8 @@
 //! the clean fixture before noise is added, by the speech tests' rule
 //! (`voxcap_testkit::speech::speech_truth`).
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};

@@ -9,8 +9,6 @@
 //! [`std::io::Read`] and [`std::io::Write`]. Streaming processors take
 //! `push(&[f32])`, stamp events with absolute sample positions, and give the
 //! same results whatever the chunk size.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod decode;

@@ -1,5 +1,7 @@
-//! Runs the emulator standalone, as `voxcap emulate` will:
+//! Runs the emulator standalone, as `voxcap emulate` does:
 //! `cargo run -p voxcap-emulator --example standalone -- 127.0.0.1:8765 [SCENARIO.json]`.
+
+#![allow(clippy::print_stdout)]
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -9,6 +11,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:8765".into())
         .parse()?;
     let scenario = args.next().map(std::path::PathBuf::from);
-    voxcap_emulator::run_standalone(listen, scenario).await?;
+    voxcap_emulator::run_standalone(listen, scenario, |info| println!("{info}")).await?;
     Ok(())
 }

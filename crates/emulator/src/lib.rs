@@ -11,8 +11,6 @@
 //! Invariants: no dependency on voxcap-capture (its wire types are its own,
 //! [`wire`], including the legacy forms); voxcap-dsp is used only to
 //! *generate* audio, never to decide anything.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod auth;
 mod calls;
@@ -161,13 +159,42 @@ impl Drop for RunningEmulator {
     }
 }
 
-/// Runs the emulator in real time on `listen` until ctrl-c, printing what a
-/// bot author needs: base URL, tenant, client id and secret, token URL,
-/// OpenID configuration URL and JWKS URL. `scenario` becomes the default
-/// scenario; relative WAV paths in it are resolved from the current directory.
+impl RunningEmulator {
+    /// What a bot author needs to point a bot at this emulator: base URL,
+    /// tenant, client id and secret, token URL, OpenID configuration URL and
+    /// JWKS URL, one per line.
+    pub fn connection_info(&self) -> String {
+        let st = &self.state;
+        let c = st.config();
+        let lines = [
+            format!("  base URL:        {}", self.base_url),
+            format!("  Graph v1.0:      {}/v1.0", self.base_url),
+            format!("  Graph beta:      {}/beta", self.base_url),
+            format!("  tenant:          {}", c.tenant_id),
+            format!("  client id:       {}", c.client_id),
+            format!("  client secret:   {}", c.client_secret),
+            format!("  token URL:       {}", st.token_url()),
+            "  scope:           https://graph.microsoft.com/.default".to_string(),
+            format!("  OpenID config:   {}", st.openid_config_url()),
+            format!("  JWKS URL:        {}", st.jwks_url()),
+            format!(
+                "  notification JWT: iss {}, aud {}",
+                server::NOTIFICATION_ISSUER,
+                c.client_id
+            ),
+        ];
+        lines.join("\n")
+    }
+}
+
+/// Runs the emulator in real time on `listen` until ctrl-c. Once it
+/// listens, `announce` is handed the [`RunningEmulator::connection_info`]
+/// text (the CLI prints it). `scenario` becomes the default scenario;
+/// relative WAV paths in it are resolved from the current directory.
 pub async fn run_standalone(
     listen: SocketAddr,
     scenario: Option<PathBuf>,
+    announce: impl FnOnce(&str),
 ) -> Result<(), EmulatorError> {
     let mut config = EmulatorConfig {
         time_scale: 1.0,
@@ -177,25 +204,7 @@ pub async fn run_standalone(
         config.default_scenario = Scenario::from_file(&path)?;
     }
     let emu = RunningEmulator::start(listen, config).await?;
-    let st = &emu.state;
-    let c = st.config();
-    println!("voxcap emulator listening");
-    println!("  base URL:        {}", emu.base_url);
-    println!("  Graph v1.0:      {}/v1.0", emu.base_url);
-    println!("  Graph beta:      {}/beta", emu.base_url);
-    println!("  tenant:          {}", c.tenant_id);
-    println!("  client id:       {}", c.client_id);
-    println!("  client secret:   {}", c.client_secret);
-    println!("  token URL:       {}", st.token_url());
-    println!("  scope:           https://graph.microsoft.com/.default");
-    println!("  OpenID config:   {}", st.openid_config_url());
-    println!("  JWKS URL:        {}", st.jwks_url());
-    println!(
-        "  notification JWT: iss {}, aud {}",
-        server::NOTIFICATION_ISSUER,
-        c.client_id
-    );
-    println!("press ctrl-c to stop");
+    announce(&emu.connection_info());
     let _ = tokio::signal::ctrl_c().await;
     emu.stop().await
 }

@@ -29,9 +29,6 @@
 //! - [`worker`] holds [`run_worker`];
 //! - [`job`], [`summary`], [`keys`] and [`error`] hold the data.
 
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
-
 pub mod client;
 pub mod error;
 pub mod job;

@@ -33,7 +33,7 @@ const KSDATAFORMAT_TAIL: [u8; 14] = [
 
 /// What the header says about the audio that follows it.
 #[derive(Debug, Clone)]
-pub struct WavHeader {
+pub(super) struct WavHeader {
     /// The sample encoding.
     pub codec: Codec,
     /// Channels per frame.
@@ -64,7 +64,7 @@ pub(crate) struct Counted<R> {
 
 impl<R: Read> Counted<R> {
     /// Reads until `buf` is full or EOF; returns the bytes read.
-    pub fn fill(&mut self, buf: &mut [u8]) -> Result<usize, DecodeError> {
+    pub(super) fn fill(&mut self, buf: &mut [u8]) -> Result<usize, DecodeError> {
         let mut n = 0;
         while n < buf.len() {
             match self.inner.read(&mut buf[n..]) {
@@ -84,7 +84,7 @@ impl<R: Read> Counted<R> {
     }
 
     /// Skips up to `len` bytes through a stack buffer; returns the bytes skipped.
-    pub fn skip(&mut self, len: u64) -> Result<u64, DecodeError> {
+    pub(super) fn skip(&mut self, len: u64) -> Result<u64, DecodeError> {
         let mut scratch = [0u8; 4096];
         let mut left = len;
         while left > 0 {
@@ -140,7 +140,7 @@ fn sniff(head: &[u8]) -> Option<&'static str> {
 }
 
 /// Reads and validates the header, leaving `r` at the first audio byte.
-pub fn parse_header<R: Read>(r: &mut Counted<R>) -> Result<WavHeader, DecodeError> {
+pub(super) fn parse_header<R: Read>(r: &mut Counted<R>) -> Result<WavHeader, DecodeError> {
     let mut head = [0u8; 12];
     let n = r.fill(&mut head)?;
     if n == 0 {
@@ -413,7 +413,7 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, DecodeError> {
 /// A canonical header for `h` in the form symphonia's WAV reader accepts for
 /// every codec we support, with pipe-style sizes: the real sizes have been
 /// checked already and the data length is enforced by our own reader.
-pub fn canonical_header(h: &WavHeader) -> Vec<u8> {
+pub(super) fn canonical_header(h: &WavHeader) -> Vec<u8> {
     let tag = match h.codec {
         Codec::PcmU8 | Codec::PcmS16Le | Codec::PcmS24Le | Codec::PcmS32Le => WAVE_FORMAT_PCM,
         Codec::PcmF32Le | Codec::PcmF64Le => WAVE_FORMAT_IEEE_FLOAT,
