@@ -20,11 +20,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use voxcap_capture::atomic_file::write_json_atomically;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_capture::{
-    webhook, ClientCredentialsConfig, GraphClient, JwtConfig, NotificationAuth, OperationTracker,
-    RecordOptions, RecordingEnd, RecordingPermit, RecordingReader, Secret, TrackerConfig,
-    WebhookState,
+    webhook, ClientCredentialsConfig, GraphClient, JwtConfig, NotificationAuth, OperationId,
+    OperationTracker, RecordOptions, RecordingEnd, RecordingPermit, RecordingReader, Secret,
+    TrackerConfig, WebhookState,
 };
 use voxcap_dsp::{analyze_reader, AnalysisConfig, Report};
 
@@ -79,7 +80,10 @@ pub async fn take(bot: &Bot, call_id: &str) -> anyhow::Result<Report> {
     // A failed or lost operation becomes an error here.
     let recording = operation.completed().await.into_result()?;
 
-    let wav = bot.out_dir.join(format!("{}.wav", recording.operation_id));
+    // File names come from the normalised operation id (32 hex digits), so
+    // no id Graph or anyone else sends can name a path outside OUT_DIR.
+    let id = OperationId::parse(&recording.operation_id, "the completion")?;
+    let wav = bot.out_dir.join(format!("{}.wav", id.file_stem()));
     let name = wav.display().to_string();
     let analysis =
         move |reader: RecordingReader| analyze_reader(&name, reader, &AnalysisConfig::default());
@@ -96,7 +100,8 @@ pub async fn take(bot: &Bot, call_id: &str) -> anyhow::Result<Report> {
 
     let (analysed, _download) = saved?;
     let report = analysed?;
-    std::fs::write(wav.with_extension("json"), serde_json::to_vec(&report)?)?;
+    // Temp file, fsync, rename: a reader never sees half a report.
+    write_json_atomically(&wav.with_extension("json"), &report)?;
     Ok(report)
 }
 
@@ -131,6 +136,8 @@ async fn main() -> anyhow::Result<()> {
         tracker: OperationTracker::new(graph, TrackerConfig::default()),
         out_dir: Arc::new(PathBuf::from(env("OUT_DIR")?)),
     };
+    // Behind the internet-facing balancer, give this server the timeouts and
+    // connection cap of voxcap's own webhook server (SECURITY.md).
     let listener = tokio::net::TcpListener::bind(env("LISTEN")?).await?;
     let service = app(bot, auth).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).await?;
