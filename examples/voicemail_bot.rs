@@ -6,7 +6,8 @@
 //!   `callbackUri`), which Graph posts completions to;
 //! - its own `POST /calls/{id}/voicemail`, which records the caller on call
 //!   `{id}` (`#` ends the message) and stores `<OUT_DIR>/<operation>.wav`
-//!   with its analysis beside it as `<operation>.json`.
+//!   with its analysis beside it as `<operation>.json` (`<operation>`: the
+//!   operation id as 32 lower-case hex digits, never a path).
 //!
 //! Run it with these environment variables: `TENANT`, `CLIENT_ID`,
 //! `CLIENT_SECRET`, `GRAPH_URL`, `LISTEN`, `OUT_DIR`, and optionally
@@ -22,9 +23,9 @@ use axum::routing::post;
 use axum::Router;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_capture::{
-    webhook, ClientCredentialsConfig, GraphClient, JwtConfig, NotificationAuth, OperationTracker,
-    RecordOptions, RecordingEnd, RecordingPermit, RecordingReader, Secret, TrackerConfig,
-    WebhookState,
+    webhook, ClientCredentialsConfig, GraphClient, JwtConfig, NotificationAuth, OperationId,
+    OperationTracker, RecordOptions, RecordingEnd, RecordingPermit, RecordingReader, Secret,
+    TrackerConfig, WebhookState,
 };
 use voxcap_dsp::{analyze_reader, AnalysisConfig, Report};
 
@@ -79,7 +80,9 @@ pub async fn take(bot: &Bot, call_id: &str) -> anyhow::Result<Report> {
     // A failed or lost operation becomes an error here.
     let recording = operation.completed().await.into_result()?;
 
-    let wav = bot.out_dir.join(format!("{}.wav", recording.operation_id));
+    // A file name from a validated id only (32 hex digits): never a path.
+    let id = OperationId::parse(&recording.operation_id, "the completed recording")?;
+    let wav = bot.out_dir.join(format!("{}.wav", id.file_stem()));
     let name = wav.display().to_string();
     let analysis =
         move |reader: RecordingReader| analyze_reader(&name, reader, &AnalysisConfig::default());

@@ -11,7 +11,8 @@ use voxcap_capture::store::OperationStore;
 use voxcap_capture::webhook;
 use voxcap_capture::wire::MAX_TIMEOUT_SECONDS;
 use voxcap_capture::{
-    DownloadOptions, GraphClient, JwtConfig, NotificationAuth, OperationTracker, TrackerConfig, WebhookState,
+    DownloadOptions, GraphClient, JwtConfig, NotificationAuth, OperationTracker, TrackerConfig,
+    WebhookState,
 };
 
 use crate::config::{BotConfig, NotificationAuthMode, RecordPlan, StoreChoice, TokenSource};

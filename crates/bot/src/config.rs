@@ -272,7 +272,10 @@ mod tests {
         assert_eq!(d.policy(5).size_cap(), 385_536);
         assert_eq!(d.policy(120).size_cap(), 7_745_536);
         assert!(!d.policy(5).allow_http);
-        assert_eq!(d.policy(5).allowed_hosts.len(), DEFAULT_RECORDING_HOSTS.len());
+        assert_eq!(
+            d.policy(5).allowed_hosts.len(),
+            DEFAULT_RECORDING_HOSTS.len()
+        );
         let fixed = RecordingDownloads {
             max_bytes: Some(1000),
             ..RecordingDownloads::default()

@@ -334,7 +334,10 @@ impl Core {
         let mut options: DownloadOptions = self.client.download_options().clone();
         options.policy.max_record_seconds = max_record_s;
         if let Err(e) = options.policy.check(&rec.location) {
-            let http = rec.location.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+            let http = rec
+                .location
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
             let setting = if http && !options.policy.allow_http {
                 Setting::AllowHttp
             } else {
@@ -349,9 +352,17 @@ impl Core {
             }));
         }
         let http = self.client.http();
-        download_and_analyze(http, &rec.location, rec.token.as_ref(), wav, permit, &options, analyze)
-            .await
-            .map_err(DownloadFailure::Other)
+        download_and_analyze(
+            http,
+            &rec.location,
+            rec.token.as_ref(),
+            wav,
+            permit,
+            &options,
+            analyze,
+        )
+        .await
+        .map_err(DownloadFailure::Other)
     }
 }
 
