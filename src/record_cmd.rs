@@ -124,11 +124,7 @@ pub struct BotArgs {
     #[arg(long)]
     pub no_notification_auth: bool,
     /// Accept notifications only for this tenant (the JWT's tid); repeatable (default: any tenant).
-    #[arg(
-        long = "tenant-id",
-        value_name = "ID",
-        requires = "notification_audience"
-    )]
+    #[arg(long = "tenant-id", value_name = "ID")]
     pub tenant_ids: Vec<String>,
     /// Also download recordings from this host (host, host:port or *.domain); repeatable; extends the default list (SECURITY.md).
     #[arg(long = "recording-host", value_name = "PATTERN")]
@@ -188,8 +184,15 @@ pub fn bot_error(e: BotError) -> anyhow::Error {
 }
 
 impl BotArgs {
-    /// Refuses `--no-notification-auth` with a non-loopback `--listen`.
+    /// Refuses `--no-notification-auth` with a non-loopback `--listen` or
+    /// with `--tenant-id` (an unverified notification has no `tid`).
     pub fn check(&self) -> Result<(), String> {
+        if self.no_notification_auth && !self.tenant_ids.is_empty() {
+            return Err(
+                "--tenant-id needs --notification-audience (only a verified tid can be checked)"
+                    .into(),
+            );
+        }
         if self.no_notification_auth && !self.listen.ip().is_loopback() {
             return Err(format!(
                 "--no-notification-auth is only allowed with a loopback --listen (got {})",
