@@ -6,7 +6,8 @@
 //!   `callbackUri`), which Graph posts completions to;
 //! - its own `POST /calls/{id}/voicemail`, which records the caller on call
 //!   `{id}` (`#` ends the message) and stores `<OUT_DIR>/<operation>.wav`
-//!   with its analysis beside it as `<operation>.json`.
+//!   with its analysis beside it as `<operation>.json` (`<operation>`: the
+//!   operation id as 32 lower-case hex digits, never a path).
 //!
 //! Run it with these environment variables: `TENANT`, `CLIENT_ID`,
 //! `CLIENT_SECRET`, `GRAPH_URL`, `LISTEN`, `OUT_DIR`, and optionally

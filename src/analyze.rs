@@ -2,26 +2,24 @@
 //!
 //! Inputs are expanded first (directories walked for `*.wav`, sorted), then
 //! analysed by `-j N` worker threads, each with its own detectors (webrtc-vad
-//! state is not `Send`). Results are printed in input order as soon as they
-//! are ready; at most a small window of inputs is in flight or waiting to be
-//! printed, so memory stays bounded whatever the number of files. A failing
-//! input is reported and the rest still run. A closing summary counts
-//! verdicts, labels and errors.
+//! state is not `Send`), through [`voxcap_queue::local::run_ordered`]:
+//! results are printed in input order as soon as they are ready, with a
+//! bounded window in flight, so memory stays bounded whatever the number of
+//! files. A failing input is reported and the rest still run. A closing
+//! summary counts verdicts, labels and errors.
 //!
 //! A panic while handling one input becomes that input's `internal` error:
-//! `analyze_reader` catches panics in the analysis, and each job runs under
-//! `catch_unwind` as well, so every input gets its result slot and the
-//! ordered printer never waits for a job that died. For the tests that show
+//! `analyze_reader` catches panics in the analysis, and `run_ordered` runs
+//! each job under `catch_unwind` as well, so every input gets its result
+//! slot and the ordered printer never waits for a job that died. For the tests that show
 //! this, two environment variables inject faults: `VOXCAP_TEST_PANIC_READ`
 //! (a file name: reading it panics inside the analysis) and
 //! `VOXCAP_TEST_PANIC_JOB` (a file name: its job panics outside it).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -31,6 +29,7 @@ use voxcap_dsp::verify::{CompletionReason, RecordSettings};
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 
 use voxcap_bot::trim_out;
+use voxcap_queue::local::{expand_inputs, run_ordered, Input};
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]
@@ -142,23 +141,6 @@ pub enum OutputFormat {
     Json,
 }
 
-/// One input to analyse, or a failure met while finding inputs.
-pub(crate) enum Input {
-    Stdin,
-    File(PathBuf),
-    Unreadable(PathBuf, io::Error),
-}
-
-impl Input {
-    /// The input's name as printed.
-    fn name(&self) -> String {
-        match self {
-            Input::Stdin => "-".to_string(),
-            Input::File(p) | Input::Unreadable(p, _) => p.display().to_string(),
-        }
-    }
-}
-
 /// Why one input failed, as printed.
 #[derive(Debug, Serialize)]
 pub(crate) struct Failure {
@@ -252,7 +234,7 @@ fn name_of(v: &impl Serialize) -> String {
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
     let config = args.recording.config(args.lenient);
-    let inputs = expand(&args.paths);
+    let inputs = expand_inputs(&args.paths);
     let total = inputs.len();
     let workers = args
         .jobs
@@ -275,63 +257,23 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
     let mut write_error = None;
-    // Inputs in flight or waiting to be printed; each holds a small report.
-    let window = workers * 4;
-    std::thread::scope(|scope| {
-        let (permit_tx, permit_rx) = mpsc::sync_channel::<()>(window);
-        for _ in 0..window {
-            permit_tx.send(()).ok();
-        }
-        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Input)>(window);
-        let job_rx = Arc::new(Mutex::new(job_rx));
-        let (result_tx, result_rx) = mpsc::channel();
-        scope.spawn(move || {
-            for job in inputs.into_iter().enumerate() {
-                // Wait until the printer has room, so a slow first file cannot
-                // let the others pile up in memory.
-                if permit_rx.recv().is_err() || job_tx.send(job).is_err() {
-                    return;
+    let names: Vec<String> = inputs.iter().map(Input::name).collect();
+    let trim_out = args.trim_out.as_deref();
+    run_ordered(
+        inputs,
+        workers,
+        |input| analyze_one(input, &config, trim_out),
+        |index, payload| (names[index].clone(), Err(panic_failure(payload))),
+        |(name, result)| {
+            progress.inc(1);
+            summary.add(&result);
+            if write_error.is_none() {
+                if let Err(e) = print_result(&mut out, args.format, &name, result) {
+                    write_error = Some(e);
                 }
             }
-        });
-        for _ in 0..workers {
-            let job_rx = Arc::clone(&job_rx);
-            let result_tx = result_tx.clone();
-            let config = &config;
-            let trim_out = args.trim_out.as_deref();
-            scope.spawn(move || loop {
-                let job = match job_rx.lock() {
-                    Ok(rx) => rx.recv(),
-                    Err(_) => return,
-                };
-                let Ok((index, input)) = job else { return };
-                let name = input.name();
-                let (name, result) =
-                    catch_unwind(AssertUnwindSafe(|| analyze_one(input, config, trim_out)))
-                        .unwrap_or_else(|payload| (name, Err(panic_failure(&*payload))));
-                if result_tx.send((index, name, result)).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(result_tx);
-        let mut pending = HashMap::new();
-        let mut next = 0;
-        for (index, name, result) in result_rx {
-            pending.insert(index, (name, result));
-            while let Some((name, result)) = pending.remove(&next) {
-                next += 1;
-                progress.inc(1);
-                summary.add(&result);
-                if write_error.is_none() {
-                    if let Err(e) = print_result(&mut out, args.format, &name, result) {
-                        write_error = Some(e);
-                    }
-                }
-                permit_tx.send(()).ok();
-            }
-        }
-    });
+        },
+    );
     progress.finish_and_clear();
     summary.wall_s = started.elapsed().as_secs_f64();
     let all_ok = summary.failed == 0;
@@ -473,64 +415,6 @@ fn io_failure(e: &io::Error) -> Failure {
     Failure {
         kind: "io",
         message: e.to_string(),
-    }
-}
-
-/// Expands the command line paths into inputs, in order.
-pub(crate) fn expand(paths: &[PathBuf]) -> Vec<Input> {
-    let mut inputs = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
-        } else if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found);
-            found.sort_by(|a, b| match (a, b) {
-                (
-                    Input::File(a) | Input::Unreadable(a, _),
-                    Input::File(b) | Input::Unreadable(b, _),
-                ) => a.cmp(b),
-                _ => std::cmp::Ordering::Equal,
-            });
-            inputs.extend(found);
-        } else {
-            // Missing files are reported when opened, with the OS's reason.
-            inputs.push(Input::File(p.clone()));
-        }
-    }
-    inputs
-}
-
-fn is_wav(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-}
-
-/// Collects `*.wav` files under `dir`, recursively; symlinked directories are
-/// not followed so a link cycle cannot hang the walk.
-fn walk(dir: &Path, found: &mut Vec<Input>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            found.push(Input::Unreadable(dir.to_path_buf(), e));
-            return;
-        }
-    };
-    for entry in entries {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                found.push(Input::Unreadable(dir.to_path_buf(), e));
-                continue;
-            }
-        };
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => walk(&path, found),
-            Ok(_) if is_wav(&path) => found.push(Input::File(path)),
-            Ok(_) => {}
-            Err(e) => found.push(Input::Unreadable(path, e)),
-        }
     }
 }
 

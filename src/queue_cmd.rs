@@ -17,7 +17,9 @@ use voxcap_queue::{
     JobOptions, ResultsStatus, WorkerConfig,
 };
 
-use crate::analyze::{self, Input, RecordingArgs, StopTones};
+use voxcap_queue::local::{expand_inputs, Input};
+
+use crate::analyze::{self, RecordingArgs, StopTones};
 
 /// Exit code of `voxcap results` when some jobs have no result yet.
 pub const EXIT_INCOMPLETE: u8 = 5;
@@ -160,7 +162,7 @@ fn recording_args(o: &JobOptions) -> Result<RecordingArgs, String> {
 /// Runs `voxcap enqueue`.
 pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     let mut paths = Vec::new();
-    for input in analyze::expand(&args.paths) {
+    for input in expand_inputs(&args.paths) {
         match input {
             Input::Stdin => anyhow::bail!("`-` (stdin) cannot be queued: workers read files"),
             Input::File(p) => {

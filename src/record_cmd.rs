@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use voxcap_bot::{
     ApiKind, Bot, BotConfig, BotError, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan,
-    RecordSpec, Setting, StoreChoice, TokenSource,
+    RecordSpec, RecordingDownloads, Setting, StoreChoice, TokenSource,
 };
 use voxcap_capture::redis_conn::read_ca_pem;
 use voxcap_capture::redis_store::RedisStoreConfig;
@@ -120,9 +120,21 @@ pub struct BotArgs {
     /// OpenID configuration URL for the notification signing keys.
     #[arg(long, value_name = "URL", requires = "notification_audience")]
     pub openid_config: Option<String>,
-    /// Accept notifications without verification (only with a loopback --listen).
+    /// Accept notifications without verification (only with a loopback --listen; a request carrying X-Forwarded-For or Forwarded is refused).
     #[arg(long)]
     pub no_notification_auth: bool,
+    /// Accept notifications only for this tenant (the JWT's tid); repeatable (default: any tenant).
+    #[arg(long = "tenant-id", value_name = "ID")]
+    pub tenant_ids: Vec<String>,
+    /// Also download recordings from this host (host, host:port or *.domain); repeatable; extends the default list (SECURITY.md).
+    #[arg(long = "recording-host", value_name = "PATTERN")]
+    pub recording_hosts: Vec<String>,
+    /// Allow http:// recording locations: for emulators and local tests only (the recording token travels in the clear).
+    #[arg(long)]
+    pub allow_http_recordings: bool,
+    /// Refuse recordings larger than N bytes (default per operation: 2 x 32,000 B/s x maxRecordDurationInSeconds + 64 KiB).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_recording_bytes: Option<u64>,
     /// Seconds added to prompt + initial silence + max record before the operation counts as lost.
     #[arg(long, value_name = "S", default_value_t = 15.0, value_parser = crate::seconds_in(0.0, 3600.0))]
     pub deadline_margin: f64,
@@ -162,14 +174,25 @@ pub fn bot_error(e: BotError) -> anyhow::Error {
         Some(Setting::Listen) => "--listen",
         Some(Setting::Store) => "--redis",
         Some(Setting::OutDir) => "--out",
+        Some(Setting::Tenants) => "--tenant-id",
+        Some(Setting::RecordingHosts) => "--recording-host",
+        Some(Setting::AllowHttp) => "--allow-http-recordings",
+        Some(Setting::MaxRecordingBytes) => "--max-recording-bytes",
         _ => return anyhow::Error::new(e),
     };
     anyhow::Error::new(e).context(flag)
 }
 
 impl BotArgs {
-    /// Refuses `--no-notification-auth` with a non-loopback `--listen`.
+    /// Refuses `--no-notification-auth` with a non-loopback `--listen` or
+    /// with `--tenant-id` (an unverified notification has no `tid`).
     pub fn check(&self) -> Result<(), String> {
+        if self.no_notification_auth && !self.tenant_ids.is_empty() {
+            return Err(
+                "--tenant-id needs --notification-audience (only a verified tid can be checked)"
+                    .into(),
+            );
+        }
         if self.no_notification_auth && !self.listen.ip().is_loopback() {
             return Err(format!(
                 "--no-notification-auth is only allowed with a loopback --listen (got {})",
@@ -209,13 +232,18 @@ impl BotArgs {
             },
             None => NotificationAuthMode::InsecureLoopbackOnly,
         };
+        let mut downloads = RecordingDownloads {
+            allow_http: self.allow_http_recordings,
+            max_bytes: self.max_recording_bytes,
+            ..RecordingDownloads::default()
+        };
+        downloads.allowed_hosts.extend(self.recording_hosts.clone());
         Ok(BotConfig {
-            graph_url: self.graph_url.clone(),
-            token,
-            listen: self.listen,
             callback_path: self.callback_path.clone(),
             auth,
             deadline_margin: Duration::from_secs_f64(self.deadline_margin),
+            downloads,
+            allowed_tenants: self.tenant_ids.clone(),
             store: match &self.redis {
                 None => StoreChoice::InMemory,
                 Some(url) => {
@@ -229,6 +257,7 @@ impl BotArgs {
                     StoreChoice::Redis(c)
                 }
             },
+            ..BotConfig::new(self.graph_url.clone(), token, self.listen)
         })
     }
 }

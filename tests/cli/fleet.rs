@@ -620,8 +620,9 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
         assert_eq!(c["outcome"], "recorded", "{c}");
         assert_eq!(c["result"]["operation"]["completion_reason"], "stopToneDetected");
         for (op, ok) in [(&op_a, true), (&op_b, false), (&op_c, true)] {
-            assert!(serve_out.path().join(format!("{op}.json")).is_file(), "{op}");
-            assert_eq!(serve_out.path().join(format!("{op}.wav")).is_file(), ok, "{op}");
+            let stem = op.replace('-', ""); // the file stem
+            assert!(serve_out.path().join(format!("{stem}.json")).is_file(), "{op}");
+            assert_eq!(serve_out.path().join(format!("{stem}.wav")).is_file(), ok, "{op}");
         }
         let ra = op_record(&mut conn, &call_a, &op_a).await;
         let rb = op_record(&mut conn, &call_b, &op_b).await;
@@ -866,7 +867,10 @@ fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
             "stopToneDetected"
         );
         let op = line["result"]["operation"]["id"].as_str().unwrap();
-        assert!(out2.path().join(format!("{op}.wav")).is_file());
+        assert!(out2
+            .path()
+            .join(format!("{}.wav", op.replace('-', "")))
+            .is_file());
         let rec = op_record(&mut conn, &call, op).await;
         assert_eq!(
             rec.get("state").map(String::as_str),

@@ -5,9 +5,11 @@
 //! - [`analyze`]: `voxcap analyze` on the clips and the malformed corpus;
 //! - [`record`]: `voxcap record`, `demo` and `emulate` against the emulator;
 //! - [`fleet`]: `voxcap serve` and `record` with Redis (needs redis-server);
-//! - [`queue`]: `enqueue`, `worker` and `results` (needs redis-server).
+//! - [`queue`]: `enqueue`, `worker` and `results` (needs redis-server);
+//! - [`hardening`]: `record`'s download policy and size-cap flags.
 
 mod analyze;
 mod fleet;
+mod hardening;
 mod queue;
 mod record;

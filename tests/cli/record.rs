@@ -120,7 +120,10 @@ async fn record_command_writes_three_files_and_prints_the_report() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = printed["operation"]["id"].as_str().unwrap();
+    let id = printed["operation"]["id"]
+        .as_str()
+        .unwrap()
+        .replace('-', ""); // file stem
     assert_eq!(
         printed["operation"]["completion_reason"],
         "stopToneDetected"
@@ -175,7 +178,10 @@ async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
     assert!(took < Duration::from_secs(8), "lost took {took:?}");
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["operation"]["status"], "lost");
-    let id = printed["operation"]["id"].as_str().unwrap();
+    let id = printed["operation"]["id"]
+        .as_str()
+        .unwrap()
+        .replace('-', ""); // file stem
     assert!(dir.path().join(format!("{id}.json")).is_file());
 }
 
@@ -203,7 +209,10 @@ async fn graph_failure_exits_3_with_the_report_written() {
     );
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["operation"]["result_info"]["subcode"], 8510);
-    let id = printed["operation"]["id"].as_str().unwrap();
+    let id = printed["operation"]["id"]
+        .as_str()
+        .unwrap()
+        .replace('-', ""); // file stem
     assert!(dir.path().join(format!("{id}.json")).is_file());
 }
 

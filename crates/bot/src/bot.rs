@@ -9,8 +9,10 @@ use std::sync::Arc;
 use voxcap_capture::redis_store::RedisStore;
 use voxcap_capture::store::OperationStore;
 use voxcap_capture::webhook;
+use voxcap_capture::wire::MAX_TIMEOUT_SECONDS;
 use voxcap_capture::{
-    GraphClient, JwtConfig, NotificationAuth, OperationTracker, TrackerConfig, WebhookState,
+    DownloadOptions, GraphClient, JwtConfig, NotificationAuth, OperationTracker, TrackerConfig,
+    WebhookState,
 };
 
 use crate::config::{BotConfig, NotificationAuthMode, RecordPlan, StoreChoice, TokenSource};
@@ -50,7 +52,20 @@ impl Bot {
         if matches!(path.as_str(), "/healthz" | "/readyz") {
             return Err(bad_path("reserved for the health endpoints"));
         }
-        let builder = GraphClient::builder().base_url(config.graph_url.trim_end_matches('/'));
+        if !config.allowed_tenants.is_empty()
+            && matches!(config.auth, NotificationAuthMode::InsecureLoopbackOnly)
+        {
+            return Err(BotError::TenantsWithoutVerification);
+        }
+        // The client's policy is the widest (Graph's longest recording);
+        // each operation narrows the cap to its own maxRecordDurationInSeconds.
+        let downloads = DownloadOptions {
+            policy: config.downloads.policy(MAX_TIMEOUT_SECONDS),
+            ..DownloadOptions::default()
+        };
+        let builder = GraphClient::builder()
+            .base_url(config.graph_url.trim_end_matches('/'))
+            .download_options(downloads);
         let builder = match config.token {
             TokenSource::Static(t) => builder.static_token(t),
             TokenSource::ClientCredentials(c) => builder.client_credentials(c),
@@ -58,11 +73,13 @@ impl Bot {
         let client = builder.build().map_err(|e| BotError::Client(Box::new(e)))?;
         let tracker_config = TrackerConfig {
             deadline_margin: config.deadline_margin,
+            early_buffer: config.early_buffer,
             ..TrackerConfig::default()
         };
         let (tracker, redis) = match config.store {
             StoreChoice::InMemory => (OperationTracker::new(client.clone(), tracker_config), None),
-            StoreChoice::Redis(rc) => {
+            StoreChoice::Redis(mut rc) => {
+                rc.early_buffer = config.early_buffer;
                 let store = RedisStore::connect(rc)
                     .await
                     .map_err(|e| BotError::Store(Box::new(e)))?;
@@ -80,6 +97,7 @@ impl Bot {
                 openid_config,
             } => {
                 let mut jwt = JwtConfig::new(audience);
+                jwt.allowed_tenants = config.allowed_tenants;
                 if let Some(url) = openid_config {
                     jwt.openid_config_url = url;
                 }
@@ -94,7 +112,9 @@ impl Bot {
                 NotificationAuth::InsecureLoopbackOnly
             }
         };
-        let state = WebhookState::new(auth, tracker.notification_sink()).with_path(path.clone());
+        let state = WebhookState::new(auth, tracker.notification_sink())
+            .with_path(path.clone())
+            .with_limits(config.webhook_limits);
         let bind = |source| BotError::Bind {
             addr: config.listen,
             source,

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use voxcap_capture::download_policy::DEFAULT_RECORDING_HOSTS;
 use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::webhook::DEFAULT_CALLBACK_PATH;
+use voxcap_capture::webhook::{WebhookLimits, DEFAULT_CALLBACK_PATH};
 use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
-use voxcap_capture::{ClientCredentialsConfig, Secret};
+use voxcap_capture::{ClientCredentialsConfig, DownloadPolicy, EarlyBufferLimits, Secret};
 
 /// How the bot gets its Graph app token.
 #[derive(Debug, Clone)]
@@ -51,6 +52,72 @@ pub struct BotConfig {
     pub deadline_margin: Duration,
     /// Where pending operations live: this process, or Redis for a fleet.
     pub store: StoreChoice,
+    /// Which recording locations are downloaded, and how much of them.
+    /// Default: https only, the Graph recording hosts, a cap derived from
+    /// each operation's `maxRecordDurationInSeconds`.
+    pub downloads: RecordingDownloads,
+    /// Tenants whose notifications are accepted (the JWT's `tid`, compared
+    /// case-insensitively). Default empty: any tenant. Needs
+    /// [`NotificationAuthMode::Jwt`]: without verification there is no
+    /// `tid` to check, so [`crate::Bot::start`] refuses a list then.
+    pub allowed_tenants: Vec<String>,
+    /// The webhook's connection limits. Default [`WebhookLimits::default`]:
+    /// header-read 10 s, request 30 s (`408`), idle 60 s, 512 connections.
+    pub webhook_limits: WebhookLimits,
+    /// Caps of the early-completion buffer (a completion that beats the
+    /// POST answer): the in-memory one and, in a fleet, the Redis one
+    /// (this replaces [`RedisStoreConfig::early_buffer`]). Default
+    /// [`EarlyBufferLimits::default`]: 10,000 completions and 8 MiB.
+    pub early_buffer: EarlyBufferLimits,
+}
+
+/// Which recording locations a bot downloads from, and how large a
+/// recording may be (see `SECURITY.md`): a notification's JWT is not bound
+/// to its body, so its `recordingLocation` is not trusted as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingDownloads {
+    /// Allow `http://` locations (on an allowed host). Default `false`:
+    /// https only. For emulators and local tests only: over http the
+    /// recording token travels in the clear. The origin of
+    /// [`BotConfig::graph_url`] is trusted as it is (its app token already
+    /// goes there), http included, so an emulator serving its recordings
+    /// from its own address needs no opt-in.
+    pub allow_http: bool,
+    /// Host patterns a location may name (`host`, `host:port`,
+    /// `*.domain`; see [`DownloadPolicy::allowed_hosts`]). Default
+    /// [`DEFAULT_RECORDING_HOSTS`]; push to extend.
+    pub allowed_hosts: Vec<String>,
+    /// Overrides the size cap, in bytes. Default `None`: each operation's
+    /// own cap, `2 × 32,000 B/s × maxRecordDurationInSeconds + 64 KiB`
+    /// (385,536 bytes for 5 s, 7.4 MiB for 120 s).
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for RecordingDownloads {
+    fn default() -> Self {
+        RecordingDownloads {
+            allow_http: false,
+            allowed_hosts: DEFAULT_RECORDING_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            max_bytes: None,
+        }
+    }
+}
+
+impl RecordingDownloads {
+    /// The download policy for an operation of at most
+    /// `max_record_seconds` (its `maxRecordDurationInSeconds`).
+    pub fn policy(&self, max_record_seconds: u32) -> DownloadPolicy {
+        DownloadPolicy {
+            allow_http: self.allow_http,
+            allowed_hosts: self.allowed_hosts.clone(),
+            max_record_seconds,
+            max_bytes: self.max_bytes,
+            ..DownloadPolicy::default()
+        }
+    }
 }
 
 /// Where a bot keeps its pending operations.
@@ -74,6 +141,10 @@ impl BotConfig {
             auth: NotificationAuthMode::InsecureLoopbackOnly,
             deadline_margin: Duration::from_secs(15),
             store: StoreChoice::InMemory,
+            downloads: RecordingDownloads::default(),
+            allowed_tenants: Vec::new(),
+            webhook_limits: WebhookLimits::default(),
+            early_buffer: EarlyBufferLimits::default(),
         }
     }
 }
@@ -193,6 +264,23 @@ mod tests {
             RecordSpec::default().request(),
             RecordResponseRequest::default()
         );
+    }
+
+    #[test]
+    fn the_size_cap_follows_each_operations_max_record_unless_overridden() {
+        let d = RecordingDownloads::default();
+        assert_eq!(d.policy(5).size_cap(), 385_536);
+        assert_eq!(d.policy(120).size_cap(), 7_745_536);
+        assert!(!d.policy(5).allow_http);
+        assert_eq!(
+            d.policy(5).allowed_hosts.len(),
+            DEFAULT_RECORDING_HOSTS.len()
+        );
+        let fixed = RecordingDownloads {
+            max_bytes: Some(1000),
+            ..RecordingDownloads::default()
+        };
+        assert_eq!(fixed.policy(120).size_cap(), 1000);
     }
 
     #[test]

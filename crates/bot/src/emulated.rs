@@ -4,6 +4,15 @@
 //! exactly as against real Graph (client credentials, JWT-verified webhook
 //! with the emulator's app id as audience and its OpenID configuration);
 //! only the URLs point at the emulator.
+//!
+//! Downloads keep the production policy ([`RecordingDownloads::default`]:
+//! https only, the Graph recording hosts): no http opt-in is made. The
+//! emulator serves its recordings from its own address, the Graph base
+//! URL's origin, which the Graph client trusts as it is (its app token
+//! already goes there), so `http://127.0.0.1:PORT/recordings/...` is
+//! downloaded while any other http or non-listed location is refused, as
+//! in production. A test that points locations elsewhere opts in through
+//! [`EmulatedSetup::with_bot_config`].
 
 use std::time::Duration;
 
@@ -12,7 +21,7 @@ use voxcap_capture::{ClientCredentialsConfig, GraphClient, Secret};
 use voxcap_emulator::{EmulatorConfig, RunningEmulator};
 
 use crate::bot::Bot;
-use crate::config::{BotConfig, NotificationAuthMode, TokenSource};
+use crate::config::{BotConfig, NotificationAuthMode, RecordingDownloads, TokenSource};
 use crate::error::BotError;
 
 /// Why the emulated setup failed.
@@ -60,6 +69,9 @@ pub fn bot_config(emulator: &RunningEmulator) -> BotConfig {
         openid_config: Some(emulator.state.openid_config_url()),
     };
     config.deadline_margin = Duration::from_secs(5);
+    // Explicitly the production policy: the emulator's origin is trusted
+    // as the Graph base URL's (see the module docs), nothing else over http.
+    config.downloads = RecordingDownloads::default();
     config
 }
 

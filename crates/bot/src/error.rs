@@ -22,6 +22,15 @@ pub enum Setting {
     Store,
     /// `RecordPlan::out_dir`, or the takeover's output directory.
     OutDir,
+    /// `BotConfig::allowed_tenants`.
+    Tenants,
+    /// `RecordingDownloads::allowed_hosts`: a location's host is not on it.
+    RecordingHosts,
+    /// `RecordingDownloads::allow_http`: a location is `http://`.
+    AllowHttp,
+    /// `RecordingDownloads::max_bytes` (or the operation's
+    /// `maxRecordDurationInSeconds`, from which the cap is derived).
+    MaxRecordingBytes,
 }
 
 /// Why a bot operation failed.
@@ -44,6 +53,10 @@ pub enum BotError {
         /// The configured address.
         addr: SocketAddr,
     },
+    /// A tenant allow-list was given without notification verification
+    /// (there is no verified `tid` to check).
+    #[error("tenant allow-list: tenants can only be checked on verified notifications (JWT)")]
+    TenantsWithoutVerification,
     /// The webhook could not listen.
     #[error("webhook address {addr}: cannot bind: {source}")]
     Bind {
@@ -81,6 +94,35 @@ pub enum BotError {
         #[source]
         source: Box<CaptureError>,
     },
+    /// The completion's `recordingLocation` is not allowed by the download
+    /// policy; nothing was requested or written.
+    #[error("call {call_id}, operation {operation_id}: recording not downloaded: {source}")]
+    RecordingLocation {
+        /// The call.
+        call_id: String,
+        /// The operation.
+        operation_id: String,
+        /// The rule it broke (allowed hosts, or https only).
+        setting: Setting,
+        /// The refusal, naming the (redacted) location and its host.
+        #[source]
+        source: Box<CaptureError>,
+    },
+    /// The recording was larger than the size cap; no file was kept.
+    #[error("call {call_id}, operation {operation_id}: {source}")]
+    RecordingTooLarge {
+        /// The call.
+        call_id: String,
+        /// The operation.
+        operation_id: String,
+        /// The cap, the size announced or received, the location.
+        #[source]
+        source: Box<CaptureError>,
+    },
+    /// An id that would name a file is not a GUID (it came from Graph or
+    /// the shared store); nothing was written.
+    #[error("refused: {0}; nothing was written")]
+    InvalidId(#[source] Box<CaptureError>),
     /// The downloaded recording could not be analysed.
     #[error("{}: analysing: {source}", path.display())]
     Analysis {
@@ -124,6 +166,9 @@ impl BotError {
             BotError::UnverifiedNonLoopback { .. } | BotError::Bind { .. } => Some(Setting::Listen),
             BotError::Store(_) => Some(Setting::Store),
             BotError::OutDir { .. } => Some(Setting::OutDir),
+            BotError::TenantsWithoutVerification => Some(Setting::Tenants),
+            BotError::RecordingLocation { setting, .. } => Some(*setting),
+            BotError::RecordingTooLarge { .. } => Some(Setting::MaxRecordingBytes),
             _ => None,
         }
     }
@@ -150,6 +195,7 @@ mod tests {
                 path: "/x/out".into(),
                 source: std::io::Error::other("denied"),
             },
+            BotError::TenantsWithoutVerification,
         ];
         for e in &errors {
             let text = e.to_string();
@@ -157,5 +203,6 @@ mod tests {
             assert!(e.setting().is_some(), "{text}");
         }
         assert!(errors[2].to_string().contains("/x/out"));
+        assert_eq!(errors[3].setting(), Some(Setting::Tenants));
     }
 }

@@ -18,7 +18,13 @@
 //!
 //! Invariants: errors ([`BotError`]) name the call, operation or file and
 //! never a command-line flag; nothing is printed (logs go through
-//! `tracing`); nothing is persisted without a recording-status permit.
+//! `tracing`); nothing is persisted without a recording-status permit;
+//! file names are built only from validated operation ids
+//! (`OperationId::file_stem`), so nothing is written outside the output
+//! directory; recordings are downloaded only under the
+//! [`RecordingDownloads`] policy (https, allowed hosts, a size cap from the
+//! operation's `maxRecordDurationInSeconds`). The limits and their
+//! defaults are listed in `SECURITY.md`.
 
 pub mod bot;
 pub mod config;
@@ -33,7 +39,8 @@ pub mod trim_out;
 
 pub use bot::Bot;
 pub use config::{
-    ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, StoreChoice, TokenSource,
+    ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, RecordingDownloads,
+    StoreChoice, TokenSource,
 };
 pub use error::{BotError, Result, Setting};
 pub use outcome::{OperationReport, Outcome, OutcomeKind, OutputFiles, ResultInfoReport};

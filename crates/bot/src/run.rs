@@ -2,6 +2,13 @@
 //! takeover: status permit, recordResponse, completion, streaming download
 //! into the analysis, trimmed copy, JSON report, each file written
 //! atomically; and, in a fleet, the outcome recorded in the shared store.
+//!
+//! File names come from [`OperationId::file_stem`] only (32 lower-case hex
+//! digits), whichever way the id arrived (Graph's answer, a store record):
+//! an id that is not a GUID is refused before anything is written, so no id
+//! can name a path outside the output directory. Recordings are downloaded
+//! under the bot's [`crate::RecordingDownloads`] policy, with the size cap of the
+//! operation's own `maxRecordDurationInSeconds`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,14 +16,16 @@ use std::time::Instant;
 
 use voxcap_capture::redis_store::RedisStore;
 use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_capture::wire::{NormalizedId, MAX_TIMEOUT_SECONDS};
 use voxcap_capture::{
-    AdoptedOperation, GraphClient, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
-    RecordingEnd, RecordingPermit,
+    download_and_analyze, AdoptedOperation, CaptureError, DownloadOptions, GraphClient,
+    OperationId, OperationTracker, RecordApi, RecordOptions, RecordOutcome, RecordingEnd,
+    RecordingPermit,
 };
 use voxcap_dsp::analyze_reader;
 
 use crate::config::{ApiKind, RecordPlan};
-use crate::error::{BotError, Result};
+use crate::error::{BotError, Result, Setting};
 use crate::outcome::{
     no_audio_outcome, report_json, OperationReport, Outcome, OutcomeKind, OutputFiles,
     ResultInfoReport,
@@ -81,20 +90,20 @@ impl Core {
                 });
             }
         };
-        let op_id = handle.operation_id().to_string();
+        let origin = format!("the answer to starting the recording on call {call_id}");
+        let op = match OperationId::parse(handle.operation_id(), &origin) {
+            Ok(op) => op,
+            Err(e) => {
+                release(&self.client, permit, RecordingEnd::Failed).await;
+                return Err(BotError::InvalidId(Box::new(e)));
+            }
+        };
         let outcome = handle.completed().await;
+        let max_record = request.max_record_duration_in_seconds;
         let result = self
-            .conclude(
-                call_id,
-                &op_id,
-                &request,
-                outcome,
-                permit,
-                dir,
-                plan.recording_status,
-            )
+            .conclude(call_id, &op, &request, max_record, outcome, permit, dir)
             .await;
-        self.record_finish(call_id, &op_id, &result).await;
+        self.record_finish(call_id, op.as_str(), &result).await;
         result
     }
 
@@ -105,19 +114,28 @@ impl Core {
         dir: &Path,
     ) -> Result<Outcome> {
         let call_id = adopted.orphan.pending.call_id.clone();
-        let op_id = adopted.orphan.pending.operation_id.clone();
+        let origin = format!("the shared store's record of call {call_id}");
+        let op = OperationId::parse(&adopted.orphan.pending.operation_id, &origin)
+            .map_err(|e| BotError::InvalidId(Box::new(e)))?;
+        let op_id = op.as_str().to_string();
         let from = adopted.orphan.previous_owner.clone();
-        let request = adopted.request().unwrap_or_default();
+        // Settings that cannot be read: Graph's longest recording bounds the size.
+        let (request, max_record) = match adopted.request() {
+            Some(r) => {
+                let max = r.max_record_duration_in_seconds;
+                (r, max)
+            }
+            None => (RecordResponseRequest::default(), MAX_TIMEOUT_SECONDS),
+        };
         let permit = RecordingPermit::inherit(&adopted);
-        let persist = permit.is_some();
-        if !persist {
+        if permit.is_none() {
             tracing::warn!(%call_id, operation_id = %op_id,
                 "taken-over operation had no recording permit: the outcome is reported, nothing is persisted");
         }
         create_out_dir(dir)?;
         let outcome = adopted.handle.completed().await;
         let mut result = self
-            .conclude(&call_id, &op_id, &request, outcome, permit, dir, persist)
+            .conclude(&call_id, &op, &request, max_record, outcome, permit, dir)
             .await;
         if let Ok(o) = &mut result {
             let me = self.redis.as_ref().map(|r| r.instance_id().to_string());
@@ -165,21 +183,23 @@ impl Core {
     }
 
     /// Turns a resolved handle into an [`Outcome`]: downloads, analyses and
-    /// writes the files for a completed recording (when `persist`), writes
-    /// the JSON of a failure or a loss.
+    /// writes the files for a completed recording (when a `permit` allows
+    /// persisting), writes the JSON of a failure or a loss.
     #[allow(clippy::too_many_arguments)]
     async fn conclude(
         &self,
         call_id: &str,
-        op_id: &str,
+        op: &OperationId,
         request: &RecordResponseRequest,
+        max_record_s: u32,
         outcome: RecordOutcome,
         permit: Option<RecordingPermit>,
         dir: &Path,
-        persist: bool,
     ) -> Result<Outcome> {
         let notified = Instant::now();
-        let op_id = op_id.to_string();
+        let persist = permit.is_some();
+        let op_id = op.as_str().to_string();
+        let stem = op.file_stem();
         match outcome {
             RecordOutcome::Completed(rec) => {
                 let operation = OperationReport {
@@ -201,10 +221,10 @@ impl Core {
                     return Ok(o);
                 };
                 let config = settings::analysis_config(request, &rec);
-                let name = format!("{op_id}.wav");
+                let name = format!("{stem}.wav");
                 let wav = dir.join(&name);
-                let downloaded = rec
-                    .download_and_analyze(&self.client, &wav, &permit, move |r| {
+                let downloaded = self
+                    .download(&rec, max_record_s, &wav, &permit, move |r| {
                         analyze_reader(&name, r, &config)
                     })
                     .await;
@@ -212,12 +232,7 @@ impl Core {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
-                        return Err(BotError::Graph {
-                            call_id: call_id.to_string(),
-                            operation_id: Some(op_id),
-                            step: "downloading the recording",
-                            source: Box::new(e),
-                        });
+                        return Err(download_error(call_id, op_id, e));
                     }
                 };
                 let finish = async {
@@ -225,7 +240,7 @@ impl Core {
                         path: wav.clone(),
                         source: Box::new(source),
                     })?;
-                    let trimmed = dir.join(format!("{op_id}.trimmed.wav"));
+                    let trimmed = dir.join(format!("{stem}.trimmed.wav"));
                     let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);
                     tokio::task::spawn_blocking(move || {
                         trim_out::write_trimmed_file(&src, span, &dst, false)
@@ -236,7 +251,7 @@ impl Core {
                         reason: e.to_string(),
                     })??;
                     let json = report_json(&report, &operation)?;
-                    let json_path = write_json_atomically(dir, &op_id, &json)?;
+                    let json_path = write_json_atomically(dir, stem, &json)?;
                     Ok::<_, BotError>((report, json, json_path, trimmed))
                 };
                 let (report, json, json_path, trimmed) = match finish.await {
@@ -270,11 +285,8 @@ impl Core {
                     completion_reason: f.reason.as_ref().map(|r| r.as_str().to_string()),
                     result_info: f.result_info.as_ref().into(),
                 };
-                write_if(
-                    no_audio_outcome(OutcomeKind::Failed, operation),
-                    dir,
-                    persist,
-                )
+                let o = no_audio_outcome(OutcomeKind::Failed, operation);
+                write_if(o, dir, stem, persist)
             }
             RecordOutcome::Lost(l) => {
                 release(&self.client, permit, RecordingEnd::Finished).await;
@@ -301,16 +313,96 @@ impl Core {
                     // The instance that took it over writes the report.
                     return Ok(o);
                 }
-                write_if(o, dir, persist)
+                write_if(o, dir, stem, persist)
             }
         }
     }
 }
 
+impl Core {
+    /// Streams `rec` into `wav` and `analyze` under the bot's download
+    /// policy, with the size cap of a `max_record_s` recording. The location
+    /// is checked here first, so a refusal is told apart from a failure.
+    async fn download<T: Send + 'static>(
+        &self,
+        rec: &voxcap_capture::tracker::CompletedRecording,
+        max_record_s: u32,
+        wav: &Path,
+        permit: &RecordingPermit,
+        analyze: impl FnOnce(voxcap_capture::RecordingReader) -> T + Send + 'static,
+    ) -> std::result::Result<(T, voxcap_capture::DownloadInfo), DownloadFailure> {
+        let mut options: DownloadOptions = self.client.download_options().clone();
+        options.policy.max_record_seconds = max_record_s;
+        if let Err(e) = options.policy.check(&rec.location) {
+            let http = rec
+                .location
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+            let setting = if http && !options.policy.allow_http {
+                Setting::AllowHttp
+            } else {
+                Setting::RecordingHosts
+            };
+            return Err(DownloadFailure::Refused(setting, e));
+        }
+        if NormalizedId::new(permit.call_id()) != NormalizedId::new(&rec.call_id) {
+            return Err(DownloadFailure::Other(CaptureError::InvalidInput {
+                what: format!("recording permit for call {}", permit.call_id()),
+                reason: format!("it does not cover call {}", rec.call_id),
+            }));
+        }
+        let http = self.client.http();
+        download_and_analyze(
+            http,
+            &rec.location,
+            rec.token.as_ref(),
+            wav,
+            permit,
+            &options,
+            analyze,
+        )
+        .await
+        .map_err(DownloadFailure::Other)
+    }
+}
+
+/// Why a recording was not downloaded.
+enum DownloadFailure {
+    /// The location broke the policy (this setting's rule).
+    Refused(Setting, CaptureError),
+    /// The download itself failed.
+    Other(CaptureError),
+}
+
+fn download_error(call_id: &str, operation_id: String, e: DownloadFailure) -> BotError {
+    let call_id = call_id.to_string();
+    match e {
+        DownloadFailure::Refused(setting, e) => BotError::RecordingLocation {
+            call_id,
+            operation_id,
+            setting,
+            source: Box::new(e),
+        },
+        DownloadFailure::Other(e @ CaptureError::DownloadTooLarge { .. }) => {
+            BotError::RecordingTooLarge {
+                call_id,
+                operation_id,
+                source: Box::new(e),
+            }
+        }
+        DownloadFailure::Other(e) => BotError::Graph {
+            call_id,
+            operation_id: Some(operation_id),
+            step: "downloading the recording",
+            source: Box::new(e),
+        },
+    }
+}
+
 /// Writes the JSON of an outcome without audio, when persisting is allowed.
-fn write_if(mut o: Outcome, dir: &Path, persist: bool) -> Result<Outcome> {
+fn write_if(mut o: Outcome, dir: &Path, stem: &str, persist: bool) -> Result<Outcome> {
     if persist {
-        o.json_path = Some(write_json_atomically(dir, &o.operation.id, &o.json)?);
+        o.json_path = Some(write_json_atomically(dir, stem, &o.json)?);
     }
     Ok(o)
 }
@@ -343,9 +435,10 @@ fn rand_u128() -> u128 {
     (u128::from(a) << 64) | u128::from(h2.finish())
 }
 
-/// Writes `DIR/<operationId>.json` through a temp file and a rename.
-fn write_json_atomically(dir: &Path, op_id: &str, json: &serde_json::Value) -> Result<PathBuf> {
-    let dest = dir.join(format!("{op_id}.json"));
+/// Writes `DIR/<stem>.json` (the operation's file stem) through a temp
+/// file and a rename.
+fn write_json_atomically(dir: &Path, stem: &str, json: &serde_json::Value) -> Result<PathBuf> {
+    let dest = dir.join(format!("{stem}.json"));
     trim_out::write_json_atomically(&dest, json).map_err(BotError::Write)?;
     Ok(dest)
 }

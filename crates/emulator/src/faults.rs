@@ -64,6 +64,16 @@ pub struct Faults {
     /// Write the token response's `expires_in` as a JSON string (`"3599"`),
     /// as some Azure AD endpoints do. Server-wide only.
     pub token_expires_in_as_string: bool,
+    /// Write this id instead of the operation's own in the recordResponse
+    /// (and legacy `record`) answer's body and `Location` (a broken or
+    /// hostile Graph, e.g. `../x`); the operation still runs under its
+    /// real id.
+    pub answer_operation_id: Option<String>,
+    /// Write `recordingLocation` as `{this}/recordings/{id}` instead of
+    /// `{base_url}/recordings/{id}`, e.g. `http://localhost:PORT`: a
+    /// location on another host (or scheme) that may still reach this
+    /// emulator.
+    pub recording_location_base: Option<String>,
 }
 
 /// How a notification JWT is made. The default is the genuine article.

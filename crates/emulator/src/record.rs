@@ -246,11 +246,18 @@ pub(crate) async fn record_response(
     } else {
         StatusCode::OK
     };
+    let answered_id = match &faults.answer_operation_id {
+        Some(fake) => {
+            body["id"] = json!(fake);
+            fake.clone()
+        }
+        None => op_id,
+    };
     Ok((
         status,
         [(
             header::LOCATION,
-            location(&st.inner.config.base_url, flavor, &call_id, &op_id),
+            location(&st.inner.config.base_url, flavor, &call_id, &answered_id),
         )],
         Json(body),
     )
@@ -330,7 +337,13 @@ pub(crate) async fn run_operation(
     let reported = faults.lie_completion_reason.unwrap_or(reason);
     let location = recording.as_ref().map(|(id, t)| {
         (
-            format!("{}/recordings/{id}", st.inner.config.base_url),
+            format!(
+                "{}/recordings/{id}",
+                faults
+                    .recording_location_base
+                    .as_deref()
+                    .unwrap_or(&st.inner.config.base_url)
+            ),
             t.clone(),
         )
     });

@@ -27,12 +27,16 @@
 //! - [`client`] holds [`Queue`] and its commands, and [`enqueue_files`]
 //!   and [`collect_results`] for the command line;
 //! - [`worker`] holds [`run_worker`];
+//! - [`local`] is the batch on one machine: [`local::expand_inputs`] (what
+//!   `enqueue` queues) and [`local::run_ordered`] (`voxcap analyze`'s
+//!   threads, results in input order, a panic as that input's result);
 //! - [`job`], [`summary`], [`keys`] and [`error`] hold the data.
 
 pub mod client;
 pub mod error;
 pub mod job;
 pub mod keys;
+pub mod local;
 pub mod summary;
 pub mod worker;
 

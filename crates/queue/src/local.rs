@@ -1,0 +1,207 @@
+//! The batch on one machine, without Redis: finding the inputs (what
+//! `voxcap analyze` analyses and `voxcap enqueue` queues) and running one
+//! job per input on a few threads with the results handed back in input
+//! order.
+//!
+//! [`run_ordered`] keeps memory bounded whatever the number of inputs: at
+//! most a small window (four per worker) is in flight or waiting to be
+//! handed on, because the feeder waits for the consumer to take a result
+//! before it releases the next input. A panic in one job becomes that
+//! input's result (through the caller's `panicked`), so every index gets
+//! its slot and the ordered hand-over never waits for a job that died.
+//! Only `std` is used: threads, channels, `catch_unwind`.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// One input of a local batch, or a failure met while finding inputs.
+#[derive(Debug)]
+pub enum Input {
+    /// Standard input (`-`).
+    Stdin,
+    /// A file (it may still fail to open).
+    File(PathBuf),
+    /// A directory or entry that could not be read while walking.
+    Unreadable(PathBuf, io::Error),
+}
+
+impl Input {
+    /// The input's name as printed: `-`, or the path.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::File(p) | Input::Unreadable(p, _) => p.display().to_string(),
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) | Input::Unreadable(p, _) => Some(p),
+        }
+    }
+}
+
+/// Expands command-line paths into inputs, in order: `-` is stdin, a
+/// directory is walked for `*.wav` (any case; in sorted order; symlinked
+/// directories are not followed, so a link cycle cannot hang the walk), and
+/// anything else is a file (a missing one is reported when opened, with the
+/// OS's reason).
+pub fn expand_inputs(paths: &[PathBuf]) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+        } else if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found);
+            found.sort_by(|a, b| a.path().cmp(&b.path()));
+            inputs.extend(found);
+        } else {
+            inputs.push(Input::File(p.clone()));
+        }
+    }
+    inputs
+}
+
+fn walk(dir: &Path, found: &mut Vec<Input>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return found.push(Input::Unreadable(dir.to_path_buf(), e)),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                found.push(Input::Unreadable(dir.to_path_buf(), e));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let wav = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, found),
+            Ok(_) if wav => found.push(Input::File(path)),
+            Ok(_) => {}
+            Err(e) => found.push(Input::Unreadable(path, e)),
+        }
+    }
+}
+
+/// Runs `job` on every input with `workers` threads (at least one) and
+/// hands each result to `sink` in input order, as soon as it and all
+/// earlier ones are ready. A job that panics yields
+/// `panicked(index, payload)` instead. Returns when every input was handed
+/// on.
+pub fn run_ordered<I: Send, R: Send>(
+    inputs: Vec<I>,
+    workers: usize,
+    job: impl Fn(I) -> R + Sync,
+    panicked: impl Fn(usize, &(dyn Any + Send)) -> R + Sync,
+    mut sink: impl FnMut(R),
+) {
+    let workers = workers.max(1);
+    // Inputs in flight or waiting to be handed on.
+    let window = workers * 4;
+    std::thread::scope(|scope| {
+        let (permit_tx, permit_rx) = mpsc::sync_channel::<()>(window);
+        for _ in 0..window {
+            permit_tx.send(()).ok();
+        }
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, I)>(window);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (result_tx, result_rx) = mpsc::channel();
+        scope.spawn(move || {
+            for item in inputs.into_iter().enumerate() {
+                // Wait until the consumer has room, so a slow first input
+                // cannot let the others pile up in memory.
+                if permit_rx.recv().is_err() || job_tx.send(item).is_err() {
+                    return;
+                }
+            }
+        });
+        for _ in 0..workers {
+            let (job_rx, result_tx) = (Arc::clone(&job_rx), result_tx.clone());
+            let (job, panicked) = (&job, &panicked);
+            scope.spawn(move || loop {
+                let next = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((index, input)) = next else { return };
+                let result = catch_unwind(AssertUnwindSafe(|| job(input)))
+                    .unwrap_or_else(|payload| panicked(index, &*payload));
+                if result_tx.send((index, result)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(result_tx);
+        let mut pending = HashMap::new();
+        let mut next = 0;
+        for (index, result) in result_rx {
+            pending.insert(index, result);
+            while let Some(result) = pending.remove(&next) {
+                next += 1;
+                sink(result);
+                permit_tx.send(()).ok();
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_in_input_order_and_a_panicking_job_gets_its_slot() {
+        for workers in [1, 2, 7] {
+            let mut got = Vec::new();
+            run_ordered(
+                (0..100u64).collect(),
+                workers,
+                |i| {
+                    assert!(i != 42, "job 42 fails");
+                    // Later inputs finish first, to exercise the reordering.
+                    std::thread::sleep(std::time::Duration::from_micros(100 - i));
+                    i.to_string()
+                },
+                |index, _| format!("panicked {index}"),
+                |r| got.push(r),
+            );
+            let want: Vec<String> = (0..100)
+                .map(|i| match i {
+                    42 => "panicked 42".to_string(),
+                    _ => i.to_string(),
+                })
+                .collect();
+            assert_eq!(got, want, "{workers} workers");
+        }
+    }
+
+    #[test]
+    fn directories_are_walked_for_wav_files_in_sorted_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.wav", "a.WAV", "notes.txt", "sub/c.wav"] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        }
+        let names: Vec<String> = expand_inputs(&[dir.path().into(), "-".into()])
+            .iter()
+            .map(|i| {
+                i.name()
+                    .trim_start_matches(&*dir.path().to_string_lossy())
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["/a.WAV", "/b.wav", "/sub/c.wav", "-"]);
+    }
+}
