@@ -26,7 +26,8 @@ use voxcap_bot::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
 use voxcap_capture::redis_store::RedisStoreConfig;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID};
-use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
+use voxcap_emulator::{EmulatorConfig, RunningEmulator};
+use voxcap_testkit::LocalRedis;
 
 // ---- harness ----------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 //! The distributed batch end to end: the real `voxcap` binary's `enqueue`,
 //! `worker` and `results` against a real `redis-server` on loopback
-//! (`voxcap_emulator::LocalRedis`), including a worker killed mid-batch.
+//! (`voxcap_testkit::LocalRedis`), including a worker killed mid-batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use voxcap_dsp::synth;
-use voxcap_emulator::LocalRedis;
+use voxcap_testkit::LocalRedis;
 
 const RATE: u32 = 8000;
 const DIGITS: [char; 16] = [

@@ -46,8 +46,8 @@
 //! a single primary, with replicas or Sentinel, is.
 
 use crate::error::{CaptureError, Result};
-use crate::limits::{EarlyBufferLimits, EARLY_ENTRY_OVERHEAD_BYTES};
 use crate::instance_id::generate_instance_id;
+use crate::limits::{EarlyBufferLimits, EARLY_ENTRY_OVERHEAD_BYTES};
 use crate::redis_conn::{connect, redis_client, ConnectLimits};
 use crate::secret::redact_url;
 use crate::store::{

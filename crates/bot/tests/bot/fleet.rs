@@ -4,107 +4,21 @@
 //! completion that arrives while Redis is down. (The `voxcap serve` and
 //! `record --redis` processes are tested in the root's tests/cli/fleet.rs.)
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voxcap_bot::emulated::{bot_config, create_call};
-use voxcap_bot::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
-use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
+use voxcap_bot::emulated::create_call;
+use voxcap_bot::OutcomeKind;
+use voxcap_emulator::RunningEmulator;
+use voxcap_testkit::redis_conn::{redis_conn, wait_unfinished};
+use voxcap_testkit::{two_worker_runtime as runtime, wait_until_async, LocalRedis};
 
-/// An emulator on loopback; `time_scale` 1.0 runs callers in real time
-/// (the kill test needs its events in order), the default 0.01 runs them
-/// a hundred times faster.
+use crate::shared::{fleet_bot, fleet_plan as plan};
+
 async fn emulator_at(time_scale: f64) -> RunningEmulator {
-    if let Ok(filter) = std::env::var("FLEET_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_test_writer()
-            .try_init();
-    }
-    RunningEmulator::start(
-        ([127, 0, 0, 1], 0).into(),
-        EmulatorConfig {
-            // The scenarios' assets live in the workspace root's testdata/.
-            asset_root: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
-            time_scale,
-            ..EmulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-/// A bot in this process whose operations live in `redis`.
-async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, id: &str) -> Bot {
-    let mut c = bot_config(emu);
-    let mut rc = RedisStoreConfig::new(redis.url());
-    rc.instance_id = id.into();
-    rc.heartbeat_ttl = Duration::from_secs(2);
-    c.store = StoreChoice::Redis(rc);
-    c.deadline_margin = Duration::from_secs(10);
-    Bot::start(c).await.unwrap()
-}
-
-/// A two-worker runtime, like the CI machine's two cores.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Operations the store still holds as unfinished.
-async fn unfinished(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    redis::cmd("ZCARD")
-        .arg("voxcap:pending")
-        .query_async(conn)
-        .await
-        .unwrap()
-}
-
-/// Waits (20 s at most) until `n` operations are registered; `context`
-/// explains a timeout (e.g. the owners' stderr).
-async fn wait_unfinished(
-    conn: &mut redis::aio::MultiplexedConnection,
-    n: u64,
-    context: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while unfinished(conn).await != n {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "operations never registered: {}",
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn redis_conn(redis: &LocalRedis) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
-fn plan(dir: &Path, i: usize) -> RecordPlan {
-    RecordPlan {
-        api: ApiKind::RecordResponse,
-        request: RecordResponseRequest {
-            max_silence_timeout_in_seconds: 1,
-            client_context: Some(format!("fleet-{i}")),
-            ..RecordResponseRequest::default()
-        },
-        recording_status: true,
-        prompt_duration: Duration::ZERO,
-        out_dir: dir.to_path_buf(),
-    }
+    voxcap_testkit::emulated::log_from_env("FLEET_LOG");
+    voxcap_testkit::emulated::start_emulator(time_scale).await
 }
 
 #[test]
@@ -212,13 +126,10 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
         let killed_at = start.elapsed();
         // Wait until the emulator has completed the operation (and so sent
         // the completion to the other instance).
-        while !record_done(&emu).await {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "no completion sent"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_async("the completion to be sent", Duration::from_secs(10), || {
+            record_done(&emu)
+        })
+        .await;
         let completed_at = start.elapsed();
         tokio::time::sleep(Duration::from_millis(500)).await;
         // Back, empty.

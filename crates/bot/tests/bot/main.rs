@@ -1,9 +1,11 @@
 //! voxcap-bot's tests, one integration binary: the record flow against an
 //! in-process emulator ([`e2e`], including the voice-mail example) and a
-//! fleet sharing a real `redis-server` on loopback ([`fleet`]).
+//! fleet sharing a real `redis-server` on loopback ([`fleet`]), with the
+//! set-up they share with the root's tests/cli in [`shared`].
 
 mod e2e;
 mod fleet;
+mod shared;
 
 #[path = "../../../../examples/voicemail_bot.rs"]
 #[allow(dead_code)] // its `main` is not run here; `app` and `take` are

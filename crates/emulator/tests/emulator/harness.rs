@@ -169,7 +169,7 @@ impl Harness {
             .route("/api/calls", post(webhook))
             .with_state(receiver);
         tokio::spawn(async move { axum::serve(listener, router).await });
-        let tok = token_of(&http, &emu).await;
+        let tok = voxcap_testkit::emulated::token_response(&http, &emu).await;
         Harness {
             token: tok["access_token"].as_str().expect("token").to_string(),
             callback: format!("http://{addr}/api/calls"),
@@ -181,7 +181,7 @@ impl Harness {
 
     /// A token endpoint answer for the test app.
     pub(crate) async fn fetch_token(&self) -> Value {
-        token_of(&self.http, &self.emu).await
+        voxcap_testkit::emulated::token_response(&self.http, &self.emu).await
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -430,21 +430,4 @@ impl Harness {
             .await
             .unwrap()
     }
-}
-
-async fn token_of(http: &reqwest::Client, emu: &RunningEmulator) -> Value {
-    let c = emu.state.config().clone();
-    http.post(emu.state.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", c.client_secret.as_str()),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
