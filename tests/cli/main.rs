@@ -5,9 +5,16 @@
 //! - [`analyze`]: `voxcap analyze` on the clips and the malformed corpus;
 //! - [`record`]: `voxcap record`, `demo` and `emulate` against the emulator;
 //! - [`fleet`]: `voxcap serve` and `record` with Redis (needs redis-server);
-//! - [`queue`]: `enqueue`, `worker` and `results` (needs redis-server).
+//! - [`queue`]: `enqueue`, `worker` and `results` (needs redis-server);
+//! - [`hardening`]: huge float samples and injected panics in `analyze`;
+//! - [`harness`]: running the binary, NDJSON output, test data, a bot's
+//!   Graph flags; [`bot_shared`]: the set-up shared with voxcap-bot's tests.
 
 mod analyze;
+#[path = "../../crates/bot/tests/bot/shared.rs"]
+mod bot_shared;
 mod fleet;
+mod hardening;
+mod harness;
 mod queue;
 mod record;

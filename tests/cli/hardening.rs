@@ -4,68 +4,17 @@
 //! injected into one file's analysis becomes that file's `internal` error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use voxcap_dsp::synth::{self, WavSpec};
 
-/// Longest a run may take before it counts as a hang.
-const HANG: Duration = Duration::from_secs(60);
+use crate::harness::{json_lines, voxcap_env};
 
 /// Runs `voxcap args...` with extra environment; fails the test on a hang.
 /// Returns the output and the seconds it took.
 fn voxcap(args: &[&str], env: &[(&str, &str)]) -> (Output, f64) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voxcap"));
-    cmd.args(args)
-        .env_remove("VOXCAP_TEST_PANIC_READ")
-        .env_remove("VOXCAP_TEST_PANIC_JOB")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn voxcap");
-    let start = Instant::now();
-    // Drain the pipes on threads so a full pipe cannot look like a hang.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut v).ok();
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut stderr, &mut v).ok();
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > HANG {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("voxcap {args:?} hung for {HANG:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let secs = start.elapsed().as_secs_f64();
-    let out = Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    };
-    (out, secs)
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
+    let (out, took) = voxcap_env(args, env);
+    (out, took.as_secs_f64())
 }
 
 /// A float WAV (32 or 64 bits) of 1 s of a -12 dBFS tone at `rate`, with
