@@ -6,7 +6,7 @@
 //! emulator's app id, keys from its OpenID configuration).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -33,6 +33,18 @@ fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<Stri
     args
 }
 
+/// Runs `voxcap args...` with the client secret on a blocking thread, so
+/// the in-process emulator keeps running; returns the output and how long
+/// it took.
+async fn record_off_runtime(args: Vec<String>) -> (Output, Duration) {
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        voxcap_env(&a, &[SECRET_ENV])
+    })
+    .await
+    .unwrap()
+}
+
 const SECRET_ENV: (&str, &str) = (
     "VOXCAP_E2E_SECRET",
     voxcap_emulator::server::TEST_CLIENT_SECRET,
@@ -49,12 +61,7 @@ async fn record_command_writes_three_files_and_prints_the_report() {
         .await
         .unwrap();
     let args = record_args(&s, &call, port, dir.path());
-    let (out, _) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap_env(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
+    let (out, _) = record_off_runtime(args).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -99,12 +106,7 @@ async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
         ]
         .map(String::from),
     );
-    let (out, took) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap_env(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
+    let (out, took) = record_off_runtime(args).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "stderr: {stderr}");
     assert!(stderr.contains("lost"), "{stderr}");
@@ -127,12 +129,7 @@ async fn graph_failure_exits_3_with_the_report_written() {
     let call = s.create_call_to(&cb, Some(&silent)).await.unwrap();
     let mut args = record_args(&s, &call, port, dir.path());
     args.extend(["--initial-silence", "2"].map(String::from));
-    let (out, _) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap_env(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
+    let (out, _) = record_off_runtime(args).await;
     assert_eq!(
         out.status.code(),
         Some(3),

@@ -15,6 +15,8 @@
 //!   and its token fetch;
 //! - with feature `redis`: [`redis_conn`], async connections to a
 //!   [`LocalRedis`] and the operation store's unfinished count;
+//! - with feature `json`: [`graph::record_completion`], a completion
+//!   notification body;
 //! - with feature `trace`: [`trace::trace_capture`], a test's `tracing`
 //!   output captured in memory.
 //!
@@ -26,6 +28,8 @@
 pub mod base64url;
 #[cfg(feature = "emulator")]
 pub mod emulated;
+#[cfg(feature = "json")]
+pub mod graph;
 mod local_redis;
 mod net;
 mod process;

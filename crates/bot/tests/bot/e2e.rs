@@ -17,9 +17,10 @@ use voxcap_bot::{ApiKind, Outcome, OutcomeKind, RecordPlan};
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_dsp::verify::CompletionVerdict;
 use voxcap_emulator::RunningEmulator;
-use voxcap_testkit::base64url;
 use voxcap_testkit::emulated::emulator_config;
+use voxcap_testkit::graph::record_completion;
 use voxcap_testkit::trace::{longest_hex_run, trace_capture};
+use voxcap_testkit::{base64url, wait_until_async};
 
 use crate::shared::stop_tone_caller;
 
@@ -290,19 +291,11 @@ async fn forged_unsigned_or_expired_jwt_is_refused_with_401_and_ignored() {
         };
         let body = json!({
             "@odata.type": "#microsoft.graph.commsNotifications",
-            "value": [{
-                "@odata.type": "#microsoft.graph.commsNotification",
-                "changeType": "deleted",
-                "resourceUrl": format!("/communications/calls/{call}/operations/{op}"),
-                "resourceData": {
-                    "@odata.type": "#microsoft.graph.recordOperation",
-                    "id": op,
-                    "status": "completed",
-                    "recordingLocation": format!("{}/recordings/forged", s.emulator.base_url),
-                    "recordingAccessToken": "forged",
-                    "resultInfo": {"code": 200, "subcode": 8514, "message": "forged"}
-                }
-            }]
+            "value": [record_completion(&call, &op, json!({
+                "recordingLocation": format!("{}/recordings/forged", s.emulator.base_url),
+                "recordingAccessToken": "forged",
+                "resultInfo": {"code": 200, "subcode": 8514, "message": "forged"}
+            }))]
         });
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -396,21 +389,17 @@ async fn voicemail_bot_example_records_and_stores_a_message() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
-    let start = Instant::now();
-    let json = loop {
-        let found = std::fs::read_dir(dir.path())
+    let stored = || {
+        std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "json"));
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no message stored"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
     };
+    wait_until_async("a stored message", Duration::from_secs(20), || {
+        std::future::ready(stored().is_some())
+    })
+    .await;
+    let json = stored().expect("a stored message");
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["dtmf"][0]["digit"], "#");
     assert!(json.with_extension("wav").is_file());

@@ -4,12 +4,14 @@
 //! completion that arrives while Redis is down. (The `voxcap serve` and
 //! `record --redis` processes are tested in the root's tests/cli/fleet.rs.)
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tokio::task::JoinHandle;
 use voxcap_bot::emulated::create_call;
-use voxcap_bot::OutcomeKind;
+use voxcap_bot::{Bot, Outcome, OutcomeKind};
 use voxcap_emulator::RunningEmulator;
 use voxcap_testkit::redis_conn::{redis_conn, wait_unfinished};
 use voxcap_testkit::{two_worker_runtime as runtime, wait_until_async, LocalRedis};
@@ -21,6 +23,54 @@ async fn emulator_at(time_scale: f64) -> RunningEmulator {
     voxcap_testkit::emulated::start_emulator(time_scale).await
 }
 
+/// Creates a call on `emu` notifying `other`, whose caller (voice `seed`)
+/// speaks for `voice_ms` after 0.3 s and then presses `#`, and starts
+/// `owner` recording it with `#` as its stop tone into `dir`. Returns the
+/// call id and the recording task.
+async fn record_hash_press(
+    owner: &Arc<Bot>,
+    other: &Bot,
+    emu: &RunningEmulator,
+    seed: u64,
+    voice_ms: u64,
+    dir: &Path,
+) -> (String, JoinHandle<voxcap_bot::Result<Outcome>>) {
+    let call = create_call(
+        owner.client(),
+        emu,
+        other.callback_url(),
+        Some(&json!({"seed": seed, "steps": [
+            {"type": "pause", "ms": 300}, {"type": "voice", "ms": voice_ms},
+            {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
+    )
+    .await
+    .unwrap();
+    let mut p = plan(dir, 0);
+    p.request.stop_tones = vec!["#".into()];
+    let task = {
+        let owner = owner.clone();
+        let call = call.clone();
+        tokio::spawn(async move { owner.record(&call, &p).await })
+    };
+    (call, task)
+}
+
+/// The recording `task` ended recorded, by the `#`, less than `limit`
+/// after `start`.
+async fn assert_recorded_by_hash(
+    task: JoinHandle<voxcap_bot::Result<Outcome>>,
+    start: Instant,
+    limit: Duration,
+) {
+    let o = task.await.unwrap().unwrap();
+    assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
+    assert_eq!(
+        o.operation.completion_reason.as_deref(),
+        Some("stopToneDetected")
+    );
+    assert!(start.elapsed() < limit, "{:?}", start.elapsed());
+}
+
 #[test]
 fn a_redis_restart_that_forgets_everything_loses_no_recording() {
     let rt = runtime();
@@ -30,24 +80,9 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
         let owner = fleet_bot(&emu, &redis, "owner-r").await;
         let other = fleet_bot(&emu, &redis, "other-r").await;
         // The completion comes 2.5 s in, at the other instance.
-        let call = create_call(
-            owner.client(),
-            &emu,
-            other.callback_url(),
-            Some(&json!({"seed": 5, "steps": [
-                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 2000},
-                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
-        )
-        .await
-        .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut p = plan(dir.path(), 0);
-        p.request.stop_tones = vec!["#".into()];
         let owner = Arc::new(owner);
-        let task = {
-            let owner = owner.clone();
-            tokio::spawn(async move { owner.record(&call, &p).await })
-        };
+        let (_, task) = record_hash_press(&owner, &other, &emu, 5, 2000, dir.path()).await;
         let mut conn = redis_conn(&redis).await;
         let start = Instant::now();
         wait_unfinished(&mut conn, 1, String::new).await;
@@ -64,18 +99,8 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
             .query_async::<i64>(&mut conn)
             .await
             .unwrap();
-        let o = task.await.unwrap().unwrap();
-        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
-        assert_eq!(
-            o.operation.completion_reason.as_deref(),
-            Some("stopToneDetected")
-        );
         // Well before the deadline (5 + 5 + 10 s): delivered, not found late.
-        assert!(
-            start.elapsed() < Duration::from_secs(8),
-            "{:?}",
-            start.elapsed()
-        );
+        assert_recorded_by_hash(task, start, Duration::from_secs(8)).await;
         drop(other);
     });
 }
@@ -90,24 +115,8 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
         let other = fleet_bot(&emu, &redis, "other-d").await;
         // The completion comes 1.4 s in, at the other instance, while Redis
         // is down.
-        let call_id = create_call(
-            owner.client(),
-            &emu,
-            other.callback_url(),
-            Some(&json!({"seed": 6, "steps": [
-                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 1000},
-                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
-        )
-        .await
-        .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut p = plan(dir.path(), 0);
-        p.request.stop_tones = vec!["#".into()];
-        let task = {
-            let owner = owner.clone();
-            let call = call_id.clone();
-            tokio::spawn(async move { owner.record(&call, &p).await })
-        };
+        let (call_id, task) = record_hash_press(&owner, &other, &emu, 6, 1000, dir.path()).await;
         let start = Instant::now();
         wait_unfinished(&mut redis_conn(&redis).await, 1, String::new).await;
         let record_done = |emu: &RunningEmulator| {
@@ -138,17 +147,7 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
             "redis down at {killed_at:?}, completion at {completed_at:?}, back at {:?}",
             start.elapsed()
         );
-        let o = task.await.unwrap().unwrap();
-        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
-        assert_eq!(
-            o.operation.completion_reason.as_deref(),
-            Some("stopToneDetected")
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{:?}",
-            start.elapsed()
-        );
+        assert_recorded_by_hash(task, start, Duration::from_secs(15)).await;
         drop(other);
     });
 }

@@ -3,7 +3,6 @@
 //! notification's JWT against the JWKS fetched from the emulator.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,12 +14,8 @@ use serde_json::{json, Value};
 use voxcap_emulator::server::TEST_CLIENT_ID;
 use voxcap_emulator::{EmulatorConfig, RunningEmulator, Scenario};
 
-pub(crate) fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 pub(crate) fn scenario_file(name: &str) -> Scenario {
-    let path = repo_root()
+    let path = voxcap_testkit::workspace_root()
         .join("testdata/scenarios")
         .join(format!("{name}.json"));
     Scenario::from_file(&path).expect("committed scenario parses")
@@ -125,10 +120,7 @@ impl Harness {
     }
 
     pub(crate) async fn with(tune: impl FnOnce(&mut EmulatorConfig)) -> Self {
-        let mut config = EmulatorConfig {
-            asset_root: repo_root(),
-            ..EmulatorConfig::default()
-        };
+        let mut config = voxcap_testkit::emulated::emulator_config();
         tune(&mut config);
         let emu = RunningEmulator::start("127.0.0.1:0".parse().unwrap(), config)
             .await
@@ -343,9 +335,7 @@ pub(crate) async fn finished_recording(h: &Harness, scenario: &Scenario) -> (Str
 /// A port nothing listens on: bound, read, and released, so connecting to it
 /// is refused.
 pub(crate) fn refused_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
+    let port = voxcap_testkit::free_port();
     format!("http://127.0.0.1:{port}/api/calls")
 }
 
