@@ -32,7 +32,7 @@ use voxcap_testkit::{
 };
 
 use crate::bot_shared::{fleet_bot, fleet_plan as plan};
-use crate::harness::graph_flags;
+use crate::harness::{assert_success, graph_flags, voxcap_env};
 
 // ---- harness ----------------------------------------------------------------
 
@@ -868,13 +868,7 @@ fn redis_over_tls_with_a_private_ca() {
         voxcap_dsp::synth::wav_pcm16_mono(&vec![0.0f32; 8000], 8000),
     )
     .unwrap();
-    let voxcap = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_voxcap"))
-            .args(args)
-            .env("VOXCAP_REDIS_URL", &url)
-            .output()
-            .unwrap()
-    };
+    let voxcap = |args: &[&str]| voxcap_env(args, &[("VOXCAP_REDIS_URL", url.as_str())]).0;
     let ca = p("ca.pem");
     let out = voxcap(&[
         "enqueue",
@@ -884,23 +878,11 @@ fn redis_over_tls_with_a_private_ca() {
         "tls",
         &wav.display().to_string(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = voxcap(&["worker", "--redis-ca", &ca, "--queue", "tls", "--drain"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = voxcap(&["results", "--redis-ca", &ca, "--queue", "tls"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["path"], json!(wav.display().to_string()));
     // Without the CA: exit 1, naming the server.

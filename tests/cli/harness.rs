@@ -95,6 +95,16 @@ pub(crate) fn voxcap(args: &[&str]) -> Output {
     voxcap_with_stdin(args, b"")
 }
 
+/// Fails the test, showing stderr, unless `out` exited 0.
+pub(crate) fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The NDJSON lines of `out`'s stdout; a line that is not JSON fails the
 /// test.
 pub(crate) fn json_lines(out: &Output) -> Vec<serde_json::Value> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use voxcap_dsp::synth;
 use voxcap_testkit::{free_port, ChildGuard, LocalRedis};
 
-use crate::harness::{json_lines, voxcap, voxcap_cmd};
+use crate::harness::{assert_success, json_lines, voxcap, voxcap_cmd};
 
 const RATE: u32 = 8000;
 const DIGITS: [char; 16] = [
@@ -196,11 +196,7 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
         "acc",
         clips.to_str().unwrap(),
     ]);
-    assert!(
-        enq.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enq.stderr)
-    );
+    assert_success(&enq);
     assert_eq!(
         String::from_utf8_lossy(&enq.stdout).trim(),
         CLIPS.to_string()
@@ -391,17 +387,9 @@ fn bad_and_missing_files_are_error_results_and_the_worker_goes_on() {
         bad.to_str().unwrap(),
         good.to_str().unwrap(),
     ]);
-    assert!(
-        enq.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enq.stderr)
-    );
+    assert_success(&enq);
     let work = voxcap(&["worker", "--redis", &url, "--drain", "-j", "2"]);
-    assert!(
-        work.status.success(),
-        "{}",
-        String::from_utf8_lossy(&work.stderr)
-    );
+    assert_success(&work);
     let res = voxcap(&["results", "--redis", &url]);
     assert_eq!(res.status.code(), Some(1));
     let lines = json_lines(&res);
