@@ -1,56 +1,9 @@
 //! End-to-end tests of the `voxcap` binary: exit codes, output formats, the
 //! malformed corpus, stdin and directory walking.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
-}
-
-/// Runs `voxcap args...` with `stdin`, failing the test if it takes longer
-/// than 30 s (a hang) or if it panicked.
-fn voxcap(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn voxcap");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // voxcap may exit before reading all of stdin; that is fine.
-        let _ = pipe.write_all(&input);
-    });
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            child.kill().ok();
-            panic!("voxcap {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    writer.join().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "voxcap {args:?} panicked: {stderr}"
-    );
-    out
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
-}
+use crate::harness::{json_lines, testdata, voxcap_with_stdin};
 
 fn wav_names(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -65,7 +18,7 @@ fn wav_names(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn clips_directory_analyses_cleanly_as_ndjson() {
     let dir = testdata().join("clips");
-    let out = voxcap(&["analyze", "--format", "json", dir.to_str().unwrap()], b"");
+    let out = voxcap_with_stdin(&["analyze", "--format", "json", dir.to_str().unwrap()], b"");
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -101,7 +54,7 @@ fn clips_directory_analyses_cleanly_as_ndjson() {
 fn known_clips_report_expected_values() {
     let check = |name: &str, codec: &str, rate: u64, dur: f64, peak: f64, clipped: u64| {
         let path = testdata().join("clips").join(name);
-        let out = voxcap(
+        let out = voxcap_with_stdin(
             &["analyze", "--format", "json", path.to_str().unwrap()],
             b"",
         );
@@ -145,7 +98,7 @@ fn known_clips_report_expected_values() {
     );
     // A +6 dB sine clamped at full scale: every sample beyond ±1 is clipped.
     let path = testdata().join("clips/pcm_s16le_8000_mono_clipped.wav");
-    let out = voxcap(
+    let out = voxcap_with_stdin(
         &["analyze", "--format", "json", path.to_str().unwrap()],
         b"",
     );
@@ -163,7 +116,7 @@ fn every_malformed_file_fails_with_its_name_and_no_panic() {
     );
     for file in &files {
         let name = file.to_str().unwrap();
-        let out = voxcap(&["analyze", name], b"");
+        let out = voxcap_with_stdin(&["analyze", name], b"");
         assert_eq!(out.status.code(), Some(1), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -171,7 +124,7 @@ fn every_malformed_file_fails_with_its_name_and_no_panic() {
             "{name}: stderr {stderr:?} does not name the file"
         );
 
-        let out = voxcap(&["analyze", "--format", "json", name], b"");
+        let out = voxcap_with_stdin(&["analyze", "--format", "json", name], b"");
         assert_eq!(out.status.code(), Some(1), "{name}");
         let lines = json_lines(&out);
         assert_eq!(lines.len(), 1, "{name}");
@@ -197,7 +150,7 @@ fn a_failed_file_does_not_stop_the_others() {
         "missing.wav",
         good.to_str().unwrap(),
     ];
-    let out = voxcap(&args, b"");
+    let out = voxcap_with_stdin(&args, b"");
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3);
@@ -211,7 +164,7 @@ fn stdin_pipe_wav_decodes_to_its_end() {
     let clip =
         std::fs::read(testdata().join("clips/pipe_pcm_s16le_16000_mono_datasize0_tone1k.wav"))
             .unwrap();
-    let out = voxcap(&["analyze", "--format", "json", "-"], &clip);
+    let out = voxcap_with_stdin(&["analyze", "--format", "json", "-"], &clip);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -226,7 +179,7 @@ fn stdin_pipe_wav_decodes_to_its_end() {
 #[test]
 fn lenient_analyses_a_truncated_file_and_flags_it() {
     let path = testdata().join("malformed/truncated_data.wav");
-    let out = voxcap(
+    let out = voxcap_with_stdin(
         &[
             "analyze",
             "--lenient",
@@ -238,20 +191,23 @@ fn lenient_analyses_a_truncated_file_and_flags_it() {
     );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json_lines(&out)[0]["truncated"], true);
-    let out = voxcap(&["analyze", "--lenient", path.to_str().unwrap()], b"");
+    let out = voxcap_with_stdin(&["analyze", "--lenient", path.to_str().unwrap()], b"");
     assert!(String::from_utf8_lossy(&out.stdout).contains("(truncated)"));
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(voxcap(&["analyze"], b"").status.code(), Some(2));
+    assert_eq!(voxcap_with_stdin(&["analyze"], b"").status.code(), Some(2));
     assert_eq!(
-        voxcap(&["analyze", "--format", "xml", "x.wav"], b"")
+        voxcap_with_stdin(&["analyze", "--format", "xml", "x.wav"], b"")
             .status
             .code(),
         Some(2)
     );
-    assert_eq!(voxcap(&["frobnicate"], b"").status.code(), Some(2));
+    assert_eq!(
+        voxcap_with_stdin(&["frobnicate"], b"").status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -262,7 +218,7 @@ fn directories_are_walked_for_wav_in_sorted_order_ignoring_case() {
     for name in ["b.wav", "A.WAV", "sub/c.Wav", "notes.txt", "d.wav.bak"] {
         std::fs::write(dir.path().join(name), &wav).unwrap();
     }
-    let out = voxcap(
+    let out = voxcap_with_stdin(
         &["analyze", "--format", "json", dir.path().to_str().unwrap()],
         b"",
     );
@@ -283,7 +239,7 @@ fn directories_are_walked_for_wav_in_sorted_order_ignoring_case() {
 #[test]
 fn text_output_is_one_short_block_per_file() {
     let path = testdata().join("clips/pcm_s16le_16000_mono_tone1k.wav");
-    let out = voxcap(&["analyze", path.to_str().unwrap()], b"");
+    let out = voxcap_with_stdin(&["analyze", path.to_str().unwrap()], b"");
     let text = String::from_utf8(out.stdout).unwrap();
     let expected = format!(
         "{}\n  format    pcm_s16le, 16000 Hz, 1 ch, 16 bit\n  duration  0.500 s\n  levels    peak -6.00 dBFS, rms -9.01 dBFS, 0 clipped\n  speech    0.00 s in 0 segment(s)\n  trim      nothing worth keeping\n  labels    silent\n  completion reported -, inferred -: unverifiable\n\n",
@@ -310,7 +266,7 @@ fn parallel_batch_keeps_input_order_and_survives_bad_files() {
         expected.push((name, src.parent().unwrap().ends_with("malformed")));
     }
     let summary = dir.path().join("summary.json");
-    let out = voxcap(
+    let out = voxcap_with_stdin(
         &[
             "analyze",
             "-j",
@@ -358,7 +314,7 @@ fn parallel_batch_keeps_input_order_and_survives_bad_files() {
 #[test]
 fn analyze_reports_digits_speech_trim_and_verdict() {
     let path = testdata().join("clips/pcm_s16le_8000_mono_dtmf_123hash.wav");
-    let out = voxcap(
+    let out = voxcap_with_stdin(
         &[
             "analyze",
             "--format",
@@ -384,7 +340,7 @@ fn analyze_reports_digits_speech_trim_and_verdict() {
     assert!(r["completion"]["verdict"].is_string());
     assert!(r["speech"].as_array().unwrap().is_empty());
     assert_eq!(r["quality"]["labels"][0], "dtmf_only");
-    let bad = voxcap(
+    let bad = voxcap_with_stdin(
         &["analyze", "--stop-tones", "#x", path.to_str().unwrap()],
         b"",
     );
@@ -395,7 +351,7 @@ fn analyze_reports_digits_speech_trim_and_verdict() {
 fn trim_out_writes_a_trimmed_wav_atomically() {
     let path = testdata().join("speech/alsa_front_center.wav");
     let dir = tempfile::tempdir().unwrap();
-    let out = voxcap(
+    let out = voxcap_with_stdin(
         &[
             "analyze",
             "--format",

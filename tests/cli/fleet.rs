@@ -15,18 +15,24 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voxcap_bot::emulated::{bot_config, create_call};
-use voxcap_bot::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
+use voxcap_bot::emulated::create_call;
+use voxcap_bot::OutcomeKind;
 use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID};
-use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
+use voxcap_emulator::server::TEST_CLIENT_SECRET;
+use voxcap_emulator::{EmulatorConfig, RunningEmulator};
+use voxcap_testkit::redis_conn::{redis_conn, unfinished, wait_unfinished};
+use voxcap_testkit::{
+    free_port, poll_until, two_worker_runtime as runtime, wait_until, ChildGuard, LocalRedis,
+};
+
+use crate::bot_shared::{fleet_bot, fleet_plan as plan};
+use crate::harness::{assert_success, graph_flags, voxcap_env};
 
 // ---- harness ----------------------------------------------------------------
 
@@ -36,82 +42,36 @@ const SECRET_VAR: &str = "VOXCAP_FLEET_SECRET";
 /// (the kill test needs its events in order), the default 0.01 runs them
 /// a hundred times faster.
 async fn emulator_at(time_scale: f64) -> RunningEmulator {
-    if let Ok(filter) = std::env::var("FLEET_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_test_writer()
-            .try_init();
-    }
-    RunningEmulator::start(
-        ([127, 0, 0, 1], 0).into(),
-        EmulatorConfig {
-            asset_root: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-            time_scale,
-            ..EmulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap()
+    voxcap_testkit::emulated::log_from_env("FLEET_LOG");
+    voxcap_testkit::emulated::start_emulator(time_scale).await
 }
 
 async fn emulator() -> RunningEmulator {
     emulator_at(EmulatorConfig::default().time_scale).await
 }
 
-/// A bot in this process whose operations live in `redis`.
-async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, id: &str) -> Bot {
-    let mut c = bot_config(emu);
-    let mut rc = RedisStoreConfig::new(redis.url());
-    rc.instance_id = id.into();
-    rc.heartbeat_ttl = Duration::from_secs(2);
-    c.store = StoreChoice::Redis(rc);
-    c.deadline_margin = Duration::from_secs(10);
-    Bot::start(c).await.unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The flags every fleet process shares: Graph on the emulator, client
 /// credentials, JWT-verified webhook on `port`, Redis.
 fn bot_flags(emu: &RunningEmulator, redis_url: &str, port: u16, id: &str) -> Vec<String> {
-    [
-        "--graph-url",
-        &format!("{}/v1.0", emu.base_url),
-        "--tenant",
-        TEST_TENANT_ID,
-        "--client-id",
-        TEST_CLIENT_ID,
-        "--client-secret-env",
-        SECRET_VAR,
-        "--authority",
-        &emu.base_url,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--notification-audience",
-        TEST_CLIENT_ID,
-        "--openid-config",
-        &emu.state.openid_config_url(),
-        "--redis",
-        redis_url,
-        "--instance-id",
-        id,
-        "--heartbeat-ttl",
-        "1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let mut flags = graph_flags(emu, SECRET_VAR, port);
+    flags.extend(
+        [
+            "--redis",
+            redis_url,
+            "--instance-id",
+            id,
+            "--heartbeat-ttl",
+            "1",
+        ]
+        .map(String::from),
+    );
+    flags
 }
 
-/// A child process killed on drop, with its stdout lines collected.
+/// A `voxcap` process killed on drop ([`ChildGuard`]), with its stdout
+/// lines and its stderr collected.
 struct Proc {
-    child: Child,
+    child: ChildGuard,
     lines: Arc<std::sync::Mutex<Vec<String>>>,
     stderr: Arc<std::sync::Mutex<String>>,
 }
@@ -153,15 +113,14 @@ impl Proc {
             }
         });
         Proc {
-            child,
+            child: ChildGuard::new(child),
             lines,
             stderr,
         }
     }
 
     fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
     fn stderr(&self) -> String {
@@ -170,12 +129,6 @@ impl Proc {
 
     fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -191,17 +144,6 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut head = String::new();
     BufReader::new(s).read_line(&mut head).ok()?;
     head.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A `voxcap serve` on `port`, ready (its `/readyz` answers 200).
@@ -220,63 +162,16 @@ fn start_serve(emu: &RunningEmulator, redis_url: &str, port: u16, id: &str, out:
         .map(String::from),
     );
     let mut p = Proc::spawn(&args);
-    let start = Instant::now();
-    while http_status(port, "/readyz") != Some(200) {
+    let ready = poll_until("readiness", Duration::from_secs(20), || {
         if let Ok(Some(status)) = p.child.try_wait() {
             panic!("serve {id} exited {status}: {}", p.stderr());
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "serve {id} never became ready: {}",
-            p.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        http_status(port, "/readyz") == Some(200)
+    });
+    if let Err(e) = ready {
+        panic!("serve {id}: {e}: {}", p.stderr());
     }
     p
-}
-
-/// A two-worker runtime, like the CI machine's two cores.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Operations the store still holds as unfinished.
-async fn unfinished(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    redis::cmd("ZCARD")
-        .arg("voxcap:pending")
-        .query_async(conn)
-        .await
-        .unwrap()
-}
-
-/// Waits (20 s at most) until `n` operations are registered; `context`
-/// explains a timeout (e.g. the owners' stderr).
-async fn wait_unfinished(
-    conn: &mut redis::aio::MultiplexedConnection,
-    n: u64,
-    context: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while unfinished(conn).await != n {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "operations never registered: {}",
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn redis_conn(redis: &LocalRedis) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 /// The stored record of an operation (normalised ids, as the store keys it).
@@ -311,20 +206,6 @@ fn numbered_caller(i: usize) -> Value {
         {"type": "voice", "ms": 400 + 10 * i},
         {"type": "silence"}
     ]})
-}
-
-fn plan(dir: &Path, i: usize) -> RecordPlan {
-    RecordPlan {
-        api: ApiKind::RecordResponse,
-        request: RecordResponseRequest {
-            max_silence_timeout_in_seconds: 1,
-            client_context: Some(format!("fleet-{i}")),
-            ..RecordResponseRequest::default()
-        },
-        recording_status: true,
-        prompt_duration: Duration::ZERO,
-        out_dir: dir.to_path_buf(),
-    }
 }
 
 // ---- 200 operations, notifications at the wrong instance ------------------------
@@ -731,17 +612,10 @@ fn readiness_follows_redis_and_sigterm_stops_serve_cleanly() {
     let pid = serve.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
-    let start = Instant::now();
-    let code = loop {
-        if let Some(s) = serve.child.try_wait().unwrap() {
-            break s.code();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "serve ignored SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = serve
+        .child
+        .wait_timeout(Duration::from_secs(30), "serve after SIGTERM")
+        .code();
     assert_eq!(code, Some(0), "{}", serve.stderr());
 }
 
@@ -831,17 +705,12 @@ fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
             .status()
             .unwrap()
             .success());
-        let start = Instant::now();
-        let code = loop {
-            if let Some(s) = first.child.try_wait().unwrap() {
-                break s.code();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "serve-1 ignored SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let code = tokio::task::block_in_place(|| {
+            first
+                .child
+                .wait_timeout(Duration::from_secs(30), "serve-1 after SIGTERM")
+                .code()
+        });
         assert_eq!(code, Some(0), "{}", first.stderr());
         assert!(
             first.lines().is_empty(),
@@ -1003,13 +872,7 @@ fn redis_over_tls_with_a_private_ca() {
         voxcap_dsp::synth::wav_pcm16_mono(&vec![0.0f32; 8000], 8000),
     )
     .unwrap();
-    let voxcap = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_voxcap"))
-            .args(args)
-            .env("VOXCAP_REDIS_URL", &url)
-            .output()
-            .unwrap()
-    };
+    let voxcap = |args: &[&str]| voxcap_env(args, &[("VOXCAP_REDIS_URL", url.as_str())]).0;
     let ca = p("ca.pem");
     let out = voxcap(&[
         "enqueue",
@@ -1019,23 +882,11 @@ fn redis_over_tls_with_a_private_ca() {
         "tls",
         &wav.display().to_string(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = voxcap(&["worker", "--redis-ca", &ca, "--queue", "tls", "--drain"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = voxcap(&["results", "--redis-ca", &ca, "--queue", "tls"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["path"], json!(wav.display().to_string()));
     // Without the CA: exit 1, naming the server.

@@ -6,10 +6,17 @@
 //! - [`record`]: `voxcap record`, `demo` and `emulate` against the emulator;
 //! - [`fleet`]: `voxcap serve` and `record` with Redis (needs redis-server);
 //! - [`queue`]: `enqueue`, `worker` and `results` (needs redis-server);
-//! - [`hardening`]: `record`'s download policy and size-cap flags.
+//! - [`hardening`]: huge float samples and injected panics in `analyze`;
+//! - [`record_hardening`]: `record`'s download policy and size-cap flags;
+//! - [`harness`]: running the binary, NDJSON output, test data, a bot's
+//!   Graph flags; [`bot_shared`]: the set-up shared with voxcap-bot's tests.
 
 mod analyze;
+#[path = "../../crates/bot/tests/bot/shared.rs"]
+mod bot_shared;
 mod fleet;
 mod hardening;
+mod harness;
 mod queue;
 mod record;
+mod record_hardening;

@@ -1,15 +1,17 @@
 //! The distributed batch end to end: the real `voxcap` binary's `enqueue`,
 //! `worker` and `results` against a real `redis-server` on loopback
-//! (`voxcap_emulator::LocalRedis`), including a worker killed mid-batch.
+//! (`voxcap_testkit::LocalRedis`), including a worker killed mid-batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use voxcap_dsp::synth;
-use voxcap_emulator::LocalRedis;
+use voxcap_testkit::{free_port, ChildGuard, LocalRedis};
+
+use crate::harness::{assert_success, json_lines, voxcap, voxcap_cmd};
 
 const RATE: u32 = 8000;
 const DIGITS: [char; 16] = [
@@ -18,97 +20,6 @@ const DIGITS: [char; 16] = [
 
 fn redis() -> LocalRedis {
     LocalRedis::start().expect("redis-server must be installed (.ci/run installs it)")
-}
-
-fn voxcap_cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_voxcap"));
-    c.args(args).stdin(Stdio::null());
-    c
-}
-
-/// A spawned worker, killed when the test ends, so a failing assertion
-/// does not leave it running (blocked on a FIFO, or polling a dead Redis).
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl std::ops::Deref for Worker {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Worker {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-/// Waits for `child` up to `limit`; a hang kills it and fails the test.
-fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            child.kill().ok();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Runs `voxcap args...` to completion (60 s at most) and checks it did not panic.
-fn voxcap(args: &[&str]) -> Output {
-    let mut child = voxcap_cmd(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn voxcap");
-    // Drain the pipes on threads so a large output cannot block the child.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut so, &mut v).ok();
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut se, &mut v).ok();
-        v
-    });
-    let status = wait_for(
-        &mut child,
-        Duration::from_secs(60),
-        &format!("voxcap {args:?}"),
-    );
-    let out = Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "voxcap {args:?} panicked: {stderr}"
-    );
-    out
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
 }
 
 fn sync_conn(url: &str) -> redis::Connection {
@@ -285,11 +196,7 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
         "acc",
         clips.to_str().unwrap(),
     ]);
-    assert!(
-        enq.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enq.stderr)
-    );
+    assert_success(&enq);
     assert_eq!(
         String::from_utf8_lossy(&enq.stdout).trim(),
         CLIPS.to_string()
@@ -315,8 +222,8 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
         .spawn()
         .expect("spawn worker")
     };
-    let mut doomed = Worker(worker("doomed.log"));
-    let mut survivor = Worker(worker("survivor.log"));
+    let mut doomed = ChildGuard::new(worker("doomed.log"));
+    let mut survivor = ChildGuard::new(worker("survivor.log"));
 
     // Kill the doomed worker about halfway, while it holds jobs: freeze it,
     // check it owns pending entries (a frozen process cannot ack them), and
@@ -346,15 +253,10 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    doomed.kill().unwrap();
-    doomed.wait().unwrap();
+    doomed.kill();
     let reported_at_kill = hlen(&mut con, results_key);
 
-    let status = wait_for(
-        &mut survivor,
-        Duration::from_secs(600),
-        "the surviving worker",
-    );
+    let status = survivor.wait_timeout(Duration::from_secs(600), "the surviving worker");
     let survivor_log = std::fs::read_to_string(dir.path().join("survivor.log")).unwrap();
     assert!(status.success(), "survivor: {status}: {survivor_log}");
 
@@ -431,18 +333,9 @@ fn two_thousand_clips_over_two_workers_one_killed_halfway_each_reported_once() {
     );
 }
 
-/// A free loopback port with nothing listening (bound, then released).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn unreachable_redis_is_a_clear_error_naming_the_url_without_its_password() {
-    let port = closed_port();
+    let port = free_port(); // nothing listens there
     let url = format!("redis://:s3cret@127.0.0.1:{port}/");
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("a.wav");
@@ -494,17 +387,9 @@ fn bad_and_missing_files_are_error_results_and_the_worker_goes_on() {
         bad.to_str().unwrap(),
         good.to_str().unwrap(),
     ]);
-    assert!(
-        enq.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enq.stderr)
-    );
+    assert_success(&enq);
     let work = voxcap(&["worker", "--redis", &url, "--drain", "-j", "2"]);
-    assert!(
-        work.status.success(),
-        "{}",
-        String::from_utf8_lossy(&work.stderr)
-    );
+    assert_success(&work);
     let res = voxcap(&["results", "--redis", &url]);
     assert_eq!(res.status.code(), Some(1));
     let lines = json_lines(&res);
@@ -646,7 +531,7 @@ fn sigterm_lets_a_worker_finish_and_exit_0() {
     let mut args = vec!["enqueue", "--redis", url.as_str()];
     args.extend(paths.iter().map(String::as_str));
     assert!(voxcap(&args).status.success());
-    let mut worker = Worker(
+    let mut worker = ChildGuard::new(
         voxcap_cmd(&["worker", "--redis", &url, "-j", "2"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -660,11 +545,7 @@ fn sigterm_lets_a_worker_finish_and_exit_0() {
         std::thread::sleep(Duration::from_millis(10));
     }
     signal(worker.id(), "TERM");
-    let status = wait_for(
-        &mut worker,
-        Duration::from_secs(60),
-        "the worker after SIGTERM",
-    );
+    let status = worker.wait_timeout(Duration::from_secs(60), "the worker after SIGTERM");
     assert!(status.success(), "{status}");
     // Whatever it took, it finished: nothing it held is left pending.
     let pending: Vec<redis::Value> = redis::cmd("XPENDING")
@@ -714,7 +595,7 @@ fn a_slow_job_is_not_stolen_from_a_live_worker_and_sigterm_waits_for_it() {
         .spawn()
         .unwrap()
     };
-    let mut workers = [Worker(spawn()), Worker(spawn())];
+    let mut workers = [ChildGuard::new(spawn()), ChildGuard::new(spawn())];
     let mut con = sync_conn(&url);
     let jobs = "voxcap:{default}:jobs";
     let pending = |con: &mut redis::Connection| -> Vec<(String, String, u64, u64)> {
@@ -742,18 +623,14 @@ fn a_slow_job_is_not_stolen_from_a_live_worker_and_sigterm_waits_for_it() {
     assert_eq!(now[0].1, owner, "the job moved to another worker");
     assert_eq!(now[0].3, 1, "the job was delivered again");
 
-    let (mut holder, mut idle): (Vec<&mut Worker>, Vec<&mut Worker>) = workers
+    let (mut holder, mut idle): (Vec<&mut ChildGuard>, Vec<&mut ChildGuard>) = workers
         .iter_mut()
         .partition(|c| owner.contains(&format!("-{}-", c.id())));
     assert_eq!(holder.len(), 1, "{owner} is one of the workers");
     for c in holder.iter().chain(idle.iter()) {
         signal(c.id(), "TERM");
     }
-    let s = wait_for(
-        idle[0],
-        Duration::from_secs(30),
-        "the idle worker after SIGTERM",
-    );
+    let s = idle[0].wait_timeout(Duration::from_secs(30), "the idle worker after SIGTERM");
     assert!(s.success(), "{s}");
     // The holder cannot finish before the audio arrives.
     std::thread::sleep(Duration::from_millis(300));
@@ -788,11 +665,7 @@ fn a_slow_job_is_not_stolen_from_a_live_worker_and_sigterm_waits_for_it() {
         }
     }
     drop(pipe);
-    let s = wait_for(
-        holder[0],
-        Duration::from_secs(30),
-        "the holder after SIGTERM",
-    );
+    let s = holder[0].wait_timeout(Duration::from_secs(30), "the holder after SIGTERM");
     assert!(s.success(), "{s}");
     let res = voxcap(&["results", "--redis", &url]);
     assert_eq!(

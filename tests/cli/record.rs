@@ -5,94 +5,44 @@
 //! Every bot here validates notification JWTs for real (audience = the
 //! emulator's app id, keys from its OpenID configuration).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use voxcap_bot::emulated::EmulatedSetup;
-use voxcap_emulator::EmulatorConfig;
+use voxcap_testkit::emulated::emulator_config;
+use voxcap_testkit::{free_port, ChildGuard};
+
+use crate::bot_shared::stop_tone_caller;
+use crate::harness::{graph_flags, voxcap_env};
 
 // ---- harness ----------------------------------------------------------------
 
-fn emulator_config() -> EmulatorConfig {
-    EmulatorConfig {
-        asset_root: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        ..EmulatorConfig::default()
-    }
-}
-
 async fn setup() -> EmulatedSetup {
     EmulatedSetup::start(emulator_config()).await.unwrap()
-}
-
-/// The caller answers for 1.2 s, pauses, presses `#`: `stopToneDetected`.
-fn stop_tone_caller(faults: Value) -> Value {
-    json!({
-        "name": "e2e_stop_tone",
-        "seed": 11,
-        "faults": faults,
-        "steps": [
-            {"type": "pause", "ms": 600},
-            {"type": "voice", "ms": 1200},
-            {"type": "pause", "ms": 300},
-            {"type": "press", "digit": "#", "ms": 120},
-            {"type": "silence"}
-        ]
-    })
-}
-
-fn voxcap(args: &[&str], envs: &[(&str, &str)]) -> (Output, Duration) {
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_voxcap"))
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run voxcap");
-    (out, start.elapsed())
-}
-
-fn free_loopback_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ---- the binary -----------------------------------------------------------------
 
 /// `voxcap record` flags for a call on `s`'s emulator, webhook on `port`.
 fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
-    let emu = &s.emulator;
-    [
-        "record",
-        "--call-id",
-        call,
-        "--graph-url",
-        &format!("{}/v1.0", emu.base_url),
-        "--tenant",
-        voxcap_emulator::server::TEST_TENANT_ID,
-        "--client-id",
-        voxcap_emulator::server::TEST_CLIENT_ID,
-        "--client-secret-env",
-        "VOXCAP_E2E_SECRET",
-        "--authority",
-        &emu.base_url,
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--notification-audience",
-        voxcap_emulator::server::TEST_CLIENT_ID,
-        "--openid-config",
-        &emu.state.openid_config_url(),
-        "--stop-tones",
-        "#",
-        "--out",
-        &out.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let mut args = ["record", "--call-id", call].map(String::from).to_vec();
+    args.extend(graph_flags(&s.emulator, "VOXCAP_E2E_SECRET", port));
+    args.extend(["--stop-tones", "#", "--out", &out.display().to_string()].map(String::from));
+    args
+}
+
+/// Runs `voxcap args...` with the client secret on a blocking thread, so
+/// the in-process emulator keeps running; returns the output and how long
+/// it took.
+async fn record_off_runtime(args: Vec<String>) -> (Output, Duration) {
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        voxcap_env(&a, &[SECRET_ENV])
+    })
+    .await
+    .unwrap()
 }
 
 const SECRET_ENV: (&str, &str) = (
@@ -104,19 +54,14 @@ const SECRET_ENV: (&str, &str) = (
 async fn record_command_writes_three_files_and_prints_the_report() {
     let s = setup().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_loopback_port();
+    let port = free_port();
     let cb = format!("http://127.0.0.1:{port}/api/calls");
     let call = s
         .create_call_to(&cb, Some(&stop_tone_caller(json!({}))))
         .await
         .unwrap();
     let args = record_args(&s, &call, port, dir.path());
-    let (out, _) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
+    let (out, _) = record_off_runtime(args).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -143,7 +88,7 @@ async fn record_command_writes_three_files_and_prints_the_report() {
 async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
     let s = setup().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_loopback_port();
+    let port = free_port();
     let cb = format!("http://127.0.0.1:{port}/api/calls");
     let call = s
         .create_call_to(
@@ -164,12 +109,7 @@ async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
         ]
         .map(String::from),
     );
-    let (out, took) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
+    let (out, took) = record_off_runtime(args).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "stderr: {stderr}");
     assert!(stderr.contains("lost"), "{stderr}");
@@ -189,18 +129,13 @@ async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
 async fn graph_failure_exits_3_with_the_report_written() {
     let s = setup().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_loopback_port();
+    let port = free_port();
     let cb = format!("http://127.0.0.1:{port}/api/calls");
     let silent = json!({"seed": 3, "steps": [{"type": "silence"}]});
     let call = s.create_call_to(&cb, Some(&silent)).await.unwrap();
     let mut args = record_args(&s, &call, port, dir.path());
     args.extend(["--initial-silence", "2"].map(String::from));
-    let (out, _) = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        voxcap(&a, &[SECRET_ENV])
-    })
-    .await
-    .unwrap();
+    let (out, _) = record_off_runtime(args).await;
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -230,7 +165,7 @@ fn record_usage_errors_exit_2() {
         "--out",
         "x",
     ];
-    let (out, _) = voxcap(&base, &[]);
+    let (out, _) = voxcap_env(&base, &[]);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -239,7 +174,7 @@ fn record_usage_errors_exit_2() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
     // Neither a token source nor a notification auth mode.
-    let (out, _) = voxcap(
+    let (out, _) = voxcap_env(
         &[
             "record",
             "--call-id",
@@ -252,7 +187,7 @@ fn record_usage_errors_exit_2() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2));
-    let (out, _) = voxcap(
+    let (out, _) = voxcap_env(
         &[
             "record",
             "--call-id",
@@ -276,7 +211,7 @@ fn record_usage_errors_exit_2() {
 fn demo_runs_the_whole_flow_and_writes_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("demo");
-    let (out, _) = voxcap(&["demo", "--out", &out_dir.display().to_string()], &[]);
+    let (out, _) = voxcap_env(&["demo", "--out", &out_dir.display().to_string()], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -293,12 +228,14 @@ fn demo_runs_the_whole_flow_and_writes_the_files() {
 #[test]
 fn emulate_prints_what_a_bot_needs_and_serves() {
     use std::io::{BufRead, BufReader, Read as _, Write as _};
-    let port = free_loopback_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxcap"))
-        .args(["emulate", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let mut child = ChildGuard::new(
+        Command::new(env!("CARGO_BIN_EXE_voxcap"))
+            .args(["emulate", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = String::new();
     for line in lines.by_ref() {
@@ -317,8 +254,7 @@ fn emulate_prints_what_a_bot_needs_and_serves() {
     .unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     for what in [
         &format!("http://127.0.0.1:{port}"),
         voxcap_emulator::server::TEST_TENANT_ID,

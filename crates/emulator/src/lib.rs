@@ -19,7 +19,6 @@ pub mod download;
 mod error;
 pub mod faults;
 mod flavor;
-pub mod local_redis;
 mod notify;
 mod record;
 pub mod render;
@@ -38,7 +37,6 @@ use std::path::PathBuf;
 
 pub use download::DownloadCount;
 pub use faults::{Faults, NotificationJwt, Throttle};
-pub use local_redis::{LocalRedis, LocalRedisError};
 pub use request_log::{Credential, Delivery, DeliveryTarget, LoggedRequest};
 pub use scenario::{Scenario, Step};
 pub use server::{app, EmulatorConfig, EmulatorState};

@@ -46,6 +46,33 @@ pub fn wait_until(what: &str, limit: Duration, condition: impl FnMut() -> bool) 
     }
 }
 
+/// The async [`wait_until`] (feature `tokio`): awaits `condition()` every
+/// [`POLL_INTERVAL`] on the tokio timer and panics with "timed out after …
+/// waiting for `what`" when it is still false once `limit` has passed.
+#[cfg(feature = "tokio")]
+pub async fn wait_until_async<F, Fut>(what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if condition().await {
+            return;
+        }
+        if start.elapsed() >= limit {
+            panic!(
+                "{}",
+                TimedOut {
+                    what: what.to_string(),
+                    limit
+                }
+            );
+        }
+        tokio::time::sleep(POLL_INTERVAL.min(limit.saturating_sub(start.elapsed()))).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +98,30 @@ mod tests {
     #[should_panic(expected = "waiting for nothing")]
     fn wait_until_panics_on_timeout() {
         wait_until("nothing", Duration::from_millis(10), || false);
+    }
+
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn the_async_wait_returns_or_panics() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let mut calls = 0;
+        rt.block_on(wait_until_async(
+            "two calls",
+            Duration::from_secs(5),
+            || {
+                calls += 1;
+                std::future::ready(calls == 2)
+            },
+        ));
+        assert_eq!(calls, 2);
+        let hang = std::panic::catch_unwind(|| {
+            rt.block_on(wait_until_async("never", Duration::from_millis(30), || {
+                std::future::ready(false)
+            }))
+        });
+        assert!(hang.is_err());
     }
 }

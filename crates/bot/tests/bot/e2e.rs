@@ -7,8 +7,8 @@
 //! Every bot here validates notification JWTs for real (audience = the
 //! emulator's app id, keys from its OpenID configuration).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -16,17 +16,15 @@ use voxcap_bot::emulated::{self, EmulatedSetup};
 use voxcap_bot::{ApiKind, Outcome, OutcomeKind, RecordPlan};
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_dsp::verify::CompletionVerdict;
-use voxcap_emulator::{EmulatorConfig, RunningEmulator};
+use voxcap_emulator::RunningEmulator;
+use voxcap_testkit::emulated::emulator_config;
+use voxcap_testkit::graph::record_completion;
+use voxcap_testkit::trace::{longest_hex_run, trace_capture};
+use voxcap_testkit::{base64url, wait_until_async};
+
+use crate::shared::stop_tone_caller;
 
 // ---- harness ----------------------------------------------------------------
-
-fn emulator_config() -> EmulatorConfig {
-    EmulatorConfig {
-        // The scenarios' assets live in the workspace root's testdata/.
-        asset_root: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
-        ..EmulatorConfig::default()
-    }
-}
 
 async fn setup() -> EmulatedSetup {
     EmulatedSetup::start(emulator_config()).await.unwrap()
@@ -39,22 +37,6 @@ async fn setup_with_margin(margin: Duration) -> EmulatedSetup {
     EmulatedSetup::with_bot_config(emu, |c| c.deadline_margin = margin)
         .await
         .unwrap()
-}
-
-/// The caller answers for 1.2 s, pauses, presses `#`: `stopToneDetected`.
-fn stop_tone_caller(faults: Value) -> Value {
-    json!({
-        "name": "e2e_stop_tone",
-        "seed": 11,
-        "faults": faults,
-        "steps": [
-            {"type": "pause", "ms": 600},
-            {"type": "voice", "ms": 1200},
-            {"type": "pause", "ms": 300},
-            {"type": "press", "digit": "#", "ms": 120},
-            {"type": "silence"}
-        ]
-    })
 }
 
 fn plan(dir: &Path) -> RecordPlan {
@@ -309,19 +291,11 @@ async fn forged_unsigned_or_expired_jwt_is_refused_with_401_and_ignored() {
         };
         let body = json!({
             "@odata.type": "#microsoft.graph.commsNotifications",
-            "value": [{
-                "@odata.type": "#microsoft.graph.commsNotification",
-                "changeType": "deleted",
-                "resourceUrl": format!("/communications/calls/{call}/operations/{op}"),
-                "resourceData": {
-                    "@odata.type": "#microsoft.graph.recordOperation",
-                    "id": op,
-                    "status": "completed",
-                    "recordingLocation": format!("{}/recordings/forged", s.emulator.base_url),
-                    "recordingAccessToken": "forged",
-                    "resultInfo": {"code": 200, "subcode": 8514, "message": "forged"}
-                }
-            }]
+            "value": [record_completion(&call, &op, json!({
+                "recordingLocation": format!("{}/recordings/forged", s.emulator.base_url),
+                "recordingAccessToken": "forged",
+                "resultInfo": {"code": 200, "subcode": 8514, "message": "forged"}
+            }))]
         });
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -338,8 +312,8 @@ async fn forged_unsigned_or_expired_jwt_is_refused_with_401_and_ignored() {
         let expired = s.emulator.state.key().sign(&claims(now - 7200, now - 3600));
         let unsigned = format!(
             "{}.{}.",
-            b64url(br#"{"alg":"none","typ":"JWT"}"#),
-            b64url(claims(now, now + 3600).to_string().as_bytes())
+            base64url::encode(br#"{"alg":"none","typ":"JWT"}"#),
+            base64url::encode(claims(now, now + 3600).to_string().as_bytes())
         );
         // Signed correctly but for another app.
         let mut other_aud = claims(now, now + 3600);
@@ -371,23 +345,6 @@ async fn forged_unsigned_or_expired_jwt_is_refused_with_401_and_ignored() {
     // The forged completions were ignored: the operation is lost, not completed.
     assert_eq!(o.kind, OutcomeKind::Lost, "{:?}", o.operation);
     assert!(o.files.is_none());
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 // ---- the example ----------------------------------------------------------------
@@ -432,21 +389,17 @@ async fn voicemail_bot_example_records_and_stores_a_message() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
-    let start = Instant::now();
-    let json = loop {
-        let found = std::fs::read_dir(dir.path())
+    let stored = || {
+        std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "json"));
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no message stored"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
     };
+    wait_until_async("a stored message", Duration::from_secs(20), || {
+        std::future::ready(stored().is_some())
+    })
+    .await;
+    let json = stored().expect("a stored message");
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["dtmf"][0]["digit"], "#");
     assert!(json.with_extension("wav").is_file());
@@ -478,11 +431,7 @@ fn numbered_caller(i: usize) -> Value {
 
 #[test]
 fn hundred_concurrent_record_operations_complete_correctly_paired() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = voxcap_testkit::two_worker_runtime();
     rt.block_on(async {
         let s = Arc::new(setup().await);
         let dir = tempfile::tempdir().unwrap();
@@ -557,30 +506,6 @@ async fn notification_to_report_on_a_five_second_recording() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Longest run of hex digits: the emulator's recording tokens are 64 hex
-/// characters, while ids and client contexts are at most 32 in a row.
-fn longest_hex_run(s: &str) -> usize {
-    let (mut best, mut run) = (0, 0);
-    for c in s.chars() {
-        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
-        best = best.max(run);
-    }
-    best
-}
-
 #[test]
 fn no_token_or_secret_appears_in_trace_output_of_a_full_record_run() {
     // The emulator runs on its own runtime outside the capture, so only the
@@ -596,13 +521,7 @@ fn no_token_or_secret_appears_in_trace_output_of_a_full_record_run() {
             emulator_config(),
         ))
         .unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (captured, subscriber) = trace_capture();
     let errors = tracing::subscriber::with_default(subscriber, || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -638,7 +557,7 @@ fn no_token_or_secret_appears_in_trace_output_of_a_full_record_run() {
         })
     });
     drop(emu_rt);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(
         log.contains("TRACE") && log.contains("DEBUG"),
         "nothing captured"

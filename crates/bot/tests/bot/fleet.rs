@@ -4,107 +4,71 @@
 //! completion that arrives while Redis is down. (The `voxcap serve` and
 //! `record --redis` processes are tested in the root's tests/cli/fleet.rs.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voxcap_bot::emulated::{bot_config, create_call};
-use voxcap_bot::{ApiKind, Bot, OutcomeKind, RecordPlan, StoreChoice};
-use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
+use tokio::task::JoinHandle;
+use voxcap_bot::emulated::create_call;
+use voxcap_bot::{Bot, Outcome, OutcomeKind};
+use voxcap_emulator::RunningEmulator;
+use voxcap_testkit::redis_conn::{redis_conn, wait_unfinished};
+use voxcap_testkit::{two_worker_runtime as runtime, wait_until_async, LocalRedis};
 
-/// An emulator on loopback; `time_scale` 1.0 runs callers in real time
-/// (the kill test needs its events in order), the default 0.01 runs them
-/// a hundred times faster.
+use crate::shared::{fleet_bot, fleet_plan as plan};
+
 async fn emulator_at(time_scale: f64) -> RunningEmulator {
-    if let Ok(filter) = std::env::var("FLEET_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_test_writer()
-            .try_init();
-    }
-    RunningEmulator::start(
-        ([127, 0, 0, 1], 0).into(),
-        EmulatorConfig {
-            // The scenarios' assets live in the workspace root's testdata/.
-            asset_root: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
-            time_scale,
-            ..EmulatorConfig::default()
-        },
+    voxcap_testkit::emulated::log_from_env("FLEET_LOG");
+    voxcap_testkit::emulated::start_emulator(time_scale).await
+}
+
+/// Creates a call on `emu` notifying `other`, whose caller (voice `seed`)
+/// speaks for `voice_ms` after 0.3 s and then presses `#`, and starts
+/// `owner` recording it with `#` as its stop tone into `dir`. Returns the
+/// call id and the recording task.
+async fn record_hash_press(
+    owner: &Arc<Bot>,
+    other: &Bot,
+    emu: &RunningEmulator,
+    seed: u64,
+    voice_ms: u64,
+    dir: &Path,
+) -> (String, JoinHandle<voxcap_bot::Result<Outcome>>) {
+    let call = create_call(
+        owner.client(),
+        emu,
+        other.callback_url(),
+        Some(&json!({"seed": seed, "steps": [
+            {"type": "pause", "ms": 300}, {"type": "voice", "ms": voice_ms},
+            {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
     )
     .await
-    .unwrap()
+    .unwrap();
+    let mut p = plan(dir, 0);
+    p.request.stop_tones = vec!["#".into()];
+    let task = {
+        let owner = owner.clone();
+        let call = call.clone();
+        tokio::spawn(async move { owner.record(&call, &p).await })
+    };
+    (call, task)
 }
 
-/// A bot in this process whose operations live in `redis`.
-async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, id: &str) -> Bot {
-    let mut c = bot_config(emu);
-    let mut rc = RedisStoreConfig::new(redis.url());
-    rc.instance_id = id.into();
-    rc.heartbeat_ttl = Duration::from_secs(2);
-    c.store = StoreChoice::Redis(rc);
-    c.deadline_margin = Duration::from_secs(10);
-    Bot::start(c).await.unwrap()
-}
-
-/// A two-worker runtime, like the CI machine's two cores.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Operations the store still holds as unfinished.
-async fn unfinished(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    redis::cmd("ZCARD")
-        .arg("voxcap:pending")
-        .query_async(conn)
-        .await
-        .unwrap()
-}
-
-/// Waits (20 s at most) until `n` operations are registered; `context`
-/// explains a timeout (e.g. the owners' stderr).
-async fn wait_unfinished(
-    conn: &mut redis::aio::MultiplexedConnection,
-    n: u64,
-    context: impl Fn() -> String,
+/// The recording `task` ended recorded, by the `#`, less than `limit`
+/// after `start`.
+async fn assert_recorded_by_hash(
+    task: JoinHandle<voxcap_bot::Result<Outcome>>,
+    start: Instant,
+    limit: Duration,
 ) {
-    let start = Instant::now();
-    while unfinished(conn).await != n {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "operations never registered: {}",
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn redis_conn(redis: &LocalRedis) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
-fn plan(dir: &Path, i: usize) -> RecordPlan {
-    RecordPlan {
-        api: ApiKind::RecordResponse,
-        request: RecordResponseRequest {
-            max_silence_timeout_in_seconds: 1,
-            client_context: Some(format!("fleet-{i}")),
-            ..RecordResponseRequest::default()
-        },
-        recording_status: true,
-        prompt_duration: Duration::ZERO,
-        out_dir: dir.to_path_buf(),
-    }
+    let o = task.await.unwrap().unwrap();
+    assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
+    assert_eq!(
+        o.operation.completion_reason.as_deref(),
+        Some("stopToneDetected")
+    );
+    assert!(start.elapsed() < limit, "{:?}", start.elapsed());
 }
 
 #[test]
@@ -116,24 +80,9 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
         let owner = fleet_bot(&emu, &redis, "owner-r").await;
         let other = fleet_bot(&emu, &redis, "other-r").await;
         // The completion comes 2.5 s in, at the other instance.
-        let call = create_call(
-            owner.client(),
-            &emu,
-            other.callback_url(),
-            Some(&json!({"seed": 5, "steps": [
-                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 2000},
-                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
-        )
-        .await
-        .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut p = plan(dir.path(), 0);
-        p.request.stop_tones = vec!["#".into()];
         let owner = Arc::new(owner);
-        let task = {
-            let owner = owner.clone();
-            tokio::spawn(async move { owner.record(&call, &p).await })
-        };
+        let (_, task) = record_hash_press(&owner, &other, &emu, 5, 2000, dir.path()).await;
         let mut conn = redis_conn(&redis).await;
         let start = Instant::now();
         wait_unfinished(&mut conn, 1, String::new).await;
@@ -150,18 +99,8 @@ fn a_redis_restart_that_forgets_everything_loses_no_recording() {
             .query_async::<i64>(&mut conn)
             .await
             .unwrap();
-        let o = task.await.unwrap().unwrap();
-        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
-        assert_eq!(
-            o.operation.completion_reason.as_deref(),
-            Some("stopToneDetected")
-        );
         // Well before the deadline (5 + 5 + 10 s): delivered, not found late.
-        assert!(
-            start.elapsed() < Duration::from_secs(8),
-            "{:?}",
-            start.elapsed()
-        );
+        assert_recorded_by_hash(task, start, Duration::from_secs(8)).await;
         drop(other);
     });
 }
@@ -176,24 +115,8 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
         let other = fleet_bot(&emu, &redis, "other-d").await;
         // The completion comes 1.4 s in, at the other instance, while Redis
         // is down.
-        let call_id = create_call(
-            owner.client(),
-            &emu,
-            other.callback_url(),
-            Some(&json!({"seed": 6, "steps": [
-                {"type": "pause", "ms": 300}, {"type": "voice", "ms": 1000},
-                {"type": "press", "digit": "#", "ms": 120}, {"type": "silence"}]})),
-        )
-        .await
-        .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut p = plan(dir.path(), 0);
-        p.request.stop_tones = vec!["#".into()];
-        let task = {
-            let owner = owner.clone();
-            let call = call_id.clone();
-            tokio::spawn(async move { owner.record(&call, &p).await })
-        };
+        let (call_id, task) = record_hash_press(&owner, &other, &emu, 6, 1000, dir.path()).await;
         let start = Instant::now();
         wait_unfinished(&mut redis_conn(&redis).await, 1, String::new).await;
         let record_done = |emu: &RunningEmulator| {
@@ -212,13 +135,10 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
         let killed_at = start.elapsed();
         // Wait until the emulator has completed the operation (and so sent
         // the completion to the other instance).
-        while !record_done(&emu).await {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "no completion sent"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_async("the completion to be sent", Duration::from_secs(10), || {
+            record_done(&emu)
+        })
+        .await;
         let completed_at = start.elapsed();
         tokio::time::sleep(Duration::from_millis(500)).await;
         // Back, empty.
@@ -227,17 +147,7 @@ fn a_completion_arriving_while_redis_is_down_is_delivered_after_it_restarts() {
             "redis down at {killed_at:?}, completion at {completed_at:?}, back at {:?}",
             start.elapsed()
         );
-        let o = task.await.unwrap().unwrap();
-        assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
-        assert_eq!(
-            o.operation.completion_reason.as_deref(),
-            Some("stopToneDetected")
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{:?}",
-            start.elapsed()
-        );
+        assert_recorded_by_hash(task, start, Duration::from_secs(15)).await;
         drop(other);
     });
 }

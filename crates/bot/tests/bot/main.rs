@@ -1,11 +1,13 @@
 //! voxcap-bot's tests, one integration binary: the record flow against an
 //! in-process emulator ([`e2e`], including the voice-mail example) and a
-//! fleet sharing a real `redis-server` on loopback ([`fleet`]), and issue
-//! 14's hostile ids and download policy ([`hardening`]).
+//! fleet sharing a real `redis-server` on loopback ([`fleet`]), issue 14's
+//! hostile ids and download policy ([`hardening`]), with the set-up they
+//! share with the root's tests/cli in [`shared`].
 
 mod e2e;
 mod fleet;
 mod hardening;
+mod shared;
 
 #[path = "../../../../examples/voicemail_bot.rs"]
 #[allow(dead_code)] // its `main` is not run here; `app` and `take` are

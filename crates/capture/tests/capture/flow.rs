@@ -740,29 +740,9 @@ async fn hundred_concurrent_operations_are_paired_correctly() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 100);
 }
 
-/// A `Write` into a shared buffer, for capturing tracing output.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn no_secret_appears_in_trace_output_of_a_full_run() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (captured, subscriber) = voxcap_testkit::trace::trace_capture();
     let _guard = tracing::subscriber::set_default(subscriber);
     // Current-thread runtime: every task logs through this thread's subscriber.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -819,7 +799,7 @@ fn no_secret_appears_in_trace_output_of_a_full_run() {
         (graph, errors)
     });
     drop(rt);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),
         "nothing captured"

@@ -174,18 +174,15 @@ fn tracker_with_store(limits: EarlyBufferLimits) -> (OperationTracker, Arc<InMem
 }
 
 fn completion(call: &str, op: &str, location: &str) -> serde_json::Value {
-    serde_json::json!({
-        "changeType": "deleted",
-        "resourceUrl": format!("/communications/calls/{call}/operations/{op}"),
-        "resourceData": {
-            "@odata.type": "#microsoft.graph.recordOperation",
-            "id": op,
-            "status": "completed",
+    voxcap_testkit::graph::record_completion(
+        call,
+        op,
+        serde_json::json!({
             "clientContext": "ctx",
             "recordingLocation": location,
             "recordingAccessToken": "recording-token"
-        }
-    })
+        }),
+    )
 }
 
 fn batch(values: Vec<serde_json::Value>) -> CommsNotifications {

@@ -14,7 +14,7 @@ use voxcap_capture::webhook::{self, JwtConfig, NotificationAuth, WebhookState};
 use voxcap_capture::{
     ClientCredentialsConfig, GraphClient, OperationTracker, Secret, TrackerConfig,
 };
-use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TENANT_ID};
+use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_TENANT_ID};
 use voxcap_emulator::{EmulatorConfig, Faults, LoggedRequest, RunningEmulator, Scenario, Step};
 
 /// The app id notifications are addressed to.
@@ -140,20 +140,7 @@ impl Graph {
 }
 
 async fn fetch_token(http: &reqwest::Client, emu: &RunningEmulator) -> String {
-    let v: serde_json::Value = http
-        .post(emu.state.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", TEST_CLIENT_ID),
-            ("client_secret", TEST_CLIENT_SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = voxcap_testkit::emulated::token_response(http, emu).await;
     v["access_token"].as_str().unwrap().to_string()
 }
 

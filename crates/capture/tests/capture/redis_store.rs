@@ -262,11 +262,7 @@ async fn the_old_owner_learns_it_was_taken_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_redis_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = voxcap_testkit::free_port(); // nothing listens there
     let mut c = RedisStoreConfig::new(format!("redis://user:hunter2@127.0.0.1:{port}/"));
     c.timeout = Duration::from_millis(500);
     let started = std::time::Instant::now();

@@ -196,17 +196,9 @@ async fn other_notifications_are_ignored_and_a_completion_resolves_its_operation
 
 /// A completed recordOperation notification for `op` of `call`.
 fn completion(call: &str, op: &str) -> Value {
-    json!({"value": [{
-        "@odata.type": "#microsoft.graph.commsNotification",
-        "changeType": "deleted",
-        "resourceUrl": format!("/communications/calls/{call}/operations/{op}"),
-        "resourceData": {
-            "@odata.type": "#microsoft.graph.recordOperation",
-            "id": op,
-            "status": "completed",
-            "resultInfo": {"@odata.type": "#microsoft.graph.resultInfo", "code": 200, "subcode": 8514, "message": "Action completed, stop tone detected."},
-            "recordingLocation": "https://file.location/r1",
-            "recordingAccessToken": "token-in-a-test",
-        }
-    }]})
+    json!({"value": [voxcap_testkit::graph::record_completion(call, op, json!({
+        "resultInfo": {"@odata.type": "#microsoft.graph.resultInfo", "code": 200, "subcode": 8514, "message": "Action completed, stop tone detected."},
+        "recordingLocation": "https://file.location/r1",
+        "recordingAccessToken": "token-in-a-test",
+    }))]})
 }

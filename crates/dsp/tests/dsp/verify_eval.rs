@@ -122,7 +122,7 @@ fn make_case(fx: &[Fixture], i: usize) -> Case {
             speak(fx, &mut rng, &mut x, onset, total, (0.1, 0.8), level);
             x.resize(total, 0.0);
             // A key press that is not a stop tone, mid-recording.
-            if rng.next_u64() % 2 == 0 {
+            if rng.next_u64().is_multiple_of(2) {
                 let at = total / 2;
                 dtmf.push(put_dtmf(&mut x, &DtmfPress::new('5', 0.1), at));
                 x.truncate(total);
@@ -141,7 +141,7 @@ fn make_case(fx: &[Fixture], i: usize) -> Case {
     // Line noise 15 to 35 dB below the speech.
     let n = x.len();
     let noise_db = level - 15.0 - 20.0 * rng.next_f64() as f32;
-    let noise = if i % 2 == 0 {
+    let noise = if i.is_multiple_of(2) {
         synth::white_noise(i as u64, noise_db, n)
     } else {
         synth::pink_noise(i as u64, noise_db, n)

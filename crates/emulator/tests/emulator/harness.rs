@@ -3,7 +3,6 @@
 //! notification's JWT against the JWKS fetched from the emulator.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,12 +14,8 @@ use serde_json::{json, Value};
 use voxcap_emulator::server::TEST_CLIENT_ID;
 use voxcap_emulator::{EmulatorConfig, RunningEmulator, Scenario};
 
-pub(crate) fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 pub(crate) fn scenario_file(name: &str) -> Scenario {
-    let path = repo_root()
+    let path = voxcap_testkit::workspace_root()
         .join("testdata/scenarios")
         .join(format!("{name}.json"));
     Scenario::from_file(&path).expect("committed scenario parses")
@@ -125,10 +120,7 @@ impl Harness {
     }
 
     pub(crate) async fn with(tune: impl FnOnce(&mut EmulatorConfig)) -> Self {
-        let mut config = EmulatorConfig {
-            asset_root: repo_root(),
-            ..EmulatorConfig::default()
-        };
+        let mut config = voxcap_testkit::emulated::emulator_config();
         tune(&mut config);
         let emu = RunningEmulator::start("127.0.0.1:0".parse().unwrap(), config)
             .await
@@ -169,7 +161,7 @@ impl Harness {
             .route("/api/calls", post(webhook))
             .with_state(receiver);
         tokio::spawn(async move { axum::serve(listener, router).await });
-        let tok = token_of(&http, &emu).await;
+        let tok = voxcap_testkit::emulated::token_response(&http, &emu).await;
         Harness {
             token: tok["access_token"].as_str().expect("token").to_string(),
             callback: format!("http://{addr}/api/calls"),
@@ -181,7 +173,7 @@ impl Harness {
 
     /// A token endpoint answer for the test app.
     pub(crate) async fn fetch_token(&self) -> Value {
-        token_of(&self.http, &self.emu).await
+        voxcap_testkit::emulated::token_response(&self.http, &self.emu).await
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -343,9 +335,7 @@ pub(crate) async fn finished_recording(h: &Harness, scenario: &Scenario) -> (Str
 /// A port nothing listens on: bound, read, and released, so connecting to it
 /// is refused.
 pub(crate) fn refused_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
+    let port = voxcap_testkit::free_port();
     format!("http://127.0.0.1:{port}/api/calls")
 }
 
@@ -430,21 +420,4 @@ impl Harness {
             .await
             .unwrap()
     }
-}
-
-async fn token_of(http: &reqwest::Client, emu: &RunningEmulator) -> Value {
-    let c = emu.state.config().clone();
-    http.post(emu.state.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", c.client_secret.as_str()),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }

@@ -1,6 +1,6 @@
 //! voxcap-queue's tests, one integration binary: the library's enqueue,
 //! worker and results against a real `redis-server` on loopback
-//! (`voxcap_emulator::LocalRedis`), with the analysis passed in as the
+//! (`voxcap_testkit::LocalRedis`), with the analysis passed in as the
 //! command line passes it. The `voxcap` binary's queue tests are in the
 //! root's tests/cli/queue.rs.
 //!
@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use voxcap_emulator::LocalRedis;
 use voxcap_queue::{
     collect_results, enqueue_files, run_worker, AnalyzeJob, Job, JobFailure, JobOptions, JobResult,
     QueueTarget, WorkerConfig,
 };
+use voxcap_testkit::LocalRedis;
 
 /// A local Redis and a queue on it.
 struct Harness {

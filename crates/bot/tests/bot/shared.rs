@@ -1,0 +1,59 @@
+//! Set-up the bot's tests share with the root's `tests/cli` binary (which
+//! includes this file by `#[path]`): the stop-tone caller, a fleet bot on a
+//! [`LocalRedis`] and the fleet's record plan. The emulator itself comes
+//! from `voxcap_testkit::emulated`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use voxcap_bot::emulated::bot_config;
+use voxcap_bot::{ApiKind, Bot, RecordPlan, StoreChoice};
+use voxcap_capture::redis_store::RedisStoreConfig;
+use voxcap_capture::wire::RecordResponseRequest;
+use voxcap_emulator::RunningEmulator;
+use voxcap_testkit::LocalRedis;
+
+/// The caller answers for 1.2 s, pauses, presses `#`: `stopToneDetected`.
+pub(crate) fn stop_tone_caller(faults: Value) -> Value {
+    json!({
+        "name": "e2e_stop_tone",
+        "seed": 11,
+        "faults": faults,
+        "steps": [
+            {"type": "pause", "ms": 600},
+            {"type": "voice", "ms": 1200},
+            {"type": "pause", "ms": 300},
+            {"type": "press", "digit": "#", "ms": 120},
+            {"type": "silence"}
+        ]
+    })
+}
+
+/// A bot in this process whose operations live in `redis`, as instance `id`
+/// (2 s heartbeats, 10 s deadline margin).
+pub(crate) async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, id: &str) -> Bot {
+    let mut c = bot_config(emu);
+    let mut rc = RedisStoreConfig::new(redis.url());
+    rc.instance_id = id.into();
+    rc.heartbeat_ttl = Duration::from_secs(2);
+    c.store = StoreChoice::Redis(rc);
+    c.deadline_margin = Duration::from_secs(10);
+    Bot::start(c).await.unwrap()
+}
+
+/// The fleet's record plan for operation `i`: recordResponse with a 1 s
+/// max-silence timer and client context `fleet-<i>`, files into `dir`.
+pub(crate) fn fleet_plan(dir: &Path, i: usize) -> RecordPlan {
+    RecordPlan {
+        api: ApiKind::RecordResponse,
+        request: RecordResponseRequest {
+            max_silence_timeout_in_seconds: 1,
+            client_context: Some(format!("fleet-{i}")),
+            ..RecordResponseRequest::default()
+        },
+        recording_status: true,
+        prompt_duration: Duration::ZERO,
+        out_dir: dir.to_path_buf(),
+    }
+}
