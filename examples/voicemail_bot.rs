@@ -13,6 +13,9 @@
 //! `CLIENT_SECRET`, `GRAPH_URL`, `LISTEN`, `OUT_DIR`, and optionally
 //! `AUTHORITY` and `OPENID_CONFIG` (to point it at `voxcap emulate`).
 
+// An example program: it reports to its terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,7 +35,7 @@ use voxcap_dsp::{analyze_reader, AnalysisConfig, Report};
 
 /// What every request handler shares.
 #[derive(Clone)]
-pub struct Bot {
+pub(crate) struct Bot {
     /// Places recordings and pairs them with their notifications; it holds
     /// the Graph client.
     pub tracker: OperationTracker,
@@ -41,7 +44,7 @@ pub struct Bot {
 }
 
 /// The bot's own route plus voxcap's webhook at `/api/calls`.
-pub fn app(bot: Bot, auth: NotificationAuth) -> Router {
+pub(crate) fn app(bot: Bot, auth: NotificationAuth) -> Router {
     let notifications = WebhookState::new(auth, bot.tracker.notification_sink());
     let webhook = webhook::router(notifications);
     let own = Router::new()
@@ -63,7 +66,7 @@ async fn voicemail(State(bot): State<Bot>, Path(call_id): Path<String>) -> Statu
 
 /// Records one message on `call_id`; the audio is analysed while it
 /// downloads. Returns the analysis, also stored as JSON beside the WAV.
-pub async fn take(bot: &Bot, call_id: &str) -> anyhow::Result<Report> {
+pub(crate) async fn take(bot: &Bot, call_id: &str) -> anyhow::Result<Report> {
     let graph: &GraphClient = bot.tracker.client();
 
     // Compliance: persist nothing before Graph accepts the "recording" status.

@@ -33,7 +33,7 @@ use voxcap_queue::local::{expand_inputs, run_ordered, Input};
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
+pub(crate) struct AnalyzeArgs {
     /// WAV files, directories (walked for *.wav, in sorted order), or `-` for stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -59,7 +59,7 @@ pub struct AnalyzeArgs {
 /// The settings a recording was made with and what Graph reported, for the
 /// completion check and the trim.
 #[derive(Debug, Clone, Args)]
-pub struct RecordingArgs {
+pub(crate) struct RecordingArgs {
     /// Stop tones the operation was configured with, e.g. "#*".
     #[arg(long, value_name = "KEYS", default_value = "", value_parser = parse_stop_tones)]
     pub stop_tones: StopTones,
@@ -86,7 +86,7 @@ pub struct RecordingArgs {
 
 /// Validated stop tones (`0`-`9`, `*`, `#`, `A`-`D`).
 #[derive(Debug, Clone, Default)]
-pub struct StopTones(pub Vec<char>);
+pub(crate) struct StopTones(pub Vec<char>);
 
 pub(crate) fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
     let mut keys = Vec::new();
@@ -114,7 +114,7 @@ pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
 
 impl RecordingArgs {
     /// The analysis settings these arguments describe.
-    pub fn config(&self, lenient: bool) -> AnalysisConfig {
+    pub(crate) fn config(&self, lenient: bool) -> AnalysisConfig {
         let reported = voxcap_bot::settings::reported_outcome(self.reported.as_deref());
         AnalysisConfig {
             lenient,
@@ -134,7 +134,7 @@ impl RecordingArgs {
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// Human-readable blocks.
     Text,
     /// Newline-delimited JSON, one object per input.
@@ -156,7 +156,7 @@ struct FailureLine<'a> {
 
 /// The closing summary of a batch.
 #[derive(Debug, Default, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Inputs seen.
     pub files: u64,
     /// Inputs analysed.
@@ -231,7 +231,7 @@ fn name_of(v: &impl Serialize) -> String {
 }
 
 /// Runs `voxcap analyze`; returns whether every input was analysed.
-pub fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
+pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
     let config = args.recording.config(args.lenient);
     let inputs = expand_inputs(&args.paths);

@@ -37,7 +37,7 @@ const SCENARIOS: &[(&str, &str)] = &[
 
 /// Arguments of `voxcap demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Output directory (created; default ./voxcap-demo-out).
     #[arg(long, value_name = "DIR", default_value = "voxcap-demo-out")]
     pub out: PathBuf,
@@ -61,7 +61,7 @@ fn load_scenario(name: &str) -> anyhow::Result<serde_json::Value> {
 }
 
 /// Runs `voxcap demo`.
-pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     crate::record_cmd::init_tracing();
     let scenario = load_scenario(&args.scenario)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

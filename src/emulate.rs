@@ -9,7 +9,7 @@ use clap::Args;
 
 /// Arguments of `voxcap emulate`.
 #[derive(Debug, Args)]
-pub struct EmulateArgs {
+pub(crate) struct EmulateArgs {
     /// Address to listen on, e.g. 127.0.0.1:8765.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
     pub listen: SocketAddr,
@@ -19,7 +19,7 @@ pub struct EmulateArgs {
 }
 
 /// Runs the emulator until ctrl-c.
-pub fn run(args: &EmulateArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &EmulateArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(voxcap_emulator::run_standalone(
         args.listen,

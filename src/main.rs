@@ -7,6 +7,8 @@
 //! exits 0 after a graceful shutdown; `results` adds 5 (some queued jobs
 //! have no result yet).
 
+// A binary: printing is its job (libraries log through tracing).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 // Argument docs are clap's help texts, which name placeholders like <seq>.
 #![allow(rustdoc::invalid_html_tags)]
 

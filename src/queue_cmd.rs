@@ -22,11 +22,11 @@ use voxcap_queue::local::{expand_inputs, Input};
 use crate::analyze::{self, RecordingArgs, StopTones};
 
 /// Exit code of `voxcap results` when some jobs have no result yet.
-pub const EXIT_INCOMPLETE: u8 = 5;
+pub(crate) const EXIT_INCOMPLETE: u8 = 5;
 
 /// The Redis server and queue that `enqueue`, `worker` and `results` share.
 #[derive(Debug, Args)]
-pub struct QueueTarget {
+pub(crate) struct QueueTarget {
     /// Redis URL, e.g. redis://host:6379/0 (redis://:password@host/ with AUTH; rediss:// for TLS); default $VOXCAP_REDIS_URL, which keeps a password off the command line.
     #[arg(
         long,
@@ -56,7 +56,7 @@ impl QueueTarget {
 
 /// Arguments of `voxcap enqueue`.
 #[derive(Debug, Args)]
-pub struct EnqueueArgs {
+pub(crate) struct EnqueueArgs {
     /// WAV files or directories (walked for *.wav, in sorted order). Workers
     /// open them by absolute path, so they must be on a filesystem every
     /// worker mounts at the same place.
@@ -74,7 +74,7 @@ pub struct EnqueueArgs {
 
 /// Arguments of `voxcap worker`.
 #[derive(Debug, Args)]
-pub struct WorkerArgs {
+pub(crate) struct WorkerArgs {
     /// Where the queue lives.
     #[command(flatten)]
     pub target: QueueTarget,
@@ -105,7 +105,7 @@ pub struct WorkerArgs {
 
 /// Arguments of `voxcap results`.
 #[derive(Debug, Args)]
-pub struct ResultsArgs {
+pub(crate) struct ResultsArgs {
     /// Where the queue lives.
     #[command(flatten)]
     pub target: QueueTarget,
@@ -160,7 +160,7 @@ fn recording_args(o: &JobOptions) -> Result<RecordingArgs, String> {
 }
 
 /// Runs `voxcap enqueue`.
-pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     let mut paths = Vec::new();
     for input in expand_inputs(&args.paths) {
         match input {
@@ -220,7 +220,7 @@ async fn stop_requested() {
 }
 
 /// Runs `voxcap worker`.
-pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     crate::record_cmd::init_tracing();
     let slots = args
         .jobs
@@ -265,7 +265,7 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `voxcap results`: NDJSON on stdout in enqueue order, summary on
 /// stderr; exit 0 (all analysed), 1 (some failed) or [`EXIT_INCOMPLETE`].
-pub fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
     let target = args.target.target()?;
     let wait = args.wait.then(|| Duration::from_secs_f64(args.timeout));
     let CollectedResults { summary, results } =

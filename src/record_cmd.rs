@@ -21,7 +21,7 @@ use voxcap_capture::{ClientCredentialsConfig, Secret};
 
 /// Which Graph action starts the recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ApiArg {
+pub(crate) enum ApiArg {
     /// `recordResponse`.
     RecordResponse,
     /// The legacy beta `record` action.
@@ -30,7 +30,7 @@ pub enum ApiArg {
 
 /// Arguments of `voxcap record`.
 #[derive(Debug, Args)]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     /// The call to record on (it must already exist and post its notifications to --listen).
     #[arg(long, value_name = "ID")]
     pub call_id: String,
@@ -85,7 +85,7 @@ fn env_secret(var: &str, flag: &str) -> anyhow::Result<Secret> {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("token").required(true).args(["token_env", "tenant"])))]
 #[command(group(ArgGroup::new("notification_auth").required(true).args(["notification_audience", "no_notification_auth"])))]
-pub struct BotArgs {
+pub(crate) struct BotArgs {
     /// Graph base URL (national clouds: change the host; a /beta URL uses the beta API).
     #[arg(
         long,
@@ -161,14 +161,14 @@ pub struct BotArgs {
 }
 
 /// Reads `--redis-ca FILE`: PEM with at least one certificate.
-pub fn read_redis_ca(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>> {
+pub(crate) fn read_redis_ca(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(path) = path else { return Ok(None) };
     let pem = read_ca_pem(path).with_context(|| format!("--redis-ca {}", path.display()))?;
     Ok(Some(pem))
 }
 
 /// A bot error with the flag that sets what it is about.
-pub fn bot_error(e: BotError) -> anyhow::Error {
+pub(crate) fn bot_error(e: BotError) -> anyhow::Error {
     let flag = match e.setting() {
         Some(Setting::CallbackPath) => "--callback-path",
         Some(Setting::Listen) => "--listen",
@@ -186,7 +186,7 @@ pub fn bot_error(e: BotError) -> anyhow::Error {
 impl BotArgs {
     /// Refuses `--no-notification-auth` with a non-loopback `--listen` or
     /// with `--tenant-id` (an unverified notification has no `tid`).
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if self.no_notification_auth && !self.tenant_ids.is_empty() {
             return Err(
                 "--tenant-id needs --notification-audience (only a verified tid can be checked)"
@@ -203,7 +203,7 @@ impl BotArgs {
     }
 
     /// The bot settings these flags describe (reads the secret variables).
-    pub fn bot_config(&self) -> anyhow::Result<BotConfig> {
+    pub(crate) fn bot_config(&self) -> anyhow::Result<BotConfig> {
         let token = match (&self.token_env, &self.tenant) {
             (Some(var), _) => TokenSource::Static(env_secret(var, "--token-env")?),
             (None, Some(tenant)) => {
@@ -264,7 +264,7 @@ impl BotArgs {
 
 impl RecordArgs {
     /// The operation these flags describe.
-    pub fn plan(&self) -> RecordPlan {
+    pub(crate) fn plan(&self) -> RecordPlan {
         let spec = RecordSpec {
             prompt_uri: self.prompt.clone(),
             play_beep: !self.no_beep,
@@ -287,7 +287,7 @@ impl RecordArgs {
 }
 
 /// The exit code of an outcome.
-pub fn exit_code(o: &Outcome) -> ExitCode {
+pub(crate) fn exit_code(o: &Outcome) -> ExitCode {
     ExitCode::from(match o.kind {
         OutcomeKind::Recorded => 0,
         OutcomeKind::Failed => 3,
@@ -296,7 +296,7 @@ pub fn exit_code(o: &Outcome) -> ExitCode {
 }
 
 /// Runs `voxcap record`.
-pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = args.bot.check() {
         eprintln!("voxcap: {e}");
         return Ok(ExitCode::from(2));
@@ -327,7 +327,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: warnings).
-pub fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()

@@ -16,7 +16,7 @@ use crate::record_cmd::{bot_error, init_tracing, BotArgs};
 
 /// Arguments of `voxcap serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Graph, token, webhook and fleet settings (--redis is required).
     #[command(flatten)]
     pub bot: BotArgs,
@@ -32,7 +32,7 @@ pub struct ServeArgs {
 }
 
 /// Runs `voxcap serve` until SIGTERM or ctrl-c.
-pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = args.bot.check() {
         eprintln!("voxcap: {e}");
         return Ok(ExitCode::from(2));

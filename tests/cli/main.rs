@@ -11,6 +11,9 @@
 //! - [`harness`]: running the binary, NDJSON output, test data, a bot's
 //!   Graph flags; [`bot_shared`]: the set-up shared with voxcap-bot's tests.
 
+// Tests print their tables and figures (`--nocapture`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod analyze;
 #[path = "../../crates/bot/tests/bot/shared.rs"]
 mod bot_shared;

@@ -13,7 +13,8 @@ use voxcap_bot::{ApiKind, Bot, BotError, RecordPlan, Setting, StoreChoice};
 use voxcap_capture::redis_store::{RedisStore, RedisStoreConfig};
 use voxcap_capture::store::{OperationStore, PendingOperation};
 use voxcap_capture::wire::{OperationKey, RecordResponseRequest};
-use voxcap_emulator::{EmulatorConfig, LocalRedis, RunningEmulator};
+use voxcap_emulator::{EmulatorConfig, RunningEmulator};
+use voxcap_testkit::LocalRedis;
 
 /// Ids that would name a path if they became file names.
 const HOSTILE_IDS: [&str; 4] = ["../x", "/abs/path", "..\\x", "x/../../y"];

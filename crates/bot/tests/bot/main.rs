@@ -4,6 +4,9 @@
 //! hostile ids and download policy ([`hardening`]), with the set-up they
 //! share with the root's tests/cli in [`shared`].
 
+// Tests print their tables and figures (`--nocapture`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod e2e;
 mod fleet;
 mod hardening;

@@ -18,10 +18,10 @@ use voxcap_emulator::server::{TEST_CLIENT_ID, TEST_TENANT_ID};
 use voxcap_emulator::{EmulatorConfig, Faults, LoggedRequest, RunningEmulator, Scenario, Step};
 
 /// The app id notifications are addressed to.
-pub const APP_ID: &str = TEST_CLIENT_ID;
+pub(crate) const APP_ID: &str = TEST_CLIENT_ID;
 
 /// A running emulator and an app token for the harness's own requests.
-pub struct Graph {
+pub(crate) struct Graph {
     /// The emulator.
     pub emu: RunningEmulator,
     http: reqwest::Client,
@@ -30,12 +30,12 @@ pub struct Graph {
 
 impl Graph {
     /// Starts an emulator on 127.0.0.1:0 (time scaled by 0.01).
-    pub async fn start() -> Graph {
+    pub(crate) async fn start() -> Graph {
         Self::start_with(EmulatorConfig::default()).await
     }
 
     /// Starts an emulator with `config`.
-    pub async fn start_with(config: EmulatorConfig) -> Graph {
+    pub(crate) async fn start_with(config: EmulatorConfig) -> Graph {
         let emu = RunningEmulator::start("127.0.0.1:0".parse().unwrap(), config)
             .await
             .expect("emulator starts");
@@ -45,23 +45,23 @@ impl Graph {
     }
 
     /// Graph v1.0 base URL.
-    pub fn graph_url(&self) -> String {
+    pub(crate) fn graph_url(&self) -> String {
         format!("{}/v1.0", self.emu.base_url)
     }
 
     /// The OpenID configuration URL.
-    pub fn openid_url(&self) -> String {
+    pub(crate) fn openid_url(&self) -> String {
         self.emu.state.openid_config_url()
     }
 
     /// A fresh app token from the emulator's token endpoint.
-    pub async fn app_token(&self) -> String {
+    pub(crate) async fn app_token(&self) -> String {
         fetch_token(&self.http, &self.emu).await
     }
 
     /// Creates a call whose notifications go to `callback` and whose
     /// caller follows `scenario`; returns the call id.
-    pub async fn call(&self, callback: &str, scenario: &Scenario) -> String {
+    pub(crate) async fn call(&self, callback: &str, scenario: &Scenario) -> String {
         let r = self
             .http
             .post(format!("{}/communications/calls", self.graph_url()))
@@ -79,7 +79,7 @@ impl Graph {
     }
 
     /// Every logged request of `method` whose path contains `part`.
-    pub fn seen(&self, method: &str, part: &str) -> Vec<LoggedRequest> {
+    pub(crate) fn seen(&self, method: &str, part: &str) -> Vec<LoggedRequest> {
         self.emu
             .requests()
             .into_iter()
@@ -88,7 +88,7 @@ impl Graph {
     }
 
     /// The recordResponse (or legacy record) POSTs for `call`.
-    pub fn record_posts(&self, call: &str) -> Vec<LoggedRequest> {
+    pub(crate) fn record_posts(&self, call: &str) -> Vec<LoggedRequest> {
         self.emu
             .requests()
             .into_iter()
@@ -101,7 +101,7 @@ impl Graph {
     }
 
     /// The `status` of each updateRecordingStatus POST, in order.
-    pub fn status_updates(&self) -> Vec<String> {
+    pub(crate) fn status_updates(&self) -> Vec<String> {
         self.seen("POST", "/updateRecordingStatus")
             .iter()
             .map(|r| {
@@ -114,7 +114,7 @@ impl Graph {
     }
 
     /// How the webhook answered each completion notification, in order.
-    pub fn completion_answers(&self) -> Vec<Option<u16>> {
+    pub(crate) fn completion_answers(&self) -> Vec<Option<u16>> {
         self.emu
             .deliveries()
             .iter()
@@ -124,12 +124,12 @@ impl Graph {
     }
 
     /// Token endpoint requests so far.
-    pub fn token_requests(&self) -> usize {
+    pub(crate) fn token_requests(&self) -> usize {
         self.seen("POST", "/oauth2/v2.0/token").len()
     }
 
     /// The bytes the emulator serves for the recording of `operation_id`.
-    pub fn recording(&self, operation_id: &str) -> Vec<u8> {
+    pub(crate) fn recording(&self, operation_id: &str) -> Vec<u8> {
         let id = self
             .emu
             .state
@@ -146,7 +146,7 @@ async fn fetch_token(http: &reqwest::Client, emu: &RunningEmulator) -> String {
 
 /// A caller who speaks for `seconds` (a voice distinct per `seed`) and then
 /// presses `#` for 200 ms.
-pub fn speaker(seconds: f64, seed: u64) -> Scenario {
+pub(crate) fn speaker(seconds: f64, seed: u64) -> Scenario {
     Scenario {
         seed,
         steps: vec![
@@ -167,7 +167,7 @@ pub fn speaker(seconds: f64, seed: u64) -> Scenario {
 }
 
 /// A caller who never says anything.
-pub fn silent() -> Scenario {
+pub(crate) fn silent() -> Scenario {
     Scenario {
         steps: vec![Step::Silence { ms: None }],
         ..Scenario::default()
@@ -175,7 +175,7 @@ pub fn silent() -> Scenario {
 }
 
 /// `scenario` with `faults` for its call.
-pub fn with_faults(scenario: Scenario, set: impl FnOnce(&mut Faults)) -> Scenario {
+pub(crate) fn with_faults(scenario: Scenario, set: impl FnOnce(&mut Faults)) -> Scenario {
     let mut f = Faults::default();
     set(&mut f);
     Scenario {
@@ -185,7 +185,7 @@ pub fn with_faults(scenario: Scenario, set: impl FnOnce(&mut Faults)) -> Scenari
 }
 
 /// How the bot authenticates to Graph.
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// A fixed bearer token.
     Static(String),
     /// The emulator's test app, by client credentials against its token
@@ -194,7 +194,7 @@ pub enum Credentials {
 }
 
 /// How the bot authenticates notifications.
-pub enum Auth {
+pub(crate) enum Auth {
     /// JWT against this OpenID configuration, audience = app id.
     Jwt {
         openid_url: String,
@@ -205,7 +205,7 @@ pub enum Auth {
 }
 
 /// A bot: Graph client, tracker, and the webhook on 127.0.0.1:0.
-pub struct Bot {
+pub(crate) struct Bot {
     pub client: GraphClient,
     pub tracker: OperationTracker,
     pub webhook_url: String,
@@ -214,7 +214,7 @@ pub struct Bot {
 
 /// A fast retry policy so throttling tests finish quickly (Retry-After still
 /// honoured as sent).
-pub fn fast_retry() -> RetryPolicy {
+pub(crate) fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
         base_backoff: Duration::from_millis(20),
@@ -224,14 +224,14 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 /// The client-credentials config of the emulator's test app.
-pub fn test_app(authority: &str, secret: &str) -> ClientCredentialsConfig {
+pub(crate) fn test_app(authority: &str, secret: &str) -> ClientCredentialsConfig {
     let mut c = ClientCredentialsConfig::new(TEST_TENANT_ID, TEST_CLIENT_ID, Secret::new(secret));
     c.authority = authority.to_string();
     c
 }
 
 /// Starts a bot against `graph_url`.
-pub async fn start_bot(
+pub(crate) async fn start_bot(
     graph_url: &str,
     creds: Credentials,
     auth: Auth,
@@ -279,7 +279,7 @@ pub async fn start_bot(
 
 /// An emulator and a bot with a static app token and JWT-verified
 /// notifications against the emulator's keys.
-pub async fn setup_with(config: TrackerConfig) -> (Graph, Bot) {
+pub(crate) async fn setup_with(config: TrackerConfig) -> (Graph, Bot) {
     let graph = Graph::start().await;
     let bot = start_bot(
         &graph.graph_url(),

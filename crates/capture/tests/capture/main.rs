@@ -2,6 +2,9 @@
 //! voxcap-emulator throughout; the Redis tests (feature `redis`) run a real
 //! `redis-server` on loopback.
 
+// Tests print their tables and figures (`--nocapture`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod flow;
 mod hardening;
 mod harness;

@@ -14,7 +14,7 @@ use voxcap_capture::wire::{OperationKey, RecordOperation};
 const TTL: Duration = Duration::from_secs(60);
 
 /// A store under test and whatever must live as long as it.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub store: Arc<dyn OperationStore>,
     /// A redis-server, for the Redis store.
     pub _server: Option<Box<dyn std::any::Any + Send>>,
@@ -47,12 +47,12 @@ fn completion(n: u32) -> RecordOperation {
 }
 
 /// The contract, one function per rule.
-pub mod cases {
+pub(crate) mod cases {
     use super::*;
 
     /// A completion before the registration is buffered and handed to it;
     /// every later copy is a duplicate.
-    pub async fn complete_before_register(s: &dyn OperationStore) {
+    pub(crate) async fn complete_before_register(s: &dyn OperationStore) {
         let k = key(1);
         assert_eq!(
             s.complete(&k, &completion(1), TTL).await.unwrap(),
@@ -75,7 +75,7 @@ pub mod cases {
     }
 
     /// A completion after the registration is delivered once.
-    pub async fn complete_after_register(s: &dyn OperationStore) {
+    pub(crate) async fn complete_after_register(s: &dyn OperationStore) {
         let k = key(2);
         assert!(matches!(
             s.register(&k, &pending(2)).await.unwrap(),
@@ -96,7 +96,7 @@ pub mod cases {
     }
 
     /// Duplicates are found whatever the id spelling (case, dashes).
-    pub async fn ids_match_in_any_spelling(s: &dyn OperationStore) {
+    pub(crate) async fn ids_match_in_any_spelling(s: &dyn OperationStore) {
         let k = OperationKey::new("a1b2-c3d4", "e5f6-0708");
         let same = OperationKey::new("A1B2C3D4", "E5F60708");
         assert!(matches!(
@@ -114,7 +114,7 @@ pub mod cases {
     }
 
     /// An operation given up as lost ignores its late completion.
-    pub async fn abandoned_then_late_completion(s: &dyn OperationStore) {
+    pub(crate) async fn abandoned_then_late_completion(s: &dyn OperationStore) {
         let k = key(4);
         s.register(&k, &pending(4)).await.unwrap();
         assert!(matches!(s.abandon(&k).await.unwrap(), Abandoned::Lost));
@@ -125,7 +125,7 @@ pub mod cases {
     }
 
     /// Operations do not disturb each other.
-    pub async fn keys_are_independent(s: &dyn OperationStore) {
+    pub(crate) async fn keys_are_independent(s: &dyn OperationStore) {
         let (a, b) = (key(5), key(6));
         assert!(matches!(
             s.register(&a, &pending(5)).await.unwrap(),
@@ -146,7 +146,7 @@ pub mod cases {
     }
 
     /// An early completion is kept only for its TTL.
-    pub async fn early_completion_expires(s: &dyn OperationStore) {
+    pub(crate) async fn early_completion_expires(s: &dyn OperationStore) {
         let k = key(7);
         let short = Duration::from_millis(50);
         assert_eq!(
@@ -162,7 +162,7 @@ pub mod cases {
 
     /// The first download claim of a delivered operation wins; finishing it
     /// leaves later copies duplicates.
-    pub async fn claim_then_finish(s: &dyn OperationStore) {
+    pub(crate) async fn claim_then_finish(s: &dyn OperationStore) {
         let k = key(8);
         s.register(&k, &pending(8)).await.unwrap();
         assert_eq!(
@@ -180,7 +180,7 @@ pub mod cases {
     }
 
     /// Releasing a waiter succeeds, and the store keeps working.
-    pub async fn release_then_continue(s: &dyn OperationStore) {
+    pub(crate) async fn release_then_continue(s: &dyn OperationStore) {
         let k = key(9);
         s.register(&k, &pending(9)).await.unwrap();
         s.release(&k).await.unwrap();
@@ -196,7 +196,7 @@ pub mod cases {
     }
 
     /// With no dead instance, there is nothing to adopt.
-    pub async fn nothing_to_adopt_alone(s: &dyn OperationStore) {
+    pub(crate) async fn nothing_to_adopt_alone(s: &dyn OperationStore) {
         s.register(&key(11), &pending(11)).await.unwrap();
         assert!(s.adopt_orphans().await.unwrap().is_empty());
     }

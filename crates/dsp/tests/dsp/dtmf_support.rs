@@ -7,11 +7,11 @@ use voxcap_dsp::keypad::dtmf_frequencies;
 use voxcap_dsp::synth::{dbfs_to_amplitude, Rng};
 
 /// The analysis rate the pipeline feeds the detector.
-pub const FS: u32 = 8000;
+pub(crate) const FS: u32 = 8000;
 
 /// One tone pair to render.
 #[derive(Debug, Clone, Copy)]
-pub struct Tone {
+pub(crate) struct Tone {
     pub digit: char,
     pub ms: f64,
     /// Peak level of the low tone in dBFS.
@@ -24,7 +24,7 @@ pub struct Tone {
 
 impl Tone {
     /// A press at `level` dBFS per tone, no twist, exact frequencies.
-    pub fn new(digit: char, ms: f64, level: f32) -> Self {
+    pub(crate) fn new(digit: char, ms: f64, level: f32) -> Self {
         Tone {
             digit,
             ms,
@@ -37,13 +37,18 @@ impl Tone {
 }
 
 /// Samples in `ms` milliseconds at `rate`.
-pub fn ms_to_samples(ms: f64, rate: u32) -> usize {
+pub(crate) fn ms_to_samples(ms: f64, rate: u32) -> usize {
     (ms * f64::from(rate) / 1000.0).round() as usize
 }
 
 /// Renders a tone with random starting phases drawn from `rng`, appending to `dst`.
 /// Returns the range of samples the tone occupies.
-pub fn render(dst: &mut Vec<f32>, t: &Tone, rate: u32, rng: &mut Rng) -> std::ops::Range<usize> {
+pub(crate) fn render(
+    dst: &mut Vec<f32>,
+    t: &Tone,
+    rate: u32,
+    rng: &mut Rng,
+) -> std::ops::Range<usize> {
     let (lo, hi) = dtmf_frequencies(t.digit).expect("DTMF digit");
     let n = ms_to_samples(t.ms, rate);
     let (a1, a2) = (
@@ -65,17 +70,17 @@ pub fn render(dst: &mut Vec<f32>, t: &Tone, rate: u32, rng: &mut Rng) -> std::op
 }
 
 /// Appends `ms` of silence.
-pub fn pause(dst: &mut Vec<f32>, ms: f64, rate: u32) {
+pub(crate) fn pause(dst: &mut Vec<f32>, ms: f64, rate: u32) {
     dst.resize(dst.len() + ms_to_samples(ms, rate), 0.0);
 }
 
 /// Runs a fresh default detector at `rate` over `signal` in one push.
-pub fn detect(signal: &[f32], rate: u32) -> Vec<DtmfEvent> {
+pub(crate) fn detect(signal: &[f32], rate: u32) -> Vec<DtmfEvent> {
     detect_chunked(signal, rate, signal.len().max(1))
 }
 
 /// Runs a fresh default detector at `rate` over `signal` in chunks of `chunk`.
-pub fn detect_chunked(signal: &[f32], rate: u32, chunk: usize) -> Vec<DtmfEvent> {
+pub(crate) fn detect_chunked(signal: &[f32], rate: u32, chunk: usize) -> Vec<DtmfEvent> {
     let mut d = DtmfDetector::new(DtmfConfig::at_rate(rate)).expect("valid config");
     let mut out = Vec::new();
     for c in signal.chunks(chunk) {
@@ -86,23 +91,23 @@ pub fn detect_chunked(signal: &[f32], rate: u32, chunk: usize) -> Vec<DtmfEvent>
 }
 
 /// The digits of `events` as a string.
-pub fn digits(events: &[DtmfEvent]) -> String {
+pub(crate) fn digits(events: &[DtmfEvent]) -> String {
     events.iter().map(|e| e.digit).collect()
 }
 
 /// A pass-matrix cell: `ok` of `n` trials behaved as the row expects.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Cell {
+pub(crate) struct Cell {
     pub ok: u32,
     pub n: u32,
 }
 
 impl Cell {
-    pub fn add(&mut self, ok: bool) {
+    pub(crate) fn add(&mut self, ok: bool) {
         self.n += 1;
         self.ok += u32::from(ok);
     }
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         if self.n == 0 {
             0.0
         } else {

@@ -10,6 +10,9 @@
 //! Evaluation modules print their tables with `--nocapture`, e.g.
 //! `cargo test -p voxcap-dsp --release --test dsp vad_eval -- --nocapture`.
 
+// Tests print their tables and figures (`--nocapture`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod analyzer_chunks;
 mod decode;
 mod dtmf_chunks;

@@ -11,13 +11,13 @@ use voxcap_dsp::synth::{self, DtmfPress, Rng};
 use voxcap_testkit::speech;
 
 /// The analysis rate of everything here.
-pub const RATE: u32 = speech::FIXTURE_RATE;
+pub(crate) const RATE: u32 = speech::FIXTURE_RATE;
 /// Scoring frame: 10 ms.
-pub const FRAME: usize = speech::TRUTH_FRAME;
+pub(crate) const FRAME: usize = speech::TRUTH_FRAME;
 
 /// One committed speech fixture with its truth.
 #[derive(Debug, Clone)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     /// File name.
     pub name: String,
     /// Samples at 8 kHz.
@@ -28,7 +28,7 @@ pub struct Fixture {
 
 /// Loads the committed fixtures (`testdata/speech`, sorted by name) with
 /// their truth.
-pub fn fixtures() -> Vec<Fixture> {
+pub(crate) fn fixtures() -> Vec<Fixture> {
     speech::speech_fixtures()
         .into_iter()
         .map(|f| {
@@ -44,7 +44,7 @@ pub fn fixtures() -> Vec<Fixture> {
 
 /// The energy-aligned truth of a clean fixture ([`speech::speech_truth`]),
 /// as sample ranges.
-pub fn truth_of(x: &[f32]) -> Vec<(usize, usize)> {
+pub(crate) fn truth_of(x: &[f32]) -> Vec<(usize, usize)> {
     speech::speech_truth(x)
         .into_iter()
         .map(|s| (s.start, s.end))
@@ -53,7 +53,7 @@ pub fn truth_of(x: &[f32]) -> Vec<(usize, usize)> {
 
 /// Kinds of added noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Noise {
+pub(crate) enum Noise {
     /// No noise at all.
     Clean,
     /// White Gaussian.
@@ -72,7 +72,7 @@ pub enum Noise {
 
 impl Noise {
     /// Short name for tables.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Noise::Clean => "clean",
             Noise::White => "white",
@@ -85,7 +85,7 @@ impl Noise {
 
 /// A generated clip with exact truth.
 #[derive(Debug, Clone)]
-pub struct Clip {
+pub(crate) struct Clip {
     /// Descriptive name.
     pub name: String,
     /// Noise kind.
@@ -103,14 +103,14 @@ pub struct Clip {
 /// Talkers in the crowd babble: standard babble is a crowd (NOISEX-92's was
 /// recorded in a canteen of about 100 people), and from about 16 overlapping
 /// voices on, single words stop standing out and the sum is quasi-stationary.
-pub const CROWD_TALKERS: usize = 24;
+pub(crate) const CROWD_TALKERS: usize = 24;
 
 /// Crowd babble: `talkers` voices drawn (with repetition) from the fixtures
 /// not in `exclude`. Each voice is a fixture resampled by a random factor in
 /// 0.88..1.12 (pitch and tempo shift together, like tape speed, so repeats of
 /// one fixture are different voices), looped from a random offset, scaled to
 /// equal speech power over its truth, and summed; the sum is set to -30 dBFS.
-pub fn crowd_babble(
+pub(crate) fn crowd_babble(
     fx: &[Fixture],
     exclude: &[usize],
     seed: u64,
@@ -156,7 +156,13 @@ pub fn crowd_babble(
 /// looped from a random offset and scaled to equal speech power, summed. With
 /// six this was the set's first "babble"; it is kept, under its own name, as
 /// the reported-only [`Noise::CompetingTalkers`] condition.
-pub fn babble(fx: &[Fixture], exclude: &[usize], seed: u64, n: usize, talkers: usize) -> Vec<f32> {
+pub(crate) fn babble(
+    fx: &[Fixture],
+    exclude: &[usize],
+    seed: u64,
+    n: usize,
+    talkers: usize,
+) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let mut out = vec![0f32; n];
     let mut used = 0;
@@ -178,7 +184,7 @@ pub fn babble(fx: &[Fixture], exclude: &[usize], seed: u64, n: usize, talkers: u
 }
 
 /// Power in dBFS over the truth spans of `x`.
-pub fn speech_power_db(x: &[f32], truth: &[(usize, usize)]) -> f32 {
+pub(crate) fn speech_power_db(x: &[f32], truth: &[(usize, usize)]) -> f32 {
     let (mut e, mut c) = (0f64, 0usize);
     for &(s, t) in truth {
         for &v in &x[s..t.min(x.len())] {
@@ -191,7 +197,7 @@ pub fn speech_power_db(x: &[f32], truth: &[(usize, usize)]) -> f32 {
 
 /// Places fixtures `parts` (index, offset in samples, gain in dB) in a clip of
 /// `len` samples; returns the samples and the shifted truth.
-pub fn place(
+pub(crate) fn place(
     fx: &[Fixture],
     parts: &[(usize, usize, f32)],
     len: usize,
@@ -213,7 +219,7 @@ pub fn place(
 }
 
 /// Adds noise of `kind` at `snr_db` relative to the speech power over `truth`.
-pub fn add_noise(
+pub(crate) fn add_noise(
     fx: &[Fixture],
     x: &mut [f32],
     truth: &[(usize, usize)],
@@ -239,13 +245,13 @@ pub fn add_noise(
 }
 
 /// Seconds to samples.
-pub fn secs(s: f64) -> usize {
+pub(crate) fn secs(s: f64) -> usize {
     synth::samples_for(s, RATE)
 }
 
 /// The noisy speech set: every fixture as the first utterance, the next one
 /// as the second, at random offsets and levels, in each noise at each SNR.
-pub fn noisy_set(fx: &[Fixture], snrs: &[f32], noises: &[Noise]) -> Vec<Clip> {
+pub(crate) fn noisy_set(fx: &[Fixture], snrs: &[f32], noises: &[Noise]) -> Vec<Clip> {
     let mut out = Vec::new();
     for &noise in noises {
         for &snr in snrs {
@@ -276,7 +282,7 @@ pub fn noisy_set(fx: &[Fixture], snrs: &[f32], noises: &[Noise]) -> Vec<Clip> {
 }
 
 /// Renders a DTMF press into `x` at `offset` and returns its event.
-pub fn put_dtmf(x: &mut Vec<f32>, press: &DtmfPress, offset: usize) -> DtmfEvent {
+pub(crate) fn put_dtmf(x: &mut Vec<f32>, press: &DtmfPress, offset: usize) -> DtmfEvent {
     let tone = synth::dtmf_press(press, RATE);
     let len = tone.len();
     let level = synth::rms_dbfs(&tone);
@@ -290,7 +296,7 @@ pub fn put_dtmf(x: &mut Vec<f32>, press: &DtmfPress, offset: usize) -> DtmfEvent
 }
 
 /// A simple first-difference high-pass: line hiss from white noise.
-pub fn hiss(seed: u64, rms_dbfs: f32, n: usize) -> Vec<f32> {
+pub(crate) fn hiss(seed: u64, rms_dbfs: f32, n: usize) -> Vec<f32> {
     let w = synth::white_noise(seed, 0.0, n + 1);
     let mut h: Vec<f32> = w.windows(2).map(|p| p[1] - p[0]).collect();
     synth::set_rms_dbfs(&mut h, rms_dbfs);
@@ -298,7 +304,7 @@ pub fn hiss(seed: u64, rms_dbfs: f32, n: usize) -> Vec<f32> {
 }
 
 /// Mains hum: 50 Hz and odd harmonics, the fundamental at `dbfs` peak.
-pub fn hum(dbfs: f32, n: usize) -> Vec<f32> {
+pub(crate) fn hum(dbfs: f32, n: usize) -> Vec<f32> {
     let mut x = synth::sine(50.0, dbfs, n, RATE, 0.0);
     for (h, rel) in [(150.0, -6.0), (250.0, -12.0), (350.0, -18.0)] {
         for (v, w) in x.iter_mut().zip(synth::sine(h, dbfs + rel, n, RATE, 0.5)) {
@@ -309,7 +315,7 @@ pub fn hum(dbfs: f32, n: usize) -> Vec<f32> {
 }
 
 /// Clips that must contain no speech at all: (name, samples, dtmf events).
-pub fn no_speech_set() -> Vec<Clip> {
+pub(crate) fn no_speech_set() -> Vec<Clip> {
     let n = secs(5.0);
     let mk = |name: &str, samples: Vec<f32>, dtmf: Vec<DtmfEvent>| Clip {
         name: name.to_string(),
@@ -375,7 +381,7 @@ pub fn no_speech_set() -> Vec<Clip> {
 }
 
 /// Per-10 ms frame labels: a frame is speech if spans cover at least half of it.
-pub fn frame_labels(spans: &[(usize, usize)], len: usize) -> Vec<bool> {
+pub(crate) fn frame_labels(spans: &[(usize, usize)], len: usize) -> Vec<bool> {
     let frames = len.div_ceil(FRAME);
     let mut cover = vec![0usize; frames];
     for &(s, e) in spans {
@@ -387,7 +393,7 @@ pub fn frame_labels(spans: &[(usize, usize)], len: usize) -> Vec<bool> {
 }
 
 /// Segments as sample spans.
-pub fn spans(segs: &[SpeechSegment]) -> Vec<(usize, usize)> {
+pub(crate) fn spans(segs: &[SpeechSegment]) -> Vec<(usize, usize)> {
     segs.iter()
         .map(|s| (s.start as usize, s.end as usize))
         .collect()
@@ -395,7 +401,7 @@ pub fn spans(segs: &[SpeechSegment]) -> Vec<(usize, usize)> {
 
 /// Frame confusion counts.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Score {
+pub(crate) struct Score {
     /// True positives.
     pub tp: usize,
     /// False positives.
@@ -408,7 +414,7 @@ pub struct Score {
 
 impl Score {
     /// Adds the frame comparison of one clip.
-    pub fn add(&mut self, truth: &[bool], pred: &[bool]) {
+    pub(crate) fn add(&mut self, truth: &[bool], pred: &[bool]) {
         for (&t, &p) in truth.iter().zip(pred) {
             match (t, p) {
                 (true, true) => self.tp += 1,
@@ -419,15 +425,15 @@ impl Score {
         }
     }
     /// Precision.
-    pub fn precision(&self) -> f64 {
+    pub(crate) fn precision(&self) -> f64 {
         self.tp as f64 / (self.tp + self.fp).max(1) as f64
     }
     /// Recall.
-    pub fn recall(&self) -> f64 {
+    pub(crate) fn recall(&self) -> f64 {
         self.tp as f64 / (self.tp + self.fn_).max(1) as f64
     }
     /// F1.
-    pub fn f1(&self) -> f64 {
+    pub(crate) fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
         if p + r == 0.0 {
             0.0
@@ -438,7 +444,7 @@ impl Score {
 }
 
 /// Onset errors in ms, signed (negative: detected early), see [`onset_errors_ms`].
-pub fn onset_errors_signed_ms(
+pub(crate) fn onset_errors_signed_ms(
     truth: &[(usize, usize)],
     pred: &[(usize, usize)],
 ) -> Vec<Option<f64>> {
@@ -455,7 +461,10 @@ pub fn onset_errors_signed_ms(
 
 /// Onset errors in ms: for each truth span, the start of the detected segment
 /// overlapping it that starts nearest; `None` when no segment overlaps it.
-pub fn onset_errors_ms(truth: &[(usize, usize)], pred: &[(usize, usize)]) -> Vec<Option<f64>> {
+pub(crate) fn onset_errors_ms(
+    truth: &[(usize, usize)],
+    pred: &[(usize, usize)],
+) -> Vec<Option<f64>> {
     truth
         .iter()
         .map(|&(s, e)| {
@@ -468,7 +477,7 @@ pub fn onset_errors_ms(truth: &[(usize, usize)], pred: &[(usize, usize)]) -> Vec
 }
 
 /// Median of a non-empty slice.
-pub fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
         f64::NAN

@@ -14,7 +14,7 @@ use crate::mutate::make_case;
 use crate::seeds::Seed;
 
 /// What the target made of one case.
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Handled as it should be; the label (`ok` or an error kind) is counted.
     Fine(&'static str),
     /// The analysis caught a panic and reported kind `internal`.
@@ -24,11 +24,11 @@ pub enum Verdict {
 }
 
 /// The function under test.
-pub type Target = fn(&[u8]) -> Verdict;
+pub(crate) type Target = fn(&[u8]) -> Verdict;
 
 /// Why a case is a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FindingKind {
+pub(crate) enum FindingKind {
     /// A panic reached the harness.
     Panic,
     /// A panic was caught by the analysis and reported as `internal`.
@@ -41,7 +41,7 @@ pub enum FindingKind {
 
 /// One failing case.
 #[derive(Debug, Clone)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Why it failed.
     pub kind: FindingKind,
     /// The seed it was made from.
@@ -58,7 +58,7 @@ pub struct Finding {
 
 impl Finding {
     /// One line naming the case, the cause, the mutations and the saved file.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{:?} in {} case {}: {} [{}] saved {:?}",
             self.kind,
@@ -72,7 +72,7 @@ impl Finding {
 }
 
 /// A fuzzing campaign.
-pub struct Campaign {
+pub(crate) struct Campaign {
     /// The seeds; every one gets `cases_per_seed` cases.
     pub seeds: Vec<Seed>,
     /// Cases per seed.
@@ -92,7 +92,7 @@ pub struct Campaign {
 
 /// What a campaign did.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Cases run to the end.
     pub cases: u64,
     /// Count per verdict label.
@@ -109,7 +109,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Findings of `kind`.
-    pub fn count(&self, kind: FindingKind) -> usize {
+    pub(crate) fn count(&self, kind: FindingKind) -> usize {
         self.findings.iter().filter(|f| f.kind == kind).count()
     }
 }
@@ -214,7 +214,7 @@ fn worker(shared: &Shared, me: usize, target: Target) {
 /// Runs the campaign against `target`. A worker stuck in one case past the
 /// timeout is reported; if it has not come back after a further timeout the
 /// run is abandoned (its thread left behind) and `hung` is set.
-pub fn run(c: Campaign, target: Target) -> Outcome {
+pub(crate) fn run(c: Campaign, target: Target) -> Outcome {
     let started = Instant::now();
     let workers = c.workers.max(1);
     let shared = Arc::new(Shared {

@@ -20,6 +20,9 @@
 //! run: `VOXCAP_FUZZ_CASES=100000 cargo test --release -p voxcap-dsp --test
 //! fuzz -- --nocapture`.
 
+// Tests print their tables and figures (`--nocapture`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod harness;
 mod mutate;
 mod seeds;

@@ -9,39 +9,44 @@ use voxcap_dsp::synth::Rng;
 use crate::seeds::{Layout, Seed};
 
 /// The case generator: `synth::Rng` (SplitMix64) with the picks a mutator needs.
-pub struct SplitMix(Rng);
+pub(crate) struct SplitMix(Rng);
 
 impl SplitMix {
     /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix(Rng::new(seed))
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
 
     /// A value in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
 
     /// One element of `items`.
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]
     }
 }
 
 /// The generator for one case.
-pub fn case_rng(base: u64, seed_index: usize, case: u64) -> SplitMix {
+pub(crate) fn case_rng(base: u64, seed_index: usize, case: u64) -> SplitMix {
     let mut mix = SplitMix::new(base ^ ((seed_index as u64) << 48));
     let k = mix.next_u64();
     SplitMix::new(k ^ case.wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
 /// The bytes of one case and what was done to the seed, in order.
-pub fn make_case(seed: &Seed, base: u64, seed_index: usize, case: u64) -> (Vec<u8>, Vec<String>) {
+pub(crate) fn make_case(
+    seed: &Seed,
+    base: u64,
+    seed_index: usize,
+    case: u64,
+) -> (Vec<u8>, Vec<String>) {
     let mut rng = case_rng(base, seed_index, case);
     let mut b = seed.bytes.clone();
     let mut log = Vec::new();

@@ -5,7 +5,7 @@
 use voxcap_dsp::synth::{self, WavSpec};
 
 /// A valid WAV to mutate, with its layout.
-pub struct Seed {
+pub(crate) struct Seed {
     /// A name that describes the file, used for saved findings.
     pub name: &'static str,
     /// The file.
@@ -16,7 +16,7 @@ pub struct Seed {
 
 /// Byte offsets into a seed.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// Every chunk-size field: the RIFF size first, then each chunk's.
     pub size_fields: Vec<usize>,
     /// Start of the `fmt ` chunk body.
@@ -124,7 +124,7 @@ fn from_bytes(name: &'static str, bytes: Vec<u8>) -> Seed {
 
 /// Every seed: PCM u8/s16/s24/s32, f32, f64, extensible, µ-law, A-law,
 /// stereo, a pipe-length WAV and one with metadata chunks.
-pub fn seeds() -> Vec<Seed> {
+pub(crate) fn seeds() -> Vec<Seed> {
     let mut v = vec![
         seed("pcm_u8_8000_mono", spec(1, 1, 8000, 8)),
         seed("pcm_s16le_8000_mono", spec(1, 1, 8000, 16)),

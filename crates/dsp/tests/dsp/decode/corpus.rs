@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use voxcap_dsp::synth::{self, linear_to_alaw, linear_to_mulaw, to_i16, wav_file, WavSpec};
 
 /// The repository's `testdata/` directory.
-pub fn testdata() -> PathBuf {
+pub(super) fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
@@ -38,7 +38,7 @@ fn interleave(channels: &[Vec<f32>]) -> Vec<f32> {
 }
 
 /// Encodes `x` (interleaved, full scale 1.0) for `spec`'s sample format.
-pub fn encode(spec: &WavSpec, x: &[f32]) -> Vec<u8> {
+pub(super) fn encode(spec: &WavSpec, x: &[f32]) -> Vec<u8> {
     match (spec.format_tag, spec.bits) {
         (1, 8) => x
             .iter()
@@ -80,7 +80,7 @@ fn clip(spec: WavSpec, x: &[f32]) -> Vec<u8> {
 }
 
 /// Every clip: (file name, bytes). Names say codec, rate, channels, content.
-pub fn clips() -> Vec<(&'static str, Vec<u8>)> {
+pub(super) fn clips() -> Vec<(&'static str, Vec<u8>)> {
     let mut v: Vec<(&'static str, Vec<u8>)> = Vec::new();
     v.push((
         "pcm_s16le_16000_mono_tone1k.wav",
@@ -240,7 +240,7 @@ fn le16(b: &mut [u8], at: usize, v: u16) {
 
 /// Every malformed input: (file name, bytes, expected error kind, a phrase
 /// the message must contain).
-pub fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
+pub(super) fn malformed() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
     let base = clip(spec(1, 1, 8000, 16), &tone(1000.0, -6.0, 0.05, 8000));
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = base.clone();
