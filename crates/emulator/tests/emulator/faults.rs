@@ -385,8 +385,8 @@ async fn observe(h: &Harness, name: &str, op: &str, v: &Value, expect: &Expect) 
     }
 }
 
-/// The resource types of every notification so far, once the three call
-/// updates of an interleaved run are in.
+/// The resource types of every notification so far, once the call-state
+/// update that ends an interleaved run is in (or after 10 s).
 async fn interleaved_types(h: &Harness) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -400,8 +400,13 @@ async fn interleaved_types(h: &Harness) -> Vec<String> {
                     .to_string()
             })
             .collect();
-        let calls = types.iter().filter(|t| t.ends_with(".call")).count();
-        if calls >= 3 || Instant::now() > deadline {
+        // Done once a call-state update follows the last record operation
+        // (the run's final batch); earlier call updates may come first.
+        let done = types
+            .iter()
+            .rposition(|t| t.ends_with("recordOperation"))
+            .is_some_and(|record| types[record + 1..].iter().any(|t| t.ends_with(".call")));
+        if done || Instant::now() > deadline {
             return types;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
