@@ -15,6 +15,7 @@ mod demo;
 mod emulate;
 mod queue_cmd;
 mod record_cmd;
+mod report_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Queue WAV files on Redis for `voxcap worker`s on any number of machines.
     Enqueue(Box<queue_cmd::EnqueueArgs>),
+    /// Analyse WAVs and write a self-contained HTML review report (waveforms, spectrograms, verdicts).
+    Report(report_cmd::ReportArgs),
     /// Analyse queued files until stopped (or, with --drain, until the queue is empty).
     Worker(queue_cmd::WorkerArgs),
     /// Print a queue's results as NDJSON in enqueue order, with a summary; exit 5 if incomplete.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
     let outcome = match &Cli::parse().command {
         Command::Analyze(args) => analyze::run(args).map(|ok| ExitCode::from(u8::from(!ok))),
         Command::Record(args) => record_cmd::run(args),
+        Command::Report(args) => report_cmd::run(args).map(|ok| ExitCode::from(u8::from(!ok))),
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Emulate(args) => emulate::run(args).map(|()| ExitCode::SUCCESS),
