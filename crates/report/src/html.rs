@@ -90,7 +90,7 @@ Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){th.onclick=fun
   if(p!==undefined&&q!==undefined)return d*(parseFloat(p)-parseFloat(q));
   return d*x.textContent.localeCompare(y.textContent);});
  rows.forEach(function(r){body.appendChild(r);});};});
-filter();
+filter();document.body.dataset.ready='1';
 })();
 "#;
 

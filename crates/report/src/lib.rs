@@ -661,7 +661,7 @@ fn summary(t: &Tally, total: usize) -> Result<String, ReportError> {
          <div class=\"card\"><b>{}</b>analysed</div><div class=\"card\"><b>{}</b>failed</div>",
         t.analysed, t.failed
     );
-    for (k, v) in &t.verdicts {
+    for (k, v) in t.verdicts.iter().filter(|(k, _)| *k != "failed") {
         let _ = write!(s, "<div class=\"card v-{k}\"><b>{v}</b>{k}</div>");
     }
     s.push_str("</div>\n<p>Quality labels: ");

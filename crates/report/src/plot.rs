@@ -141,7 +141,10 @@ fn draw_waveform(
         chart.draw_series(std::iter::once(Text::new(
             "trim",
             (t0, 1.05),
-            ("sans-serif", 13).into_font().color(&TRIM_EDGE),
+            ("sans-serif", 17)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&TRIM_EDGE),
         )))?;
     }
     chart.draw_series(
@@ -173,8 +176,8 @@ fn draw_waveform(
         )))?;
         chart.draw_series(std::iter::once(Text::new(
             format!("key {}", d.digit),
-            (d.start_s, -0.75),
-            ("sans-serif", 15)
+            (d.start_s, -0.6),
+            ("sans-serif", 22)
                 .into_font()
                 .style(FontStyle::Bold)
                 .color(&DTMF),
@@ -188,7 +191,7 @@ fn draw_waveform(
         chart.draw_series(std::iter::once(Text::new(
             format!("{} {:.1} s", m.name, m.at_s),
             (m.at_s, 1.05),
-            ("sans-serif", 12).into_font().color(&TIMER),
+            ("sans-serif", 15).into_font().color(&TIMER),
         )))?;
     }
     Ok(())
