@@ -158,13 +158,13 @@ fn draw_waveform(
         .env_max
         .iter()
         .enumerate()
-        .map(|(i, &v)| ((i as f64 + 0.5) * col_s, f64::from(v.max(0.0).min(1.0))));
+        .map(|(i, &v)| ((i as f64 + 0.5) * col_s, f64::from(v.clamp(0.0, 1.0))));
     let lower = pic
         .env_min
         .iter()
         .enumerate()
         .rev()
-        .map(|(i, &v)| ((i as f64 + 0.5) * col_s, f64::from(v.min(0.0).max(-1.0))));
+        .map(|(i, &v)| ((i as f64 + 0.5) * col_s, f64::from(v.clamp(-1.0, 0.0))));
     chart.draw_series(std::iter::once(Polygon::new(
         upper.chain(lower).collect::<Vec<_>>(),
         WAVE.filled(),

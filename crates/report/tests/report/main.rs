@@ -14,7 +14,7 @@ use fixture::Recording;
 use voxcap_report::{escape, Placement, ReportOptions};
 
 /// The recording numbered `id` (from 1) has a row naming it and its verdict.
-fn row_of<'a>(html: &'a str, id: usize) -> &'a str {
+fn row_of(html: &str, id: usize) -> &str {
     let link = format!("<a href=\"#rec-{id}\">");
     let at = html
         .find(&link)
