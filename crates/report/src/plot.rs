@@ -24,6 +24,7 @@ const TRIM: RGBColor = RGBColor(205, 225, 255);
 const TRIM_EDGE: RGBColor = RGBColor(30, 90, 220);
 const SPEECH: RGBColor = RGBColor(40, 160, 70);
 const DTMF: RGBColor = RGBColor(240, 130, 0);
+const DTMF_TEXT: RGBColor = RGBColor(150, 55, 0);
 const TIMER: RGBColor = RGBColor(210, 30, 30);
 const WAVE: RGBColor = RGBColor(50, 50, 60);
 
