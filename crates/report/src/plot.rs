@@ -181,7 +181,7 @@ fn draw_waveform(
             ("sans-serif", 22)
                 .into_font()
                 .style(FontStyle::Bold)
-                .color(&DTMF),
+                .color(&DTMF_TEXT),
         )))?;
     }
     for m in marks.iter().filter(|m| m.at_s <= x_max) {
