@@ -10,14 +10,14 @@
 //!   their energy-aligned truth;
 //! - [`base64url`]: unpadded base64url (JWT segments, Graph ids);
 //! - [`LocalRedis`]: a throwaway `redis-server` on a loopback port;
-//! - with feature `tokio`: [`wait_until_async`] and [`two_worker_runtime`];
-//! - with feature `emulator`: [`emulated`], an in-process Graph emulator
+//! - with feature `tokio`: `wait_until_async` and `two_worker_runtime`;
+//! - with feature `emulator`: `emulated`, an in-process Graph emulator
 //!   and its token fetch;
-//! - with feature `redis`: [`redis_conn`], async connections to a
+//! - with feature `redis`: `redis_conn`, async connections to a
 //!   [`LocalRedis`] and the operation store's unfinished count;
-//! - with feature `json`: [`graph::record_completion`], a completion
+//! - with feature `json`: `graph::record_completion`, a completion
 //!   notification body;
-//! - with feature `trace`: [`trace::trace_capture`], a test's `tracing`
+//! - with feature `trace`: `trace::trace_capture`, a test's `tracing`
 //!   output captured in memory.
 //!
 //! Helpers that fail report to a test, so they panic with a message naming
