@@ -6,7 +6,9 @@
 //! results are printed in input order as soon as they are ready, with a
 //! bounded window in flight, so memory stays bounded whatever the number of
 //! files. A failing input is reported and the rest still run. A closing
-//! summary counts verdicts, labels and errors.
+//! summary counts verdicts, labels and errors. With an HTML report
+//! (`--html`, or `voxcap report`), each worker also draws its input's
+//! entry and the entries are written in order as the results come in.
 //!
 //! A panic while handling one input becomes that input's `internal` error:
 //! `analyze_reader` catches panics in the analysis, and `run_ordered` runs
@@ -16,7 +18,6 @@
 //! (a file name: reading it panics inside the analysis) and
 //! `VOXCAP_TEST_PANIC_JOB` (a file name: its job panics outside it).
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -25,21 +26,36 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use voxcap_dsp::verify::{CompletionReason, RecordSettings};
+use voxcap_dsp::verify::RecordSettings;
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 
 use voxcap_bot::trim_out;
-use voxcap_queue::local::{expand_inputs, run_ordered, Input};
+use voxcap_queue::local::{expand_inputs, run_ordered, Failure, Input, Summary};
+use voxcap_report::{Rendered, ReviewReport};
+
+use crate::report_cmd::{self, HtmlArgs};
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// WAV files, directories (walked for *.wav, in sorted order), or `-` for stdin.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     /// Output format: a short human block per file, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Also write the HTML review report to FILE (atomically; see `voxcap report`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: HtmlArgs,
+}
+
+/// The inputs and analysis flags `analyze` and `report` share.
+#[derive(Debug, Args)]
+pub(crate) struct BatchArgs {
+    /// WAV files, directories (walked for *.wav, in sorted order), or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
     /// Analyse truncated files as far as they go and flag them, instead of failing.
     #[arg(long)]
     pub lenient: bool,
@@ -141,102 +157,49 @@ pub(crate) enum OutputFormat {
     Json,
 }
 
-/// Why one input failed, as printed.
-#[derive(Debug, Serialize)]
-pub(crate) struct Failure {
-    pub(crate) kind: &'static str,
-    pub(crate) message: String,
-}
-
 #[derive(Serialize)]
 struct FailureLine<'a> {
     file: &'a str,
     error: Failure,
 }
 
-/// The closing summary of a batch.
-#[derive(Debug, Default, Serialize)]
-pub(crate) struct Summary {
-    /// Inputs seen.
-    pub files: u64,
-    /// Inputs analysed.
-    pub analysed: u64,
-    /// Inputs that failed.
-    pub failed: u64,
-    /// Seconds of audio analysed.
-    pub audio_s: f64,
-    /// Wall-clock seconds the batch took.
-    pub wall_s: f64,
-    /// Count per completion verdict.
-    pub verdicts: BTreeMap<String, u64>,
-    /// Count per quality label.
-    pub labels: BTreeMap<String, u64>,
-    /// Count per error kind.
-    pub errors: BTreeMap<String, u64>,
-}
-
-impl Summary {
-    fn add(&mut self, result: &Result<Report, Failure>) {
-        self.files += 1;
-        match result {
-            Ok(r) => {
-                self.analysed += 1;
-                self.audio_s += r.duration_s;
-                *self
-                    .verdicts
-                    .entry(name_of(&r.completion.verdict))
-                    .or_default() += 1;
-                for l in &r.quality.labels {
-                    *self.labels.entry(name_of(l)).or_default() += 1;
-                }
-            }
-            Err(f) => {
-                self.failed += 1;
-                *self.errors.entry(f.kind.to_string()).or_default() += 1;
-            }
-        }
-    }
-
-    fn print(&self, out: &mut impl Write) -> io::Result<()> {
-        let list = |m: &BTreeMap<String, u64>| {
-            let v: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        writeln!(
-            out,
-            "voxcap: {} file(s), {} analysed, {} failed; {:.1} s of audio in {:.2} s ({:.0}x real time)",
-            self.files,
-            self.analysed,
-            self.failed,
-            self.audio_s,
-            self.wall_s,
-            self.audio_s / self.wall_s.max(1e-9)
-        )?;
-        writeln!(out, "  verdicts  {}", list(&self.verdicts))?;
-        writeln!(out, "  labels    {}", list(&self.labels))?;
-        writeln!(out, "  errors    {}", list(&self.errors))
-    }
-}
-
-/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
-fn name_of(v: &impl Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// Runs `voxcap analyze`; returns whether every input was analysed.
 pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
+    let html = args.html.as_deref().map(|out| (out, &args.report));
+    run_batch(&args.batch, Some(args.format), html)
+}
+
+/// One input's outcome, and its report entry when there is a report.
+struct Done {
+    name: String,
+    result: Result<Report, Failure>,
+    rendered: Option<Rendered>,
+}
+
+/// Analyses the batch on its workers, printing each result in `format` (or
+/// nothing) and adding it to the report at `html`, in input order; then the
+/// summary. Returns whether every input was analysed.
+pub(crate) fn run_batch(
+    batch: &BatchArgs,
+    format: Option<OutputFormat>,
+    html: Option<(&Path, &HtmlArgs)>,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let config = args.recording.config(args.lenient);
-    let inputs = expand_inputs(&args.paths);
+    let config = batch.recording.config(batch.lenient);
+    let inputs = expand_inputs(&batch.paths);
     let total = inputs.len();
-    let workers = args
+    let mut report = match html {
+        Some((out, flags)) => Some(report_cmd::create(
+            out,
+            flags,
+            &batch.paths,
+            total,
+            &config,
+        )?),
+        None => None,
+    };
+    let renderer = report.as_ref().map(ReviewReport::renderer);
+    let workers = batch
         .jobs
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -256,30 +219,71 @@ pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
-    let mut write_error = None;
+    let (mut write_error, mut report_error) = (None, None);
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
-    let trim_out = args.trim_out.as_deref();
+    let (trim_out, renderer, settings) = (
+        batch.trim_out.as_deref(),
+        renderer.as_ref(),
+        &config.settings,
+    );
     run_ordered(
-        inputs,
+        inputs.into_iter().enumerate().collect(),
         workers,
-        |input| analyze_one(input, &config, trim_out),
-        |index, payload| (names[index].clone(), Err(panic_failure(payload))),
-        |(name, result)| {
+        |(index, input)| {
+            let path = match &input {
+                Input::File(p) => p.clone(),
+                _ => PathBuf::from(&names[index]),
+            };
+            let (name, result) = analyze_one(input, &config, trim_out);
+            let rendered =
+                renderer.map(|r| report_cmd::render(r, index + 1, &path, &name, &result, settings));
+            Done {
+                name,
+                result,
+                rendered,
+            }
+        },
+        |index, payload| {
+            let (name, result) = (names[index].clone(), Err(panic_failure(payload)));
+            let rendered = renderer.map(|r| {
+                report_cmd::render(r, index + 1, Path::new(&name), &name, &result, settings)
+            });
+            Done {
+                name,
+                result,
+                rendered,
+            }
+        },
+        |done| {
             progress.inc(1);
-            summary.add(&result);
-            if write_error.is_none() {
-                if let Err(e) = print_result(&mut out, args.format, &name, result) {
-                    write_error = Some(e);
+            match &done.result {
+                Ok(r) => {
+                    let labels: Vec<String> = r.quality.labels.iter().map(name_of).collect();
+                    summary.add_analysed(r.duration_s, &name_of(&r.completion.verdict), &labels);
                 }
+                Err(f) => summary.add_failed(f),
+            }
+            if let (Some(report), Some(rendered), None) =
+                (&mut report, done.rendered, &report_error)
+            {
+                report_error = report.push(rendered).err();
+            }
+            if let (Some(format), None) = (format, &write_error) {
+                write_error = print_result(&mut out, format, &done.name, done.result).err();
             }
         },
     );
     progress.finish_and_clear();
     summary.wall_s = started.elapsed().as_secs_f64();
     let all_ok = summary.failed == 0;
-    if let Some(path) = &args.summary_json {
+    if let Some(path) = &batch.summary_json {
         trim_out::write_json_atomically(path, &summary)
             .with_context(|| format!("{}: writing the summary", path.display()))?;
+    }
+    if let Some(report) = report {
+        report_error.map_or(Ok(()), Err)?;
+        let written = report.finish()?;
+        eprintln!("voxcap: wrote {}", written.display());
     }
     match write_error.map_or_else(|| out.flush(), Err) {
         // A closed pipe (`voxcap analyze ... | head`) is not an error.
@@ -288,9 +292,17 @@ pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
         Ok(()) => {}
     }
     if total > 1 {
-        summary.print(&mut io::stderr().lock()).ok();
+        summary.write_text(&mut io::stderr().lock()).ok();
     }
     Ok(all_ok)
+}
+
+/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
+fn name_of(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 fn print_result(
@@ -302,7 +314,7 @@ fn print_result(
     match (format, result) {
         (OutputFormat::Json, Ok(report)) => write_json(out, &report),
         (OutputFormat::Json, Err(error)) => write_json(out, &FailureLine { file: name, error }),
-        (OutputFormat::Text, Ok(report)) => write_text(out, &report),
+        (OutputFormat::Text, Ok(report)) => voxcap_report::text::write_text(out, &report),
         (OutputFormat::Text, Err(error)) => {
             // Errors go to stderr in text mode, so keep the streams in order.
             out.flush()?;
@@ -421,65 +433,4 @@ fn io_failure(e: &io::Error) -> Failure {
 fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
-}
-
-fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
-    let f = &r.format;
-    writeln!(out, "{}", r.file)?;
-    writeln!(
-        out,
-        "  format    {}, {} Hz, {} ch, {} bit",
-        f.codec, f.sample_rate, f.channels, f.bits
-    )?;
-    let truncated = if r.truncated { " (truncated)" } else { "" };
-    writeln!(out, "  duration  {:.3} s{truncated}", r.duration_s)?;
-    writeln!(
-        out,
-        "  levels    peak {:.2} dBFS, rms {:.2} dBFS, {} clipped",
-        r.peak_dbfs, r.rms_dbfs, r.clipped_samples
-    )?;
-    if !r.dtmf.is_empty() {
-        let digits: String = r.dtmf.iter().map(|d| d.digit).collect();
-        let at: Vec<String> = r
-            .dtmf
-            .iter()
-            .map(|d| format!("{}@{:.2}s", d.digit, d.start_s))
-            .collect();
-        writeln!(out, "  dtmf      {digits}  ({})", at.join(" "))?;
-    }
-    let q = &r.quality;
-    let first = q
-        .time_to_first_speech_s
-        .map(|t| format!(", first at {t:.2} s"))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "  speech    {:.2} s in {} segment(s){first}",
-        q.speech_s,
-        r.speech.len()
-    )?;
-    if r.trim.end_s > r.trim.start_s {
-        writeln!(
-            out,
-            "  trim      keep {:.2}..{:.2} s",
-            r.trim.start_s, r.trim.end_s
-        )?;
-    } else {
-        writeln!(out, "  trim      nothing worth keeping")?;
-    }
-    let labels: Vec<String> = q.labels.iter().map(name_of).collect();
-    writeln!(out, "  labels    {}", labels.join(", "))?;
-    let c = &r.completion;
-    let name = |x: &Option<CompletionReason>| {
-        x.as_ref()
-            .map_or("-".to_string(), |r| r.as_str().to_string())
-    };
-    writeln!(
-        out,
-        "  completion reported {}, inferred {}: {}",
-        name(&c.reported),
-        name(&c.inferred),
-        name_of(&c.verdict)
-    )?;
-    writeln!(out)
 }
