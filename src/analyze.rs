@@ -26,12 +26,13 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use voxcap_dsp::analysis::panic_message;
 use voxcap_dsp::verify::RecordSettings;
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 
 use voxcap_bot::trim_out;
 use voxcap_queue::local::{expand_inputs, run_ordered, Failure, Input, Summary};
-use voxcap_report::{Rendered, ReviewReport};
+use voxcap_report::{Entry, Rendered, ReviewReport};
 
 use crate::report_cmd::{self, HtmlArgs};
 
@@ -189,13 +190,7 @@ pub(crate) fn run_batch(
     let inputs = expand_inputs(&batch.paths);
     let total = inputs.len();
     let mut report = match html {
-        Some((out, flags)) => Some(report_cmd::create(
-            out,
-            flags,
-            &batch.paths,
-            total,
-            &config,
-        )?),
+        Some((out, flags)) => Some(report_cmd::create(out, flags, batch, total)?),
         None => None,
     };
     let renderer = report.as_ref().map(ReviewReport::renderer);
@@ -216,16 +211,26 @@ pub(crate) fn run_batch(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(io::stdout().lock());
     let mut summary = Summary::default();
     let (mut write_error, mut report_error) = (None, None);
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
-    let (trim_out, renderer, settings) = (
-        batch.trim_out.as_deref(),
-        renderer.as_ref(),
-        &config.settings,
-    );
+    let (trim_out, renderer) = (batch.trim_out.as_deref(), renderer.as_ref());
+    // The report entry is drawn on the worker, beside the analysis.
+    let done = |index: usize, path: &Path, name: String, result: Result<Report, Failure>| {
+        let entry = Entry {
+            path,
+            name: &name,
+            result: result.as_ref().map_err(|f| f.message.as_str()),
+            settings: &config.settings,
+        };
+        let rendered = renderer.map(|r| r.render_or_fail(index + 1, &entry));
+        Done {
+            name,
+            result,
+            rendered,
+        }
+    };
     run_ordered(
         inputs.into_iter().enumerate().collect(),
         workers,
@@ -235,31 +240,22 @@ pub(crate) fn run_batch(
                 _ => PathBuf::from(&names[index]),
             };
             let (name, result) = analyze_one(input, &config, trim_out);
-            let rendered =
-                renderer.map(|r| report_cmd::render(r, index + 1, &path, &name, &result, settings));
-            Done {
-                name,
-                result,
-                rendered,
-            }
+            done(index, &path, name, result)
         },
         |index, payload| {
-            let (name, result) = (names[index].clone(), Err(panic_failure(payload)));
-            let rendered = renderer.map(|r| {
-                report_cmd::render(r, index + 1, Path::new(&name), &name, &result, settings)
-            });
-            Done {
-                name,
-                result,
-                rendered,
-            }
+            let failure = Failure::panicked(&panic_message(payload));
+            done(
+                index,
+                Path::new(&names[index]),
+                names[index].clone(),
+                Err(failure),
+            )
         },
         |done| {
             progress.inc(1);
             match &done.result {
                 Ok(r) => {
-                    let labels: Vec<String> = r.quality.labels.iter().map(name_of).collect();
-                    summary.add_analysed(r.duration_s, &name_of(&r.completion.verdict), &labels);
+                    summary.add_analysed(r.duration_s, &r.completion.verdict, &r.quality.labels)
                 }
                 Err(f) => summary.add_failed(f),
             }
@@ -297,14 +293,6 @@ pub(crate) fn run_batch(
     Ok(all_ok)
 }
 
-/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
-fn name_of(v: &impl Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 fn print_result(
     out: &mut impl Write,
     format: OutputFormat,
@@ -338,7 +326,7 @@ fn analyze_one(
                 .and_then(|mut t| io::copy(&mut io::stdin().lock(), &mut t).map(|_| t));
             let r = match spooled {
                 Ok(t) => analyze_path(&name, t.path(), Path::new("stdin"), config, trim_out),
-                Err(e) => Err(io_failure(&e)),
+                Err(e) => Err(Failure::io(&e)),
             };
             (name, r)
         }
@@ -355,7 +343,7 @@ fn analyze_one(
             let r = analyze_path(&name, &path, &path, config, trim_out);
             (name, r)
         }
-        Input::Unreadable(path, e) => (path.display().to_string(), Err(io_failure(&e))),
+        Input::Unreadable(path, e) => (path.display().to_string(), Err(Failure::io(&e))),
     }
 }
 
@@ -368,7 +356,7 @@ pub(crate) fn analyze_path(
     config: &AnalysisConfig,
     trim_out: Option<&Path>,
 ) -> Result<Report, Failure> {
-    let file = File::open(path).map_err(|e| io_failure(&e))?;
+    let file = File::open(path).map_err(|e| Failure::io(&e))?;
     let file = FaultReader {
         inner: file,
         panic: injected_fault("VOXCAP_TEST_PANIC_READ", name),
@@ -406,26 +394,9 @@ impl io::Read for FaultReader {
     }
 }
 
-fn panic_failure(payload: &(dyn std::any::Any + Send)) -> Failure {
-    Failure {
-        kind: "internal",
-        message: format!(
-            "internal error: panicked: {}",
-            voxcap_dsp::analysis::panic_message(payload)
-        ),
-    }
-}
-
 fn analysis_failure(e: AnalysisError) -> Failure {
     Failure {
         kind: e.kind(),
-        message: e.to_string(),
-    }
-}
-
-fn io_failure(e: &io::Error) -> Failure {
-    Failure {
-        kind: "io",
         message: e.to_string(),
     }
 }

@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args};
-use voxcap_dsp::verify::RecordSettings;
-use voxcap_dsp::{AnalysisConfig, Report};
-use voxcap_queue::local::Failure;
-use voxcap_report::{Entry, Placement, Rendered, Renderer, ReportOptions, ReviewReport};
+use voxcap_report::{Placement, ReportOptions, ReviewReport};
 
 use crate::analyze::{run_batch, BatchArgs};
 
@@ -60,11 +57,10 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<bool> {
 pub(crate) fn create(
     out: &Path,
     flags: &HtmlArgs,
-    paths: &[PathBuf],
+    batch: &BatchArgs,
     total: usize,
-    config: &AnalysisConfig,
 ) -> anyhow::Result<ReviewReport> {
-    if paths.iter().any(|p| p.as_os_str() == "-") {
+    if batch.paths.iter().any(|p| p.as_os_str() == "-") {
         crate::usage_error("the HTML report reads each WAV twice: give files, not `-` (stdin)");
     }
     let audio = match &flags.link_base {
@@ -79,34 +75,8 @@ pub(crate) fn create(
         sections: Placement::from_embed_flag(flags.one_page),
         audio,
         audio_link_base: flags.link_base.clone(),
-        lenient: config.lenient,
+        lenient: batch.lenient,
         ..defaults
     };
     Ok(ReviewReport::create(out, options)?)
-}
-
-/// Draws one input's report entry (on a worker). Reading a WAV again can
-/// fail where the analysis did not (the file went away): that input then
-/// gets a failed row, so the batch goes on.
-pub(crate) fn render(
-    renderer: &Renderer,
-    index: usize,
-    path: &Path,
-    name: &str,
-    result: &Result<Report, Failure>,
-    settings: &RecordSettings,
-) -> Rendered {
-    let entry = |result: Result<&Report, &str>| {
-        renderer.render(
-            index,
-            &Entry {
-                path,
-                name,
-                result,
-                settings,
-            },
-        )
-    };
-    entry(result.as_ref().map_err(|f| f.message.as_str()))
-        .unwrap_or_else(|e| entry(Err(&e.to_string())).expect("a failed entry reads no file"))
 }

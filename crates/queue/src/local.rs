@@ -189,15 +189,47 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
 }
 
+impl Failure {
+    /// An input that could not be read.
+    pub fn io(e: &io::Error) -> Self {
+        Failure {
+            kind: "io",
+            message: e.to_string(),
+        }
+    }
+
+    /// An input whose job panicked with `message` (a bug).
+    pub fn panicked(message: &str) -> Self {
+        Failure {
+            kind: "internal",
+            message: format!("internal error: panicked: {message}"),
+        }
+    }
+}
+
+/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
+fn serde_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 impl Summary {
-    /// Counts an analysed input: its seconds of audio, verdict and quality labels.
-    pub fn add_analysed(&mut self, audio_s: f64, verdict: &str, labels: &[String]) {
+    /// Counts an analysed input: its seconds of audio, and its verdict and
+    /// quality labels under their serde names.
+    pub fn add_analysed<V: Serialize, L: Serialize>(
+        &mut self,
+        audio_s: f64,
+        verdict: &V,
+        labels: &[L],
+    ) {
         self.files += 1;
         self.analysed += 1;
         self.audio_s += audio_s;
-        *self.verdicts.entry(verdict.to_string()).or_default() += 1;
+        *self.verdicts.entry(serde_name(verdict)).or_default() += 1;
         for l in labels {
-            *self.labels.entry(l.clone()).or_default() += 1;
+            *self.labels.entry(serde_name(l)).or_default() += 1;
         }
     }
 
@@ -267,20 +299,21 @@ mod tests {
     #[test]
     fn the_summary_counts_verdicts_labels_and_error_kinds() {
         let mut s = Summary::default();
-        s.add_analysed(2.0, "consistent", &["speech".into()]);
-        s.add_analysed(1.5, "inconsistent", &["speech".into(), "clipped".into()]);
+        s.add_analysed(2.0, &"consistent", &["speech"]);
+        s.add_analysed(1.5, &"inconsistent", &["speech", "clipped"]);
         let failure = Failure {
             kind: "decode",
             message: "x.wav: not a WAV".into(),
         };
         s.add_failed(&failure);
+        s.add_failed(&Failure::io(&io::Error::other("gone")));
         s.wall_s = 0.5;
         let mut text = Vec::new();
         s.write_text(&mut text).unwrap();
         assert_eq!(
             String::from_utf8(text).unwrap(),
-            "voxcap: 3 file(s), 2 analysed, 1 failed; 3.5 s of audio in 0.50 s (7x real time)\n  \
-             verdicts  consistent 1, inconsistent 1\n  labels    clipped 1, speech 2\n  errors    decode 1\n"
+            "voxcap: 4 file(s), 2 analysed, 2 failed; 3.5 s of audio in 0.50 s (7x real time)\n  \
+             verdicts  consistent 1, inconsistent 1\n  labels    clipped 1, speech 2\n  errors    decode 1, io 1\n"
         );
     }
 

@@ -74,6 +74,21 @@ impl Renderer {
         })
     }
 
+    /// [`Self::render`], or when that fails (a WAV to embed went away after
+    /// its analysis) the entry as a failed input with that error, so that a
+    /// batch goes on.
+    pub fn render_or_fail(&self, index: usize, entry: &Entry<'_>) -> Rendered {
+        self.render(index, entry).unwrap_or_else(|e| {
+            let message = e.to_string();
+            Rendered {
+                index,
+                row: failed_row(index, &self.section_href(index), entry.name, &message),
+                section: failed_section(index, entry.name, &message),
+                stats: None,
+            }
+        })
+    }
+
     /// The page (from 1) that holds recording `index` when paginated.
     pub(crate) fn page_of(&self, index: usize) -> usize {
         index.saturating_sub(1) / self.options.page_size.max(1) + 1
