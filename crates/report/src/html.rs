@@ -84,7 +84,7 @@ var t=document.getElementById('recordings');if(!t)return;
 var body=t.tBodies[0],fv=document.getElementById('f-verdict'),fl=document.getElementById('f-label');
 function filter(){var v=fv.value,l=fl.value,n=0;
  for(var r of body.rows){var ok=(!v||r.dataset.verdict===v)&&(!l||(' '+r.dataset.labels+' ').indexOf(' '+l+' ')>=0);
-  r.hidden=!ok;if(ok)n++;}
+  if(r.hidden===ok)r.hidden=!ok;if(ok)n++;}
  document.getElementById('shown').textContent=n;}
 fv.onchange=filter;fl.onchange=filter;
 var dir={};
@@ -95,7 +95,8 @@ Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){th.onclick=fun
   if(p!==undefined&&q!==undefined)return d*(parseFloat(p)-parseFloat(q));
   return d*x.textContent.localeCompare(y.textContent);});
  rows.forEach(function(r){body.appendChild(r);});};});
-filter();document.body.dataset.ready='1';
+// All rows show at first; filter only when the browser restored a choice (reload, back).
+if(fv.value||fl.value)filter();document.body.dataset.ready='1';
 })();
 "#;
 
