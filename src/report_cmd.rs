@@ -43,9 +43,10 @@ pub(crate) struct HtmlArgs {
 }
 
 fn parse_link(s: &str) -> Result<String, String> {
-    voxcap_report::check_link(s)
-        .map(|()| s.to_string())
-        .map_err(|()| "not an http(s) URL without spaces".to_string())
+    match voxcap_report::is_link_allowed(s) {
+        true => Ok(s.to_string()),
+        false => Err("not an http(s) URL without spaces".to_string()),
+    }
 }
 
 /// Runs `voxcap report`; returns whether every input was analysed.

@@ -167,14 +167,16 @@ impl Default for ReportOptions {
 }
 
 impl ReportOptions {
-    /// Checks the supplied links (see [`check_link`]).
+    /// Checks the supplied links (see [`is_link_allowed`]).
     fn check(&self) -> Result<(), ReportError> {
         for (which, link) in [
             ("title link", &self.title_link),
             ("audio link base", &self.audio_link_base),
         ] {
             if let Some(link) = link {
-                check_link(link).map_err(|()| ReportError::Link { which })?;
+                if !is_link_allowed(link) {
+                    return Err(ReportError::Link { which });
+                }
             }
         }
         Ok(())
@@ -184,16 +186,13 @@ impl ReportOptions {
 /// Whether `url` may be put in the report as a link: `http://` or
 /// `https://` followed by a non-empty rest without whitespace or control
 /// characters (no `javascript:`, no attribute tricks).
-pub fn check_link(url: &str) -> Result<(), ()> {
+pub fn is_link_allowed(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     let rest = ["http://", "https://"]
         .iter()
-        .find_map(|scheme| lower.strip_prefix(scheme))
-        .ok_or(())?;
-    if rest.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(());
-    }
-    Ok(())
+        .find_map(|scheme| lower.strip_prefix(scheme));
+    rest.is_some_and(|rest| !rest.is_empty())
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// One recording to add: where its WAV is, its analysis (or why it failed)
