@@ -1,4 +1,5 @@
-//! `voxcap analyze`: per-input analysis and its text and NDJSON output.
+//! `voxcap analyze` and `voxcap report`: per-input analysis, its text and
+//! NDJSON output, and the HTML review report (flags in `report_cmd`).
 //!
 //! Inputs are expanded first (directories walked for `*.wav`, sorted), then
 //! analysed by `-j N` worker threads, each with its own detectors (webrtc-vad
@@ -47,6 +48,19 @@ pub(crate) struct AnalyzeArgs {
     /// Also write the HTML review report to FILE (atomically; see `voxcap report`).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: HtmlArgs,
+}
+
+/// Arguments of `voxcap report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The HTML file to write (atomically); pages of large reports go to `<stem>_files/` beside it.
+    // Its id is `html`, as in `analyze`, so the report flags can require it in both.
+    #[arg(long, id = "html", value_name = "FILE", required = true)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     #[command(flatten)]
     pub report: HtmlArgs,
 }
@@ -170,6 +184,11 @@ pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     run_batch(&args.batch, Some(args.format), html)
 }
 
+/// Runs `voxcap report`; returns whether every input was analysed.
+pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<bool> {
+    run_batch(&args.batch, None, Some((&args.out, &args.report)))
+}
+
 /// One input's outcome, and its report entry when there is a report.
 struct Done {
     name: String,
@@ -190,7 +209,13 @@ pub(crate) fn run_batch(
     let inputs = expand_inputs(&batch.paths);
     let total = inputs.len();
     let mut report = match html {
-        Some((out, flags)) => Some(report_cmd::create(out, flags, batch, total)?),
+        Some((out, flags)) => Some(report_cmd::create(
+            out,
+            flags,
+            &batch.paths,
+            batch.lenient,
+            total,
+        )?),
         None => None,
     };
     let renderer = report.as_ref().map(ReviewReport::renderer);

@@ -37,7 +37,7 @@ enum Command {
     /// Analyse WAV files: format, levels, DTMF, speech, trim, and the completion check.
     Analyze(analyze::AnalyzeArgs),
     /// Analyse WAV files as `analyze` does and write the HTML review report (--out FILE).
-    Report(report_cmd::ReportArgs),
+    Report(analyze::ReportArgs),
     /// Record a caller's answer on an existing call via Graph, then download and analyse it.
     Record(Box<record_cmd::RecordArgs>),
     /// Run the whole record flow against an in-process emulator with a scripted caller.
@@ -57,7 +57,7 @@ enum Command {
 fn main() -> ExitCode {
     let outcome = match &Cli::parse().command {
         Command::Analyze(args) => analyze::run(args).map(|ok| ExitCode::from(u8::from(!ok))),
-        Command::Report(args) => report_cmd::run(args).map(|ok| ExitCode::from(u8::from(!ok))),
+        Command::Report(args) => analyze::run_report(args).map(|ok| ExitCode::from(u8::from(!ok))),
         Command::Record(args) => record_cmd::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),

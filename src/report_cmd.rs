@@ -1,26 +1,11 @@
-//! `voxcap report`: the analysis of `analyze` (same flags, same batch
-//! runner), written as the HTML review report; and the report flags that
-//! `analyze --html` shares.
+//! The HTML review report's flags, shared by `voxcap report` and
+//! `analyze --html` (both run `analyze`'s batch, which starts the report
+//! here and adds each input's entry as it comes).
 
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args};
 use voxcap_report::{Placement, ReportOptions, ReviewReport};
-
-use crate::analyze::{run_batch, BatchArgs};
-
-/// Arguments of `voxcap report`.
-#[derive(Debug, Args)]
-pub(crate) struct ReportArgs {
-    /// The HTML file to write (atomically); pages of large reports go to `<stem>_files/` beside it.
-    // Its id is `html`, as in `analyze`, so the report flags can require it in both.
-    #[arg(long, id = "html", value_name = "FILE", required = true)]
-    out: PathBuf,
-    #[command(flatten)]
-    batch: BatchArgs,
-    #[command(flatten)]
-    report: HtmlArgs,
-}
 
 /// How the report is laid out (with `analyze --html` or `voxcap report`).
 #[derive(Debug, Args)]
@@ -49,19 +34,15 @@ fn parse_link(s: &str) -> Result<String, String> {
     }
 }
 
-/// Runs `voxcap report`; returns whether every input was analysed.
-pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<bool> {
-    run_batch(&args.batch, None, Some((&args.out, &args.report)))
-}
-
 /// Starts the report at `out` for `total` inputs.
 pub(crate) fn create(
     out: &Path,
     flags: &HtmlArgs,
-    batch: &BatchArgs,
+    paths: &[PathBuf],
+    lenient: bool,
     total: usize,
 ) -> anyhow::Result<ReviewReport> {
-    if batch.paths.iter().any(|p| p.as_os_str() == "-") {
+    if paths.iter().any(|p| p.as_os_str() == "-") {
         crate::usage_error("the HTML report reads each WAV twice: give files, not `-` (stdin)");
     }
     let audio = match &flags.link_base {
@@ -76,7 +57,7 @@ pub(crate) fn create(
         sections: Placement::from_embed_flag(flags.one_page),
         audio,
         audio_link_base: flags.link_base.clone(),
-        lenient: batch.lenient,
+        lenient,
         ..defaults
     };
     Ok(ReviewReport::create(out, options)?)
