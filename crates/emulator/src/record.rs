@@ -68,7 +68,7 @@ pub(crate) fn check_client_context(ctx: Option<&str>) -> Result<(), ApiError> {
 /// lenient, because its documented example sends `"11"`: each entry may be
 /// several keys and every key in it is a stop tone (`"11"` means `1`).
 pub(crate) fn validate(req: &RecordRequest, flavor: Flavor) -> Result<RecordParams, ApiError> {
-    let legacy = flavor == Flavor::Legacy;
+    let legacy = flavor.is_legacy();
     if !legacy {
         if req.prompts.len() > 1 {
             return Err(ApiError::bad_request(format!(
@@ -135,7 +135,7 @@ pub(crate) async fn record_response(
 ) -> Result<Response, ApiError> {
     let flavor = Flavor::of(&uri);
     st.gate(&headers, Some(&id))?;
-    let req: RecordRequest = if flavor == Flavor::Legacy {
+    let req: RecordRequest = if flavor.is_legacy() {
         let text = String::from_utf8_lossy(&body);
         parse_json(wire::strip_trailing_commas(&text).as_bytes(), "record")?
     } else {
@@ -165,7 +165,7 @@ pub(crate) async fn record_response(
     let op_id = uuid::Uuid::new_v4().to_string();
     let now = wire::rfc3339(wire::unix_now());
     let running = match flavor {
-        Flavor::Legacy => serde_json::to_value(LegacyRecordOperation {
+        Flavor::Legacy { .. } => serde_json::to_value(LegacyRecordOperation {
             odata_type: "#microsoft.graph.recordOperation",
             odata_id: None,
             odata_etag: None,
@@ -241,7 +241,7 @@ pub(crate) async fn record_response(
     } else {
         tokio::spawn(job);
     }
-    let status = if flavor == Flavor::Legacy {
+    let status = if flavor.is_legacy() {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
@@ -383,7 +383,7 @@ pub(crate) async fn run_operation(
         return Some(data);
     }
     let issuer = Signature::of(&faults);
-    let legacy = ctx.flavor == Flavor::Legacy;
+    let legacy = ctx.flavor.is_legacy();
     let completion = operation_notification(ctx.flavor, &ctx.call_id, &ctx.op_id, data);
     if faults.interleave_unrelated {
         let prompt_op = uuid::Uuid::new_v4().to_string();
@@ -454,6 +454,19 @@ pub(crate) async fn get_operation(
         )
     })?;
     Ok(Json(o.body.clone()).into_response())
+}
+
+/// `GET .../calls/{id}/operations`: the call's operations as they are now.
+pub(crate) async fn list_operations(
+    State(st): State<EmulatorState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    st.gate(&headers, Some(&id))?;
+    let calls = lock(&st.inner.calls);
+    let c = calls.get(&norm(&id)).ok_or_else(|| call_not_found(&id))?;
+    let value: Vec<Value> = c.operations.values().map(|o| o.body.clone()).collect();
+    Ok(Json(json!({ "value": value })).into_response())
 }
 
 pub(crate) async fn update_recording_status(
