@@ -94,10 +94,7 @@ pub(crate) async fn create_call(
         let n = call_state_notification(&id2, "established");
         st2.deliver(&callback, &batch(vec![n], false)).await;
     });
-    let loc = format!(
-        "{}/{version}/{collection}/{id}",
-        st.inner.config.base_url
-    );
+    let loc = format!("{}/{version}/{collection}/{id}", st.inner.config.base_url);
     Ok((StatusCode::CREATED, [(header::LOCATION, loc)], Json(call)).into_response())
 }
 

@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod server;
 pub mod signing;
 mod state;
+mod stream;
 pub mod timeline;
 pub mod timers;
 pub mod tls;

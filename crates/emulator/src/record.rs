@@ -23,6 +23,8 @@ use crate::scenario::{Outcome, RecordParams};
 use crate::state::{
     lock, norm, start_discard_timers, EmulatorState, OpEntry, Recording, Script, SCENARIO_HEADER,
 };
+use crate::stream;
+use crate::timeline::SAMPLE_RATE;
 use crate::wire::{
     self, CommsNotification, LegacyRecordOperation, RecordOperation, RecordRequest,
     UpdateRecordingStatusRequest,
@@ -224,6 +226,7 @@ pub(crate) async fn record_response(
             callback,
             flavor,
             client_context: req.client_context.clone(),
+            stream: flavor.is_legacy() && req.stream_while_recording == Some(true),
         },
         script,
         params,
@@ -264,12 +267,68 @@ pub(crate) async fn record_response(
         .into_response())
 }
 
+/// Renders the first `samples` of the caller's audio and stores it as a
+/// recording with a fresh access token; `live` makes it grow from now on.
+/// Returns (recording id, token).
+async fn store_recording(
+    st: &EmulatorState,
+    script: &Arc<Script>,
+    samples: usize,
+    faults: &Faults,
+    live: bool,
+) -> (String, String) {
+    let script2 = script.clone();
+    let wav = tokio::task::spawn_blocking(move || script2.prepared.render_wav(samples))
+        .await
+        .unwrap_or_default();
+    let rec_id = uuid::Uuid::new_v4().to_string();
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    st.inner.issued.push(token.clone());
+    lock(&st.inner.recordings).insert(
+        rec_id.clone(),
+        Arc::new(Recording {
+            bytes: Bytes::from(wav),
+            token: token.clone(),
+            token_expired: faults.expired_download_token,
+            discard_at: Mutex::new(None),
+            drops_left: AtomicU32::new(if faults.drop_after_bytes.is_some() {
+                faults.drop_times.unwrap_or(1)
+            } else {
+                0
+            }),
+            faults: faults.clone(),
+            live: live.then(|| stream::Live {
+                started: std::time::Instant::now(),
+                time_scale: st.inner.config.time_scale,
+                sample_rate: SAMPLE_RATE,
+            }),
+        }),
+    );
+    (rec_id, token)
+}
+
+fn recording_location(st: &EmulatorState, faults: &Faults, rec_id: &str) -> String {
+    format!(
+        "{}/recordings/{rec_id}",
+        faults
+            .recording_location_base
+            .as_deref()
+            .unwrap_or(&st.inner.config.base_url)
+    )
+}
+
 pub(crate) struct OpContext {
     pub(crate) call_id: String,
     pub(crate) op_id: String,
     pub(crate) callback: String,
     pub(crate) flavor: Flavor,
     pub(crate) client_context: Option<String>,
+    /// `streamWhileRecording` was asked for on the legacy action.
+    pub(crate) stream: bool,
 }
 
 /// Runs one recording in simulated time, then reports it as the faults say.
@@ -281,7 +340,35 @@ pub(crate) async fn run_operation(
     faults: Faults,
 ) -> Option<Value> {
     let plan = script.prepared.plan(&params);
-    tokio::time::sleep(st.scaled(plan.total_s)).await;
+    let samples = match plan.outcome {
+        Outcome::Completed { recorded, .. } => recorded,
+        Outcome::HungUp { at } => at,
+    };
+    let early = if ctx.stream && samples > 0 {
+        // streamWhileRecording: the file exists, growing, from recording
+        // start, and its location is announced then (see `crate::stream`).
+        tokio::time::sleep(st.scaled(plan.lead_in_s)).await;
+        let rec = store_recording(&st, &script, samples, &faults, true).await;
+        let n = stream::early_notification(
+            &ctx.call_id,
+            &ctx.op_id,
+            ctx.flavor,
+            ctx.client_context.clone(),
+            &recording_location(&st, &faults, &rec.0),
+            &rec.1,
+        );
+        let (st2, callback, faults2) = (st.clone(), ctx.callback.clone(), faults.clone());
+        // Delivered aside, so a slow webhook does not shift the timeline.
+        tokio::spawn(async move {
+            st2.deliver_as(Signature::of(&faults2), &callback, &batch(vec![n], true))
+                .await;
+        });
+        tokio::time::sleep(st.scaled(plan.total_s - plan.lead_in_s)).await;
+        Some(rec)
+    } else {
+        tokio::time::sleep(st.scaled(plan.total_s)).await;
+        None
+    };
     let still_running = {
         let calls = lock(&st.inner.calls);
         calls
@@ -303,50 +390,15 @@ pub(crate) async fn run_operation(
         }
         Outcome::Completed { reason, recorded } => (reason, recorded),
     };
-    let recording = if recorded > 0 {
-        let script2 = script.clone();
-        let wav = tokio::task::spawn_blocking(move || script2.prepared.render_wav(recorded))
-            .await
-            .unwrap_or_default();
-        let rec_id = uuid::Uuid::new_v4().to_string();
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        st.inner.issued.push(token.clone());
-        lock(&st.inner.recordings).insert(
-            rec_id.clone(),
-            Arc::new(Recording {
-                bytes: Bytes::from(wav),
-                token: token.clone(),
-                token_expired: faults.expired_download_token,
-                discard_at: Mutex::new(None),
-                drops_left: AtomicU32::new(if faults.drop_after_bytes.is_some() {
-                    faults.drop_times.unwrap_or(1)
-                } else {
-                    0
-                }),
-                faults: faults.clone(),
-            }),
-        );
-        Some((rec_id, token))
-    } else {
-        None
+    let recording = match early {
+        Some(rec) => Some(rec),
+        None if recorded > 0 => Some(store_recording(&st, &script, recorded, &faults, false).await),
+        None => None,
     };
     let reported = faults.lie_completion_reason.unwrap_or(reason);
-    let location = recording.as_ref().map(|(id, t)| {
-        (
-            format!(
-                "{}/recordings/{id}",
-                faults
-                    .recording_location_base
-                    .as_deref()
-                    .unwrap_or(&st.inner.config.base_url)
-            ),
-            t.clone(),
-        )
-    });
+    let location = recording
+        .as_ref()
+        .map(|(id, t)| (recording_location(&st, &faults, id), t.clone()));
     let mut data = completed_resource(
         ctx.flavor,
         &ctx.call_id,

@@ -174,7 +174,8 @@ async fn log_request(State(st): State<EmulatorState>, req: Request, next: Next) 
     };
     st.log_request(&parts.method, parts.uri.path(), &parts.headers, &bytes);
     let ids = RequestIds::new(parts.headers.get("client-request-id"));
-    let graph_api = parts.uri.path().starts_with("/v1.0/") || parts.uri.path().starts_with("/beta/");
+    let graph_api =
+        parts.uri.path().starts_with("/v1.0/") || parts.uri.path().starts_with("/beta/");
     let mut resp = REQUEST_IDS
         .scope(
             ids.clone(),
