@@ -105,17 +105,18 @@ class Webhook:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.seen = []
 
-    def completion(self, op_id):
-        """Waits for the notification that finishes operation `op_id`;
-        returns (Authorization header, notification entry). Ids are
-        compared normalised (dashes stripped, case ignored), as Graph writes
-        both forms."""
+    def completion(self, op_id, change_type="deleted"):
+        """Waits for the notification that finishes operation `op_id` (or,
+        with change_type "updated", the streamWhileRecording one that says
+        where it grows); returns (Authorization header, notification entry).
+        Ids are compared normalised (dashes stripped, case ignored), as
+        Graph writes both forms."""
         want = op_id.replace("-", "").lower()
         deadline = time.monotonic() + WAIT_S
         while True:
             for headers, entry in self.seen:
                 path = entry.get("resourceUrl") or entry.get("resource") or ""
-                if entry.get("changeType") == "deleted" and path.replace("-", "").lower().endswith(want):
+                if entry.get("changeType") == change_type and path.replace("-", "").lower().endswith(want):
                     return headers.get("Authorization", ""), entry
             left = deadline - time.monotonic()
             if left <= 0:
@@ -305,6 +306,23 @@ def test_beta_client_and_legacy_record(emulator, webhook):
             assert "resource" in entry and "resourceUrl" not in entry
             done = entry["resourceData"]
             assert done["recordResourceLocation"] and done["completionReason"] == "stopToneDetected"
+
+            # streamWhileRecording: the location comes while the caller speaks.
+            streamed = await client.app.calls.by_call_id(call.id).record.post(RecordPostRequestBody(
+                client_context="sdk-stream",
+                play_beep=False,
+                stop_tones=["#"],
+                stream_while_recording=True,
+            ))
+            _, early = await asyncio.to_thread(webhook.completion, streamed.id, "updated")
+            assert early["resourceData"]["status"] == "running"
+            location = early["resourceData"]["recordResourceLocation"]
+            token = early["resourceData"]["recordResourceAccessToken"]
+            async with httpx.AsyncClient() as dl:
+                grown = await dl.get(location, headers={"Authorization": f"Bearer {token}"})
+            _, entry = await asyncio.to_thread(webhook.completion, streamed.id)
+            assert entry["resourceData"]["recordResourceLocation"] == location
+            assert grown.headers["accept-ranges"] == "none" and len(grown.content) > 44
 
             beta_op = await app_call.record_response.post(BetaRecordResponsePostRequestBody(
                 client_context="sdk-beta", play_beep=False, stop_tones=["#"]))
