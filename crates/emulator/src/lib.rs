@@ -6,7 +6,9 @@
 //! endpoints ([`server::app`]); it runs scripted callers ([`scenario`]) whose
 //! recordings it renders ([`render`]) and whose completion reason it decides
 //! by its own timer rules ([`timers`]); it signs notifications as RS256 JWTs ([`signing`]); and it
-//! injects faults ([`faults`]).
+//! injects faults ([`faults`]). It serves plain http, or HTTPS with a CA
+//! made at start-up ([`tls`], [`RunningEmulator::start_tls`]), so that
+//! Microsoft's own SDKs accept it as Graph and as the Entra authority.
 //!
 //! Invariants: no dependency on voxcap-capture (its wire types are its own,
 //! [`wire`], including the legacy forms); voxcap-dsp is used only to

@@ -25,7 +25,8 @@
 //!    its true sizes, `Range` and faults as for any recording.
 //! 5. **The completion** follows as usual, with the same location and token.
 //!    A hang-up still sends no completion; the stream then ends at the
-//!    hang-up.
+//!    hang-up. (A simplification, not a claim: deleting the call cancels
+//!    the operation as usual but does not cut a stream already growing.)
 
 use std::time::{Duration, Instant};
 
