@@ -3,7 +3,7 @@
 //! `Range` support and the download faults (drop, slow, no range, expiry).
 //! Every authorised download is counted per recording, so fleet tests can
 //! prove that no recording was fetched twice. A recording still growing
-//! under `streamWhileRecording` is served as it grows ([`crate::stream`]).
+//! under `streamWhileRecording` is served as it grows (the `stream` module).
 
 use std::time::Duration;
 
