@@ -72,14 +72,6 @@ pub(crate) struct RecordArgs {
     pub out: PathBuf,
 }
 
-fn env_secret(var: &str, flag: &str) -> anyhow::Result<Secret> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
-        Ok(_) => anyhow::bail!("{flag} {var}: the variable is empty"),
-        Err(e) => anyhow::bail!("{flag} {var}: {e}"),
-    }
-}
-
 /// The settings `record` and `serve` share: Graph, app token, notification
 /// webhook and its authentication, deadline margin, and the fleet store.
 #[derive(Debug, Args)]
@@ -205,7 +197,7 @@ impl BotArgs {
     /// The bot settings these flags describe (reads the secret variables).
     pub(crate) fn bot_config(&self) -> anyhow::Result<BotConfig> {
         let token = match (&self.token_env, &self.tenant) {
-            (Some(var), _) => TokenSource::Static(env_secret(var, "--token-env")?),
+            (Some(var), _) => TokenSource::Static(Secret::from_env(var).context("--token-env")?),
             (None, Some(tenant)) => {
                 let (Some(client_id), Some(var)) = (&self.client_id, &self.client_secret_env)
                 else {
@@ -214,7 +206,7 @@ impl BotArgs {
                 let mut c = ClientCredentialsConfig::new(
                     tenant,
                     client_id,
-                    env_secret(var, "--client-secret-env")?,
+                    Secret::from_env(var).context("--client-secret-env")?,
                 );
                 if let Some(a) = &self.authority {
                     c.authority = a.trim_end_matches('/').to_string();

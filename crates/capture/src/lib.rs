@@ -51,7 +51,7 @@ pub use download_policy::DownloadPolicy;
 pub use error::{CaptureError, Result};
 pub use ids::OperationId;
 pub use limits::EarlyBufferLimits;
-pub use secret::Secret;
+pub use secret::{Secret, SecretEnvError};
 pub use tracker::{
     AdoptedOperation, OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
     TrackerConfig,

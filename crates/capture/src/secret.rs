@@ -19,6 +19,22 @@ impl Secret {
         Secret(value.into())
     }
 
+    /// Reads a secret from the environment variable `var` (trimmed), so
+    /// that it stays off command lines. The error names the variable and
+    /// why it is unusable (unset, empty, not Unicode), never a value.
+    pub fn from_env(var: &str) -> Result<Self, SecretEnvError> {
+        let error = |reason: &str| SecretEnvError {
+            var: var.to_string(),
+            reason: reason.to_string(),
+        };
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+            Ok(_) => Err(error("the variable is empty")),
+            Err(std::env::VarError::NotPresent) => Err(error("the variable is not set")),
+            Err(std::env::VarError::NotUnicode(_)) => Err(error("the value is not Unicode")),
+        }
+    }
+
     /// The secret value, for the one place that must send it on the wire.
     pub fn expose(&self) -> &str {
         &self.0
@@ -29,6 +45,16 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// A secret that [`Secret::from_env`] could not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var}: {reason}")]
+pub struct SecretEnvError {
+    /// The variable's name.
+    pub var: String,
+    /// Why it is unusable.
+    pub reason: String,
 }
 
 impl fmt::Debug for Secret {
@@ -94,6 +120,22 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{s}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn from_env_names_the_variable_and_never_the_value() {
+        let var = "VOXCAP_SECRET_FROM_ENV_TEST";
+        std::env::set_var(var, "  hunter2  ");
+        assert_eq!(Secret::from_env(var).unwrap().expose(), "hunter2");
+        std::env::set_var(var, "   ");
+        let e = Secret::from_env(var).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("environment variable {var}: the variable is empty")
+        );
+        std::env::remove_var(var);
+        let e = Secret::from_env(var).unwrap_err().to_string();
+        assert!(e.contains(var) && e.contains("not set"), "{e}");
     }
 
     #[test]

@@ -260,11 +260,21 @@ async fn notification_paths_use_the_documented_id_forms() {
     );
     assert_eq!(done["resourceData"]["id"], op.as_str());
     // Call-state paths: the call's lower-case GUID, as the docs show.
-    let state = h
-        .all_entries()
-        .into_iter()
-        .find(|n| n["resourceData"]["@odata.type"] == "#microsoft.graph.call")
-        .expect("a call-state notification");
+    // Call-state notifications are delivered on their own: wait for one.
+    let started = std::time::Instant::now();
+    let state = loop {
+        let found = h
+            .all_entries()
+            .into_iter()
+            .find(|n| n["resourceData"]["@odata.type"] == "#microsoft.graph.call");
+        match found {
+            Some(n) => break n,
+            None if started.elapsed() < std::time::Duration::from_secs(10) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            None => panic!("no call-state notification within 10 s"),
+        }
+    };
     assert_eq!(
         state["resourceUrl"],
         format!("/communications/calls/{call}")
