@@ -218,6 +218,13 @@ impl Analyzer {
         }
     }
 
+    /// The DTMF digits completed so far, in order, positions at
+    /// [`ANALYSIS_RATE`] (a digit still sounding appears once it ends, or in
+    /// [`Analyzer::finish`]'s findings).
+    pub fn dtmf_events(&self) -> &[DtmfEvent] {
+        &self.dtmf_events
+    }
+
     /// Samples delivered so far at [`ANALYSIS_RATE`].
     pub fn analysis_samples(&self) -> u64 {
         self.analysis_samples
@@ -298,6 +305,35 @@ pub fn analyze_reader<R: Read + Send + 'static>(
     config: &AnalysisConfig,
 ) -> Result<Report, AnalysisError> {
     catch_panics(|| analyze_unguarded(file, reader, config))
+}
+
+/// Analyses mono samples that arrive without a WAV header (a numpy array, a
+/// decoded buffer), as if `info` had been read from a file holding them,
+/// naming the input `file` in the report. The samples are fed in bounded
+/// blocks, so the working buffers stay those of a file's analysis.
+///
+/// A panic while doing so is caught and returned as
+/// [`AnalysisError::Internal`] (see [`catch_panics`]).
+pub fn analyze_samples(
+    file: &str,
+    info: &StreamInfo,
+    samples: &[f32],
+    config: &AnalysisConfig,
+) -> Result<Report, AnalysisError> {
+    catch_panics(|| {
+        let mut analyzer = Analyzer::new(info, config)?;
+        for block in samples.chunks(crate::decode::BLOCK_BYTES) {
+            analyzer.push(block);
+        }
+        let findings = analyzer.finish();
+        Ok(build_report(
+            file.to_string(),
+            info,
+            &findings,
+            false,
+            config,
+        ))
+    })
 }
 
 fn analyze_unguarded<R: Read + Send + 'static>(
