@@ -40,6 +40,10 @@ pub(crate) fn add_to(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DecodeError", decode.bind(py))
 }
 
+/// What `decode` says when given samples.
+pub(crate) const NOT_SAMPLES: &str =
+    "decode: the source must be a WAV (a path, bytes or a binary file-like object), not samples";
+
 /// Why one input could not be analysed or decoded.
 pub(crate) enum Failure {
     /// The path could not be opened.
@@ -71,7 +75,7 @@ impl Failure {
             }
         }
         if let Failure::NotAWav = self {
-            return PyTypeError::new_err("decode: the source must be a WAV (a path, bytes or a binary file-like object), not samples");
+            return PyTypeError::new_err(NOT_SAMPLES);
         }
         if let Failure::Analysis(AnalysisError::Decode(DecodeError::Io { source, .. })) = &self {
             if let Some(err) = source.get_ref().and_then(|e| e.downcast_ref::<PyErr>()) {

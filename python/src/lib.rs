@@ -13,13 +13,14 @@ mod settings;
 mod source;
 mod stream;
 
-use numpy::PyArray1;
+use numpy::{PyArray1, PyUntypedArray};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use voxcap_dsp::decode::{decode_reader, DecodeOptions};
 use voxcap_dsp::{catch_panics, AnalysisError, Report};
 
-use crate::errors::Failure;
+use crate::errors::{Failure, NOT_SAMPLES};
 use crate::source::Source;
 
 /// Analyses one recording; see `voxcap/__init__.pyi` for the contract.
@@ -49,6 +50,9 @@ fn decode<'py>(
     source: &Bound<'py, PyAny>,
     lenient: bool,
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, u32)> {
+    if source.cast::<PyUntypedArray>().is_ok() {
+        return Err(PyTypeError::new_err(NOT_SAMPLES));
+    }
     let source = Source::from_py(source, None)?;
     let (name, file) = (source.name(), source.file());
     let options = DecodeOptions { lenient };
