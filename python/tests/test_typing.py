@@ -3,6 +3,7 @@ and the example runs."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ def test_the_example_runs() -> None:
 
 
 def test_the_public_names() -> None:
-    assert voxcap.__version__ == "0.1.0"
+    cargo = (Path(__file__).resolve().parents[2] / "Cargo.toml").read_text()
+    version = re.search(r'\[workspace\.package\]\nversion = "([^"]+)"', cargo)
+    assert version and voxcap.__version__ == version.group(1)
     assert issubclass(voxcap.DecodeError, voxcap.VoxcapError) and issubclass(voxcap.DecodeError, ValueError)
     assert set(voxcap.__all__) >= {"analyze", "analyze_many", "Analyzer", "decode", "DecodeError", "VoxcapError"}

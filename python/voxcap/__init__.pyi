@@ -9,12 +9,12 @@ import numpy.typing as npt
 __version__: str
 
 #: A path to a WAV file.
-PathLike = Union[str, "os.PathLike[str]"]
+_PathLike = Union[str, "os.PathLike[str]"]
 #: What ``analyze`` takes: a path, a whole WAV in memory, a binary file-like
 #: object (read in chunks), or 1-D samples (float32, float64 or int16; then
 #: ``sample_rate`` is required).
-Source = Union[
-    PathLike,
+_Source = Union[
+    _PathLike,
     bytes,
     bytearray,
     memoryview,
@@ -24,15 +24,15 @@ Source = Union[
     "npt.NDArray[np.int16]",
 ]
 #: A WAV source (``decode`` takes no samples).
-WavSource = Union[PathLike, bytes, bytearray, memoryview, IO[bytes]]
+_WavSource = Union[_PathLike, bytes, bytearray, memoryview, IO[bytes]]
 #: Stop tones: ``"#*"``, ``"1, #"`` or ``["#", "*"]``.
-StopTones = Union[str, Sequence[str]]
+_StopTones = Union[str, Sequence[str]]
 #: The report: key for key what ``voxcap analyze --format json`` prints
 #: (``file`` is the path, or None for other sources). A failed input in
 #: ``analyze_many`` is ``{"file": ..., "error": {"kind": ..., "message": ...}}``.
-Report = Dict[str, Any]
+_Report = Dict[str, Any]
 #: One DTMF digit: ``{"digit": "5", "start_s": 1.23, "end_s": 1.31}``.
-Digit = Dict[str, Any]
+_Digit = Dict[str, Any]
 
 class VoxcapError(Exception):
     """Base of voxcap's errors."""
@@ -48,9 +48,9 @@ class DecodeError(VoxcapError, ValueError):
     """The input is not a WAV voxcap can analyse."""
 
 def analyze(
-    source: Source,
+    source: _Source,
     *,
-    stop_tones: Optional[StopTones] = None,
+    stop_tones: Optional[_StopTones] = None,
     initial_silence: Optional[float] = None,
     max_silence: Optional[float] = None,
     max_record: Optional[float] = None,
@@ -59,7 +59,7 @@ def analyze(
     pad_start_ms: int = 150,
     pad_end_ms: int = 300,
     sample_rate: Optional[int] = None,
-) -> Report:
+) -> _Report:
     """Analyses one recording; the result equals the CLI's JSON line.
 
     Timers default to Graph's 5 s. ``reported`` is a completion reason name
@@ -70,10 +70,10 @@ def analyze(
     """
 
 def analyze_many(
-    paths: Iterable[PathLike],
+    paths: Iterable[_PathLike],
     *,
     jobs: Optional[int] = None,
-    stop_tones: Optional[StopTones] = None,
+    stop_tones: Optional[_StopTones] = None,
     initial_silence: Optional[float] = None,
     max_silence: Optional[float] = None,
     max_record: Optional[float] = None,
@@ -87,11 +87,11 @@ def analyze_many(
     file in input order; a file that fails yields its error dict, as the CLI
     prints it, and the iteration goes on."""
 
-class AnalyzeMany(Iterator[Report]):
+class AnalyzeMany(Iterator[_Report]):
     """The iterator ``analyze_many`` returns; dropping it cancels the rest."""
 
     def __iter__(self) -> "AnalyzeMany": ...
-    def __next__(self) -> Report: ...
+    def __next__(self) -> _Report: ...
 
 class Analyzer:
     """A streaming analyser: push samples as they come, then finish.
@@ -105,7 +105,7 @@ class Analyzer:
         self,
         sample_rate: int,
         *,
-        stop_tones: Optional[StopTones] = None,
+        stop_tones: Optional[_StopTones] = None,
         initial_silence: Optional[float] = None,
         max_silence: Optional[float] = None,
         max_record: Optional[float] = None,
@@ -122,11 +122,11 @@ class Analyzer:
             "npt.NDArray[np.float64]",
             "npt.NDArray[np.int16]",
         ],
-    ) -> List[Digit]:
+    ) -> List[_Digit]:
         """Feeds samples; returns the DTMF digits completed by this push."""
-    def finish(self) -> Report:
+    def finish(self) -> _Report:
         """Ends the stream; returns the report (``file`` is None)."""
 
-def decode(source: WavSource, *, lenient: bool = False) -> Tuple["npt.NDArray[np.float32]", int]:
+def decode(source: _WavSource, *, lenient: bool = False) -> Tuple["npt.NDArray[np.float32]", int]:
     """Decodes a WAV to mono float32 samples (as the analysis sees them,
     before resampling) and its sample rate."""

@@ -394,6 +394,23 @@ mod tests {
     }
 
     #[test]
+    fn samples_without_a_header_give_the_files_report() {
+        let x = crate::synth::white_noise(7, -20.0, 16_000);
+        let wav = crate::synth::wav_pcm16_mono(&x, 16_000);
+        let config = AnalysisConfig::default();
+        let want = analyze_reader("x.wav", std::io::Cursor::new(wav.clone()), &config).unwrap();
+        let (info, samples) = crate::decode::decode_all(&wav).unwrap();
+        assert_eq!(
+            analyze_samples("x.wav", &info, &samples, &config).unwrap(),
+            want
+        );
+        // The decoder's conversion, applied to the raw PCM, gives the same samples.
+        let mut converted = Vec::new();
+        crate::decode::convert_frames(info.codec, 1, &wav[44..], &mut converted);
+        assert_eq!(converted, samples);
+    }
+
+    #[test]
     fn huge_samples_pushed_directly_are_sanitised_not_a_panic() {
         let info = StreamInfo {
             codec: crate::decode::Codec::PcmF32Le,

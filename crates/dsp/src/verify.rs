@@ -484,6 +484,38 @@ fn plausible_reasons(
 mod tests {
     use super::*;
 
+    #[test]
+    fn settings_given_as_text_are_checked() {
+        for (text, want) in [
+            ("", Ok(vec![])),
+            ("#*", Ok(vec!['#', '*'])),
+            ("1, #, a, 1", Ok(vec!['1', '#', 'A'])),
+            ("#x", Err(SettingError::NotADtmfKey('X'))),
+        ] {
+            assert_eq!(parse_stop_tones(text), want, "{text:?}");
+        }
+        for (v, ok) in [
+            (0.0, false),
+            (0.5, true),
+            (7200.0, true),
+            (7200.1, false),
+            (f64::NAN, false),
+        ] {
+            assert_eq!(check_timer_s(v).is_ok(), ok, "{v}");
+        }
+        assert_eq!(
+            check_timer_s(-1.0).unwrap_err().to_string(),
+            "-1 s is outside 0..=7200 s"
+        );
+        assert_eq!(
+            ReportedOutcome::from_text(Some(" 8514 ")).subcode,
+            Some(8514)
+        );
+        let r = ReportedOutcome::from_text(Some("stopToneDetected"));
+        assert_eq!(r.completion_reason.as_deref(), Some("stopToneDetected"));
+        assert_eq!(ReportedOutcome::from_text(None), ReportedOutcome::default());
+    }
+
     const R: u32 = 8000;
 
     fn s(a: f64, b: f64) -> SpeechSegment {
