@@ -64,24 +64,23 @@ def write_corpus(folder: Path, count: int) -> None:
         (folder / f"clip_{i:04}.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
 
 
-def measure(cmd: list[str]) -> tuple[float, float, bytes]:
-    """(wall seconds, peak RSS in MiB, stdout) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    out = b""
-    assert proc.stdout is not None
-    for chunk in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
-        out += chunk if len(out) < 1 << 12 else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    assert os.waitstatus_to_exitcode(status) == 0, cmd
-    return wall, usage.ru_maxrss / 1024, out
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of one child process.
+
+    The RSS comes from /usr/bin/time, not from wait4: a child forked from
+    this process inherits its high-water mark (numpy, the corpus), which
+    would hide the child's own."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        wall = time.perf_counter() - start
+        return wall, int(rss.read().split()[-1]) / 1024
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     cli = os.environ.get("VOXCAP_BIN", "target/release/voxcap")
     with tempfile.TemporaryDirectory(prefix="voxcap-bench-") as tmp:
@@ -94,7 +93,7 @@ def main() -> int:
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
         for _ in range(args.rounds):
             for name, cmd in sides.items():
-                wall, rss, _ = measure(cmd)
+                wall, rss = measure(cmd)
                 results[name].append((wall, rss))
     print(f"{args.clips} clips of {SECONDS} s at {RATE} Hz, best of {args.rounds} rounds, os.cpu_count()={os.cpu_count()}")
     best = {}
