@@ -11,7 +11,7 @@
 //! pipeline uses) laid end to end with pauses, in -50 dBFS line noise, with a
 //! `#` press at the end, as a caller's answer looks.
 //!
-//! Run: `cargo bench --bench analysis`.
+//! Run: `cargo bench -p voxcap-benches --bench analysis`.
 
 use std::hint::black_box;
 use std::io::Cursor;

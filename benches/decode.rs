@@ -5,7 +5,7 @@
 //! µ-law clip and the full `analyze` pipeline (decode, levels, resampling to
 //! 8 kHz) are measured alongside for reference.
 //!
-//! Run: `cargo bench --bench decode`.
+//! Run: `cargo bench -p voxcap-benches --bench decode`.
 
 use std::hint::black_box;
 use std::io::Cursor;

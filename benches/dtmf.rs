@@ -2,7 +2,7 @@
 //! with a digit every few seconds.
 //!
 //! Target: at least 1.5e8 samples/s on one core (spandsp's receiver measured
-//! 1.44e8 on this machine class). Run: `cargo bench --bench dtmf`.
+//! 1.44e8 on this machine class). Run: `cargo bench -p voxcap-benches --bench dtmf`.
 //!
 //! A second case feeds loud white noise, which never takes the quiet-hop
 //! early-out, as a worst case.

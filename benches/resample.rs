@@ -5,7 +5,7 @@
 //! 5×10^7 input samples/s on one core, so that resampling stays a small part
 //! of the 40 ms budget for a whole 2-minute analysis.
 //!
-//! Run: `cargo bench --bench resample`.
+//! Run: `cargo bench -p voxcap-benches --bench resample`.
 
 use std::hint::black_box;
 

@@ -1,4 +1,5 @@
-//! `voxcap analyze`: per-input analysis and its text and NDJSON output.
+//! `voxcap analyze` and `voxcap report`: per-input analysis, its text and
+//! NDJSON output, and the HTML review report (flags in `report_cmd`).
 //!
 //! Inputs are expanded first (directories walked for `*.wav`, sorted), then
 //! analysed by `-j N` worker threads, each with its own detectors (webrtc-vad
@@ -6,7 +7,9 @@
 //! results are printed in input order as soon as they are ready, with a
 //! bounded window in flight, so memory stays bounded whatever the number of
 //! files. A failing input is reported and the rest still run. A closing
-//! summary counts verdicts, labels and errors.
+//! summary counts verdicts, labels and errors. With an HTML report
+//! (`--html`, or `voxcap report`), each worker also draws its input's
+//! entry and the entries are written in order as the results come in.
 //!
 //! A panic while handling one input becomes that input's `internal` error:
 //! `analyze_reader` catches panics in the analysis, and `run_ordered` runs
@@ -16,7 +19,6 @@
 //! (a file name: reading it panics inside the analysis) and
 //! `VOXCAP_TEST_PANIC_JOB` (a file name: its job panics outside it).
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -25,21 +27,50 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use voxcap_dsp::verify::{CompletionReason, RecordSettings};
+use voxcap_dsp::analysis::panic_message;
+use voxcap_dsp::verify::RecordSettings;
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 
 use voxcap_bot::trim_out;
-use voxcap_queue::local::{expand_inputs, run_ordered, Input};
+use voxcap_queue::local::{expand_inputs, run_ordered, Failure, Input, Summary};
+use voxcap_report::{Entry, Rendered, ReviewReport};
+
+use crate::report_cmd::{self, HtmlArgs};
 
 /// Arguments of `voxcap analyze`.
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// WAV files, directories (walked for *.wav, in sorted order), or `-` for stdin.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     /// Output format: a short human block per file, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Also write the HTML review report to FILE (atomically; see `voxcap report`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: HtmlArgs,
+}
+
+/// Arguments of `voxcap report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The HTML file to write (atomically); pages of large reports go to `<stem>_files/` beside it.
+    // Its id is `html`, as in `analyze`, so the report flags can require it in both.
+    #[arg(long, id = "html", value_name = "FILE", required = true)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    #[command(flatten)]
+    pub report: HtmlArgs,
+}
+
+/// The inputs and analysis flags `analyze` and `report` share.
+#[derive(Debug, Args)]
+pub(crate) struct BatchArgs {
+    /// WAV files, directories (walked for *.wav, in sorted order), or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
     /// Analyse truncated files as far as they go and flag them, instead of failing.
     #[arg(long)]
     pub lenient: bool,
@@ -130,102 +161,54 @@ pub(crate) enum OutputFormat {
     Json,
 }
 
-/// Why one input failed, as printed.
-#[derive(Debug, Serialize)]
-pub(crate) struct Failure {
-    pub(crate) kind: &'static str,
-    pub(crate) message: String,
-}
-
 #[derive(Serialize)]
 struct FailureLine<'a> {
     file: &'a str,
     error: Failure,
 }
 
-/// The closing summary of a batch.
-#[derive(Debug, Default, Serialize)]
-pub(crate) struct Summary {
-    /// Inputs seen.
-    pub files: u64,
-    /// Inputs analysed.
-    pub analysed: u64,
-    /// Inputs that failed.
-    pub failed: u64,
-    /// Seconds of audio analysed.
-    pub audio_s: f64,
-    /// Wall-clock seconds the batch took.
-    pub wall_s: f64,
-    /// Count per completion verdict.
-    pub verdicts: BTreeMap<String, u64>,
-    /// Count per quality label.
-    pub labels: BTreeMap<String, u64>,
-    /// Count per error kind.
-    pub errors: BTreeMap<String, u64>,
-}
-
-impl Summary {
-    fn add(&mut self, result: &Result<Report, Failure>) {
-        self.files += 1;
-        match result {
-            Ok(r) => {
-                self.analysed += 1;
-                self.audio_s += r.duration_s;
-                *self
-                    .verdicts
-                    .entry(name_of(&r.completion.verdict))
-                    .or_default() += 1;
-                for l in &r.quality.labels {
-                    *self.labels.entry(name_of(l)).or_default() += 1;
-                }
-            }
-            Err(f) => {
-                self.failed += 1;
-                *self.errors.entry(f.kind.to_string()).or_default() += 1;
-            }
-        }
-    }
-
-    fn print(&self, out: &mut impl Write) -> io::Result<()> {
-        let list = |m: &BTreeMap<String, u64>| {
-            let v: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        writeln!(
-            out,
-            "voxcap: {} file(s), {} analysed, {} failed; {:.1} s of audio in {:.2} s ({:.0}x real time)",
-            self.files,
-            self.analysed,
-            self.failed,
-            self.audio_s,
-            self.wall_s,
-            self.audio_s / self.wall_s.max(1e-9)
-        )?;
-        writeln!(out, "  verdicts  {}", list(&self.verdicts))?;
-        writeln!(out, "  labels    {}", list(&self.labels))?;
-        writeln!(out, "  errors    {}", list(&self.errors))
-    }
-}
-
-/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
-fn name_of(v: &impl Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// Runs `voxcap analyze`; returns whether every input was analysed.
 pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
+    let html = args.html.as_deref().map(|out| (out, &args.report));
+    run_batch(&args.batch, Some(args.format), html)
+}
+
+/// Runs `voxcap report`; returns whether every input was analysed.
+pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<bool> {
+    run_batch(&args.batch, None, Some((&args.out, &args.report)))
+}
+
+/// One input's outcome, and its report entry when there is a report.
+struct Done {
+    name: String,
+    result: Result<Report, Failure>,
+    rendered: Option<Rendered>,
+}
+
+/// Analyses the batch on its workers, printing each result in `format` (or
+/// nothing) and adding it to the report at `html`, in input order; then the
+/// summary. Returns whether every input was analysed.
+pub(crate) fn run_batch(
+    batch: &BatchArgs,
+    format: Option<OutputFormat>,
+    html: Option<(&Path, &HtmlArgs)>,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let config = args.recording.config(args.lenient);
-    let inputs = expand_inputs(&args.paths);
+    let config = batch.recording.config(batch.lenient);
+    let inputs = expand_inputs(&batch.paths);
     let total = inputs.len();
-    let workers = args
+    let mut report = match html {
+        Some((out, flags)) => Some(report_cmd::create(
+            out,
+            flags,
+            &batch.paths,
+            batch.lenient,
+            total,
+        )?),
+        None => None,
+    };
+    let renderer = report.as_ref().map(ReviewReport::renderer);
+    let workers = batch
         .jobs
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -242,33 +225,75 @@ pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(io::stdout().lock());
     let mut summary = Summary::default();
-    let mut write_error = None;
+    let (mut write_error, mut report_error) = (None, None);
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
-    let trim_out = args.trim_out.as_deref();
+    let (trim_out, renderer) = (batch.trim_out.as_deref(), renderer.as_ref());
+    // The report entry is drawn on the worker, beside the analysis.
+    let done = |index: usize, path: &Path, name: String, result: Result<Report, Failure>| {
+        let entry = Entry {
+            path,
+            name: &name,
+            result: result.as_ref().map_err(|f| f.message.as_str()),
+            settings: &config.settings,
+        };
+        let rendered = renderer.map(|r| r.render_or_fail(index + 1, &entry));
+        Done {
+            name,
+            result,
+            rendered,
+        }
+    };
     run_ordered(
-        inputs,
+        inputs.into_iter().enumerate().collect(),
         workers,
-        |input| analyze_one(input, &config, trim_out),
-        |index, payload| (names[index].clone(), Err(panic_failure(payload))),
-        |(name, result)| {
+        |(index, input)| {
+            let path = match &input {
+                Input::File(p) => p.clone(),
+                _ => PathBuf::from(&names[index]),
+            };
+            let (name, result) = analyze_one(input, &config, trim_out);
+            done(index, &path, name, result)
+        },
+        |index, payload| {
+            let failure = Failure::panicked(&panic_message(payload));
+            done(
+                index,
+                Path::new(&names[index]),
+                names[index].clone(),
+                Err(failure),
+            )
+        },
+        |done| {
             progress.inc(1);
-            summary.add(&result);
-            if write_error.is_none() {
-                if let Err(e) = print_result(&mut out, args.format, &name, result) {
-                    write_error = Some(e);
+            match &done.result {
+                Ok(r) => {
+                    summary.add_analysed(r.duration_s, &r.completion.verdict, &r.quality.labels)
                 }
+                Err(f) => summary.add_failed(f),
+            }
+            if let (Some(report), Some(rendered), None) =
+                (&mut report, done.rendered, &report_error)
+            {
+                report_error = report.push(rendered).err();
+            }
+            if let (Some(format), None) = (format, &write_error) {
+                write_error = print_result(&mut out, format, &done.name, done.result).err();
             }
         },
     );
     progress.finish_and_clear();
     summary.wall_s = started.elapsed().as_secs_f64();
     let all_ok = summary.failed == 0;
-    if let Some(path) = &args.summary_json {
+    if let Some(path) = &batch.summary_json {
         trim_out::write_json_atomically(path, &summary)
             .with_context(|| format!("{}: writing the summary", path.display()))?;
+    }
+    if let Some(report) = report {
+        report_error.map_or(Ok(()), Err)?;
+        let written = report.finish()?;
+        eprintln!("voxcap: wrote {}", written.display());
     }
     match write_error.map_or_else(|| out.flush(), Err) {
         // A closed pipe (`voxcap analyze ... | head`) is not an error.
@@ -277,7 +302,7 @@ pub(crate) fn run(args: &AnalyzeArgs) -> anyhow::Result<bool> {
         Ok(()) => {}
     }
     if total > 1 {
-        summary.print(&mut io::stderr().lock()).ok();
+        summary.write_text(&mut io::stderr().lock()).ok();
     }
     Ok(all_ok)
 }
@@ -291,7 +316,7 @@ fn print_result(
     match (format, result) {
         (OutputFormat::Json, Ok(report)) => write_json(out, &report),
         (OutputFormat::Json, Err(error)) => write_json(out, &FailureLine { file: name, error }),
-        (OutputFormat::Text, Ok(report)) => write_text(out, &report),
+        (OutputFormat::Text, Ok(report)) => voxcap_report::text::write_text(out, &report),
         (OutputFormat::Text, Err(error)) => {
             // Errors go to stderr in text mode, so keep the streams in order.
             out.flush()?;
@@ -315,7 +340,7 @@ fn analyze_one(
                 .and_then(|mut t| io::copy(&mut io::stdin().lock(), &mut t).map(|_| t));
             let r = match spooled {
                 Ok(t) => analyze_path(&name, t.path(), Path::new("stdin"), config, trim_out),
-                Err(e) => Err(io_failure(&e)),
+                Err(e) => Err(Failure::io(&e)),
             };
             (name, r)
         }
@@ -332,7 +357,7 @@ fn analyze_one(
             let r = analyze_path(&name, &path, &path, config, trim_out);
             (name, r)
         }
-        Input::Unreadable(path, e) => (path.display().to_string(), Err(io_failure(&e))),
+        Input::Unreadable(path, e) => (path.display().to_string(), Err(Failure::io(&e))),
     }
 }
 
@@ -345,7 +370,7 @@ pub(crate) fn analyze_path(
     config: &AnalysisConfig,
     trim_out: Option<&Path>,
 ) -> Result<Report, Failure> {
-    let file = File::open(path).map_err(|e| io_failure(&e))?;
+    let file = File::open(path).map_err(|e| Failure::io(&e))?;
     let file = FaultReader {
         inner: file,
         panic: injected_fault("VOXCAP_TEST_PANIC_READ", name),
@@ -383,16 +408,6 @@ impl io::Read for FaultReader {
     }
 }
 
-fn panic_failure(payload: &(dyn std::any::Any + Send)) -> Failure {
-    Failure {
-        kind: "internal",
-        message: format!(
-            "internal error: panicked: {}",
-            voxcap_dsp::analysis::panic_message(payload)
-        ),
-    }
-}
-
 fn analysis_failure(e: AnalysisError) -> Failure {
     Failure {
         kind: e.kind(),
@@ -400,75 +415,7 @@ fn analysis_failure(e: AnalysisError) -> Failure {
     }
 }
 
-fn io_failure(e: &io::Error) -> Failure {
-    Failure {
-        kind: "io",
-        message: e.to_string(),
-    }
-}
-
 fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
-}
-
-fn write_text(out: &mut impl Write, r: &Report) -> io::Result<()> {
-    let f = &r.format;
-    writeln!(out, "{}", r.file)?;
-    writeln!(
-        out,
-        "  format    {}, {} Hz, {} ch, {} bit",
-        f.codec, f.sample_rate, f.channels, f.bits
-    )?;
-    let truncated = if r.truncated { " (truncated)" } else { "" };
-    writeln!(out, "  duration  {:.3} s{truncated}", r.duration_s)?;
-    writeln!(
-        out,
-        "  levels    peak {:.2} dBFS, rms {:.2} dBFS, {} clipped",
-        r.peak_dbfs, r.rms_dbfs, r.clipped_samples
-    )?;
-    if !r.dtmf.is_empty() {
-        let digits: String = r.dtmf.iter().map(|d| d.digit).collect();
-        let at: Vec<String> = r
-            .dtmf
-            .iter()
-            .map(|d| format!("{}@{:.2}s", d.digit, d.start_s))
-            .collect();
-        writeln!(out, "  dtmf      {digits}  ({})", at.join(" "))?;
-    }
-    let q = &r.quality;
-    let first = q
-        .time_to_first_speech_s
-        .map(|t| format!(", first at {t:.2} s"))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "  speech    {:.2} s in {} segment(s){first}",
-        q.speech_s,
-        r.speech.len()
-    )?;
-    if r.trim.end_s > r.trim.start_s {
-        writeln!(
-            out,
-            "  trim      keep {:.2}..{:.2} s",
-            r.trim.start_s, r.trim.end_s
-        )?;
-    } else {
-        writeln!(out, "  trim      nothing worth keeping")?;
-    }
-    let labels: Vec<String> = q.labels.iter().map(name_of).collect();
-    writeln!(out, "  labels    {}", labels.join(", "))?;
-    let c = &r.completion;
-    let name = |x: &Option<CompletionReason>| {
-        x.as_ref()
-            .map_or("-".to_string(), |r| r.as_str().to_string())
-    };
-    writeln!(
-        out,
-        "  completion reported {}, inferred {}: {}",
-        name(&c.reported),
-        name(&c.inferred),
-        name_of(&c.verdict)
-    )?;
-    writeln!(out)
 }

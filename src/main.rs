@@ -17,6 +17,7 @@ mod demo;
 mod emulate;
 mod queue_cmd;
 mod record_cmd;
+mod report_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Analyse WAV files: format, levels, DTMF, speech, trim, and the completion check.
     Analyze(analyze::AnalyzeArgs),
+    /// Analyse WAV files as `analyze` does and write the HTML review report (--out FILE).
+    Report(analyze::ReportArgs),
     /// Record a caller's answer on an existing call via Graph, then download and analyse it.
     Record(Box<record_cmd::RecordArgs>),
     /// Run the whole record flow against an in-process emulator with a scripted caller.
@@ -54,6 +57,7 @@ enum Command {
 fn main() -> ExitCode {
     let outcome = match &Cli::parse().command {
         Command::Analyze(args) => analyze::run(args).map(|ok| ExitCode::from(u8::from(!ok))),
+        Command::Report(args) => analyze::run_report(args).map(|ok| ExitCode::from(u8::from(!ok))),
         Command::Record(args) => record_cmd::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
@@ -67,6 +71,13 @@ fn main() -> ExitCode {
         eprintln!("voxcap: {e:#}");
         ExitCode::from(1)
     })
+}
+
+/// Exits with a usage error (code 2) for what clap's attributes cannot express.
+fn usage_error(message: &str) -> ! {
+    let mut cli = <Cli as clap::CommandFactory>::command();
+    cli.error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
 }
 
 /// A clap value parser for a number of seconds in `min..=max`.

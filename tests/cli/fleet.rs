@@ -31,7 +31,7 @@ use voxcap_testkit::{
     free_port, poll_until, two_worker_runtime as runtime, wait_until, ChildGuard, LocalRedis,
 };
 
-use crate::bot_shared::{fleet_bot, fleet_plan as plan};
+use crate::bot_shared::{fleet_bot, fleet_bot_with_heartbeat, fleet_plan as plan};
 use crate::harness::{assert_success, graph_flags, voxcap_env};
 
 // ---- harness ----------------------------------------------------------------
@@ -218,8 +218,10 @@ fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
     rt.block_on(async {
         let emu = emulator().await;
         let owners = Arc::new([
-            fleet_bot(&emu, &redis, "owner-a").await,
-            fleet_bot(&emu, &redis, "owner-b").await,
+            // Long heartbeats: nobody may take over here, even when a
+            // loaded machine delays an owner's refresh.
+            fleet_bot_with_heartbeat(&emu, &redis, "owner-a", Duration::from_secs(15)).await,
+            fleet_bot_with_heartbeat(&emu, &redis, "owner-b", Duration::from_secs(15)).await,
         ]);
         let serve_dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
         let ports = [free_port(), free_port()];
@@ -343,8 +345,8 @@ fn two_instances_each_notified_of_the_others_operations_complete_them_once() {
     rt.block_on(async {
         let emu = Arc::new(emulator().await);
         let bots = Arc::new([
-            fleet_bot(&emu, &redis, "cross-a").await,
-            fleet_bot(&emu, &redis, "cross-b").await,
+            fleet_bot_with_heartbeat(&emu, &redis, "cross-a", Duration::from_secs(15)).await,
+            fleet_bot_with_heartbeat(&emu, &redis, "cross-b", Duration::from_secs(15)).await,
         ]);
         let out = tempfile::tempdir().unwrap();
         let mut tasks = Vec::new();

@@ -8,6 +8,7 @@
 //! - [`queue`]: `enqueue`, `worker` and `results` (needs redis-server);
 //! - [`hardening`]: huge float samples and injected panics in `analyze`;
 //! - [`record_hardening`]: `record`'s download policy and size-cap flags;
+//! - [`report`]: `voxcap report` and `analyze --html`;
 //! - [`harness`]: running the binary, NDJSON output, test data, a bot's
 //!   Graph flags; [`bot_shared`]: the set-up shared with voxcap-bot's tests.
 
@@ -23,3 +24,4 @@ mod harness;
 mod queue;
 mod record;
 mod record_hardening;
+mod report;

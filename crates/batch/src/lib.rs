@@ -1,11 +1,12 @@
 //! voxcap-batch: the batch on one machine, without Redis: finding the
 //! inputs (what `voxcap analyze` analyses, `voxcap enqueue` queues and the
-//! Python package's `analyze_many` walks) and running one job per input on a
-//! few threads with the results handed back in input order.
+//! Python package's `analyze_many` walks), running one job per input on a
+//! few threads with the results handed back in input order, and the
+//! bookkeeping of such a batch ([`Failure`], [`Summary`]).
 //!
-//! A crate of its own, with only `std`, so that the Python package runs the
-//! CLI's batch without the Redis and HTTP stack of `voxcap-queue` (which
-//! re-exports it as `voxcap_queue::local`).
+//! A crate of its own, without the Redis and HTTP stack of `voxcap-queue`
+//! (which re-exports it as `voxcap_queue::local`), so that the Python
+//! package runs the CLI's batch.
 //!
 //! [`run_ordered`] keeps memory bounded whatever the number of inputs: at
 //! most a small window (four per worker) is in flight or waiting to be
@@ -16,11 +17,13 @@
 //! Only `std` is used: threads, channels, `catch_unwind`.
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::io;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
+
+use serde::Serialize;
 
 /// One input of a local batch, or a failure met while finding inputs.
 #[derive(Debug)]
@@ -160,6 +163,114 @@ pub fn run_ordered<I: Send, R: Send>(
     });
 }
 
+/// Why one input of a local batch failed: a kind (`io`, `decode`,
+/// `internal`...) and the message shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The kind of failure, counted by [`Summary`].
+    pub kind: &'static str,
+    /// The message, naming the input and the cause.
+    pub message: String,
+}
+
+/// The closing summary of a local batch.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Inputs seen.
+    pub files: u64,
+    /// Inputs analysed.
+    pub analysed: u64,
+    /// Inputs that failed.
+    pub failed: u64,
+    /// Seconds of audio analysed.
+    pub audio_s: f64,
+    /// Wall-clock seconds the batch took.
+    pub wall_s: f64,
+    /// Count per completion verdict.
+    pub verdicts: BTreeMap<String, u64>,
+    /// Count per quality label.
+    pub labels: BTreeMap<String, u64>,
+    /// Count per error kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Failure {
+    /// An input that could not be read.
+    pub fn io(e: &io::Error) -> Self {
+        Failure {
+            kind: "io",
+            message: e.to_string(),
+        }
+    }
+
+    /// An input whose job panicked with `message` (a bug).
+    pub fn panicked(message: &str) -> Self {
+        Failure {
+            kind: "internal",
+            message: format!("internal error: panicked: {message}"),
+        }
+    }
+}
+
+/// The serde name of a unit enum value (`consistent`, `dtmf_only`...).
+fn serde_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+impl Summary {
+    /// Counts an analysed input: its seconds of audio, and its verdict and
+    /// quality labels under their serde names.
+    pub fn add_analysed<V: Serialize, L: Serialize>(
+        &mut self,
+        audio_s: f64,
+        verdict: &V,
+        labels: &[L],
+    ) {
+        self.files += 1;
+        self.analysed += 1;
+        self.audio_s += audio_s;
+        *self.verdicts.entry(serde_name(verdict)).or_default() += 1;
+        for l in labels {
+            *self.labels.entry(serde_name(l)).or_default() += 1;
+        }
+    }
+
+    /// Counts a failed input.
+    pub fn add_failed(&mut self, failure: &Failure) {
+        self.files += 1;
+        self.failed += 1;
+        *self.errors.entry(failure.kind.to_string()).or_default() += 1;
+    }
+
+    /// Writes the summary as four lines: totals and speed, verdicts, labels, errors.
+    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+        let list = |m: &BTreeMap<String, u64>| {
+            let v: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        writeln!(
+            out,
+            "voxcap: {} file(s), {} analysed, {} failed; {:.1} s of audio in {:.2} s ({:.0}x real time)",
+            self.files,
+            self.analysed,
+            self.failed,
+            self.audio_s,
+            self.wall_s,
+            self.audio_s / self.wall_s.max(1e-9)
+        )?;
+        writeln!(out, "  verdicts  {}", list(&self.verdicts))?;
+        writeln!(out, "  labels    {}", list(&self.labels))?;
+        writeln!(out, "  errors    {}", list(&self.errors))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +299,27 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{workers} workers");
         }
+    }
+
+    #[test]
+    fn the_summary_counts_verdicts_labels_and_error_kinds() {
+        let mut s = Summary::default();
+        s.add_analysed(2.0, &"consistent", &["speech"]);
+        s.add_analysed(1.5, &"inconsistent", &["speech", "clipped"]);
+        let failure = Failure {
+            kind: "decode",
+            message: "x.wav: not a WAV".into(),
+        };
+        s.add_failed(&failure);
+        s.add_failed(&Failure::io(&io::Error::other("gone")));
+        s.wall_s = 0.5;
+        let mut text = Vec::new();
+        s.write_text(&mut text).unwrap();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "voxcap: 4 file(s), 2 analysed, 2 failed; 3.5 s of audio in 0.50 s (7x real time)\n  \
+             verdicts  consistent 1, inconsistent 1\n  labels    clipped 1, speech 2\n  errors    decode 1, io 1\n"
+        );
     }
 
     #[test]

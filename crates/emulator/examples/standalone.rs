@@ -11,6 +11,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:8765".into())
         .parse()?;
     let scenario = args.next().map(std::path::PathBuf::from);
-    voxcap_emulator::run_standalone(listen, scenario, |info| println!("{info}")).await?;
+    voxcap_emulator::run_standalone(listen, scenario, None, |info| println!("{info}")).await?;
     Ok(())
 }

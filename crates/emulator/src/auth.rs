@@ -106,3 +106,62 @@ pub(crate) async fn openid_config(State(st): State<EmulatorState>) -> Response {
 pub(crate) async fn jwks(State(st): State<EmulatorState>) -> Response {
     Json(st.jwks()).into_response()
 }
+
+/// Entra's tenant discovery document
+/// (`/{tenant}/v2.0/.well-known/openid-configuration`), what MSAL reads
+/// before its first token request: it needs `authorization_endpoint` and a
+/// `token_endpoint` whose path names the tenant, on the emulator's scheme.
+pub(crate) async fn tenant_openid_config(
+    State(st): State<EmulatorState>,
+    Path(tenant): Path<String>,
+) -> Response {
+    let c = &st.inner.config;
+    if tenant != c.tenant_id {
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            format!(
+                "AADSTS90002: Tenant '{tenant}' not found; the emulator's test tenant is {}",
+                c.tenant_id
+            ),
+        );
+    }
+    let authority = format!("{}/{tenant}", c.base_url);
+    Json(json!({
+        "issuer": format!("{authority}/v2.0"),
+        "authorization_endpoint": format!("{authority}/oauth2/v2.0/authorize"),
+        "token_endpoint": st.token_url(),
+        "jwks_uri": st.jwks_url(),
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "tenant_region_scope": "WW",
+        "cloud_instance_name": "microsoftonline.com",
+    }))
+    .into_response()
+}
+
+/// Entra's instance discovery (`/common/discovery/instance`), which MSAL.NET
+/// and MSAL.js may ask of the authority host (MSAL Python asks
+/// login.microsoftonline.com instead, so a bot turns it off there): the
+/// emulator vouches for itself as its only alias.
+pub(crate) async fn instance_discovery(State(st): State<EmulatorState>) -> Response {
+    let c = &st.inner.config;
+    let host = c
+        .base_url
+        .split_once("://")
+        .map_or(c.base_url.as_str(), |(_, rest)| rest);
+    Json(json!({
+        "tenant_discovery_endpoint":
+            format!("{}/{}/v2.0/.well-known/openid-configuration", c.base_url, c.tenant_id),
+        "api-version": "1.1",
+        "metadata": [{
+            "preferred_network": host,
+            "preferred_cache": host,
+            "aliases": [host],
+        }],
+    }))
+    .into_response()
+}

@@ -69,6 +69,11 @@ pub(crate) async fn create_call(
     } else {
         "v1.0"
     };
+    let collection = if uri.path().contains("/app/calls") {
+        "app/calls"
+    } else {
+        "communications/calls"
+    };
     let call = json!({
         "@odata.type": "#microsoft.graph.call",
         "id": id,
@@ -89,10 +94,7 @@ pub(crate) async fn create_call(
         let n = call_state_notification(&id2, "established");
         st2.deliver(&callback, &batch(vec![n], false)).await;
     });
-    let loc = format!(
-        "{}/{version}/communications/calls/{id}",
-        st.inner.config.base_url
-    );
+    let loc = format!("{}/{version}/{collection}/{id}", st.inner.config.base_url);
     Ok((StatusCode::CREATED, [(header::LOCATION, loc)], Json(call)).into_response())
 }
 
@@ -104,14 +106,32 @@ pub(crate) async fn get_call(
     st.gate(&headers, Some(&id))?;
     let calls = lock(&st.inner.calls);
     let c = calls.get(&norm(&id)).ok_or_else(|| call_not_found(&id))?;
-    Ok(Json(json!({
+    Ok(Json(call_json(&st, c)).into_response())
+}
+
+/// `GET .../calls`: the calls that have not ended, as a Graph collection.
+pub(crate) async fn list_calls(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    st.gate(&headers, None)?;
+    let calls = lock(&st.inner.calls);
+    let value: Vec<Value> = calls
+        .values()
+        .filter(|c| !c.ended)
+        .map(|c| call_json(&st, c))
+        .collect();
+    Ok(Json(json!({ "value": value })).into_response())
+}
+
+fn call_json(st: &EmulatorState, c: &CallEntry) -> Value {
+    json!({
         "@odata.type": "#microsoft.graph.call",
         "id": c.id,
         "state": "established",
         "callbackUri": c.callback_uri,
         "tenantId": st.inner.config.tenant_id,
-    }))
-    .into_response())
+    })
 }
 
 pub(crate) async fn delete_call(

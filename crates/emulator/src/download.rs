@@ -2,7 +2,8 @@
 //! `application/octet-stream`, guarded by the recording access token, with
 //! `Range` support and the download faults (drop, slow, no range, expiry).
 //! Every authorised download is counted per recording, so fleet tests can
-//! prove that no recording was fetched twice.
+//! prove that no recording was fetched twice. A recording still growing
+//! under `streamWhileRecording` is served as it grows (the `stream` module).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::graph_error;
 use crate::state::{EmulatorState, RecordingLookup};
+use crate::stream;
 
 pub use crate::state::DownloadCount;
 
@@ -100,6 +102,24 @@ pub(crate) async fn download(
             )
         }
         Some(_) => {}
+    }
+    if let Some(live) = rec
+        .live
+        .filter(|l| !l.ended(rec.bytes.len(), std::time::Instant::now()))
+    {
+        st.count_download(&id, 0);
+        let body = Body::from_stream(stream::growing_stream(
+            stream::streaming_header(&rec.bytes),
+            live,
+        ));
+        let mut resp = (StatusCode::OK, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+        return resp;
     }
     let total = rec.bytes.len() as u64;
     let range = if rec.range_disabled {

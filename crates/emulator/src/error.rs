@@ -8,6 +8,41 @@ use axum::Json;
 
 use crate::wire::{self, GraphError, GraphErrorDetail, InnerError, TokenError};
 
+tokio::task_local! {
+    /// The ids of the request being answered, set by the router's layer so
+    /// that an error body echoes what the response headers say.
+    pub(crate) static REQUEST_IDS: RequestIds;
+}
+
+/// Graph's per-request ids: `request-id` (made here) and the client's own
+/// `client-request-id`, echoed back.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestIds {
+    pub(crate) request_id: String,
+    pub(crate) client_request_id: Option<String>,
+}
+
+impl RequestIds {
+    /// Ids for a request whose `client-request-id` header is `client`
+    /// (kept only when it is a sane header value of at most 256 bytes).
+    pub(crate) fn new(client: Option<&HeaderValue>) -> Self {
+        RequestIds {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            client_request_id: client
+                .filter(|v| v.len() <= 256)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        }
+    }
+
+    /// The ids of the request in scope, or fresh ones outside any.
+    pub(crate) fn current() -> Self {
+        REQUEST_IDS
+            .try_with(Clone::clone)
+            .unwrap_or_else(|_| Self::new(None))
+    }
+}
+
 /// A failure to build the emulator state.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -102,7 +137,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let ids = RequestIds::current();
+        let request_id = ids.request_id;
         let body = GraphError {
             error: GraphErrorDetail {
                 code: self.code,
@@ -110,7 +146,7 @@ impl IntoResponse for ApiError {
                 inner_error: InnerError {
                     request_id: request_id.clone(),
                     date: wire::rfc3339(wire::unix_now()),
-                    client_request_id: None,
+                    client_request_id: ids.client_request_id,
                 },
             },
         };

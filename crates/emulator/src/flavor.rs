@@ -13,8 +13,10 @@ pub(crate) enum Flavor {
     Beta,
     /// The deprecated `/app/calls/{id}/recordResponse` path.
     AppPath { beta: bool },
-    /// Legacy beta `record`: `202`, `resource`, `recordResource*` names.
-    Legacy,
+    /// Legacy beta `record`: `202`, `resource`, `recordResource*` names;
+    /// `app` when posted under `/app/calls` (or `/applications/...`) rather
+    /// than `/communications/calls`.
+    Legacy { app: bool },
 }
 
 impl Flavor {
@@ -22,7 +24,9 @@ impl Flavor {
         let p = uri.path();
         let beta = p.starts_with("/beta/");
         if p.ends_with("/record") {
-            Flavor::Legacy
+            Flavor::Legacy {
+                app: !p.contains("/communications/calls/"),
+            }
         } else if p.contains("/app/calls/") {
             Flavor::AppPath { beta }
         } else if beta {
@@ -35,8 +39,12 @@ impl Flavor {
     pub(crate) fn beta(self) -> bool {
         matches!(
             self,
-            Flavor::Beta | Flavor::AppPath { beta: true } | Flavor::Legacy
+            Flavor::Beta | Flavor::AppPath { beta: true } | Flavor::Legacy { .. }
         )
+    }
+
+    pub(crate) fn is_legacy(self) -> bool {
+        matches!(self, Flavor::Legacy { .. })
     }
 
     pub(crate) fn version(self) -> &'static str {
@@ -49,15 +57,15 @@ impl Flavor {
 
     pub(crate) fn resource_prefix(self) -> &'static str {
         match self {
-            Flavor::V1 | Flavor::Beta => "/communications/calls/",
-            Flavor::AppPath { .. } | Flavor::Legacy => "/app/calls/",
+            Flavor::V1 | Flavor::Beta | Flavor::Legacy { app: false } => "/communications/calls/",
+            Flavor::AppPath { .. } | Flavor::Legacy { app: true } => "/app/calls/",
         }
     }
 }
 
 pub(crate) fn location(base_url: &str, flavor: Flavor, call: &str, op: &str) -> String {
     let prefix = match flavor {
-        Flavor::AppPath { .. } | Flavor::Legacy => "app/calls",
+        Flavor::AppPath { .. } | Flavor::Legacy { app: true } => "app/calls",
         _ => "communications/calls",
     };
     format!(

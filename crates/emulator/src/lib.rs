@@ -6,7 +6,9 @@
 //! endpoints ([`server::app`]); it runs scripted callers ([`scenario`]) whose
 //! recordings it renders ([`render`]) and whose completion reason it decides
 //! by its own timer rules ([`timers`]); it signs notifications as RS256 JWTs ([`signing`]); and it
-//! injects faults ([`faults`]).
+//! injects faults ([`faults`]). It serves plain http, or HTTPS with a CA
+//! made at start-up ([`tls`], [`RunningEmulator::start_tls`]), so that
+//! Microsoft's own SDKs accept it as Graph and as the Entra authority.
 //!
 //! Invariants: no dependency on voxcap-capture (its wire types are its own,
 //! [`wire`], including the legacy forms); voxcap-dsp is used only to
@@ -28,8 +30,10 @@ pub mod scenario;
 pub mod server;
 pub mod signing;
 mod state;
+mod stream;
 pub mod timeline;
 pub mod timers;
+pub mod tls;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -40,6 +44,7 @@ pub use faults::{Faults, NotificationJwt, Throttle};
 pub use request_log::{Credential, Delivery, DeliveryTarget, LoggedRequest};
 pub use scenario::{Scenario, Step};
 pub use server::{app, EmulatorConfig, EmulatorState};
+pub use tls::{TlsError, TlsIdentity};
 pub use wire::CompletionReason;
 
 /// A failure to start or run the emulator.
@@ -60,6 +65,9 @@ pub enum EmulatorError {
     /// The state could not be built.
     #[error(transparent)]
     State(#[from] server::StateError),
+    /// The TLS identity could not be made or its CA written.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The server stopped with an I/O error.
     #[error("emulator server on {addr} failed: {source}")]
     Serve {
@@ -75,52 +83,83 @@ pub enum EmulatorError {
 pub struct RunningEmulator {
     /// The bound address.
     pub addr: SocketAddr,
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when serving TLS.
     pub base_url: String,
     /// The app's state (for inspection).
     pub state: EmulatorState,
+    tls: Option<TlsIdentity>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
 }
 
 impl RunningEmulator {
     /// Binds `listen` (port 0 picks a free port), fixes `config.base_url`
-    /// to the bound address, and serves in a background task.
-    pub async fn start(
+    /// to `http://` and the bound address, and serves in a background task.
+    pub async fn start(listen: SocketAddr, config: EmulatorConfig) -> Result<Self, EmulatorError> {
+        Self::start_with(listen, config, None).await
+    }
+
+    /// As [`RunningEmulator::start`], over HTTPS with `identity` (whose
+    /// certificate should name the host clients use; see
+    /// [`TlsIdentity::generate`]): `config.base_url` becomes `https://ADDR`.
+    pub async fn start_tls(
+        listen: SocketAddr,
+        config: EmulatorConfig,
+        identity: TlsIdentity,
+    ) -> Result<Self, EmulatorError> {
+        Self::start_with(listen, config, Some(identity)).await
+    }
+
+    async fn start_with(
         listen: SocketAddr,
         mut config: EmulatorConfig,
+        identity: Option<TlsIdentity>,
     ) -> Result<Self, EmulatorError> {
+        let bind_err = |source| EmulatorError::Bind {
+            addr: listen,
+            source,
+        };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| EmulatorError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EmulatorError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let base_url = format!("http://{addr}");
+            .map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let scheme = if identity.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{addr}");
         config.base_url = base_url.clone();
         let state = EmulatorState::new(config)?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
+        let stopped = async {
+            let _ = rx.await;
+        };
+        let task = match &identity {
+            None => tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }),
+            Some(id) => {
+                let listener = tls::TlsListener::new(listener, id).map_err(bind_err)?;
+                tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stopped)
+                        .await
                 })
-                .await
-        });
+            }
+        };
         Ok(RunningEmulator {
             addr,
             base_url,
             state,
+            tls: identity,
             shutdown: Some(tx),
             task,
         })
+    }
+
+    /// The CA certificate (PEM) clients must trust, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(TlsIdentity::ca_pem)
     }
 
     /// Every request the emulator received so far, oldest first, without
@@ -185,13 +224,27 @@ impl RunningEmulator {
     }
 }
 
-/// Runs the emulator in real time on `listen` until ctrl-c. Once it
-/// listens, `announce` is handed the [`RunningEmulator::connection_info`]
-/// text (the CLI prints it). `scenario` becomes the default scenario;
+/// HTTPS for [`run_standalone`].
+#[derive(Debug, Clone, Default)]
+pub struct StandaloneTls {
+    /// Where the CA's PEM is written; default
+    /// `{temp dir}/voxcap-emulator-ca-{port}.pem`.
+    pub ca_out: Option<PathBuf>,
+    /// Names the server certificate carries besides `127.0.0.1`,
+    /// `localhost` and the listen host (e.g. a container name).
+    pub extra_names: Vec<String>,
+}
+
+/// Runs the emulator in real time on `listen` until ctrl-c, over HTTPS when
+/// `tls` is given (a CA made at start-up, its PEM written to a file).
+/// Once it listens, `announce` is handed the
+/// [`RunningEmulator::connection_info`] text, plus the CA file's path under
+/// TLS (the CLI prints it). `scenario` becomes the default scenario;
 /// relative WAV paths in it are resolved from the current directory.
 pub async fn run_standalone(
     listen: SocketAddr,
     scenario: Option<PathBuf>,
+    tls: Option<StandaloneTls>,
     announce: impl FnOnce(&str),
 ) -> Result<(), EmulatorError> {
     let mut config = EmulatorConfig {
@@ -201,8 +254,28 @@ pub async fn run_standalone(
     if let Some(path) = scenario {
         config.default_scenario = Scenario::from_file(&path)?;
     }
-    let emu = RunningEmulator::start(listen, config).await?;
-    announce(&emu.connection_info());
+    let Some(tls) = tls else {
+        let emu = RunningEmulator::start(listen, config).await?;
+        announce(&emu.connection_info());
+        let _ = tokio::signal::ctrl_c().await;
+        return emu.stop().await;
+    };
+    let mut names = tls.extra_names.clone();
+    if !listen.ip().is_unspecified() {
+        names.push(listen.ip().to_string());
+    }
+    let identity = TlsIdentity::generate(&names)?;
+    let emu = RunningEmulator::start_tls(listen, config, identity.clone()).await?;
+    let ca_out = tls.ca_out.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("voxcap-emulator-ca-{}.pem", emu.addr.port()))
+    });
+    identity.write_ca_pem(&ca_out)?;
+    announce(&format!(
+        "{}\n  CA certificate:  {} (trust it: SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)\n  TLS names:       {}",
+        emu.connection_info(),
+        ca_out.display(),
+        identity.names().join(", ")
+    ));
     let _ = tokio::signal::ctrl_c().await;
     emu.stop().await
 }

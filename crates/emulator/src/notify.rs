@@ -299,7 +299,7 @@ pub(crate) fn completed_resource(
         None => (None, None),
     };
     let v = match flavor {
-        Flavor::Legacy => serde_json::to_value(LegacyRecordOperation {
+        Flavor::Legacy { .. } => serde_json::to_value(LegacyRecordOperation {
             odata_type: "#microsoft.graph.recordOperation",
             odata_id: Some(path),
             odata_etag: etag,
@@ -341,7 +341,7 @@ pub(crate) fn operation_notification(
         wire::upper_dashless(call_id),
         wire::upper_dashless(op_id)
     );
-    let legacy = flavor == Flavor::Legacy;
+    let legacy = flavor.is_legacy();
     CommsNotification {
         odata_type: (!legacy).then_some("#microsoft.graph.commsNotification"),
         change_type: "deleted",

@@ -23,6 +23,8 @@ use crate::scenario::{Outcome, RecordParams};
 use crate::state::{
     lock, norm, start_discard_timers, EmulatorState, OpEntry, Recording, Script, SCENARIO_HEADER,
 };
+use crate::stream;
+use crate::timeline::SAMPLE_RATE;
 use crate::wire::{
     self, CommsNotification, LegacyRecordOperation, RecordOperation, RecordRequest,
     UpdateRecordingStatusRequest,
@@ -68,7 +70,7 @@ pub(crate) fn check_client_context(ctx: Option<&str>) -> Result<(), ApiError> {
 /// lenient, because its documented example sends `"11"`: each entry may be
 /// several keys and every key in it is a stop tone (`"11"` means `1`).
 pub(crate) fn validate(req: &RecordRequest, flavor: Flavor) -> Result<RecordParams, ApiError> {
-    let legacy = flavor == Flavor::Legacy;
+    let legacy = flavor.is_legacy();
     if !legacy {
         if req.prompts.len() > 1 {
             return Err(ApiError::bad_request(format!(
@@ -135,7 +137,7 @@ pub(crate) async fn record_response(
 ) -> Result<Response, ApiError> {
     let flavor = Flavor::of(&uri);
     st.gate(&headers, Some(&id))?;
-    let req: RecordRequest = if flavor == Flavor::Legacy {
+    let req: RecordRequest = if flavor.is_legacy() {
         let text = String::from_utf8_lossy(&body);
         parse_json(wire::strip_trailing_commas(&text).as_bytes(), "record")?
     } else {
@@ -165,7 +167,7 @@ pub(crate) async fn record_response(
     let op_id = uuid::Uuid::new_v4().to_string();
     let now = wire::rfc3339(wire::unix_now());
     let running = match flavor {
-        Flavor::Legacy => serde_json::to_value(LegacyRecordOperation {
+        Flavor::Legacy { .. } => serde_json::to_value(LegacyRecordOperation {
             odata_type: "#microsoft.graph.recordOperation",
             odata_id: None,
             odata_etag: None,
@@ -224,6 +226,7 @@ pub(crate) async fn record_response(
             callback,
             flavor,
             client_context: req.client_context.clone(),
+            stream: flavor.is_legacy() && req.stream_while_recording == Some(true),
         },
         script,
         params,
@@ -241,7 +244,7 @@ pub(crate) async fn record_response(
     } else {
         tokio::spawn(job);
     }
-    let status = if flavor == Flavor::Legacy {
+    let status = if flavor.is_legacy() {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
@@ -264,12 +267,68 @@ pub(crate) async fn record_response(
         .into_response())
 }
 
+/// Renders the first `samples` of the caller's audio and stores it as a
+/// recording with a fresh access token; `live` makes it grow from now on.
+/// Returns (recording id, token).
+async fn store_recording(
+    st: &EmulatorState,
+    script: &Arc<Script>,
+    samples: usize,
+    faults: &Faults,
+    live: bool,
+) -> (String, String) {
+    let script2 = script.clone();
+    let wav = tokio::task::spawn_blocking(move || script2.prepared.render_wav(samples))
+        .await
+        .unwrap_or_default();
+    let rec_id = uuid::Uuid::new_v4().to_string();
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    st.inner.issued.push(token.clone());
+    lock(&st.inner.recordings).insert(
+        rec_id.clone(),
+        Arc::new(Recording {
+            bytes: Bytes::from(wav),
+            token: token.clone(),
+            token_expired: faults.expired_download_token,
+            discard_at: Mutex::new(None),
+            drops_left: AtomicU32::new(if faults.drop_after_bytes.is_some() {
+                faults.drop_times.unwrap_or(1)
+            } else {
+                0
+            }),
+            faults: faults.clone(),
+            live: live.then(|| stream::Live {
+                started: std::time::Instant::now(),
+                time_scale: st.inner.config.time_scale,
+                sample_rate: SAMPLE_RATE,
+            }),
+        }),
+    );
+    (rec_id, token)
+}
+
+fn recording_location(st: &EmulatorState, faults: &Faults, rec_id: &str) -> String {
+    format!(
+        "{}/recordings/{rec_id}",
+        faults
+            .recording_location_base
+            .as_deref()
+            .unwrap_or(&st.inner.config.base_url)
+    )
+}
+
 pub(crate) struct OpContext {
     pub(crate) call_id: String,
     pub(crate) op_id: String,
     pub(crate) callback: String,
     pub(crate) flavor: Flavor,
     pub(crate) client_context: Option<String>,
+    /// `streamWhileRecording` was asked for on the legacy action.
+    pub(crate) stream: bool,
 }
 
 /// Runs one recording in simulated time, then reports it as the faults say.
@@ -281,7 +340,35 @@ pub(crate) async fn run_operation(
     faults: Faults,
 ) -> Option<Value> {
     let plan = script.prepared.plan(&params);
-    tokio::time::sleep(st.scaled(plan.total_s)).await;
+    let samples = match plan.outcome {
+        Outcome::Completed { recorded, .. } => recorded,
+        Outcome::HungUp { at } => at,
+    };
+    let early = if ctx.stream && samples > 0 {
+        // streamWhileRecording: the file exists, growing, from recording
+        // start, and its location is announced then (see `crate::stream`).
+        tokio::time::sleep(st.scaled(plan.lead_in_s)).await;
+        let rec = store_recording(&st, &script, samples, &faults, true).await;
+        let n = stream::early_notification(
+            &ctx.call_id,
+            &ctx.op_id,
+            ctx.flavor,
+            ctx.client_context.clone(),
+            &recording_location(&st, &faults, &rec.0),
+            &rec.1,
+        );
+        let (st2, callback, faults2) = (st.clone(), ctx.callback.clone(), faults.clone());
+        // Delivered aside, so a slow webhook does not shift the timeline.
+        tokio::spawn(async move {
+            st2.deliver_as(Signature::of(&faults2), &callback, &batch(vec![n], true))
+                .await;
+        });
+        tokio::time::sleep(st.scaled(plan.total_s - plan.lead_in_s)).await;
+        Some(rec)
+    } else {
+        tokio::time::sleep(st.scaled(plan.total_s)).await;
+        None
+    };
     let still_running = {
         let calls = lock(&st.inner.calls);
         calls
@@ -303,50 +390,15 @@ pub(crate) async fn run_operation(
         }
         Outcome::Completed { reason, recorded } => (reason, recorded),
     };
-    let recording = if recorded > 0 {
-        let script2 = script.clone();
-        let wav = tokio::task::spawn_blocking(move || script2.prepared.render_wav(recorded))
-            .await
-            .unwrap_or_default();
-        let rec_id = uuid::Uuid::new_v4().to_string();
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        st.inner.issued.push(token.clone());
-        lock(&st.inner.recordings).insert(
-            rec_id.clone(),
-            Arc::new(Recording {
-                bytes: Bytes::from(wav),
-                token: token.clone(),
-                token_expired: faults.expired_download_token,
-                discard_at: Mutex::new(None),
-                drops_left: AtomicU32::new(if faults.drop_after_bytes.is_some() {
-                    faults.drop_times.unwrap_or(1)
-                } else {
-                    0
-                }),
-                faults: faults.clone(),
-            }),
-        );
-        Some((rec_id, token))
-    } else {
-        None
+    let recording = match early {
+        Some(rec) => Some(rec),
+        None if recorded > 0 => Some(store_recording(&st, &script, recorded, &faults, false).await),
+        None => None,
     };
     let reported = faults.lie_completion_reason.unwrap_or(reason);
-    let location = recording.as_ref().map(|(id, t)| {
-        (
-            format!(
-                "{}/recordings/{id}",
-                faults
-                    .recording_location_base
-                    .as_deref()
-                    .unwrap_or(&st.inner.config.base_url)
-            ),
-            t.clone(),
-        )
-    });
+    let location = recording
+        .as_ref()
+        .map(|(id, t)| (recording_location(&st, &faults, id), t.clone()));
     let mut data = completed_resource(
         ctx.flavor,
         &ctx.call_id,
@@ -383,7 +435,7 @@ pub(crate) async fn run_operation(
         return Some(data);
     }
     let issuer = Signature::of(&faults);
-    let legacy = ctx.flavor == Flavor::Legacy;
+    let legacy = ctx.flavor.is_legacy();
     let completion = operation_notification(ctx.flavor, &ctx.call_id, &ctx.op_id, data);
     if faults.interleave_unrelated {
         let prompt_op = uuid::Uuid::new_v4().to_string();
@@ -454,6 +506,19 @@ pub(crate) async fn get_operation(
         )
     })?;
     Ok(Json(o.body.clone()).into_response())
+}
+
+/// `GET .../calls/{id}/operations`: the call's operations as they are now.
+pub(crate) async fn list_operations(
+    State(st): State<EmulatorState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    st.gate(&headers, Some(&id))?;
+    let calls = lock(&st.inner.calls);
+    let c = calls.get(&norm(&id)).ok_or_else(|| call_not_found(&id))?;
+    let value: Vec<Value> = c.operations.values().map(|o| o.body.clone()).collect();
+    Ok(Json(json!({ "value": value })).into_response())
 }
 
 pub(crate) async fn update_recording_status(

@@ -3,25 +3,29 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower::ServiceExt;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, RequestIds, REQUEST_IDS};
 use crate::state::EmulatorState;
 use crate::{auth, calls, control, download, record};
 
 /// Builds the router over `state`. Routes:
-/// - `/v1.0` and `/beta`: `POST /communications/calls`, `GET|DELETE
-///   /communications/calls/{id}`, `POST .../{id}/recordResponse`, `POST
-///   .../{id}/updateRecordingStatus`, `GET .../{id}/operations/{op}`, and
-///   the deprecated `/app/calls/{id}/...` forms;
-/// - `/beta` only: legacy `POST /app/calls/{id}/record` and
+/// - `/v1.0` and `/beta`, under `/communications/calls` and the deprecated
+///   `/app/calls` alike: `POST|GET` the collection, `GET|DELETE .../{id}`,
+///   `POST .../{id}/recordResponse`, `POST .../{id}/updateRecordingStatus`,
+///   `GET .../{id}/operations` and `.../{id}/operations/{op}`;
+/// - `/beta` only: legacy `POST /app/calls/{id}/record`,
+///   `/communications/calls/{id}/record` and
 ///   `/applications/{app}/calls/{id}/record`;
 /// - `GET /recordings/{id}`: the recording host;
-/// - `POST /{tenant}/oauth2/v2.0/token`;
+/// - `POST /{tenant}/oauth2/v2.0/token`, the Entra authority's
+///   `GET /{tenant}/v2.0/.well-known/openid-configuration` and
+///   `GET /common/discovery/instance`;
 /// - `GET /.well-known/openid-configuration`,
 ///   `/v1/.well-known/OpenIdConfiguration`, `/v1/.well-known/keys`;
 /// - `/_emulator/faults` (GET, PUT), `/_emulator/scenarios/{name}` (PUT),
@@ -29,50 +33,87 @@ use crate::{auth, calls, control, download, record};
 ///   `/_emulator/fallbacks` (GET, PUT), `/_emulator/rotate-key` (POST),
 ///   `/_emulator/revoke-tokens` (POST), `/_emulator/requests` (GET, the
 ///   request log).
+///
+/// Runs of `/` in a path count as one, as Graph treats them: the Python SDK
+/// joins its base URL (which httpx ends with `/`) and `/communications/...`
+/// into `/v1.0//communications/...`.
 pub fn app(state: EmulatorState) -> Router {
+    Router::new().fallback_service(routes(state).map_request(collapse_slashes))
+}
+
+fn collapse_slashes(mut req: Request) -> Request {
+    let uri = req.uri();
+    if !uri.path().contains("//") {
+        return req;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    if let Some(q) = uri.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = path.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(u) = Uri::from_parts(parts) {
+            *req.uri_mut() = u;
+        }
+    }
+    req
+}
+
+fn routes(state: EmulatorState) -> Router {
     let mut r = Router::new();
+    // Every route the official v1.0 and beta SDKs generate for calls and
+    // their recording actions, under both collections (Graph v1.0 has no
+    // `/app`, but the deprecated path is still answered there).
     for v in ["/v1.0", "/beta"] {
-        r = r
-            .route(
-                &format!("{v}/communications/calls"),
-                post(calls::create_call),
-            )
-            .route(
-                &format!("{v}/communications/calls/{{id}}"),
-                get(calls::get_call).delete(calls::delete_call),
-            )
-            .route(
-                &format!("{v}/communications/calls/{{id}}/recordResponse"),
-                post(record::record_response),
-            )
-            .route(
-                &format!("{v}/app/calls/{{id}}/recordResponse"),
-                post(record::record_response),
-            )
-            .route(
-                &format!("{v}/communications/calls/{{id}}/updateRecordingStatus"),
-                post(record::update_recording_status),
-            )
-            .route(
-                &format!("{v}/app/calls/{{id}}/updateRecordingStatus"),
-                post(record::update_recording_status),
-            )
-            .route(
-                &format!("{v}/communications/calls/{{id}}/operations/{{op}}"),
-                get(record::get_operation),
-            )
-            .route(
-                &format!("{v}/app/calls/{{id}}/operations/{{op}}"),
-                get(record::get_operation),
-            );
+        for coll in ["communications/calls", "app/calls"] {
+            let base = format!("{v}/{coll}");
+            r = r
+                .route(&base, post(calls::create_call).get(calls::list_calls))
+                .route(
+                    &format!("{base}/{{id}}"),
+                    get(calls::get_call).delete(calls::delete_call),
+                )
+                .route(
+                    &format!("{base}/{{id}}/recordResponse"),
+                    post(record::record_response),
+                )
+                .route(
+                    &format!("{base}/{{id}}/updateRecordingStatus"),
+                    post(record::update_recording_status),
+                )
+                .route(
+                    &format!("{base}/{{id}}/operations"),
+                    get(record::list_operations),
+                )
+                .route(
+                    &format!("{base}/{{id}}/operations/{{op}}"),
+                    get(record::get_operation),
+                );
+        }
     }
     r.route("/beta/app/calls/{id}/record", post(record::record_response))
+        .route(
+            "/beta/communications/calls/{id}/record",
+            post(record::record_response),
+        )
         .route(
             "/beta/applications/{app}/calls/{id}/record",
             post(record::legacy_record_by_app),
         )
         .route("/recordings/{id}", get(download::download))
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(auth::tenant_openid_config),
+        )
+        .route("/common/discovery/instance", get(auth::instance_discovery))
         .route(
             "/.well-known/openid-configuration",
             get(auth::openid_config),
@@ -132,6 +173,41 @@ async fn log_request(State(st): State<EmulatorState>, req: Request, next: Next) 
         }
     };
     st.log_request(&parts.method, parts.uri.path(), &parts.headers, &bytes);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let ids = RequestIds::new(parts.headers.get("client-request-id"));
+    let graph_api =
+        parts.uri.path().starts_with("/v1.0/") || parts.uri.path().starts_with("/beta/");
+    let mut resp = REQUEST_IDS
+        .scope(
+            ids.clone(),
+            next.run(Request::from_parts(parts, Body::from(bytes))),
+        )
+        .await;
+    graph_headers(resp.headers_mut(), &ids, graph_api);
+    resp
 }
+
+/// Graph's response conventions: `request-id` and the echoed
+/// `client-request-id` on every answer, and on the Graph API paths the
+/// OData-parameterised JSON content type Graph sends.
+fn graph_headers(h: &mut HeaderMap, ids: &RequestIds, graph_api: bool) {
+    if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
+        h.insert("request-id", v);
+    }
+    if let Some(v) = ids
+        .client_request_id
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        h.insert("client-request-id", v);
+    }
+    let plain_json = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    if graph_api && plain_json {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(GRAPH_JSON));
+    }
+}
+
+/// The content type of Graph's JSON answers.
+pub(crate) const GRAPH_JSON: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false";

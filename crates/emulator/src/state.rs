@@ -160,6 +160,8 @@ pub(crate) struct Recording {
     pub(crate) discard_at: Mutex<Option<Instant>>,
     pub(crate) faults: Faults,
     pub(crate) drops_left: AtomicU32,
+    /// Set while `streamWhileRecording` lets the file grow ([`crate::stream`]).
+    pub(crate) live: Option<crate::stream::Live>,
 }
 
 /// An app token the emulator issued.
@@ -592,6 +594,7 @@ pub(crate) struct RecordingView {
     pub(crate) range_disabled: bool,
     pub(crate) bytes_per_sec: Option<u64>,
     pub(crate) drop_after: Option<u64>,
+    pub(crate) live: Option<crate::stream::Live>,
 }
 
 /// Why a recording cannot be served.
@@ -625,6 +628,7 @@ impl EmulatorState {
             range_disabled: r.faults.range_disabled,
             bytes_per_sec: r.faults.download_bytes_per_sec,
             drop_after,
+            live: r.live,
         })
     }
 }

@@ -28,8 +28,9 @@
 //!   and [`collect_results`] for the command line;
 //! - [`worker`] holds [`run_worker`];
 //! - [`local`] is the batch on one machine: [`local::expand_inputs`] (what
-//!   `enqueue` queues) and [`local::run_ordered`] (`voxcap analyze`'s
-//!   threads, results in input order, a panic as that input's result);
+//!   `enqueue` queues), [`local::run_ordered`] (`voxcap analyze`'s
+//!   threads, results in input order, a panic as that input's result) and
+//!   the batch's [`local::Summary`] of [`local::Failure`]s and verdicts;
 //! - [`job`], [`summary`], [`keys`] and [`error`] hold the data.
 
 pub mod client;

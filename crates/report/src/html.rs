@@ -36,13 +36,17 @@ pub(crate) fn inline_svg(svg: &str) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
-/// The document head: title and styles.
-pub(crate) fn head(title: &str) -> String {
+/// The document head: title and styles, and the heading, a link when the
+/// caller supplied one (checked by `ReportOptions::check`).
+pub(crate) fn head(title: &str, title_link: Option<&str>) -> String {
+    let heading = match title_link {
+        Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(title)),
+        None => escape(title),
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        escape(title),
+         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{heading}</h1>\n",
         escape(title)
     )
 }
@@ -71,6 +75,7 @@ section.rec figure{margin:.5em 0}section.rec svg,section.rec img{max-width:100%;
 dl.ev{display:grid;grid-template-columns:max-content auto;gap:.1em 1em;font-size:.9em}
 dl.ev dt{color:#555}dl.ev dd{margin:0}
 .filters{margin:.5em 0}
+.pages{margin:.8em 0}.pages a{margin-right:.3em}
 "#;
 
 const SCRIPT: &str = r#"
@@ -79,7 +84,7 @@ var t=document.getElementById('recordings');if(!t)return;
 var body=t.tBodies[0],fv=document.getElementById('f-verdict'),fl=document.getElementById('f-label');
 function filter(){var v=fv.value,l=fl.value,n=0;
  for(var r of body.rows){var ok=(!v||r.dataset.verdict===v)&&(!l||(' '+r.dataset.labels+' ').indexOf(' '+l+' ')>=0);
-  r.hidden=!ok;if(ok)n++;}
+  if(r.hidden===ok)r.hidden=!ok;if(ok)n++;}
  document.getElementById('shown').textContent=n;}
 fv.onchange=filter;fl.onchange=filter;
 var dir={};
@@ -90,7 +95,8 @@ Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){th.onclick=fun
   if(p!==undefined&&q!==undefined)return d*(parseFloat(p)-parseFloat(q));
   return d*x.textContent.localeCompare(y.textContent);});
  rows.forEach(function(r){body.appendChild(r);});};});
-filter();document.body.dataset.ready='1';
+// All rows show at first; filter only when the browser restored a choice (reload, back).
+if(fv.value||fl.value)filter();document.body.dataset.ready='1';
 })();
 "#;
 

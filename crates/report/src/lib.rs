@@ -3,22 +3,34 @@
 //! [`ReviewReport::create`], then [`ReviewReport::add`] per recording, then
 //! [`ReviewReport::finish`]. Each recording's figure (waveform over a
 //! 0-4 kHz spectrogram on one time axis, with speech, DTMF, trim and the
-//! Graph timers marked) is drawn as soon as it is added and written out: the
-//! table rows and the per-recording sections stream into two temp files
-//! beside the report, so memory holds one recording at a time plus four
-//! numbers per recording for the summary histograms. `finish` writes the
-//! head and summary, copies both parts after it into a temp file, fsyncs it
-//! and renames it over the report.
+//! Graph timers marked) is drawn as soon as it is added and written out:
+//! the table rows stream into a temp file beside the report and the
+//! per-recording sections into a second one (or onto their pages), so
+//! memory holds one recording at a time plus four numbers per recording
+//! for the summary histograms. `finish` writes the head and summary, copies
+//! the parts after it into a temp file, fsyncs it and renames it over the
+//! report.
 //!
-//! Small batches are one file: images inline, audio as data: URIs. Past
-//! [`ReportOptions::inline_limit`] recordings, each figure is an SVG file in
-//! `<report stem>_files/` loaded lazily; past
+//! Small batches are one file: figures inline, audio as data: URIs. Past
+//! [`ReportOptions::inline_limit`] recordings the report is an index (the
+//! summary and the whole table) whose rows link to pages of
+//! [`ReportOptions::page_size`] recordings in `<report stem>_files/`, so a
+//! browser opens the index without drawing 10,000 figures; past
 //! [`ReportOptions::embed_audio_limit`] the `<audio>` links to the WAV.
-//! The page loads nothing from the network: no `http(s)://` in the HTML.
+//! The page loads nothing from the network: no `http(s)://` in the HTML
+//! except the links the caller supplied ([`ReportOptions::title_link`],
+//! [`ReportOptions::audio_link_base`]).
+//!
+//! [`write_view`] renders one recording's view as a page of its own, for a
+//! service that shows recordings one at a time.
 
 mod html;
+mod names;
+mod pages;
 mod plot;
+mod render;
 mod signal;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,12 +38,15 @@ use std::fs;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use tempfile::NamedTempFile;
 use voxcap_dsp::verify::RecordSettings;
 use voxcap_dsp::Report;
 
 pub use html::escape;
+pub use render::{Rendered, Renderer};
+
+use names::LABELS;
+use pages::PageWriter;
 
 /// Why the report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +83,18 @@ pub enum ReportError {
         /// The cause.
         message: String,
     },
+    /// A supplied link is not a plain http(s) URL (the URL itself is not
+    /// quoted: it may carry credentials).
+    #[error(
+        "review report: the {which} is not an http(s) URL without spaces or control characters"
+    )]
+    Link {
+        /// Which link: "title link" or "audio link base".
+        which: &'static str,
+    },
 }
 
-/// Where an image or a recording's audio goes.
+/// Where a part of the report goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Placement {
     /// Embedded for batches up to the option's limit, else linked.
@@ -78,7 +102,7 @@ pub enum Placement {
     Auto,
     /// Always embedded in the HTML.
     Embed,
-    /// Always a separate file, linked (images in `<stem>_files/`, audio the WAV itself).
+    /// Always a separate file, linked (sections on pages in `<stem>_files/`, audio the WAV itself).
     Link,
 }
 
@@ -99,14 +123,23 @@ impl Placement {
 pub struct ReportOptions {
     /// The page title.
     pub title: String,
+    /// An http(s) URL the title links to (the only way such a link gets in).
+    pub title_link: Option<String>,
     /// How many recordings will be added (decides [`Placement::Auto`]).
     pub expected_recordings: usize,
-    /// Where figures go.
-    pub images: Placement,
+    /// Where the per-recording sections (with their figures) go: in the
+    /// report, or on pages beside it.
+    pub sections: Placement,
     /// Where audio goes.
     pub audio: Placement,
-    /// Most recordings whose figures [`Placement::Auto`] inlines.
+    /// An http(s) URL under which linked WAVs are served: a WAV's link is
+    /// this base joined with its path relative to the report's folder (or
+    /// its file name when outside it). Without it, links are relative or file: URLs.
+    pub audio_link_base: Option<String>,
+    /// Most recordings [`Placement::Auto`] keeps in one page.
     pub inline_limit: usize,
+    /// Recordings per page when the sections are on pages.
+    pub page_size: usize,
     /// Most recordings whose audio [`Placement::Auto`] embeds.
     pub embed_audio_limit: usize,
     /// Largest WAV embedded, in bytes; larger ones are linked.
@@ -119,15 +152,47 @@ impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             title: "voxcap review report".to_string(),
+            title_link: None,
             expected_recordings: 0,
-            images: Placement::Auto,
+            sections: Placement::Auto,
             audio: Placement::Auto,
+            audio_link_base: None,
             inline_limit: 200,
+            page_size: 100,
             embed_audio_limit: 50,
             embed_audio_max_bytes: 4 << 20,
             lenient: false,
         }
     }
+}
+
+impl ReportOptions {
+    /// Checks the supplied links (see [`is_link_allowed`]).
+    fn check(&self) -> Result<(), ReportError> {
+        for (which, link) in [
+            ("title link", &self.title_link),
+            ("audio link base", &self.audio_link_base),
+        ] {
+            if let Some(link) = link {
+                if !is_link_allowed(link) {
+                    return Err(ReportError::Link { which });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `url` may be put in the report as a link: `http://` or
+/// `https://` followed by a non-empty rest without whitespace or control
+/// characters (no `javascript:`, no attribute tricks).
+pub fn is_link_allowed(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let rest = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| lower.strip_prefix(scheme));
+    rest.is_some_and(|rest| !rest.is_empty())
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// One recording to add: where its WAV is, its analysis (or why it failed)
@@ -157,76 +222,48 @@ struct Tally {
     first_speech: Vec<f64>,
 }
 
+/// Where the sections stream to.
+#[derive(Debug)]
+enum Sections {
+    /// Into a temp file copied into the report by `finish`.
+    Inline(BufWriter<NamedTempFile>),
+    /// Onto pages beside the report.
+    Pages(PageWriter),
+}
+
 /// A review report being written (see the crate docs).
 #[derive(Debug)]
 pub struct ReviewReport {
     out: PathBuf,
     renderer: Renderer,
     rows: BufWriter<NamedTempFile>,
-    sections: BufWriter<NamedTempFile>,
+    sections: Sections,
     tally: Tally,
     index: usize,
 }
 
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
     move |source| ReportError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
-fn name_of<T: serde_like::Named>(v: &T) -> String {
-    v.name()
+/// Fsyncs `temp` and renames it to `dest`.
+pub(crate) fn persist(temp: NamedTempFile, dest: &Path) -> Result<(), ReportError> {
+    temp.as_file().sync_all().map_err(io_at(dest))?;
+    temp.persist(dest).map_err(|e| ReportError::Io {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
 }
-
-mod serde_like {
-    //! Display names of the report's enums (their JSON spelling).
-    use voxcap_dsp::quality::QualityLabel;
-    use voxcap_dsp::verify::CompletionVerdict;
-
-    /// A value with a lower-case display name.
-    pub(crate) trait Named {
-        /// The name.
-        fn name(&self) -> String;
-    }
-    impl Named for CompletionVerdict {
-        fn name(&self) -> String {
-            match self {
-                CompletionVerdict::Consistent => "consistent",
-                CompletionVerdict::Inconsistent => "inconsistent",
-                CompletionVerdict::Unverifiable => "unverifiable",
-            }
-            .to_string()
-        }
-    }
-    impl Named for QualityLabel {
-        fn name(&self) -> String {
-            match self {
-                QualityLabel::Silent => "silent",
-                QualityLabel::DtmfOnly => "dtmf_only",
-                QualityLabel::Speech => "speech",
-                QualityLabel::Clipped => "clipped",
-                QualityLabel::LowLevel => "low_level",
-                QualityLabel::Truncated => "truncated",
-            }
-            .to_string()
-        }
-    }
-}
-
-/// Every quality label, for the filter.
-const LABELS: [&str; 6] = [
-    "silent",
-    "dtmf_only",
-    "speech",
-    "clipped",
-    "low_level",
-    "truncated",
-];
 
 impl ReviewReport {
-    /// Starts a report to be written to `out_html` (nothing appears there before [`Self::finish`]).
+    /// Starts a report to be written to `out_html` (nothing appears there
+    /// before [`Self::finish`], except its pages when it has some).
     pub fn create(out_html: &Path, options: ReportOptions) -> Result<Self, ReportError> {
+        options.check()?;
         let dir = match out_html.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -236,7 +273,7 @@ impl ReviewReport {
             .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
         let files_rel = format!("{stem}_files");
         let files_dir = dir.join(&files_rel);
-        let link_images = match options.images {
+        let paginate = match options.sections {
             Placement::Embed => false,
             Placement::Link => true,
             Placement::Auto => options.expected_recordings > options.inline_limit,
@@ -246,26 +283,37 @@ impl ReviewReport {
             Placement::Link => false,
             Placement::Auto => options.expected_recordings <= options.embed_audio_limit,
         };
-        if link_images {
-            fs::create_dir_all(&files_dir).map_err(io_at(&files_dir))?;
-        }
         let temp = || {
             NamedTempFile::new_in(&dir)
                 .map(BufWriter::new)
                 .map_err(io_at(&dir))
         };
+        let sections = if paginate {
+            fs::create_dir_all(&files_dir).map_err(io_at(&files_dir))?;
+            let index_name = out_html.file_name().map_or_else(
+                || "report.html".into(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+            Sections::Pages(PageWriter::new(
+                files_dir,
+                &index_name,
+                &options.title,
+                options.title_link.clone(),
+            ))
+        } else {
+            Sections::Inline(temp()?)
+        };
         Ok(ReviewReport {
             out: out_html.to_path_buf(),
             rows: temp()?,
-            sections: temp()?,
+            sections,
             tally: Tally::default(),
             index: 0,
             renderer: Renderer {
                 dir,
-                files_dir,
                 files_rel,
                 options,
-                link_images,
+                paginate,
                 embed_audio,
             },
         })
@@ -277,29 +325,40 @@ impl ReviewReport {
         self.renderer.clone()
     }
 
-    /// Writes the report: summary, table and sections, atomically. Returns its path.
+    /// Writes the report: summary, table and sections (or the last page),
+    /// atomically. Returns its path.
     pub fn finish(self) -> Result<PathBuf, ReportError> {
-        let mut out =
-            NamedTempFile::new_in(&self.renderer.dir).map_err(io_at(&self.renderer.dir))?;
+        let dir = &self.renderer.dir;
+        let mut out = NamedTempFile::new_in(dir).map_err(io_at(dir))?;
         let summary = summary(&self.tally, self.index)?;
-        let head = html::head(&self.renderer.options.title);
+        let options = &self.renderer.options;
+        let head = html::head(&options.title, options.title_link.as_deref());
+        let (inline, pages) = match self.sections {
+            Sections::Inline(part) => (Some(part), None),
+            Sections::Pages(writer) => (None, Some(writer.finish()?)),
+        };
+        let rows = self.rows;
+        let files_rel = &self.renderer.files_rel;
+        let total = self.index;
         let write = |out: &mut NamedTempFile| -> io::Result<()> {
             let mut w = BufWriter::new(out);
             w.write_all(head.as_bytes())?;
             w.write_all(summary.as_bytes())?;
-            w.write_all(table_head(self.index).as_bytes())?;
-            copy_back(self.rows, &mut w)?;
-            w.write_all(b"</tbody></table>\n<h2>Recordings</h2>\n")?;
-            copy_back(self.sections, &mut w)?;
+            if let Some(pages) = pages {
+                w.write_all(page_list(files_rel, pages).as_bytes())?;
+            }
+            w.write_all(table_head(total).as_bytes())?;
+            copy_back(rows, &mut w)?;
+            w.write_all(b"</tbody></table>\n")?;
+            if let Some(part) = inline {
+                w.write_all(b"<h2>Recordings</h2>\n")?;
+                copy_back(part, &mut w)?;
+            }
             w.write_all(html::tail().as_bytes())?;
             w.flush()
         };
         write(&mut out).map_err(io_at(&self.out))?;
-        out.as_file().sync_all().map_err(io_at(&self.out))?;
-        out.persist(&self.out).map_err(|e| ReportError::Io {
-            path: self.out.clone(),
-            source: e.error,
-        })?;
+        persist(out, &self.out)?;
         Ok(self.out)
     }
 
@@ -357,11 +416,12 @@ impl ReviewReport {
     }
 
     /// Writes a rendered recording after those pushed before it (push them
-    /// in the order of their index).
+    /// in the order of their index: the one [`Renderer::render`] was given).
     pub fn push(&mut self, rendered: Rendered) -> Result<(), ReportError> {
         self.index += 1;
+        debug_assert_eq!(rendered.index, self.index, "pushed out of order");
         match &rendered.stats {
-            Some(stats) => self.count(stats),
+            Some(stats) => self.tally.count(stats),
             None => {
                 self.tally.failed += 1;
                 *self.tally.verdicts.entry("failed".into()).or_default() += 1;
@@ -371,180 +431,58 @@ impl ReviewReport {
         self.rows
             .write_all(rendered.row.as_bytes())
             .map_err(io_at(&rows_path))?;
-        let sections_path = self.sections.get_ref().path().to_path_buf();
-        self.sections
-            .write_all(rendered.section.as_bytes())
-            .map_err(io_at(&sections_path))
-    }
-
-    fn count(&mut self, r: &Stats) {
-        let t = &mut self.tally;
-        t.analysed += 1;
-        *t.verdicts.entry(r.verdict.clone()).or_default() += 1;
-        for l in &r.labels {
-            *t.labels.entry(l.clone()).or_default() += 1;
-        }
-        t.duration.push(r.duration_s);
-        t.speech.push(r.speech_s);
-        t.snr.extend(r.snr_db);
-        t.first_speech.extend(r.first_speech_s);
-    }
-}
-
-/// What the summary takes from one analysed recording.
-#[derive(Debug, Clone)]
-struct Stats {
-    verdict: String,
-    labels: Vec<String>,
-    duration_s: f64,
-    speech_s: f64,
-    snr_db: Option<f64>,
-    first_speech_s: Option<f64>,
-}
-
-/// One recording drawn and formatted, ready for [`ReviewReport::push`].
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    row: String,
-    section: String,
-    stats: Option<Stats>,
-}
-
-/// Draws recordings for a report; cheap to clone, usable from any thread.
-#[derive(Debug, Clone)]
-pub struct Renderer {
-    dir: PathBuf,
-    files_dir: PathBuf,
-    files_rel: String,
-    options: ReportOptions,
-    link_images: bool,
-    embed_audio: bool,
-}
-
-impl Renderer {
-    /// Draws `entry` as the report's recording number `index` (from 1),
-    /// writing its figure file when figures are linked. A recording that
-    /// cannot be decoded again gets a section saying so; only write errors fail.
-    pub fn render(&self, index: usize, entry: &Entry<'_>) -> Result<Rendered, ReportError> {
-        Ok(match entry.result {
-            Ok(r) => Rendered {
-                row: self.row(index, entry, r),
-                section: self.section(index, entry, r)?,
-                stats: Some(Stats {
-                    verdict: name_of(&r.completion.verdict),
-                    labels: r.quality.labels.iter().map(name_of).collect(),
-                    duration_s: r.duration_s,
-                    speech_s: r.quality.speech_s,
-                    snr_db: r.quality.snr_db,
-                    first_speech_s: r.quality.time_to_first_speech_s,
-                }),
-            },
-            Err(message) => Rendered {
-                row: failed_row(index, entry.name, message),
-                section: failed_section(index, entry.name, message),
-                stats: None,
-            },
-        })
-    }
-
-    fn row(&self, id: usize, entry: &Entry<'_>, r: &Report) -> String {
-        let verdict = name_of(&r.completion.verdict);
-        let labels: Vec<String> = r.quality.labels.iter().map(name_of).collect();
-        let digits: String = r.dtmf.iter().map(|d| d.digit).collect();
-        let reason = |c: &Option<voxcap_dsp::verify::CompletionReason>| {
-            c.as_ref().map_or("-".to_string(), |c| escape(c.as_str()))
-        };
-        let snr = r
-            .quality
-            .snr_db
-            .map_or(String::from("-"), |v| format!("{v:.1}"));
-        format!(
-            "<tr data-verdict=\"{verdict}\" data-labels=\"{labels}\"><td data-v=\"{id}\">{id}</td>\
-             <td><a href=\"#rec-{id}\">{name}</a></td><td>{rep}</td><td>{inf}</td>\
-             <td class=\"digits\">{digits}</td><td data-v=\"{sp}\">{sp:.2}</td>\
-             <td data-v=\"{snrv}\">{snr}</td><td class=\"v-{verdict}\">{verdict}</td><td>{labels}</td></tr>\n",
-            labels = labels.join(" "),
-            name = escape(entry.name),
-            rep = reason(&r.completion.reported),
-            inf = reason(&r.completion.inferred),
-            digits = escape(&digits),
-            sp = r.quality.speech_s,
-            snrv = r.quality.snr_db.unwrap_or(-1000.0),
-        )
-    }
-
-    fn section(&self, id: usize, entry: &Entry<'_>, r: &Report) -> Result<String, ReportError> {
-        let verdict = name_of(&r.completion.verdict);
-        let mut s = format!(
-            "<section class=\"rec\" id=\"rec-{id}\" data-verdict=\"{verdict}\">\n<h3>{id}. {}</h3>\n\
-             <p>Verdict: <strong class=\"v-{verdict}\">{verdict}</strong></p>\n",
-            escape(entry.name)
-        );
-        s.push_str(&self.figure(id, entry, r)?);
-        s.push_str(LEGEND);
-        s.push_str(&evidence(r, entry.settings));
-        s.push_str(&self.player(entry)?);
-        s.push_str("</section>\n");
-        Ok(s)
-    }
-
-    fn figure(&self, id: usize, entry: &Entry<'_>, r: &Report) -> Result<String, ReportError> {
-        let svg = match signal::picture(entry.path, r.duration_s, self.options.lenient)
-            .and_then(|pic| plot::recording_svg(r, entry.settings, &pic))
-        {
-            Ok(svg) => svg,
-            Err(e) => {
-                return Ok(format!(
-                    "<p class=\"v-failed\">No figure: {}</p>\n",
-                    escape(&e.to_string())
-                ))
+        match &mut self.sections {
+            Sections::Inline(part) => {
+                let path = part.get_ref().path().to_path_buf();
+                part.write_all(rendered.section.as_bytes())
+                    .map_err(io_at(&path))
             }
-        };
-        if !self.link_images {
-            return Ok(format!("<figure>{}</figure>\n", html::inline_svg(&svg)));
-        }
-        let name = format!("{id:06}.svg");
-        let dest = self.files_dir.join(&name);
-        let part = self.files_dir.join(format!("{name}.part"));
-        fs::write(&part, svg.as_bytes()).map_err(io_at(&part))?;
-        fs::rename(&part, &dest).map_err(io_at(&dest))?;
-        Ok(format!(
-            "<figure><img loading=\"lazy\" width=\"{}\" height=\"{}\" alt=\"waveform and spectrogram of {}\" \
-             src=\"{}/{name}\"></figure>\n",
-            plot::FIGURE_W,
-            plot::FIGURE_H,
-            escape(entry.name),
-            html::encode_path(&self.files_rel),
-        ))
-    }
-
-    fn player(&self, entry: &Entry<'_>) -> Result<String, ReportError> {
-        let size = fs::metadata(entry.path)
-            .map(|m| m.len())
-            .unwrap_or(u64::MAX);
-        let src = if self.embed_audio && size <= self.options.embed_audio_max_bytes {
-            let bytes = fs::read(entry.path).map_err(io_at(entry.path))?;
-            format!(
-                "data:audio/wav;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(bytes)
-            )
-        } else {
-            escape(&self.audio_href(entry.path))
-        };
-        Ok(format!(
-            "<audio controls preload=\"none\" src=\"{src}\"></audio>\n"
-        ))
-    }
-
-    /// The WAV relative to the report when it is under the report's folder, else a file: URL.
-    fn audio_href(&self, wav: &Path) -> String {
-        let abs = fs::canonicalize(wav).unwrap_or_else(|_| wav.to_path_buf());
-        let base = fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
-        match abs.strip_prefix(&base) {
-            Ok(rel) => html::encode_path(&rel.to_string_lossy()),
-            Err(_) => format!("file://{}", html::encode_path(&abs.to_string_lossy())),
+            Sections::Pages(pages) => {
+                pages.push(self.renderer.page_of(rendered.index), &rendered.section)
+            }
         }
     }
+}
+
+impl Tally {
+    fn count(&mut self, r: &render::Stats) {
+        self.analysed += 1;
+        *self.verdicts.entry(r.verdict.clone()).or_default() += 1;
+        for l in &r.labels {
+            *self.labels.entry(l.clone()).or_default() += 1;
+        }
+        self.duration.push(r.duration_s);
+        self.speech.push(r.speech_s);
+        self.snr.extend(r.snr_db);
+        self.first_speech.extend(r.first_speech_s);
+    }
+}
+
+/// Writes one recording's view, a page of its own (its figure, evidence and
+/// player; audio embedded unless `options.audio` is [`Placement::Link`]),
+/// to `out`: what a service shows for one recording.
+pub fn write_view(
+    entry: &Entry<'_>,
+    options: &ReportOptions,
+    out: &mut impl Write,
+) -> Result<(), ReportError> {
+    options.check()?;
+    let renderer = Renderer {
+        dir: PathBuf::from("."),
+        files_rel: String::new(),
+        options: options.clone(),
+        paginate: false,
+        embed_audio: options.audio != Placement::Link,
+    };
+    let rendered = renderer.render(1, entry)?;
+    let page = format!(
+        "{}{}{}",
+        html::head(entry.name, options.title_link.as_deref()),
+        rendered.section,
+        html::tail()
+    );
+    out.write_all(page.as_bytes())
+        .map_err(io_at(Path::new(entry.name)))
 }
 
 /// Copies a streamed part into the report (the temp file is deleted on drop).
@@ -555,104 +493,22 @@ fn copy_back(part: BufWriter<NamedTempFile>, w: &mut impl Write) -> io::Result<(
     Ok(())
 }
 
-const LEGEND: &str = "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#28a046\"></i>speech</span>\
-<span><i class=\"sw\" style=\"background:#f08200\"></i>DTMF key</span>\
-<span><i class=\"sw\" style=\"background:#cde1ff;border:2px solid #1e5adc\"></i>trim window (kept)</span>\
-<span><i class=\"sw\" style=\"background:#d21e1e\"></i>Graph timer would fire</span></p>\n";
-
-fn evidence(r: &Report, settings: &RecordSettings) -> String {
-    let c = &r.completion;
-    let e = &c.evidence;
-    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} s"));
-    let reason = |v: &Option<voxcap_dsp::verify::CompletionReason>| {
-        v.as_ref().map_or("-".to_string(), |c| escape(c.as_str()))
-    };
-    let plausible: Vec<String> = c.plausible.iter().map(|p| escape(p.as_str())).collect();
-    let digits: Vec<String> = r
-        .dtmf
-        .iter()
-        .map(|d| format!("{} at {:.2} s", escape(&d.digit.to_string()), d.start_s))
-        .collect();
-    let mut s = String::from("<dl class=\"ev\">");
-    let mut item = |k: &str, v: String| {
-        let _ = write!(s, "<dt>{k}</dt><dd>{v}</dd>");
-    };
-    item("reported reason", reason(&c.reported));
-    item("inferred reason", reason(&c.inferred));
-    item("plausible", plausible.join(", "));
-    item(
-        "DTMF",
-        if digits.is_empty() {
-            "-".into()
-        } else {
-            digits.join(", ")
-        },
+/// The index's links to the pages of recordings.
+fn page_list(files_rel: &str, pages: usize) -> String {
+    let mut s = String::from(
+        "<p class=\"pages\">The recordings' figures, evidence and players are on pages \
+         (each row of the table links to its recording): ",
     );
-    item(
-        "trim window",
-        format!("{:.2} s to {:.2} s", r.trim.start_s, r.trim.end_s),
-    );
-    item("duration", format!("{:.2} s", e.duration_s));
-    item("speech", format!("{:.2} s", e.speech_s));
-    item("first activity", opt(e.first_activity_s));
-    item("last activity end", opt(e.last_activity_end_s));
-    item("trailing silence", format!("{:.2} s", e.trailing_silence_s));
-    item(
-        "longest inner silence",
-        format!("{:.2} s", e.longest_inner_silence_s),
-    );
-    item("stop tone at", opt(e.tone_at_s));
-    item(
-        "SNR",
-        r.quality
-            .snr_db
-            .map_or("-".into(), |v| format!("{v:.1} dB")),
-    );
-    let timers: Vec<String> = plot::timers(r, settings)
-        .iter()
-        .map(|m| {
-            let late = if m.at_s > e.duration_s {
-                " (after the end)"
-            } else {
-                ""
-            };
-            format!("{} at {:.2} s{late}", m.name, m.at_s)
-        })
-        .collect();
-    let tones: String = settings.stop_tones.iter().collect();
-    item(
-        "timers",
-        format!(
-            "{}; stop tones: {}",
-            timers.join(", "),
-            if tones.is_empty() {
-                "none".into()
-            } else {
-                escape(&tones)
-            }
-        ),
-    );
-    s.push_str("</dl>\n");
+    for p in 1..=pages {
+        let _ = write!(
+            s,
+            "<a href=\"{}/{}\">{p}</a> ",
+            html::encode_path(files_rel),
+            pages::page_file(p)
+        );
+    }
+    s.push_str("</p>\n");
     s
-}
-
-fn failed_row(id: usize, name: &str, message: &str) -> String {
-    format!(
-        "<tr data-verdict=\"failed\" data-labels=\"\"><td data-v=\"{id}\">{id}</td>\
-         <td><a href=\"#rec-{id}\">{}</a></td><td>-</td><td>-</td><td></td><td data-v=\"0\">-</td>\
-         <td data-v=\"-1000\">-</td><td class=\"v-failed\">failed</td><td>{}</td></tr>\n",
-        escape(name),
-        escape(message)
-    )
-}
-
-fn failed_section(id: usize, name: &str, message: &str) -> String {
-    format!(
-        "<section class=\"rec\" id=\"rec-{id}\" data-verdict=\"failed\">\n<h3>{id}. {}</h3>\n\
-         <p>Verdict: <strong class=\"v-failed\">failed</strong>: {}</p>\n</section>\n",
-        escape(name),
-        escape(message)
-    )
 }
 
 fn summary(t: &Tally, total: usize) -> Result<String, ReportError> {
@@ -704,4 +560,44 @@ fn table_head(total: usize) -> String {
          <th>digits</th><th>speech s</th><th>SNR dB</th><th>verdict</th><th>labels</th></tr></thead><tbody>\n"
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voxcap_dsp::synth;
+    use voxcap_dsp::{analyze_reader, AnalysisConfig};
+
+    #[test]
+    fn one_recordings_view_is_a_page_of_its_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let wav = dir.path().join("answer.wav");
+        let mut x = synth::caller_bursts(3, 1.5, 8000);
+        x.extend(synth::dtmf_press(&synth::DtmfPress::new('#', 0.15), 8000));
+        x.extend(synth::silence(synth::samples_for(0.3, 8000)));
+        fs::write(&wav, synth::wav_pcm16_mono(&x, 8000)).expect("write the WAV");
+        let config = AnalysisConfig::default();
+        let report = analyze_reader("answer.wav", fs::File::open(&wav).expect("open"), &config)
+            .expect("analysed");
+        let entry = Entry {
+            path: &wav,
+            name: "answer <1>.wav",
+            result: Ok(&report),
+            settings: &config.settings,
+        };
+        let mut page = Vec::new();
+        write_view(&entry, &ReportOptions::default(), &mut page).expect("the view");
+        let page = String::from_utf8(page).expect("UTF-8");
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+        assert!(page.contains("<title>answer &lt;1&gt;.wav</title>"));
+        assert!(page.contains("id=\"rec-1\"") && page.contains("<figure><svg"));
+        assert!(page.contains("\nkey #\n"), "the key is labelled");
+        assert!(page.contains("<dt>trim window</dt>"));
+        assert!(
+            page.contains("src=\"data:audio/wav;base64,"),
+            "audio embedded"
+        );
+        assert!(!page.contains("<table"), "no batch table");
+        assert!(!page.to_ascii_lowercase().contains("http:"));
+    }
 }

@@ -33,10 +33,22 @@ pub(crate) fn stop_tone_caller(faults: Value) -> Value {
 /// A bot in this process whose operations live in `redis`, as instance `id`
 /// (2 s heartbeats, 10 s deadline margin).
 pub(crate) async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, id: &str) -> Bot {
+    fleet_bot_with_heartbeat(emu, redis, id, Duration::from_secs(2)).await
+}
+
+/// [`fleet_bot`] with heartbeats of `heartbeat_ttl`: a test that must see
+/// no takeover gives its owners a long one, so that a loaded machine that
+/// delays a heartbeat does not make them look dead.
+pub(crate) async fn fleet_bot_with_heartbeat(
+    emu: &RunningEmulator,
+    redis: &LocalRedis,
+    id: &str,
+    heartbeat_ttl: Duration,
+) -> Bot {
     let mut c = bot_config(emu);
     let mut rc = RedisStoreConfig::new(redis.url());
     rc.instance_id = id.into();
-    rc.heartbeat_ttl = Duration::from_secs(2);
+    rc.heartbeat_ttl = heartbeat_ttl;
     c.store = StoreChoice::Redis(rc);
     c.deadline_margin = Duration::from_secs(10);
     Bot::start(c).await.unwrap()

@@ -8,3 +8,4 @@ mod faults;
 mod harness;
 mod notify;
 mod record;
+mod sdk;

@@ -95,7 +95,7 @@ fn chromium_renders_every_recording_and_non_blank_plots() {
     let dom = run_chromium(&bin, dir.path(), &["--dump-dom".to_string()], &page);
     let dom = String::from_utf8_lossy(&dom);
     assert!(dom.contains("data-ready=\"1\""), "the inline script ran");
-    check_every_recording(&dom, &batch);
+    check_every_recording(&dom, &batch, "");
     assert!(dom.len() > html.len() / 2, "the DOM holds the page");
     let shot = std::env::var_os("VOXCAP_REPORT_SCREENSHOT")
         .map_or_else(|| dir.path().join("shot.png"), PathBuf::from);

@@ -13,13 +13,19 @@ use std::path::Path;
 use fixture::Recording;
 use voxcap_report::{escape, Placement, ReportOptions};
 
-/// The recording numbered `id` (from 1) has a row naming it and its verdict.
-fn row_of(html: &str, id: usize) -> &str {
-    let link = format!("<a href=\"#rec-{id}\">");
+/// The recording numbered `id` (from 1) has a row naming it and its
+/// verdict, linking `{page}NNNN.html#rec-{id}` (`page` empty: `#rec-{id}`).
+fn row_of<'a>(html: &'a str, id: usize, page: &str) -> &'a str {
+    let link = format!("#rec-{id}\">");
     let at = html
         .find(&link)
         .unwrap_or_else(|| panic!("no row links rec-{id}"));
     let start = html[..at].rfind("<tr ").expect("the row starts");
+    let href = &html[html[..at].rfind("href=\"").expect("a link") + 6..at];
+    assert!(
+        href.starts_with(page) && (page.is_empty() || href.ends_with(".html")),
+        "rec-{id} links {href}, not {page}"
+    );
     let end = at + html[at..].find("</tr>").expect("the row ends");
     &html[start..end]
 }
@@ -42,11 +48,12 @@ fn name_of(r: &Recording) -> String {
         .unwrap_or_default()
 }
 
-/// Checks that every recording is in `html` with its name, verdict and digits.
-fn check_every_recording(html: &str, batch: &[Recording]) {
+/// Checks that every recording is in `html` with its name, verdict and
+/// digits, its row linking its section on the pages `page` (see [`row_of`]).
+fn check_every_recording(html: &str, batch: &[Recording], page: &str) {
     for (i, r) in batch.iter().enumerate() {
         let id = i + 1;
-        let row = row_of(html, id);
+        let row = row_of(html, id, page);
         let verdict = verdict_of(r);
         // A DOM dump escapes text nodes' `&`, `<` and `>` only.
         let name = name_of(r);
@@ -66,7 +73,9 @@ fn check_every_recording(html: &str, batch: &[Recording]) {
             row.contains(&format!(">{verdict}</td>")),
             "row {id} shows {verdict}: {row}"
         );
-        assert!(html.contains(&format!("id=\"rec-{id}\"")), "section {id}");
+        if page.is_empty() {
+            assert!(html.contains(&format!("id=\"rec-{id}\"")), "section {id}");
+        }
         if let Ok(report) = &r.result {
             let digits: String = report.dtmf.iter().map(|d| d.digit).collect();
             assert!(
@@ -129,7 +138,7 @@ fn the_batch_is_analysed_as_generated() {
 fn every_recording_has_its_row_verdict_digits_and_section() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (batch, html) = batch_report(dir.path());
-    check_every_recording(&html, &batch);
+    check_every_recording(&html, &batch, "");
     // Figures are inline, labelled keys included; audio is embedded.
     assert_eq!(
         html.matches("<figure><svg").count(),
@@ -206,60 +215,79 @@ fn nothing_appears_before_finish_and_no_temp_file_is_left() {
 }
 
 #[test]
-fn large_batches_link_lazy_figures_and_audio_beside_the_report() {
+fn large_batches_are_an_index_with_pages_and_linked_audio_beside_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let kinds = [
         fixture::Kind::StopTone,
         fixture::Kind::Silence,
         fixture::Kind::Broken,
         fixture::Kind::Digits,
+        fixture::Kind::StopTone,
     ];
     let batch: Vec<Recording> = kinds
         .iter()
         .enumerate()
         .map(|(i, &k)| fixture::make(dir.path(), &format!("r {i}.wav"), k, i as u64))
         .collect();
-    // Past the inline limit, Auto links (as a 10,000-recording batch would).
+    // A page left by an earlier, longer report of the same name goes away.
+    std::fs::create_dir_all(dir.path().join("big_files")).expect("mkdir");
+    std::fs::write(dir.path().join("big_files/page-0004.html"), "old").expect("stale page");
+    // Past the inline limit, Auto paginates (as a 10,000-recording batch would).
     let options = ReportOptions {
-        expected_recordings: 4,
+        expected_recordings: 5,
         inline_limit: 3,
+        page_size: 2,
         embed_audio_limit: 3,
         ..ReportOptions::default()
     };
     let out = fixture::write(&dir.path().join("big.html"), &batch, options);
-    let html = std::fs::read_to_string(out).expect("read");
-    check_every_recording(&html, &batch);
-    assert_eq!(html.matches("<img loading=\"lazy\"").count(), 3);
-    assert!(html.contains("src=\"big_files/000001.svg\""));
-    assert!(!html.contains("data:audio"), "audio is linked");
-    assert!(
-        html.contains("<audio controls preload=\"none\" src=\"r%200.wav\">"),
-        "relative to the report"
-    );
-    assert!(!html.to_ascii_lowercase().contains("http:"));
+    let index = std::fs::read_to_string(out).expect("read");
+    check_every_recording(&index, &batch, "big_files/page-");
+    assert!(!index.contains("<figure"), "the index draws no recording");
+    assert!(!index.contains("<audio"), "nor plays one");
+    assert!(index.contains("href=\"big_files/page-0002.html#rec-4\""));
+    assert!(index.contains("Time to first speech (n = "), "the summary");
     let mut files: Vec<String> = std::fs::read_dir(dir.path().join("big_files"))
         .expect("the files folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["000001.svg", "000002.svg", "000004.svg"]);
-    let svg = std::fs::read_to_string(dir.path().join("big_files/000004.svg")).expect("svg");
-    assert!(
-        svg.starts_with("<svg") && svg.contains("xmlns=") && svg.contains("\nkey 3\n"),
-        "a standalone SVG: {}",
-        svg.split("<text")
-            .skip(1)
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n<text")
+    assert_eq!(
+        files,
+        ["page-0001.html", "page-0002.html", "page-0003.html"]
     );
+    let page = |n: usize| {
+        std::fs::read_to_string(dir.path().join(format!("big_files/page-{n:04}.html")))
+            .expect("a page")
+    };
+    let (first, second, last) = (page(1), page(2), page(3));
+    for (text, ids) in [(&first, [1, 2]), (&second, [3, 4])] {
+        for id in ids {
+            assert!(text.contains(&format!("id=\"rec-{id}\"")), "rec-{id}");
+        }
+    }
+    assert!(last.contains("id=\"rec-5\""));
+    assert!(second.contains("<figure><svg") && second.contains("\nkey 3\n"));
     assert!(
-        svg.contains("href=\"data:image/png;base64,"),
+        second.contains("href=\"data:image/png;base64,"),
         "with its spectrogram"
     );
+    assert!(second.contains("href=\"../big.html\""), "the way back");
+    assert!(second.contains("href=\"page-0001.html\">previous"));
+    assert!(second.contains("href=\"page-0003.html\">next"));
+    assert!(!last.contains(">next page<"), "the last page has no next");
+    assert!(!second.contains("data:audio"), "audio is linked");
+    assert!(
+        second.contains("<audio controls preload=\"none\" src=\"../r%203.wav\">"),
+        "relative to the page"
+    );
+    for text in [&index, &first, &second, &last] {
+        let lower = text.to_ascii_lowercase();
+        assert!(!lower.contains("http:") && !lower.contains("https:"));
+    }
     // An explicit choice wins over Auto.
     let embedded = ReportOptions {
-        images: Placement::Embed,
+        sections: Placement::Embed,
         audio: Placement::Embed,
         ..ReportOptions::default()
     };
@@ -272,6 +300,53 @@ fn large_batches_link_lazy_figures_and_audio_beside_the_report() {
         },
     ))
     .expect("read");
-    assert_eq!(html.matches("<figure><svg").count(), 3);
-    assert_eq!(html.matches("data:audio/wav").count(), 3);
+    assert_eq!(html.matches("<figure><svg").count(), 4);
+    assert_eq!(html.matches("data:audio/wav").count(), 4);
+}
+
+#[test]
+fn http_links_appear_only_where_the_caller_supplied_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let batch: Vec<Recording> = (0..2)
+        .map(|i| {
+            fixture::make(
+                dir.path(),
+                &format!("r {i}.wav"),
+                fixture::Kind::StopTone,
+                i,
+            )
+        })
+        .collect();
+    let options = ReportOptions {
+        title_link: Some("https://tickets.example.org/batch?id=7&x=\"y\"".into()),
+        audio_link_base: Some("https://rec.example.org/wav".into()),
+        audio: Placement::Link,
+        ..ReportOptions::default()
+    };
+    let html = std::fs::read_to_string(fixture::write(&dir.path().join("l.html"), &batch, options))
+        .expect("read");
+    assert!(html
+        .contains("<h1><a href=\"https://tickets.example.org/batch?id=7&amp;x=&quot;y&quot;\">"));
+    for i in 0..2 {
+        assert!(html.contains(&format!("src=\"https://rec.example.org/wav/r%20{i}.wav\"")));
+    }
+    assert_eq!(
+        html.matches("http").count(),
+        3,
+        "the title link and two WAVs, nothing else"
+    );
+    // Only http(s) URLs get in: no script, no spaces to break out of an attribute.
+    for bad in ["javascript:alert(1)", "https://a b", "ftp://x", "https://"] {
+        let options = ReportOptions {
+            title_link: Some(bad.into()),
+            ..ReportOptions::default()
+        };
+        let err = voxcap_report::ReviewReport::create(&dir.path().join("x.html"), options)
+            .expect_err(bad);
+        assert!(
+            matches!(err, voxcap_report::ReportError::Link { .. }),
+            "{bad}: {err}"
+        );
+        assert!(!err.to_string().contains(bad), "the URL is not quoted");
+    }
 }
