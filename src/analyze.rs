@@ -120,27 +120,16 @@ pub(crate) struct RecordingArgs {
 pub(crate) struct StopTones(pub Vec<char>);
 
 pub(crate) fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
-    let mut keys = Vec::new();
-    for c in s.chars().filter(|c| !c.is_whitespace() && *c != ',') {
-        let c = c.to_ascii_uppercase();
-        if !(c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
-            return Err(format!("{c:?} is not a DTMF key (0-9, *, #, A-D)"));
-        }
-        if !keys.contains(&c) {
-            keys.push(c);
-        }
-    }
-    Ok(StopTones(keys))
+    voxcap_dsp::verify::parse_stop_tones(s)
+        .map(StopTones)
+        .map_err(|e| e.to_string())
 }
 
 pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(v > 0.0 && v <= 7200.0) {
-        return Err(format!("{v} s is outside 0..=7200 s"));
-    }
-    Ok(v)
+    voxcap_dsp::verify::check_timer_s(v).map_err(|e| e.to_string())
 }
 
 impl RecordingArgs {

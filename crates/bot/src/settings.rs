@@ -5,7 +5,7 @@
 
 use voxcap_capture::tracker::CompletedRecording;
 use voxcap_capture::wire::RecordResponseRequest;
-use voxcap_dsp::verify::{CompletionReason, RecordSettings, ReportedOutcome};
+use voxcap_dsp::verify::{RecordSettings, ReportedOutcome};
 use voxcap_dsp::AnalysisConfig;
 
 /// The settings a recording made with `request` was made under.
@@ -47,19 +47,7 @@ pub fn analysis_config(
 /// `stopToneDetected`, or a numeric subcode such as `8514`), as the
 /// completion check wants it; empty or absent is "nothing reported".
 pub fn reported_outcome(text: Option<&str>) -> ReportedOutcome {
-    match text.map(str::trim) {
-        None | Some("") => ReportedOutcome::default(),
-        Some(r) => match r.parse::<u32>() {
-            Ok(code) => ReportedOutcome {
-                completion_reason: None,
-                subcode: Some(code),
-            },
-            Err(_) => ReportedOutcome {
-                completion_reason: Some(CompletionReason::parse(r).as_str().to_string()),
-                subcode: None,
-            },
-        },
-    }
+    ReportedOutcome::from_text(text)
 }
 
 #[cfg(test)]

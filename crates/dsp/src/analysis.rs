@@ -218,6 +218,13 @@ impl Analyzer {
         }
     }
 
+    /// The DTMF digits completed so far, in order, positions at
+    /// [`ANALYSIS_RATE`] (a digit still sounding appears once it ends, or in
+    /// [`Analyzer::finish`]'s findings).
+    pub fn dtmf_events(&self) -> &[DtmfEvent] {
+        &self.dtmf_events
+    }
+
     /// Samples delivered so far at [`ANALYSIS_RATE`].
     pub fn analysis_samples(&self) -> u64 {
         self.analysis_samples
@@ -300,6 +307,35 @@ pub fn analyze_reader<R: Read + Send + 'static>(
     catch_panics(|| analyze_unguarded(file, reader, config))
 }
 
+/// Analyses mono samples that arrive without a WAV header (a numpy array, a
+/// decoded buffer), as if `info` had been read from a file holding them,
+/// naming the input `file` in the report. The samples are fed in bounded
+/// blocks, so the working buffers stay those of a file's analysis.
+///
+/// A panic while doing so is caught and returned as
+/// [`AnalysisError::Internal`] (see [`catch_panics`]).
+pub fn analyze_samples(
+    file: &str,
+    info: &StreamInfo,
+    samples: &[f32],
+    config: &AnalysisConfig,
+) -> Result<Report, AnalysisError> {
+    catch_panics(|| {
+        let mut analyzer = Analyzer::new(info, config)?;
+        for block in samples.chunks(crate::decode::BLOCK_BYTES) {
+            analyzer.push(block);
+        }
+        let findings = analyzer.finish();
+        Ok(build_report(
+            file.to_string(),
+            info,
+            &findings,
+            false,
+            config,
+        ))
+    })
+}
+
 fn analyze_unguarded<R: Read + Send + 'static>(
     file: &str,
     reader: R,
@@ -355,6 +391,23 @@ mod tests {
         );
         let err = catch_panics::<()>(|| std::panic::panic_any(42u8)).unwrap_err();
         assert!(err.to_string().ends_with("a panic with a non-text payload"));
+    }
+
+    #[test]
+    fn samples_without_a_header_give_the_files_report() {
+        let x = crate::synth::white_noise(7, -20.0, 16_000);
+        let wav = crate::synth::wav_pcm16_mono(&x, 16_000);
+        let config = AnalysisConfig::default();
+        let want = analyze_reader("x.wav", std::io::Cursor::new(wav.clone()), &config).unwrap();
+        let (info, samples) = crate::decode::decode_all(&wav).unwrap();
+        assert_eq!(
+            analyze_samples("x.wav", &info, &samples, &config).unwrap(),
+            want
+        );
+        // The decoder's conversion, applied to the raw PCM, gives the same samples.
+        let mut converted = Vec::new();
+        crate::decode::convert_frames(info.codec, 1, &wav[44..], &mut converted);
+        assert_eq!(converted, samples);
     }
 
     #[test]

@@ -514,7 +514,7 @@ impl WavDecoder {
         }
         let got = self.fill(want)?;
         let whole = got / block * block;
-        convert(
+        convert_frames(
             self.info.codec,
             self.info.channels,
             &self.bytes[..whole],
@@ -560,8 +560,14 @@ impl WavDecoder {
     }
 }
 
-/// Converts whole frames of `bytes` to mono `f32`, appending to `out`.
-fn convert(codec: Codec, channels: u16, bytes: &[u8], out: &mut Vec<f32>) {
+/// Converts whole frames of `bytes` (little-endian samples in `codec`,
+/// `channels` interleaved) to mono `f32`, appending to `out`: the decoder's
+/// own conversion, public so that samples that arrive without a WAV header
+/// (a numpy array, a PCM stream) are scaled, sanitised and downmixed exactly
+/// as a file's would be. `bytes` holds whole frames (the decoder only
+/// passes whole frames; a trailing partial mono sample is ignored).
+pub fn convert_frames(codec: Codec, channels: u16, bytes: &[u8], out: &mut Vec<f32>) {
+    let channels = channels.max(1);
     let ch = usize::from(channels);
     let inv = 1.0 / ch as f32;
     match codec {
@@ -642,7 +648,17 @@ fn downmix(
 
 /// Decodes a whole WAV held in memory, for tests and small inputs.
 pub fn decode_all(bytes: &[u8]) -> Result<(StreamInfo, Vec<f32>), DecodeError> {
-    let mut dec = WavDecoder::new(Cursor::new(bytes.to_vec()), DecodeOptions::default())?;
+    decode_reader(Cursor::new(bytes.to_vec()), DecodeOptions::default())
+}
+
+/// Decodes a whole WAV from `reader` into mono samples at the file's rate,
+/// for callers that want the samples themselves (to plot them, or feed
+/// another model); the memory is that of the samples (4 bytes each).
+pub fn decode_reader<R: Read + Send + 'static>(
+    reader: R,
+    options: DecodeOptions,
+) -> Result<(StreamInfo, Vec<f32>), DecodeError> {
+    let mut dec = WavDecoder::new(reader, options)?;
     let mut all = Vec::new();
     let mut block = Vec::new();
     while dec.read_block(&mut block)? > 0 {

@@ -25,7 +25,8 @@ pub mod vad;
 pub mod verify;
 
 pub use analysis::{
-    analyze_reader, catch_panics, AnalysisConfig, AnalysisError, Analyzer, ANALYSIS_RATE,
+    analyze_reader, analyze_samples, catch_panics, AnalysisConfig, AnalysisError, Analyzer,
+    ANALYSIS_RATE,
 };
 pub use decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
 pub use report::Report;

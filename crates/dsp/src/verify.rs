@@ -188,6 +188,67 @@ impl ReportedOutcome {
     }
 }
 
+/// A recording setting given as text or a number that is not valid; the
+/// message names the value and the rule, not how it was given (a CLI flag, a
+/// Python keyword).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingError {
+    /// A stop tone that is not a DTMF key.
+    #[error("{0:?} is not a DTMF key (0-9, *, #, A-D)")]
+    NotADtmfKey(char),
+    /// A timer outside Graph's range.
+    #[error("{0} s is outside 0..=7200 s")]
+    TimerOutOfRange(f64),
+}
+
+/// Parses stop tones written as keys (`"#*"`, `"1, #"`): whitespace and
+/// commas are ignored, letters are upper-cased, repeats dropped.
+pub fn parse_stop_tones(s: &str) -> Result<Vec<char>, SettingError> {
+    let mut keys = Vec::new();
+    for c in s.chars().filter(|c| !c.is_whitespace() && *c != ',') {
+        let c = c.to_ascii_uppercase();
+        if !(c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
+            return Err(SettingError::NotADtmfKey(c));
+        }
+        if !keys.contains(&c) {
+            keys.push(c);
+        }
+    }
+    Ok(keys)
+}
+
+/// Checks a timer in seconds (`initialSilenceTimeoutInSeconds` and the
+/// others): more than 0 and at most 7,200 s (two hours, well past Graph's
+/// own limits, so a typo is caught but any real setting passes).
+pub fn check_timer_s(v: f64) -> Result<f64, SettingError> {
+    if !(v > 0.0 && v <= 7200.0) {
+        return Err(SettingError::TimerOutOfRange(v));
+    }
+    Ok(v)
+}
+
+impl ReportedOutcome {
+    /// What Graph reported, given as text (a completion reason such as
+    /// `stopToneDetected`, or a numeric subcode such as `8514`); empty or
+    /// absent is "nothing reported".
+    pub fn from_text(text: Option<&str>) -> Self {
+        match text.map(str::trim) {
+            None | Some("") => ReportedOutcome::default(),
+            Some(r) => match r.parse::<u32>() {
+                Ok(code) => ReportedOutcome {
+                    completion_reason: None,
+                    subcode: Some(code),
+                },
+                Err(_) => ReportedOutcome {
+                    completion_reason: Some(CompletionReason::parse(r).as_str().to_string()),
+                    subcode: None,
+                },
+            },
+        }
+    }
+}
+
 /// Tolerances of the checks; documented in `docs/speech.md`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyTolerances {
@@ -422,6 +483,38 @@ fn plausible_reasons(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_given_as_text_are_checked() {
+        for (text, want) in [
+            ("", Ok(vec![])),
+            ("#*", Ok(vec!['#', '*'])),
+            ("1, #, a, 1", Ok(vec!['1', '#', 'A'])),
+            ("#x", Err(SettingError::NotADtmfKey('X'))),
+        ] {
+            assert_eq!(parse_stop_tones(text), want, "{text:?}");
+        }
+        for (v, ok) in [
+            (0.0, false),
+            (0.5, true),
+            (7200.0, true),
+            (7200.1, false),
+            (f64::NAN, false),
+        ] {
+            assert_eq!(check_timer_s(v).is_ok(), ok, "{v}");
+        }
+        assert_eq!(
+            check_timer_s(-1.0).unwrap_err().to_string(),
+            "-1 s is outside 0..=7200 s"
+        );
+        assert_eq!(
+            ReportedOutcome::from_text(Some(" 8514 ")).subcode,
+            Some(8514)
+        );
+        let r = ReportedOutcome::from_text(Some("stopToneDetected"));
+        assert_eq!(r.completion_reason.as_deref(), Some("stopToneDetected"));
+        assert_eq!(ReportedOutcome::from_text(None), ReportedOutcome::default());
+    }
 
     const R: u32 = 8000;
 

@@ -37,7 +37,8 @@ pub mod client;
 pub mod error;
 pub mod job;
 pub mod keys;
-pub mod local;
+/// The batch on one machine (the `voxcap-batch` crate).
+pub use voxcap_batch as local;
 pub mod summary;
 pub mod worker;
 

@@ -1,7 +1,12 @@
-//! The batch on one machine, without Redis: finding the inputs (what
-//! `voxcap analyze` analyses and `voxcap enqueue` queues) and running one
-//! job per input on a few threads with the results handed back in input
-//! order, and the bookkeeping of such a batch ([`Failure`], [`Summary`]).
+//! voxcap-batch: the batch on one machine, without Redis: finding the
+//! inputs (what `voxcap analyze` analyses, `voxcap enqueue` queues and the
+//! Python package's `analyze_many` walks), running one job per input on a
+//! few threads with the results handed back in input order, and the
+//! bookkeeping of such a batch ([`Failure`], [`Summary`]).
+//!
+//! A crate of its own, without the Redis and HTTP stack of `voxcap-queue`
+//! (which re-exports it as `voxcap_queue::local`), so that the Python
+//! package runs the CLI's batch.
 //!
 //! [`run_ordered`] keeps memory bounded whatever the number of inputs: at
 //! most a small window (four per worker) is in flight or waiting to be
