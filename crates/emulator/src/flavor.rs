@@ -61,6 +61,17 @@ impl Flavor {
             Flavor::AppPath { .. } | Flavor::Legacy { app: true } => "/app/calls/",
         }
     }
+
+    /// An operation's resource path in notifications: the upper-case,
+    /// dash-less ids Graph's examples show.
+    pub(crate) fn operation_path(self, call_id: &str, op_id: &str) -> String {
+        format!(
+            "{}{}/operations/{}",
+            self.resource_prefix(),
+            crate::wire::upper_dashless(call_id),
+            crate::wire::upper_dashless(op_id)
+        )
+    }
 }
 
 pub(crate) fn location(base_url: &str, flavor: Flavor, call: &str, op: &str) -> String {

@@ -287,12 +287,7 @@ pub(crate) fn completed_resource(
     reason: CompletionReason,
     recording: Option<(String, String)>,
 ) -> Value {
-    let path = format!(
-        "{}{}/operations/{}",
-        flavor.resource_prefix(),
-        wire::upper_dashless(call_id),
-        wire::upper_dashless(op_id)
-    );
+    let path = flavor.operation_path(call_id, op_id);
     let etag = Some(format!("W/\"{}\"", 50_000 + (wire::unix_now() % 10_000)));
     let (loc, token) = match recording {
         Some((l, t)) => (Some(l), Some(t)),
@@ -335,12 +330,7 @@ pub(crate) fn operation_notification(
     op_id: &str,
     data: Value,
 ) -> CommsNotification {
-    let path = format!(
-        "{}{}/operations/{}",
-        flavor.resource_prefix(),
-        wire::upper_dashless(call_id),
-        wire::upper_dashless(op_id)
-    );
+    let path = flavor.operation_path(call_id, op_id);
     let legacy = flavor.is_legacy();
     CommsNotification {
         odata_type: (!legacy).then_some("#microsoft.graph.commsNotification"),

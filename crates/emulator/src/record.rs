@@ -442,11 +442,7 @@ pub(crate) async fn run_operation(
         let prompt = CommsNotification {
             odata_type: Some("#microsoft.graph.commsNotification"),
             change_type: "deleted",
-            resource_url: Some(format!(
-                "/communications/calls/{}/operations/{}",
-                wire::upper_dashless(&ctx.call_id),
-                wire::upper_dashless(&prompt_op)
-            )),
+            resource_url: Some(Flavor::V1.operation_path(&ctx.call_id, &prompt_op)),
             resource: None,
             // Same clientContext on purpose: a client must pair by type and
             // operation id, not by clientContext alone.

@@ -115,12 +115,7 @@ pub(crate) fn early_notification(
     location: &str,
     token: &str,
 ) -> CommsNotification {
-    let path = format!(
-        "{}{}/operations/{}",
-        flavor.resource_prefix(),
-        wire::upper_dashless(call_id),
-        wire::upper_dashless(op_id)
-    );
+    let path = flavor.operation_path(call_id, op_id);
     let data: Value = json!({
         "@odata.type": "#microsoft.graph.recordOperation",
         "@odata.id": path,
