@@ -407,6 +407,7 @@ fn decide(
         .map(|i| frames[i].voice && !tonal[i] && !masked[i] && level[i] > abs_floor)
         .collect();
     let mut runs = voiced_runs(cfg, &candidate, &above, &level, &masked, cfg.gate_db, &[]);
+    let mut noise_spread_db = 0f32;
 
     // The floor is a minimum, and how far a noise's ordinary frames sit above
     // its minimum depends on how much the noise fluctuates: about 1 dB for
@@ -414,12 +415,19 @@ fn decide(
     // a fixed 5 dB gate. So the gate widens with the median excess of the
     // frames the first pass left as noise: steady noise keeps `gate_db`.
     if cfg.noise_spread_factor > 0.0 {
-        let first = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
+        // Frames next to the first pass's speech are its weak edges (decays,
+        // breaths), not noise: in a clean clip they would be all the "noise"
+        // there is, and the gate would widen for nothing.
+        let guard = ms(cfg.spread_guard_ms);
+        let first = pad_runs(&runs, &masked, guard, guard);
         let mut in_first = vec![false; n];
         for &(s, e) in &first {
             in_first[s..e].iter_mut().for_each(|v| *v = true);
         }
-        let eligible = |i: usize| !masked[i] && !tonal[i] && level[i] > abs_floor;
+        // Near the absolute floor (digital silence, a codec's idle pattern)
+        // there is no noise to measure.
+        let eligible =
+            |i: usize| !masked[i] && !tonal[i] && level[i] > abs_floor + SPREAD_MIN_ABOVE_ABS_DB;
         let mut excess: Vec<f32> = (0..n)
             .filter(|&i| !in_first[i] && eligible(i))
             .map(|i| above[i])
@@ -431,7 +439,9 @@ fn decide(
             // The first pass took (nearly) the whole clip: take the quietest
             // fifth of all frames as the noise's ordinary level instead.
             let mut all: Vec<f32> = (0..n).filter(|&i| eligible(i)).map(|i| above[i]).collect();
-            (all.len() >= ms(cfg.floor_window_ms)).then(|| {
+            // Only when noise is everywhere: a clip that is speech and silence
+            // has nothing to measure, and its quietest fifth would be speech.
+            (all.len() >= ms(cfg.floor_window_ms) && all.len() * 10 >= n * 9).then(|| {
                 let k = all.len() * FALLBACK_PERCENTILE / 100;
                 *all.select_nth_unstable_by(k, f32::total_cmp).1
             })
@@ -439,6 +449,7 @@ fn decide(
         if let Some(spread) = spread {
             let gate = (cfg.noise_spread_factor * spread).min(cfg.max_gate_db);
             if gate > cfg.gate_db {
+                noise_spread_db = spread;
                 // A fluctuating noise is steady over a syllable's length, so
                 // a weak word that no single frame lifts over the widened gate
                 // still lifts the power averaged over SUSTAIN_FRAMES: such
@@ -458,6 +469,13 @@ fn decide(
                 runs = voiced_runs(cfg, &candidate, &above, &level, &masked, gate, &sustained);
             }
         }
+    }
+    if cfg.edge_max_ms > 0 {
+        let blocked: Vec<bool> = (0..n).map(|i| masked[i] || level[i] <= abs_floor).collect();
+        let edge_db = cfg
+            .edge_gate_db
+            .max(cfg.edge_spread_factor * noise_spread_db);
+        runs = extend_edges(&runs, &above, &blocked, edge_db, ms(cfg.edge_max_ms));
     }
     let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
     if let Some(snr) = estimate_snr_db(&segs, frames, &floor, &masked, abs_floor) {
@@ -508,6 +526,10 @@ fn decide(
         total_samples: total,
     }
 }
+
+/// The noise spread is measured only on frames this far above the absolute
+/// floor.
+const SPREAD_MIN_ABOVE_ABS_DB: f32 = 6.0;
 
 /// Frames in the long average of the sustained-speech route (310 ms).
 const SUSTAIN_FRAMES: usize = 31;
@@ -583,6 +605,38 @@ fn voiced_runs(
         .filter(|r| r.2 >= min_speech)
         .map(|r| (r.0, r.1))
         .collect()
+}
+
+/// Follows each run outwards while the frames stay `gate_db` above the local
+/// floor (at most `max` frames each way, never into a `blocked` frame): the
+/// decay of a word, a trailing fricative or a breathy onset is quieter than
+/// anything webrtc-vad calls voice, but it still stands clear of the noise.
+/// Runs that come to touch are merged.
+fn extend_edges(
+    runs: &[(usize, usize)],
+    above: &[f32],
+    blocked: &[bool],
+    gate_db: f32,
+    max: usize,
+) -> Vec<(usize, usize)> {
+    let n = above.len();
+    let open = |i: usize| !blocked[i] && above[i] > gate_db;
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
+    for &(s, e) in runs {
+        let mut s2 = s;
+        while s2 > 0 && s - s2 < max && open(s2 - 1) {
+            s2 -= 1;
+        }
+        let mut e2 = e;
+        while e2 < n && e2 - e < max && open(e2) {
+            e2 += 1;
+        }
+        match out.last_mut() {
+            Some(last) if s2 <= last.1 => last.1 = last.1.max(e2),
+            _ => out.push((s2, e2)),
+        }
+    }
+    out
 }
 
 /// Extends frame runs by the pads, stopping at DTMF masks so a segment never

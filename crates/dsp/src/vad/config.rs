@@ -86,6 +86,9 @@ pub struct VadConfig {
     /// fluctuating noise such as crowd babble sits further above its own
     /// minimum than steady noise. 0 keeps the gate fixed at `gate_db`.
     pub noise_spread_factor: f32,
+    /// Frames this close to the first pass's speech are left out when the
+    /// noise spread is measured (they are speech edges, not noise).
+    pub spread_guard_ms: u32,
     /// Upper bound of the widened gate, dB above the floor.
     pub max_gate_db: f32,
     /// Only when the gate was widened: a frame above the fixed `gate_db` is
@@ -114,6 +117,15 @@ pub struct VadConfig {
     pub low_snr_db: f32,
     /// Frames within this many ms of a DTMF event are not speech.
     pub dtmf_guard_ms: u32,
+    /// Each voiced run is followed outwards, up to this many ms each way, while
+    /// the frames stand [`edge_gate_db`](Self::edge_gate_db) above the local
+    /// floor: word endings and onsets too weak for webrtc-vad. 0 turns it off.
+    pub edge_max_ms: u32,
+    /// How far above the local floor (dB) a frame must stand to extend a run.
+    pub edge_gate_db: f32,
+    /// In a fluctuating noise the edge gate is at least this times the noise
+    /// spread (see [`noise_spread_factor`](Self::noise_spread_factor)).
+    pub edge_spread_factor: f32,
 }
 
 impl Default for VadConfig {
@@ -129,6 +141,7 @@ impl Default for VadConfig {
             relative_db: 20.0,
             noise_spread_factor: 4.0,
             max_gate_db: 14.0,
+            spread_guard_ms: 300,
             sustained_margin_db: 5.0,
             tone_gain_db: 30.0,
             tone_min_ms: 60,
@@ -136,6 +149,9 @@ impl Default for VadConfig {
             min_speech_ms: 60,
             onset_pad_ms: 10,
             offset_pad_ms: 40,
+            edge_max_ms: 500,
+            edge_gate_db: 3.0,
+            edge_spread_factor: 2.0,
             low_snr_onset_pad_ms: 200,
             low_snr_offset_pad_ms: 0,
             low_snr_db: 10.0,
