@@ -29,6 +29,6 @@ pub use analysis::{
     analyze_reader, analyze_samples, analyze_stream, catch_panics, Analysed, AnalysisConfig,
     AnalysisError, Analyzer, ANALYSIS_RATE,
 };
-pub use live::{analyze_live, LiveEvent};
 pub use decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
+pub use live::{analyze_live, LiveEvent};
 pub use report::Report;

@@ -353,7 +353,12 @@ mod tests {
         let mut x = synth::white_noise(4, -55.0, rate as usize);
         x.extend(synth::caller_bursts(9, 2.0, rate));
         let (events, a) = events_of(synth::wav_pcm16_mono(&x, rate));
-        let first = a.findings.speech.segments.first().expect("the report finds speech");
+        let first = a
+            .findings
+            .speech
+            .segments
+            .first()
+            .expect("the report finds speech");
         let start = events.iter().find_map(|e| match e {
             LiveEvent::SpeechStart { at_s } => Some(*at_s),
             _ => None,
@@ -364,7 +369,10 @@ mod tests {
         });
         let (start, end) = (start.expect("a start hint"), end.expect("an end hint"));
         let report_start = seconds(first.start);
-        assert!((start - report_start).abs() < 0.15, "hint {start}, report {report_start}");
+        assert!(
+            (start - report_start).abs() < 0.15,
+            "hint {start}, report {report_start}"
+        );
         assert!(end > start + 0.2, "end {end}");
     }
 
