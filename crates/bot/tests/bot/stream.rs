@@ -195,3 +195,63 @@ async fn record_response_has_no_stream_and_downloads_after_the_completion() {
     assert_eq!(record_deliveries(&s).len(), 1);
     s.stop().await;
 }
+
+/// A stream cut mid-way: once, the download asks again (the growing file
+/// ignores `Range`, so the new body's prefix is skipped) and the streamed
+/// copy is used; on every attempt, the stream fails and the recording is
+/// downloaded again from the completion's location.
+#[tokio::test]
+async fn a_broken_stream_is_resumed_or_downloaded_again_after_the_completion() {
+    struct Case {
+        name: &'static str,
+        drop_after: u64,
+        drop_times: u32,
+        streamed: bool,
+    }
+    let cases = [
+        Case {
+            name: "cut once at 0.6 s",
+            drop_after: 20_000,
+            drop_times: 1,
+            streamed: true,
+        },
+        Case {
+            name: "cut on all five attempts",
+            drop_after: 2_000,
+            drop_times: 5,
+            streamed: false,
+        },
+    ];
+    let s = half_speed().await;
+    for case in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Seen::default();
+        let plan = streaming_plan(ApiKind::LegacyRecord, dir.path(), &seen);
+        let mut scenario = caller(json!({"type": "press", "digit": "#", "ms": 120}));
+        scenario["faults"] =
+            json!({"drop_after_bytes": case.drop_after, "drop_times": case.drop_times});
+        let o = record(&s, &scenario, &plan).await;
+        assert_eq!(
+            o.kind,
+            OutcomeKind::Recorded,
+            "{}: {:?}",
+            case.name,
+            o.operation
+        );
+        assert_eq!(o.streamed, case.streamed, "{}", case.name);
+        let report = o.report.as_ref().unwrap();
+        let reported: Vec<char> = report.dtmf.iter().map(|d| d.digit).collect();
+        assert_eq!(reported, vec!['5', '#'], "{}", case.name);
+        let info = o.download.as_ref().unwrap();
+        let wav = std::fs::read(&o.files.as_ref().unwrap().wav).unwrap();
+        assert_eq!(info.bytes, wav.len() as u64, "{}", case.name);
+        if case.streamed {
+            assert_eq!((info.attempts, info.restarted), (2, 1), "{}", case.name);
+            assert_eq!(digits(&seen).len(), 2, "{}", case.name);
+        } else {
+            // The completed recording, downloaded whole: its true sizes.
+            assert_ne!(&wav[40..44], &[0xFF; 4], "{}", case.name);
+        }
+    }
+    s.stop().await;
+}
