@@ -346,7 +346,7 @@ fn analyze_unguarded<R: Read + Send + 'static>(
     reader: R,
     config: &AnalysisConfig,
 ) -> Result<Report, AnalysisError> {
-    Ok(analyze_unguarded_stream(reader, config, &mut |_| {})?.report(file, config))
+    Ok(analyze_unguarded_stream(reader, config, None, &mut |_| {})?.report(file, config))
 }
 
 /// An input decoded and pushed through an [`Analyzer`]: everything but the
@@ -378,28 +378,38 @@ impl Analysed {
 
 /// Decodes `reader` into an [`Analyzer`] as [`analyze_reader`] does, and
 /// shows the analyser to `observe` after every decoded block (what the
-/// live events of a recording still arriving are read from). Only
-/// `config.lenient` matters here; the rest is for [`Analysed::report`].
+/// live events of a recording still arriving are read from). With
+/// `block_s`, a block holds at most that much audio (see
+/// [`WavDecoder::limit_block_bytes`]); the findings are the same whatever
+/// the block. Only `config.lenient` matters here; the rest is for
+/// [`Analysed::report`].
 ///
 /// A panic while doing so is caught and returned as
 /// [`AnalysisError::Internal`] (see [`catch_panics`]).
 pub fn analyze_stream<R: Read + Send + 'static>(
     reader: R,
     config: &AnalysisConfig,
+    block_s: Option<f64>,
     observe: &mut dyn FnMut(&Analyzer),
 ) -> Result<Analysed, AnalysisError> {
-    catch_panics(|| analyze_unguarded_stream(reader, config, observe))
+    catch_panics(|| analyze_unguarded_stream(reader, config, block_s, observe))
 }
 
 fn analyze_unguarded_stream<R: Read + Send + 'static>(
     reader: R,
     config: &AnalysisConfig,
+    block_s: Option<f64>,
     observe: &mut dyn FnMut(&Analyzer),
 ) -> Result<Analysed, AnalysisError> {
     let options = DecodeOptions {
         lenient: config.lenient,
     };
     let mut decoder = WavDecoder::new(reader, options)?;
+    if let Some(s) = block_s {
+        let info = decoder.info();
+        let per_s = f64::from(info.sample_rate) * f64::from(info.block_align);
+        decoder.limit_block_bytes((per_s * s.max(0.0)) as usize);
+    }
     let mut analyzer = Analyzer::new(decoder.info(), config)?;
     let mut block = Vec::with_capacity(crate::decode::BLOCK_BYTES);
     while decoder.read_block(&mut block)? > 0 {
