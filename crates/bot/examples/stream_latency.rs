@@ -65,9 +65,9 @@ async fn main() -> anyhow::Result<()> {
         .emulator
         .deliveries()
         .iter()
-        .filter(|d| d.has_record_operation())
+        .rev()
+        .find(|d| d.has_record_operation())
         .map(|d| d.at)
-        .last()
         .expect("a completion notification");
     let written = std::fs::metadata(o.json_path.as_ref().expect("a report file"))?.modified()?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
