@@ -9,14 +9,14 @@
 //! The completion stays the authority: the report is built only after it
 //! (its reason is checked against the audio), and the streamed copy is used
 //! only when the completion names the same location and the stream ended
-//! whole; otherwise the recording is downloaded again from the completion's
-//! location, as without streaming. A hang-up ends the stream but sends no
+//! whole (and within 10 s of the completion); otherwise the recording is
+//! downloaded again from the completion's location, as without streaming. A hang-up ends the stream but sends no
 //! completion: the operation is lost at its deadline, as without streaming,
 //! and the streamed copy is deleted.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use voxcap_capture::{RecordOutcome, RecordingReader, RecordingStarted, StartedRecording};
 use voxcap_dsp::{analyze_live, Analysed, AnalysisConfig, AnalysisError};
@@ -80,7 +80,8 @@ pub(crate) struct Streamed<T> {
 /// Waits for the completion and, if the recording's location is announced
 /// first, runs `download` on it meanwhile. Returns the outcome, when it
 /// arrived, and the streamed download if there was one (finished: the
-/// stream ends with the recording, so both are awaited).
+/// stream ends with the recording, so both are awaited; a stream still
+/// going [`STREAM_GRACE`] after the completion is dropped, and `None`).
 pub(crate) async fn race<T, D>(
     completion: impl Future<Output = RecordOutcome>,
     started: RecordingStarted,
@@ -105,6 +106,27 @@ where
     };
     tracing::debug!(call_id = %s.call_id, "recording started: streaming it while it is made");
     let location = s.location.clone();
-    let ((outcome, at), result) = tokio::join!(completion, download(s));
-    (outcome, at, Some(Streamed { location, result }))
+    let download = download(s);
+    tokio::pin!(download);
+    tokio::select! {
+        result = &mut download => {
+            let (outcome, at) = completion.await;
+            (outcome, at, Some(Streamed { location, result }))
+        }
+        (outcome, at) = &mut completion => {
+            // The stream ends with the recording, so it should end now; one
+            // that goes on is given up, and the completion's location read.
+            match tokio::time::timeout(STREAM_GRACE, download).await {
+                Ok(result) => (outcome, at, Some(Streamed { location, result })),
+                Err(_) => {
+                    tracing::warn!(grace_s = STREAM_GRACE.as_secs(),
+                        "the stream did not end after the completion; given up");
+                    (outcome, at, None)
+                }
+            }
+        }
+    }
 }
+
+/// How long a stream may go on once the completion has arrived.
+const STREAM_GRACE: Duration = Duration::from_secs(10);
