@@ -6,7 +6,7 @@
 //! same caller without streaming, for comparison.
 //!
 //! ```text
-//! cargo run --release -p voxcap-bot --example stream_latency [-- --baseline]
+//! cargo run -p voxcap-bot --example stream_latency [-- --baseline]
 //! ```
 //!
 //! Not a test: it takes a minute of real time per run, and timing belongs
@@ -25,6 +25,11 @@ use voxcap_emulator::EmulatorConfig;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let baseline = std::env::args().any(|a| a == "--baseline");
+    // RUST_LOG=voxcap_bot=debug,voxcap_capture=debug shows where the time goes.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let config = EmulatorConfig {
         time_scale: 1.0,
         ..EmulatorConfig::default()
