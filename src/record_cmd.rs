@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use voxcap_bot::{
-    ApiKind, Bot, BotConfig, BotError, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan,
-    RecordSpec, RecordingDownloads, Setting, StoreChoice, TokenSource,
+    ApiKind, Bot, BotConfig, BotError, LiveEvents, NotificationAuthMode, Outcome, OutcomeKind,
+    RecordPlan, RecordSpec, RecordingDownloads, Setting, StoreChoice, TokenSource,
 };
 use voxcap_capture::redis_conn::read_ca_pem;
 use voxcap_capture::redis_store::RedisStoreConfig;
@@ -67,6 +67,9 @@ pub(crate) struct RecordArgs {
     /// Skip updateRecordingStatus; then nothing may be persisted, so only the outcome is printed.
     #[arg(long)]
     pub no_recording_status: bool,
+    /// With --api legacy-record: analyse while the caller speaks (streamWhileRecording); live events print as NDJSON on stderr.
+    #[arg(long)]
+    pub stream_while_recording: bool,
     /// Output directory for <operationId>.wav, .trimmed.wav and .json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -273,6 +276,8 @@ impl RecordArgs {
         };
         RecordPlan {
             recording_status: !self.no_recording_status,
+            stream_while_recording: self.stream_while_recording,
+            live_events: Some(LiveEvents::new(|e| eprintln!("{}", serde_json::json!(e)))),
             ..RecordPlan::new(api, &spec, &self.out)
         }
     }

@@ -85,6 +85,34 @@ async fn record_command_writes_three_files_and_prints_the_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_while_recording_prints_live_digits_as_ndjson_on_stderr() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cb = format!("http://127.0.0.1:{port}/api/calls");
+    let call = s
+        .create_call_to(&cb, Some(&stop_tone_caller(json!({}))))
+        .await
+        .unwrap();
+    let mut args = record_args(&s, &call, port, dir.path());
+    args.extend(["--api", "legacy-record", "--stream-while-recording"].map(String::from));
+    let (out, _) = record_off_runtime(args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["streamed"], json!(true));
+    let events: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let digits: Vec<&Value> = events.iter().filter(|e| e["event"] == "digit").collect();
+    assert_eq!(digits.len(), 1, "stderr: {stderr}");
+    assert_eq!(digits[0]["digit"], "#");
+    assert!(digits[0]["startS"].as_f64().unwrap() > 2.0, "{stderr}");
+    assert!(events.iter().any(|e| e["event"] == "progress"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_notification_is_lost_with_exit_4_within_the_deadline() {
     let s = setup().await;
     let dir = tempfile::tempdir().unwrap();

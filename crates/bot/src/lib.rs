@@ -9,6 +9,8 @@
 //! instances, and [`serve::serve`] is the loop of a fleet member.
 //!
 //! - [`config`] holds [`BotConfig`] and [`RecordPlan`];
+//! - [`live`]: analysis while the caller speaks (`streamWhileRecording`)
+//!   and its [`LiveEvent`]s;
 //! - [`outcome`] holds [`Outcome`] and the report objects;
 //! - [`settings`] turns a Graph request and its completion into the
 //!   analysis's [`voxcap_dsp::verify::RecordSettings`];
@@ -31,6 +33,7 @@ pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulated;
 pub mod error;
+pub mod live;
 pub mod outcome;
 mod run;
 pub mod serve;
@@ -43,4 +46,5 @@ pub use config::{
     StoreChoice, TokenSource,
 };
 pub use error::{BotError, Result, Setting};
+pub use live::{LiveEvent, LiveEvents};
 pub use outcome::{OperationReport, Outcome, OutcomeKind, OutputFiles, ResultInfoReport};

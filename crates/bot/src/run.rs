@@ -18,20 +18,23 @@ use voxcap_capture::redis_store::RedisStore;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_capture::wire::{NormalizedId, MAX_TIMEOUT_SECONDS};
 use voxcap_capture::{
-    download_and_analyze, AdoptedOperation, CaptureError, DownloadOptions, GraphClient,
-    OperationId, OperationTracker, RecordApi, RecordOptions, RecordOutcome, RecordingEnd,
-    RecordingPermit,
+    download_and_analyze, AdoptedOperation, CaptureError, DownloadInfo, DownloadOptions,
+    GraphClient, OperationId, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
+    RecordingEnd, RecordingPermit, Secret,
 };
-use voxcap_dsp::analyze_reader;
 
 use crate::config::{ApiKind, RecordPlan};
 use crate::error::{BotError, Result, Setting};
+use crate::live::{self, Analysis, Streamed};
 use crate::outcome::{
     no_audio_outcome, report_json, OperationReport, Outcome, OutcomeKind, OutputFiles,
     ResultInfoReport,
 };
 use crate::settings;
 use crate::trim_out;
+
+/// A download that started at the early location, as it ended.
+type StreamedDownload = Streamed<std::result::Result<(Analysis, DownloadInfo), DownloadFailure>>;
 
 /// What record and takeover tasks share.
 pub(crate) struct Core {
@@ -67,6 +70,12 @@ impl Core {
         } else {
             None
         };
+        // Streaming persists media as it arrives, so it needs the permit.
+        let streaming =
+            plan.stream_while_recording && plan.api == ApiKind::LegacyRecord && permit.is_some();
+        if streaming {
+            request.stream_while_recording = Some(true);
+        }
         let options = RecordOptions {
             api: match (plan.api, self.beta) {
                 (ApiKind::LegacyRecord, _) => RecordApi::LegacyRecord,
@@ -98,10 +107,31 @@ impl Core {
                 return Err(BotError::InvalidId(Box::new(e)));
             }
         };
-        let outcome = handle.completed().await;
         let max_record = request.max_record_duration_in_seconds;
+        let wav = dir.join(format!("{}.wav", op.file_stem()));
+        let (outcome, notified, streamed) = match permit.as_ref().filter(|_| streaming) {
+            Some(p) => {
+                let started = handle.recording_started();
+                let events = plan.live_events.clone();
+                let wav = &wav;
+                live::race(handle.completed(), started, |s| async move {
+                    let (location, token) = (s.location, s.token);
+                    let analyze = live::analysis(events);
+                    let target = (s.call_id.as_str(), location.as_str(), token.as_ref());
+                    self.download(target, max_record, true, wav, p, analyze)
+                        .await
+                })
+                .await
+            }
+            None => {
+                let outcome = handle.completed().await;
+                (outcome, Instant::now(), None)
+            }
+        };
         let result = self
-            .conclude(call_id, &op, &request, max_record, outcome, permit, dir)
+            .conclude(
+                call_id, &op, &request, max_record, outcome, notified, streamed, permit, dir,
+            )
             .await;
         self.record_finish(call_id, op.as_str(), &result).await;
         result
@@ -134,8 +164,11 @@ impl Core {
         }
         create_out_dir(dir)?;
         let outcome = adopted.handle.completed().await;
+        let notified = Instant::now();
         let mut result = self
-            .conclude(&call_id, &op, &request, max_record, outcome, permit, dir)
+            .conclude(
+                &call_id, &op, &request, max_record, outcome, notified, None, permit, dir,
+            )
             .await;
         if let Ok(o) = &mut result {
             let me = self.redis.as_ref().map(|r| r.instance_id().to_string());
@@ -193,10 +226,14 @@ impl Core {
         request: &RecordResponseRequest,
         max_record_s: u32,
         outcome: RecordOutcome,
+        notified: Instant,
+        streamed: Option<StreamedDownload>,
         permit: Option<RecordingPermit>,
         dir: &Path,
     ) -> Result<Outcome> {
-        let notified = Instant::now();
+        if !matches!(outcome, RecordOutcome::Completed(_)) {
+            discard_streamed(dir, op, streamed.as_ref());
+        }
         let persist = permit.is_some();
         let op_id = op.as_str().to_string();
         let stem = op.file_stem();
@@ -223,11 +260,32 @@ impl Core {
                 let config = settings::analysis_config(request, &rec);
                 let name = format!("{stem}.wav");
                 let wav = dir.join(&name);
-                let downloaded = self
-                    .download(&rec, max_record_s, &wav, &permit, move |r| {
-                        analyze_reader(&name, r, &config)
-                    })
-                    .await;
+                let (downloaded, streamed) = match streamed {
+                    Some(Streamed {
+                        location,
+                        result: Ok(x),
+                    }) if location == rec.location => (Ok(x), true),
+                    other => {
+                        if let Some(s) = other {
+                            let why = match &s.result {
+                                Ok(_) => "the completion names another location".to_string(),
+                                Err(e) => format!("the stream failed: {}", e.error()),
+                            };
+                            tracing::warn!(%call_id, operation_id = %op_id, reason = %why,
+                                "streamed copy not used; downloading the completed recording");
+                        }
+                        let target = (
+                            rec.call_id.as_str(),
+                            rec.location.as_str(),
+                            rec.token.as_ref(),
+                        );
+                        let analyze = live::analysis(None);
+                        let d = self
+                            .download(target, max_record_s, false, &wav, &permit, analyze)
+                            .await;
+                        (d, false)
+                    }
+                };
                 let (analysed, info) = match downloaded {
                     Ok(x) => x,
                     Err(e) => {
@@ -236,10 +294,12 @@ impl Core {
                     }
                 };
                 let finish = async {
-                    let report = analysed.map_err(|source| BotError::Analysis {
-                        path: wav.clone(),
-                        source: Box::new(source),
-                    })?;
+                    let report = analysed
+                        .map(|a| a.report(&name, &config))
+                        .map_err(|source| BotError::Analysis {
+                            path: wav.clone(),
+                            source: Box::new(source),
+                        })?;
                     let trimmed = dir.join(format!("{stem}.trimmed.wav"));
                     let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);
                     tokio::task::spawn_blocking(move || {
@@ -250,7 +310,10 @@ impl Core {
                         what: "trimmed copy",
                         reason: e.to_string(),
                     })??;
-                    let json = report_json(&report, &operation)?;
+                    let mut json = report_json(&report, &operation)?;
+                    if let (true, Some(obj)) = (streamed, json.as_object_mut()) {
+                        obj.insert("streamed".into(), serde_json::json!(true));
+                    }
                     let json_path = write_json_atomically(dir, stem, &json)?;
                     Ok::<_, BotError>((report, json, json_path, trimmed))
                 };
@@ -274,6 +337,7 @@ impl Core {
                     files: Some(OutputFiles { wav, trimmed }),
                     download: Some(info),
                     notification_to_report: Some(latency),
+                    streamed,
                 })
             }
             RecordOutcome::Failed(f) => {
@@ -320,22 +384,28 @@ impl Core {
 }
 
 impl Core {
-    /// Streams `rec` into `wav` and `analyze` under the bot's download
-    /// policy, with the size cap of a `max_record_s` recording. The location
+    /// Streams the recording at `(call_id, location, token)` into `wav`
+    /// and `analyze` under the bot's download policy, with the size cap of
+    /// a `max_record_s` recording; `growing` when it is still being made
+    /// (each request may then last as long as the recording). The location
     /// is checked here first, so a refusal is told apart from a failure.
     async fn download<T: Send + 'static>(
         &self,
-        rec: &voxcap_capture::tracker::CompletedRecording,
+        (call_id, location, token): (&str, &str, Option<&Secret>),
         max_record_s: u32,
+        growing: bool,
         wav: &Path,
         permit: &RecordingPermit,
         analyze: impl FnOnce(voxcap_capture::RecordingReader) -> T + Send + 'static,
-    ) -> std::result::Result<(T, voxcap_capture::DownloadInfo), DownloadFailure> {
+    ) -> std::result::Result<(T, DownloadInfo), DownloadFailure> {
         let mut options: DownloadOptions = self.client.download_options().clone();
         options.policy.max_record_seconds = max_record_s;
-        if let Err(e) = options.policy.check(&rec.location) {
-            let http = rec
-                .location
+        if growing {
+            options.request_timeout =
+                Some(std::time::Duration::from_secs(u64::from(max_record_s) + 30));
+        }
+        if let Err(e) = options.policy.check(location) {
+            let http = location
                 .get(..7)
                 .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
             let setting = if http && !options.policy.allow_http {
@@ -345,33 +415,56 @@ impl Core {
             };
             return Err(DownloadFailure::Refused(setting, e));
         }
-        if NormalizedId::new(permit.call_id()) != NormalizedId::new(&rec.call_id) {
+        if NormalizedId::new(permit.call_id()) != NormalizedId::new(call_id) {
             return Err(DownloadFailure::Other(CaptureError::InvalidInput {
                 what: format!("recording permit for call {}", permit.call_id()),
-                reason: format!("it does not cover call {}", rec.call_id),
+                reason: format!("it does not cover call {call_id}"),
             }));
         }
         let http = self.client.http();
-        download_and_analyze(
-            http,
-            &rec.location,
-            rec.token.as_ref(),
-            wav,
-            permit,
-            &options,
-            analyze,
-        )
-        .await
-        .map_err(DownloadFailure::Other)
+        download_and_analyze(http, location, token, wav, permit, &options, analyze)
+            .await
+            .map_err(DownloadFailure::Other)
     }
 }
 
 /// Why a recording was not downloaded.
-enum DownloadFailure {
+pub(crate) enum DownloadFailure {
     /// The location broke the policy (this setting's rule).
     Refused(Setting, CaptureError),
     /// The download itself failed.
     Other(CaptureError),
+}
+
+impl DownloadFailure {
+    fn error(&self) -> &CaptureError {
+        match self {
+            DownloadFailure::Refused(_, e) | DownloadFailure::Other(e) => e,
+        }
+    }
+}
+
+/// Deletes the copy a stream saved when Graph did not complete the
+/// operation (a hang-up, a failure): without a completion the recording is
+/// not known to be whole, and it is not kept, as without streaming.
+fn discard_streamed(dir: &Path, op: &OperationId, streamed: Option<&StreamedDownload>) {
+    let Some(Streamed {
+        result: Ok((_, info)),
+        ..
+    }) = streamed
+    else {
+        return;
+    };
+    let wav = dir.join(format!("{}.wav", op.file_stem()));
+    match std::fs::remove_file(&wav) {
+        Ok(()) => tracing::info!(
+            operation_id = op.as_str(),
+            bytes = info.bytes,
+            "no completion: the streamed copy is deleted"
+        ),
+        Err(e) => tracing::warn!(operation_id = op.as_str(), error = %e,
+            "could not delete the streamed copy"),
+    }
 }
 
 fn download_error(call_id: &str, operation_id: String, e: DownloadFailure) -> BotError {

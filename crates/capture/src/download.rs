@@ -302,6 +302,9 @@ async fn fetch(
         }
         attempts += 1;
         let mut req = http.get(location);
+        if let Some(t) = options.request_timeout {
+            req = req.timeout(t);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t.expose());
         }

@@ -9,7 +9,9 @@
 //!   default, or in Redis for a fleet of instances (`redis` feature,
 //!   `redis_store`).
 //! - [`compliance`]: [`RecordingPermit`], required to persist media.
-//! - [`download`]: streaming download into a file and an analysis closure.
+//! - [`download`]: streaming download into a file and an analysis closure;
+//!   [`started`]: the location of a recording still being made
+//!   (`streamWhileRecording`), so the download can start at once.
 //! - [`secret`]: redaction of tokens in logs and errors.
 //! - [`ids`] and [`limits`]: validation of ids and sizes that arrive from
 //!   outside (Graph answers, notifications, the shared store); see
@@ -39,6 +41,7 @@ pub mod redis_conn;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 pub mod secret;
+pub mod started;
 pub mod store;
 pub mod tracker;
 pub mod webhook;
@@ -52,6 +55,7 @@ pub use error::{CaptureError, Result};
 pub use ids::OperationId;
 pub use limits::EarlyBufferLimits;
 pub use secret::{Secret, SecretEnvError};
+pub use started::{RecordingStarted, StartedRecording};
 pub use tracker::{
     AdoptedOperation, OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
     TrackerConfig,

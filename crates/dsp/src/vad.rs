@@ -213,6 +213,27 @@ impl SpeechDetector {
         }
     }
 
+    /// The frames webrtc-vad has classified so far, from frame `from` on, as
+    /// (linear power, voice, tonal): what the provisional live speech hints
+    /// of `crate::live` read while the final decision waits for `finish`.
+    pub(crate) fn classified_frames(
+        &self,
+        from: usize,
+    ) -> impl Iterator<Item = (f32, bool, bool)> + '_ {
+        let unclassified = self.pcm.len().div_ceil(self.frame_len);
+        let end = self.frames.len().saturating_sub(unclassified);
+        self.frames
+            .get(from..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|f| (f.power, f.voice, f.tonal))
+    }
+
+    /// The detector's settings.
+    pub(crate) fn config(&self) -> &VadConfig {
+        &self.config
+    }
+
     /// Ends the stream and returns the speech found.
     pub fn finish(mut self) -> SpeechActivity {
         if !self.pending.is_empty() {

@@ -49,6 +49,8 @@ fn plan(dir: &Path) -> RecordPlan {
         recording_status: true,
         prompt_duration: Duration::ZERO,
         out_dir: dir.to_path_buf(),
+        stream_while_recording: false,
+        live_events: None,
     }
 }
 

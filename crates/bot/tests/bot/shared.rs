@@ -67,5 +67,7 @@ pub(crate) fn fleet_plan(dir: &Path, i: usize) -> RecordPlan {
         recording_status: true,
         prompt_duration: Duration::ZERO,
         out_dir: dir.to_path_buf(),
+        stream_while_recording: false,
+        live_events: None,
     }
 }
