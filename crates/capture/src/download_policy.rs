@@ -224,6 +224,9 @@ pub struct DownloadOptions {
     /// Allowed locations and the size cap. Default: https only, the Graph
     /// recording hosts, 7.4 MiB ([`DownloadPolicy::default`]).
     pub policy: DownloadPolicy,
+    /// Store the recording encrypted to these age recipients (only
+    /// ciphertext ever reaches the disk). Default `None`: plaintext.
+    pub encrypt_to: Option<voxcap_records::crypt::Recipients>,
 }
 
 impl Default for DownloadOptions {
@@ -234,6 +237,7 @@ impl Default for DownloadOptions {
             max_backoff: Duration::from_secs(2),
             channel_capacity: 64,
             policy: DownloadPolicy::default(),
+            encrypt_to: None,
         }
     }
 }

@@ -18,6 +18,9 @@ use crate::error::{RecordsError, Result};
 /// The suffix of an encrypted file.
 pub const ENCRYPTED_SUFFIX: &str = ".age";
 
+/// The writer [`Recipients::encrypt`] returns; `finish` it when done.
+pub type EncryptingWriter<W> = age::stream::StreamWriter<W>;
+
 /// The age X25519 public keys a recording is encrypted to (any one of their
 /// identities decrypts it).
 #[derive(Clone, PartialEq, Eq)]
@@ -55,7 +58,7 @@ impl Recipients {
 
     /// Wraps `out` in an age writer; call `finish` on it when done, or the
     /// file does not decrypt.
-    pub fn encrypt<W: Write>(&self, out: W) -> io::Result<age::stream::StreamWriter<W>> {
+    pub fn encrypt<W: Write>(&self, out: W) -> io::Result<EncryptingWriter<W>> {
         let recipients = self.0.iter().map(|r| r as &dyn age::Recipient);
         age::Encryptor::with_recipients(recipients)
             .map_err(io::Error::other)?
