@@ -14,6 +14,8 @@
 //!   analysis's [`voxcap_dsp::verify::RecordSettings`];
 //! - [`trim_out`] writes the trimmed copy;
 //! - [`serve`] is the fleet member's loop;
+//! - [`stewardship`]: encryption at rest, provenance, audit lines and the
+//!   retention sweep (the rules and files are voxcap-records');
 //! - `emulated` (feature `emulator`): a bot wired to an in-process emulator.
 //!
 //! Invariants: errors ([`BotError`]) name the call, operation or file and
@@ -35,6 +37,7 @@ pub mod outcome;
 mod run;
 pub mod serve;
 pub mod settings;
+pub mod stewardship;
 pub mod trim_out;
 
 pub use bot::Bot;
@@ -44,3 +47,4 @@ pub use config::{
 };
 pub use error::{BotError, Result, Setting};
 pub use outcome::{OperationReport, Outcome, OutcomeKind, OutputFiles, ResultInfoReport};
+pub use stewardship::Stewardship;

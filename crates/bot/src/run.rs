@@ -31,7 +31,10 @@ use crate::outcome::{
     ResultInfoReport,
 };
 use crate::settings;
+use crate::stewardship::{self, status_call, KeepingReader, ProvenanceBase, Stewardship};
 use crate::trim_out;
+use voxcap_records::audit::{AuditKind, AuditLog};
+use voxcap_records::provenance::{StatusCall, StoredFile};
 
 /// What record and takeover tasks share.
 pub(crate) struct Core {
@@ -39,6 +42,7 @@ pub(crate) struct Core {
     pub(crate) tracker: OperationTracker,
     pub(crate) beta: bool,
     pub(crate) redis: Option<Arc<RedisStore>>,
+    pub(crate) stewardship: Stewardship,
 }
 
 impl Core {
@@ -53,17 +57,17 @@ impl Core {
         // Set the status before recording starts, so the compliance UI shows
         // it while the caller speaks; and so the permit is at hand the moment
         // the completion arrives.
+        let mut status_calls = Vec::new();
         let permit = if plan.recording_status {
-            Some(
-                RecordingPermit::acquire(&self.client, call_id, context.clone())
-                    .await
-                    .map_err(|source| BotError::Graph {
-                        call_id: call_id.to_string(),
-                        operation_id: None,
-                        step: "updateRecordingStatus(recording)",
-                        source: Box::new(source),
-                    })?,
-            )
+            let acquired = RecordingPermit::acquire(&self.client, call_id, context.clone()).await;
+            let result = acquired.as_ref().map(|_| ()).map_err(|e| e.to_string());
+            status_calls.push(status_call("recording", result));
+            Some(acquired.map_err(|source| BotError::Graph {
+                call_id: call_id.to_string(),
+                operation_id: None,
+                step: "updateRecordingStatus(recording)",
+                source: Box::new(source),
+            })?)
         } else {
             None
         };
@@ -101,7 +105,16 @@ impl Core {
         let outcome = handle.completed().await;
         let max_record = request.max_record_duration_in_seconds;
         let result = self
-            .conclude(call_id, &op, &request, max_record, outcome, permit, dir)
+            .conclude(
+                call_id,
+                &op,
+                &request,
+                max_record,
+                outcome,
+                permit,
+                dir,
+                status_calls,
+            )
             .await;
         self.record_finish(call_id, op.as_str(), &result).await;
         result
@@ -134,8 +147,21 @@ impl Core {
         }
         create_out_dir(dir)?;
         let outcome = adopted.handle.completed().await;
+        // The dead instance made the call; its time is not in the store.
+        let inherited = permit
+            .as_ref()
+            .map(|_| status_call("recording", Err(format!("inherited from {from}"))));
         let mut result = self
-            .conclude(&call_id, &op, &request, max_record, outcome, permit, dir)
+            .conclude(
+                &call_id,
+                &op,
+                &request,
+                max_record,
+                outcome,
+                permit,
+                dir,
+                inherited.into_iter().collect(),
+            )
             .await;
         if let Ok(o) = &mut result {
             let me = self.redis.as_ref().map(|r| r.instance_id().to_string());
@@ -195,8 +221,22 @@ impl Core {
         outcome: RecordOutcome,
         permit: Option<RecordingPermit>,
         dir: &Path,
+        mut status_calls: Vec<StatusCall>,
     ) -> Result<Outcome> {
         let notified = Instant::now();
+        let notified_at = std::time::SystemTime::now();
+        let st = &self.stewardship;
+        let base =
+            |client_context: &Option<String>, location, calls, settings_sha256| ProvenanceBase {
+                call_id,
+                operation_id: op.as_str(),
+                client_context: client_context.clone(),
+                notified_at,
+                location,
+                status_calls: calls,
+                settings_sha256,
+                instance: &st.instance,
+            };
         let persist = permit.is_some();
         let op_id = op.as_str().to_string();
         let stem = op.file_stem();
@@ -211,6 +251,8 @@ impl Core {
                 };
                 let Some(permit) = permit else {
                     let mut o = no_audio_outcome(OutcomeKind::Recorded, operation);
+                    let p = base(&rec.client_context, Some(&rec.location), status_calls, None);
+                    stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                     if let Some(obj) = o.json.as_object_mut() {
                         obj.insert(
                             "note".into(),
@@ -221,40 +263,94 @@ impl Core {
                     return Ok(o);
                 };
                 let config = settings::analysis_config(request, &rec);
+                let settings_sha256 = settings::settings_sha256(&config);
                 let name = format!("{stem}.wav");
-                let wav = dir.join(&name);
+                let wav_name = st.audio_name(stem, "wav");
+                let wav = dir.join(&wav_name);
+                // Encrypted, the trimmed copy is cut from the bytes kept in
+                // memory: the bot holds no key to read its own file back.
+                let keep = st.encrypt_to.is_some();
                 let downloaded = self
                     .download(&rec, max_record_s, &wav, &permit, move |r| {
-                        analyze_reader(&name, r, &config)
+                        let reader = KeepingReader::new(r, keep);
+                        let report = analyze_reader(&name, reader.clone(), &config);
+                        (report, reader.finish())
                     })
                     .await;
-                let (analysed, info) = match downloaded {
+                let ((analysed, plain), info) = match downloaded {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
                         return Err(download_error(call_id, op_id, e));
                     }
                 };
+                let log = AuditLog::new(dir, st.instance.clone());
+                let stored = info.stored.clone();
+                let served_sha = stored.as_ref().map(|s| s.served.sha256.clone());
+                stewardship::audit(&log, AuditKind::Stored, stem, served_sha.as_deref(), None);
                 let finish = async {
                     let report = analysed.map_err(|source| BotError::Analysis {
                         path: wav.clone(),
                         source: Box::new(source),
                     })?;
-                    let trimmed = dir.join(format!("{stem}.trimmed.wav"));
+                    let trimmed_name = st.audio_name(stem, "trimmed.wav");
+                    let trimmed = dir.join(&trimmed_name);
                     let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);
-                    tokio::task::spawn_blocking(move || {
-                        trim_out::write_trimmed_file(&src, span, &dst, false)
+                    let encrypt_to = st.encrypt_to.clone();
+                    let trimmed_digest = tokio::task::spawn_blocking(move || {
+                        let bytes = match plain {
+                            Some(b) => {
+                                trim_out::trimmed_bytes(std::io::Cursor::new(b), &src, span, false)?
+                            }
+                            None => {
+                                let f = std::fs::File::open(&src).map_err(BotError::Write)?;
+                                trim_out::trimmed_bytes(
+                                    std::io::BufReader::new(f),
+                                    &src,
+                                    span,
+                                    false,
+                                )?
+                            }
+                        };
+                        stewardship::store_audio(&dst, &bytes, encrypt_to.as_ref())
+                            .map_err(BotError::Write)
                     })
                     .await
                     .map_err(|e| BotError::Task {
                         what: "trimmed copy",
                         reason: e.to_string(),
                     })??;
-                    let json = report_json(&report, &operation)?;
+                    let files = stored
+                        .iter()
+                        .map(|s| StoredFile::new(&wav_name, &s.on_disk))
+                        .chain([StoredFile::new(&trimmed_name, &trimmed_digest)])
+                        .collect();
+                    let calls = std::mem::take(&mut status_calls);
+                    let p = base(
+                        &rec.client_context,
+                        Some(&rec.location),
+                        calls,
+                        Some(settings_sha256),
+                    );
+                    let provenance =
+                        p.build(stored.as_ref(), files, st.delete_audio_after_analysis);
+                    let mut json = report_json(&report, &operation)?;
+                    stewardship::attach(&mut json, &provenance);
                     let json_path = write_json_atomically(dir, stem, &json)?;
-                    Ok::<_, BotError>((report, json, json_path, trimmed))
+                    stewardship::audit(
+                        &log,
+                        AuditKind::Analysed,
+                        stem,
+                        served_sha.as_deref(),
+                        None,
+                    );
+                    if st.delete_audio_after_analysis {
+                        let audio = [wav.clone(), trimmed.clone()];
+                        stewardship::delete_audio(&log, stem, served_sha.as_deref(), &audio);
+                    }
+                    Ok::<_, BotError>((report, json, json_path, trimmed, provenance))
                 };
-                let (report, json, json_path, trimmed) = match finish.await {
+                let (report, mut json, json_path, trimmed, mut provenance) = match finish.await {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
@@ -264,7 +360,15 @@ impl Core {
                 let latency = notified.elapsed();
                 tracing::debug!(operation_id = %op_id, latency_us = latency.as_micros() as u64,
                     "report written");
-                release(&self.client, Some(permit), RecordingEnd::Finished).await;
+                if let Some(call) =
+                    release(&self.client, Some(permit), RecordingEnd::Finished).await
+                {
+                    // The report names the closing call too: written again,
+                    // atomically, with it.
+                    provenance.recording_status_calls.push(call);
+                    stewardship::attach(&mut json, &provenance);
+                    write_json_atomically(dir, stem, &json)?;
+                }
                 Ok(Outcome {
                     kind: OutcomeKind::Recorded,
                     operation,
@@ -277,7 +381,7 @@ impl Core {
                 })
             }
             RecordOutcome::Failed(f) => {
-                release(&self.client, permit, RecordingEnd::Finished).await;
+                status_calls.extend(release(&self.client, permit, RecordingEnd::Finished).await);
                 let operation = OperationReport {
                     id: op_id.clone(),
                     client_context: f.client_context.clone(),
@@ -285,11 +389,13 @@ impl Core {
                     completion_reason: f.reason.as_ref().map(|r| r.as_str().to_string()),
                     result_info: f.result_info.as_ref().into(),
                 };
-                let o = no_audio_outcome(OutcomeKind::Failed, operation);
+                let mut o = no_audio_outcome(OutcomeKind::Failed, operation);
+                let p = base(&f.client_context, None, status_calls, None);
+                stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }
             RecordOutcome::Lost(l) => {
-                release(&self.client, permit, RecordingEnd::Finished).await;
+                status_calls.extend(release(&self.client, permit, RecordingEnd::Finished).await);
                 let message = match &l.taken_over_by {
                     Some(by) => format!("taken over by {by}, which finishes it"),
                     None => format!(
@@ -313,6 +419,8 @@ impl Core {
                     // The instance that took it over writes the report.
                     return Ok(o);
                 }
+                let p = base(&l.client_context, None, status_calls, None);
+                stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }
         }
@@ -407,15 +515,25 @@ fn write_if(mut o: Outcome, dir: &Path, stem: &str, persist: bool) -> Result<Out
     Ok(o)
 }
 
-async fn release(client: &GraphClient, permit: Option<RecordingPermit>, end: RecordingEnd) {
-    if let Some(p) = permit {
-        let call = p.call_id().to_string();
-        if let Err(e) = p.release(client, end).await {
-            // The recording itself is fine; the status stays "recording" in
-            // Graph's UI, which the user must hear about but not fail on.
-            tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
-        }
+/// Ends the recording status; returns the call made, for the provenance.
+async fn release(
+    client: &GraphClient,
+    permit: Option<RecordingPermit>,
+    end: RecordingEnd,
+) -> Option<StatusCall> {
+    let p = permit?;
+    let call = p.call_id().to_string();
+    let result = p.release(client, end).await;
+    if let Err(e) = &result {
+        // The recording itself is fine; the status stays "recording" in
+        // Graph's UI, which the user must hear about but not fail on.
+        tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
     }
+    let status = match end {
+        RecordingEnd::Finished => "notRecording",
+        RecordingEnd::Failed => "failed",
+    };
+    Some(status_call(status, result.map_err(|e| e.to_string())))
 }
 
 /// A random client context; enough uniqueness, no crypto needed.
