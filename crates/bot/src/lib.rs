@@ -13,6 +13,8 @@
 //! - [`settings`] turns a Graph request and its completion into the
 //!   analysis's [`voxcap_dsp::verify::RecordSettings`];
 //! - [`trim_out`] writes the trimmed copy;
+//! - [`file_analysis`]: one input of `voxcap analyze` or of a queue job,
+//!   hashed as read, decrypted in memory when encrypted;
 //! - [`serve`] is the fleet member's loop;
 //! - [`stewardship`]: encryption at rest, provenance, audit lines and the
 //!   retention sweep (the rules and files are voxcap-records');
@@ -33,6 +35,7 @@ pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulated;
 pub mod error;
+pub mod file_analysis;
 pub mod outcome;
 mod run;
 pub mod serve;

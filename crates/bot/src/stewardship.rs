@@ -235,6 +235,7 @@ pub async fn start_retention(
     let Some(retain) = stewardship.retain else {
         return Ok(None);
     };
+    std::fs::create_dir_all(dir).map_err(RecordsError::io("creating", dir))?;
     let log = AuditLog::new(dir, stewardship.instance.clone());
     let dir = dir.to_path_buf();
     sweep_blocking(dir.clone(), retain, log.clone()).await?;

@@ -2,8 +2,9 @@
 //! path that stores it, never by a second read.
 
 use sha2::{Digest, Sha256};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{RecordsError, Result};
 
@@ -60,11 +61,44 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// A reader that hashes what it reads.
+/// A reader that hashes what it reads. The hash lives beside the reader
+/// ([`HashingReader::handle`]), so it can be read after a consumer that
+/// takes the reader by value is done with it.
 #[derive(Debug)]
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256Hasher,
+    hasher: DigestHandle,
+}
+
+/// The running hash of a [`HashingReader`].
+#[derive(Debug, Clone, Default)]
+pub struct DigestHandle(Arc<Mutex<Sha256Hasher>>);
+
+impl DigestHandle {
+    fn with<T>(&self, f: impl FnOnce(&mut Sha256Hasher) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The hash of what was read so far.
+    pub fn current(&self) -> FileDigest {
+        self.with(|h| h.clone().finish())
+    }
+
+    /// The hash of the whole file at `path`, of which the reader saw a
+    /// prefix: the rest (what a consumer left unread, such as chunks after
+    /// a WAV's data) is read from where the reader stopped.
+    pub fn finish_file(&self, path: &Path) -> Result<FileDigest> {
+        let mut file = std::fs::File::open(path).map_err(RecordsError::io("opening", path))?;
+        let seen = self.with(|h| h.bytes);
+        file.seek(SeekFrom::Start(seen))
+            .map_err(RecordsError::io("seeking", path))?;
+        let mut rest = HashingReader {
+            inner: io::BufReader::new(file),
+            hasher: self.clone(),
+        };
+        io::copy(&mut rest, &mut io::sink()).map_err(RecordsError::io("reading", path))?;
+        Ok(self.current())
+    }
 }
 
 impl<R: Read> HashingReader<R> {
@@ -72,22 +106,27 @@ impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256Hasher::new(),
+            hasher: DigestHandle::default(),
         }
+    }
+
+    /// The running hash, shared.
+    pub fn handle(&self) -> DigestHandle {
+        self.hasher.clone()
     }
 
     /// Reads what is left (so the hash covers the whole input, even when
     /// the consumer stopped early) and returns the hash.
     pub fn finish(mut self) -> io::Result<FileDigest> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok(self.hasher.finish())
+        Ok(self.hasher.current())
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.hasher.with(|h| h.update(&buf[..n]));
         Ok(n)
     }
 }
@@ -116,5 +155,18 @@ mod tests {
         let d = r.finish().unwrap();
         assert_eq!(d.bytes, 6);
         assert_eq!(d.sha256, sha256_hex(b"abcdef"));
+        // A consumer that stops early: the rest comes from the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abcdef").unwrap();
+        let mut r = HashingReader::new(std::fs::File::open(&path).unwrap());
+        let handle = r.handle();
+        r.read_exact(&mut first).unwrap();
+        drop(r);
+        assert_eq!(handle.current().bytes, 3);
+        assert_eq!(
+            handle.finish_file(&path).unwrap(),
+            digest_file(&path).unwrap()
+        );
     }
 }
