@@ -69,3 +69,40 @@ pub(crate) fn fleet_plan(dir: &Path, i: usize) -> RecordPlan {
         out_dir: dir.to_path_buf(),
     }
 }
+
+/// Checks an outcome's provenance block: ids, version, times, the status
+/// calls and, for a recording, that its `sha256` and `bytes` are those of
+/// the stored audio and every stored file's hash holds
+/// (`voxcap_records::verify`), audit chain included.
+pub(crate) fn assert_provenance(o: &voxcap_bot::Outcome) {
+    let p = &o.json["provenance"];
+    assert_eq!(p["operationId"], json!(o.operation.id), "{p}");
+    assert!(p["callId"].as_str().is_some_and(|c| !c.is_empty()), "{p}");
+    assert_eq!(p["voxcapVersion"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        p["notifiedAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{p}"
+    );
+    let Some(files) = &o.files else { return };
+    let calls: Vec<&str> = p["recordingStatusCalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert!(calls.last() == Some(&"notRecording"), "{p}");
+    assert!(
+        p["downloadFinishedAt"].as_str() >= p["downloadStartedAt"].as_str(),
+        "{p}"
+    );
+    assert_eq!(p["settingsSha256"].as_str().map(str::len), Some(64), "{p}");
+    if p["encrypted"] == false && p.get("audioDeleted").is_none() {
+        let audio = std::fs::read(&files.wav).unwrap();
+        assert_eq!(p["sha256"], voxcap_records::digest::sha256_hex(&audio));
+        assert_eq!(p["bytes"], audio.len());
+    }
+    let dir = files.wav.parent().unwrap();
+    let v = voxcap_records::verify::verify_dir(dir).unwrap();
+    assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
+    assert!(v.files >= 2 || p.get("audioDeleted").is_some(), "{v:?}");
+}
