@@ -10,9 +10,10 @@ use crate::digest::{sha256_hex, FileDigest};
 /// voxcap's version, as reports carry it.
 pub const VOXCAP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The `provenance` object.
+/// The `provenance` object (fields missing from a stored one read as
+/// their defaults: reports of older versions and hand-written ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Provenance {
     /// SHA-256 (hex) of the recording exactly as served (the plaintext,
     /// also when it is stored encrypted).

@@ -156,3 +156,138 @@ pub fn purge(
     }
     Ok(chosen)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::verify_chain;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// A recording `stem` of `call` written `age` before `now`, with all its
+    /// file kinds.
+    fn recording(dir: &Path, stem: &str, call: &str, context: &str, written: SystemTime) {
+        let report = serde_json::json!({
+            "provenance": {"callId": call, "clientContext": context, "sha256": "ab".repeat(32)}
+        });
+        for suffix in [".wav", ".trimmed.wav", ".json"] {
+            let path = dir.join(format!("{stem}{suffix}"));
+            let body = if suffix == ".json" {
+                report.to_string()
+            } else {
+                "RIFF".into()
+            };
+            std::fs::write(&path, body).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(written).unwrap();
+        }
+    }
+
+    fn stem(i: u8) -> String {
+        format!("{i:x}").repeat(32)
+    }
+
+    fn remaining(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_sweep_deletes_only_expired_recordings_each_with_an_audit_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        // (stem, age): 29 days and 30 days minus a minute are kept; 31 days go.
+        let ages = [
+            (1, 29 * DAY),
+            (2, 30 * DAY - Duration::from_secs(60)),
+            (3, 31 * DAY),
+            (4, 400 * DAY),
+        ];
+        for (i, age) in ages {
+            recording(dir.path(), &stem(i), "call", "ctx", now - age);
+        }
+        std::fs::write(dir.path().join("notes.txt"), "operator's file").unwrap();
+        let log = AuditLog::new(dir.path(), "test");
+        let gone = sweep(dir.path(), 30 * DAY, &log, now).unwrap();
+        let gone: Vec<&str> = gone.iter().map(|r| r.stem.as_str()).collect();
+        assert_eq!(gone, [stem(3), stem(4)]);
+        let left = remaining(dir.path());
+        assert!(
+            left.iter()
+                .all(|n| !n.starts_with(&stem(3)) && !n.starts_with(&stem(4))),
+            "{left:?}"
+        );
+        assert_eq!(left.len(), 2 * 3 + 2, "{left:?}");
+        let audit = std::fs::read_to_string(log.path()).unwrap();
+        let lines: Vec<&str> = audit.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains("\"event\":\"deleted\"")
+                    && l.contains("\"reason\":\"retention\""))
+        );
+        assert_eq!(verify_chain(log.path()).unwrap().1, vec![]);
+        // The clock moved on a day: the 30-day-minus-a-minute one goes now.
+        let gone = sweep(dir.path(), 30 * DAY, &log, now + DAY).unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].stem, stem(2));
+    }
+
+    #[test]
+    fn purge_picks_by_call_id_in_either_form_or_context_and_a_dry_run_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        recording(
+            dir.path(),
+            &stem(1),
+            "0fe0623f-d628-42ed-b4f2-ea2e2d5b9b6f",
+            "alice",
+            now,
+        );
+        recording(
+            dir.path(),
+            &stem(2),
+            "11111111-2222-3333-4444-555555555555",
+            "bob",
+            now,
+        );
+        let log = AuditLog::new(dir.path(), "test");
+        let by_call = Selection {
+            call_id: Some("0FE0623FD62842EDB4F2EA2E2D5B9B6F".into()),
+            ..Selection::default()
+        };
+        let before = remaining(dir.path());
+        let listed = purge(dir.path(), &by_call, true, &log, now).unwrap();
+        assert_eq!(remaining(dir.path()), before);
+        let deleted = purge(dir.path(), &by_call, false, &log, now).unwrap();
+        assert_eq!(listed, deleted);
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(deleted[0].files.len(), 3);
+        let left = remaining(dir.path());
+        assert!(
+            left.iter().filter(|n| n.starts_with(&stem(2))).count() == 3,
+            "{left:?}"
+        );
+        assert!(!left.iter().any(|n| n.starts_with(&stem(1))), "{left:?}");
+        let by_context = Selection {
+            client_context: Some("bob".into()),
+            older_than: Some(DAY),
+            ..Selection::default()
+        };
+        // Both criteria must hold: bob's recording is not a day old yet.
+        assert!(purge(dir.path(), &by_context, false, &log, now)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            purge(dir.path(), &by_context, false, &log, now + 2 * DAY)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
