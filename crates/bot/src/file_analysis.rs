@@ -20,6 +20,7 @@ use voxcap_queue::{Job, JobFailure, JobOptions};
 use voxcap_records::crypt::{is_encrypted, Identities};
 use voxcap_records::digest::{FileDigest, HashingReader};
 
+use crate::stewardship::KeepingReader;
 use crate::trim_out;
 
 /// An analysed input: the report and the input's hash as read.
@@ -91,8 +92,11 @@ pub fn analyze_path(
     let file = File::open(path).map_err(|e| Failure::io(&e))?;
     let hashed = HashingReader::new(io::BufReader::new(file));
     let digest = hashed.handle();
+    // Shared, so that what the analysis leaves unread (chunks after the
+    // data) is hashed from the same handle: the input may be a pipe.
+    let shared = KeepingReader::new(hashed, false);
     let file = FaultReader {
-        inner: hashed,
+        inner: shared.clone(),
         panic: injected_fault("VOXCAP_TEST_PANIC_READ", name),
     };
     let report = match (is_encrypted(path), identities) {
@@ -106,10 +110,8 @@ pub fn analyze_path(
         _ => analyze_reader(name, file, config),
     }
     .map_err(analysis_failure)?;
-    let input = digest.finish_file(path).map_err(|e| Failure {
-        kind: "io",
-        message: e.to_string(),
-    })?;
+    shared.finish();
+    let input = digest.current();
     if let Some(dir) = trim_out {
         if is_encrypted(path) {
             return Err(Failure {
