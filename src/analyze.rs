@@ -137,8 +137,22 @@ pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
 impl RecordingArgs {
     /// The analysis settings these arguments describe.
     pub(crate) fn config(&self, lenient: bool) -> anyhow::Result<AnalysisConfig> {
-        let options = crate::queue_cmd::job_options(lenient, self);
-        voxcap_bot::file_analysis::job_config(&options).map_err(anyhow::Error::msg)
+        voxcap_bot::file_analysis::job_config(&self.job_options(lenient))
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The options that travel with each queued job.
+    pub(crate) fn job_options(&self, lenient: bool) -> voxcap_queue::JobOptions {
+        voxcap_queue::JobOptions {
+            stop_tones: self.stop_tones.0.iter().collect(),
+            initial_silence: self.initial_silence,
+            max_silence: self.max_silence,
+            max_record: self.max_record,
+            reported: self.reported.clone(),
+            pad_start_ms: self.pad_start_ms,
+            pad_end_ms: self.pad_end_ms,
+            lenient,
+        }
     }
 }
 

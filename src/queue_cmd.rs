@@ -13,8 +13,8 @@ use anyhow::Context;
 use clap::Args;
 use voxcap_capture::instance_id::generate_instance_id;
 use voxcap_queue::{
-    collect_results, enqueue_files, run_worker, CollectedResults, Enqueued, JobOptions,
-    ResultsStatus, WorkerConfig,
+    collect_results, enqueue_files, run_worker, CollectedResults, Enqueued, ResultsStatus,
+    WorkerConfig,
 };
 
 use voxcap_queue::local::{expand_inputs, Input};
@@ -127,20 +127,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// The options that travel with each job.
-pub(crate) fn job_options(lenient: bool, r: &RecordingArgs) -> JobOptions {
-    JobOptions {
-        stop_tones: r.stop_tones.0.iter().collect(),
-        initial_silence: r.initial_silence,
-        max_silence: r.max_silence,
-        max_record: r.max_record,
-        reported: r.reported.clone(),
-        pad_start_ms: r.pad_start_ms,
-        pad_end_ms: r.pad_end_ms,
-        lenient,
-    }
-}
-
 /// Runs `voxcap enqueue`.
 pub(crate) fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     let mut paths = Vec::new();
@@ -161,7 +147,7 @@ pub(crate) fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     if paths.is_empty() {
         anyhow::bail!("no WAV files found under the given paths; nothing was queued");
     }
-    let options = job_options(args.lenient, &args.recording);
+    let options = args.recording.job_options(args.lenient);
     let target = args.target.target()?;
     let queued = runtime()?.block_on(enqueue_files(&target, &paths, &options))?;
     if let Enqueued {

@@ -2,7 +2,7 @@
 //! [`Stewardship`] settings (encryption at rest, deleting the audio after
 //! analysis, retention), the provenance block each report carries, the
 //! audit lines of each recording, and the periodic retention sweep
-//! ([`spawn_retention`]) that `record`, `serve` and a future service API
+//! ([`start_retention`]) that `record`, `serve` and a future service API
 //! run the same way. The rules and the files are in voxcap-records.
 
 use std::io::{self, Read};

@@ -80,10 +80,11 @@ impl RecordingSink {
                 Some(pending.take())
             }
         };
-        self.to_disk(ciphertext.as_deref().unwrap_or(chunk)).await
+        self.write_to_file(ciphertext.as_deref().unwrap_or(chunk))
+            .await
     }
 
-    async fn to_disk(&mut self, bytes: &[u8]) -> io::Result<()> {
+    async fn write_to_file(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stored.update(bytes);
         self.file.write_all(bytes).await
     }
@@ -92,7 +93,7 @@ impl RecordingSink {
     pub(crate) async fn finish(mut self) -> io::Result<SinkDigests> {
         if let Some((writer, pending)) = self.cipher.take() {
             writer.finish()?;
-            self.to_disk(&pending.take()).await?;
+            self.write_to_file(&pending.take()).await?;
         }
         self.file.flush().await?;
         self.file.into_inner().sync_all().await?;
