@@ -166,7 +166,7 @@ impl ProvenanceBase<'_> {
             voxcap_version: VOXCAP_VERSION.to_string(),
             settings_sha256: self.settings_sha256,
             instance: Some(self.instance.to_string()),
-            audio_deleted: audio_deleted.then(|| "after-analysis".to_string()),
+            audio_deleted: audio_deleted.then(|| DeleteReason::AfterAnalysis.as_str().to_string()),
         }
     }
 }
@@ -199,10 +199,7 @@ pub(crate) fn audit(
         kind,
         id: stem.to_string(),
         sha256: sha256.map(str::to_string),
-        reason: reason.map(|r| match r {
-            DeleteReason::AfterAnalysis => "after-analysis".to_string(),
-            other => format!("{other:?}").to_lowercase(),
-        }),
+        reason: reason.map(|r| r.as_str().to_string()),
     });
 }
 
@@ -269,4 +266,57 @@ async fn sweep_blocking(dir: PathBuf, retain: Duration, log: AuditLog) -> Result
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_written(path: &Path, ago: Duration) {
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - ago).unwrap();
+    }
+
+    #[tokio::test]
+    async fn retention_sweeps_at_start_up_and_then_periodically() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, young) = (
+            dir.path().join(format!("{}.json", "a".repeat(32))),
+            dir.path().join(format!("{}.json", "b".repeat(32))),
+        );
+        for p in [&old, &young] {
+            std::fs::write(p, "{}").unwrap();
+        }
+        set_written(&old, Duration::from_secs(120));
+        set_written(&young, Duration::from_secs(30));
+        let st = Stewardship {
+            retain: Some(Duration::from_secs(60)),
+            sweep_interval: Duration::from_millis(20),
+            instance: "test".into(),
+            ..Stewardship::default()
+        };
+        let task = start_retention(dir.path(), &st)
+            .await
+            .unwrap()
+            .expect("a sweeper");
+        // The start-up sweep is done when start_retention returns.
+        assert!(!old.exists() && young.exists());
+        // Age the young one past the limit: a later sweep takes it.
+        set_written(&young, Duration::from_secs(120));
+        let young_gone = || async { !young.exists() };
+        voxcap_testkit::wait_until_async("a periodic sweep", Duration::from_secs(10), young_gone)
+            .await;
+        task.abort();
+        let trail = std::fs::read_to_string(dir.path().join("audit.ndjson")).unwrap();
+        assert_eq!(
+            trail.matches("\"reason\":\"retention\"").count(),
+            2,
+            "{trail}"
+        );
+        // Without a retention period there is no sweeper.
+        assert!(start_retention(dir.path(), &Stewardship::default())
+            .await
+            .unwrap()
+            .is_none());
+    }
 }

@@ -65,6 +65,18 @@ pub enum DeleteReason {
     Api,
 }
 
+impl DeleteReason {
+    /// The reason as audit lines write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteReason::Retention => "retention",
+            DeleteReason::Purge => "purge",
+            DeleteReason::AfterAnalysis => "after-analysis",
+            DeleteReason::Api => "api",
+        }
+    }
+}
+
 /// One event, before the trail adds time, instance and chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {

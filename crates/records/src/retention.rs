@@ -107,20 +107,11 @@ pub fn delete(
             kind: AuditKind::Deleted,
             id: rec.stem.clone(),
             sha256,
-            reason: Some(reason_text(reason).to_string()),
+            reason: Some(reason.as_str().to_string()),
         };
         audit.append(&event, now)?;
     }
     Ok(deleted)
-}
-
-fn reason_text(reason: DeleteReason) -> &'static str {
-    match reason {
-        DeleteReason::Retention => "retention",
-        DeleteReason::Purge => "purge",
-        DeleteReason::AfterAnalysis => "after-analysis",
-        DeleteReason::Api => "api",
-    }
 }
 
 /// The retention sweep: deletes the recordings in `dir` older than
