@@ -19,14 +19,14 @@ use crate::harness::{graph_flags, voxcap_env};
 
 // ---- harness ----------------------------------------------------------------
 
-async fn setup() -> EmulatedSetup {
+pub(crate) async fn setup() -> EmulatedSetup {
     EmulatedSetup::start(emulator_config()).await.unwrap()
 }
 
 // ---- the binary -----------------------------------------------------------------
 
 /// `voxcap record` flags for a call on `s`'s emulator, webhook on `port`.
-fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
+pub(crate) fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
     let mut args = ["record", "--call-id", call].map(String::from).to_vec();
     args.extend(graph_flags(&s.emulator, "VOXCAP_E2E_SECRET", port));
     args.extend(["--stop-tones", "#", "--out", &out.display().to_string()].map(String::from));
@@ -45,7 +45,7 @@ async fn record_off_runtime(args: Vec<String>) -> (Output, Duration) {
     .unwrap()
 }
 
-const SECRET_ENV: (&str, &str) = (
+pub(crate) const SECRET_ENV: (&str, &str) = (
     "VOXCAP_E2E_SECRET",
     voxcap_emulator::server::TEST_CLIENT_SECRET,
 );
@@ -78,6 +78,7 @@ async fn record_command_writes_three_files_and_prints_the_report() {
     for ext in ["wav", "trimmed.wav", "json"] {
         assert!(dir.path().join(format!("{id}.{ext}")).is_file(), "{ext}");
     }
+    crate::bot_shared::assert_report_provenance(&printed, Some(dir.path()));
     let on_disk: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join(format!("{id}.json"))).unwrap())
             .unwrap();
@@ -249,8 +250,9 @@ fn demo_runs_the_whole_flow_and_writes_the_files() {
     );
     assert!(stdout.contains("stopToneDetected"), "{stdout}");
     assert!(stdout.contains("Consistent"), "{stdout}");
+    // The recording, its trimmed copy, the report and the audit trail.
     let n = std::fs::read_dir(&out_dir).unwrap().count();
-    assert_eq!(n, 3, "{stdout}");
+    assert_eq!(n, 4, "{stdout}");
 }
 
 #[test]

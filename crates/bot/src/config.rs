@@ -12,6 +12,7 @@ use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
 use voxcap_capture::{ClientCredentialsConfig, DownloadPolicy, EarlyBufferLimits, Secret};
 
 use crate::live::LiveEvents;
+use crate::stewardship::Stewardship;
 
 /// How the bot gets its Graph app token.
 #[derive(Debug, Clone)]
@@ -71,6 +72,9 @@ pub struct BotConfig {
     /// (this replaces [`RedisStoreConfig::early_buffer`]). Default
     /// [`EarlyBufferLimits::default`]: 10,000 completions and 8 MiB.
     pub early_buffer: EarlyBufferLimits,
+    /// Encryption at rest, deleting audio after analysis, retention.
+    /// Default: plaintext, kept, no retention limit.
+    pub stewardship: Stewardship,
 }
 
 /// Which recording locations a bot downloads from, and how large a
@@ -147,6 +151,7 @@ impl BotConfig {
             allowed_tenants: Vec::new(),
             webhook_limits: WebhookLimits::default(),
             early_buffer: EarlyBufferLimits::default(),
+            stewardship: Stewardship::default(),
         }
     }
 }

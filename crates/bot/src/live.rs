@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use voxcap_capture::{RecordOutcome, RecordingReader, RecordingStarted, StartedRecording};
+use voxcap_capture::{RecordOutcome, RecordingStarted, StartedRecording};
 use voxcap_dsp::{analyze_live, Analysed, AnalysisConfig, AnalysisError};
 
 pub use voxcap_dsp::LiveEvent;
@@ -55,9 +55,9 @@ impl std::fmt::Debug for LiveEvents {
 pub(crate) type Analysis = Result<Analysed, AnalysisError>;
 
 /// The analysis closure of a download, with live events to `events`.
-pub(crate) fn analysis(
+pub(crate) fn analysis<R: std::io::Read + Send + 'static>(
     events: Option<LiveEvents>,
-) -> impl FnOnce(RecordingReader) -> Analysis + Send + 'static {
+) -> impl FnOnce(R) -> Analysis + Send + 'static {
     move |reader| {
         // Only `lenient` matters before the report, and the report's
         // configuration keeps the default.

@@ -31,10 +31,27 @@ use crate::outcome::{
     ResultInfoReport,
 };
 use crate::settings;
+use crate::stewardship::{self, status_call, KeepingReader, ProvenanceBase, Stewardship};
 use crate::trim_out;
+use voxcap_records::audit::{AuditKind, AuditLog};
+use voxcap_records::provenance::{StatusCall, StoredFile};
 
 /// A download that started at the early location, as it ended.
-type StreamedDownload = Streamed<std::result::Result<(Analysis, DownloadInfo), DownloadFailure>>;
+type StreamedDownload =
+    Streamed<std::result::Result<((Analysis, Option<Vec<u8>>), DownloadInfo), DownloadFailure>>;
+
+/// Wraps an analysis so that it reads through a [`KeepingReader`]: with
+/// encryption the bytes are kept in memory for the trimmed copy.
+fn keeping<A: Send + 'static>(
+    analyze: impl FnOnce(KeepingReader<voxcap_capture::RecordingReader>) -> A + Send + 'static,
+    keep: bool,
+) -> impl FnOnce(voxcap_capture::RecordingReader) -> (A, Option<Vec<u8>>) + Send + 'static {
+    move |r| {
+        let reader = KeepingReader::new(r, keep);
+        let analysed = analyze(reader.clone());
+        (analysed, reader.finish())
+    }
+}
 
 /// What record and takeover tasks share.
 pub(crate) struct Core {
@@ -42,6 +59,7 @@ pub(crate) struct Core {
     pub(crate) tracker: OperationTracker,
     pub(crate) beta: bool,
     pub(crate) redis: Option<Arc<RedisStore>>,
+    pub(crate) stewardship: Stewardship,
 }
 
 impl Core {
@@ -56,17 +74,17 @@ impl Core {
         // Set the status before recording starts, so the compliance UI shows
         // it while the caller speaks; and so the permit is at hand the moment
         // the completion arrives.
+        let mut status_calls = Vec::new();
         let permit = if plan.recording_status {
-            Some(
-                RecordingPermit::acquire(&self.client, call_id, context.clone())
-                    .await
-                    .map_err(|source| BotError::Graph {
-                        call_id: call_id.to_string(),
-                        operation_id: None,
-                        step: "updateRecordingStatus(recording)",
-                        source: Box::new(source),
-                    })?,
-            )
+            let acquired = RecordingPermit::acquire(&self.client, call_id, context.clone()).await;
+            let result = acquired.as_ref().map(|_| ()).map_err(|e| e.to_string());
+            status_calls.push(status_call("recording", result));
+            Some(acquired.map_err(|source| BotError::Graph {
+                call_id: call_id.to_string(),
+                operation_id: None,
+                step: "updateRecordingStatus(recording)",
+                source: Box::new(source),
+            })?)
         } else {
             None
         };
@@ -108,7 +126,8 @@ impl Core {
             }
         };
         let max_record = request.max_record_duration_in_seconds;
-        let wav = dir.join(format!("{}.wav", op.file_stem()));
+        let wav = dir.join(self.stewardship.audio_name(&op.file_stem(), "wav"));
+        let keep = self.stewardship.encrypt_to.is_some();
         let (outcome, notified, streamed) = match permit.as_ref().filter(|_| streaming) {
             Some(p) => {
                 let started = handle.recording_started();
@@ -116,7 +135,7 @@ impl Core {
                 let wav = &wav;
                 live::race(handle.completed(), started, |s| async move {
                     let (location, token) = (s.location, s.token);
-                    let analyze = live::analysis(events);
+                    let analyze = keeping(live::analysis(events), keep);
                     let target = (s.call_id.as_str(), location.as_str(), token.as_ref());
                     self.download(target, max_record, true, wav, p, analyze)
                         .await
@@ -130,7 +149,16 @@ impl Core {
         };
         let result = self
             .conclude(
-                call_id, &op, &request, max_record, outcome, notified, streamed, permit, dir,
+                call_id,
+                &op,
+                &request,
+                max_record,
+                outcome,
+                notified,
+                streamed,
+                permit,
+                dir,
+                status_calls,
             )
             .await;
         self.record_finish(call_id, op.as_str(), &result).await;
@@ -165,9 +193,22 @@ impl Core {
         create_out_dir(dir)?;
         let outcome = adopted.handle.completed().await;
         let notified = Instant::now();
+        // The dead instance made the call; its time is not in the store.
+        let inherited = permit
+            .as_ref()
+            .map(|_| status_call("recording", Err(format!("inherited from {from}"))));
         let mut result = self
             .conclude(
-                &call_id, &op, &request, max_record, outcome, notified, None, permit, dir,
+                &call_id,
+                &op,
+                &request,
+                max_record,
+                outcome,
+                notified,
+                None,
+                permit,
+                dir,
+                inherited.into_iter().collect(),
             )
             .await;
         if let Ok(o) = &mut result {
@@ -230,10 +271,28 @@ impl Core {
         streamed: Option<StreamedDownload>,
         permit: Option<RecordingPermit>,
         dir: &Path,
+        mut status_calls: Vec<StatusCall>,
     ) -> Result<Outcome> {
+        let st = &self.stewardship;
         if !matches!(outcome, RecordOutcome::Completed(_)) {
-            discard_streamed(dir, op, streamed.as_ref());
+            discard_streamed(
+                &dir.join(st.audio_name(&op.file_stem(), "wav")),
+                op,
+                streamed.as_ref(),
+            );
         }
+        let notified_at = std::time::SystemTime::now();
+        let base =
+            |client_context: &Option<String>, location, calls, settings_sha256| ProvenanceBase {
+                call_id,
+                operation_id: op.as_str(),
+                client_context: client_context.clone(),
+                notified_at,
+                location,
+                status_calls: calls,
+                settings_sha256,
+                instance: &st.instance,
+            };
         let persist = permit.is_some();
         let op_id = op.as_str().to_string();
         let stem = op.file_stem();
@@ -248,6 +307,8 @@ impl Core {
                 };
                 let Some(permit) = permit else {
                     let mut o = no_audio_outcome(OutcomeKind::Recorded, operation);
+                    let p = base(&rec.client_context, Some(&rec.location), status_calls, None);
+                    stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                     if let Some(obj) = o.json.as_object_mut() {
                         obj.insert(
                             "note".into(),
@@ -258,8 +319,13 @@ impl Core {
                     return Ok(o);
                 };
                 let config = settings::analysis_config(request, &rec);
+                let settings_sha256 = settings::settings_sha256(&config);
                 let name = format!("{stem}.wav");
-                let wav = dir.join(&name);
+                let wav_name = st.audio_name(stem, "wav");
+                let wav = dir.join(&wav_name);
+                // Encrypted, the trimmed copy is cut from the bytes kept in
+                // memory: the bot holds no key to read its own file back.
+                let keep = st.encrypt_to.is_some();
                 let (downloaded, streamed) = match streamed {
                     Some(Streamed {
                         location,
@@ -279,20 +345,24 @@ impl Core {
                             rec.location.as_str(),
                             rec.token.as_ref(),
                         );
-                        let analyze = live::analysis(None);
+                        let analyze = keeping(live::analysis(None), keep);
                         let d = self
                             .download(target, max_record_s, false, &wav, &permit, analyze)
                             .await;
                         (d, false)
                     }
                 };
-                let (analysed, info) = match downloaded {
+                let ((analysed, plain), info) = match downloaded {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
                         return Err(download_error(call_id, op_id, e));
                     }
                 };
+                let log = AuditLog::new(dir, st.instance.clone());
+                let stored = info.stored.clone();
+                let served_sha = stored.as_ref().map(|s| s.served.sha256.clone());
+                stewardship::audit(&log, AuditKind::Stored, stem, served_sha.as_deref(), None);
                 let finish = async {
                     let report = analysed
                         .map(|a| a.report(&name, &config))
@@ -300,24 +370,67 @@ impl Core {
                             path: wav.clone(),
                             source: Box::new(source),
                         })?;
-                    let trimmed = dir.join(format!("{stem}.trimmed.wav"));
+                    let trimmed_name = st.audio_name(stem, "trimmed.wav");
+                    let trimmed = dir.join(&trimmed_name);
                     let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);
-                    tokio::task::spawn_blocking(move || {
-                        trim_out::write_trimmed_file(&src, span, &dst, false)
+                    let encrypt_to = st.encrypt_to.clone();
+                    let trimmed_digest = tokio::task::spawn_blocking(move || {
+                        let bytes = match plain {
+                            Some(b) => {
+                                trim_out::trimmed_bytes(std::io::Cursor::new(b), &src, span, false)?
+                            }
+                            None => {
+                                let f = std::fs::File::open(&src).map_err(BotError::Write)?;
+                                trim_out::trimmed_bytes(
+                                    std::io::BufReader::new(f),
+                                    &src,
+                                    span,
+                                    false,
+                                )?
+                            }
+                        };
+                        stewardship::store_audio(&dst, &bytes, encrypt_to.as_ref())
+                            .map_err(BotError::Write)
                     })
                     .await
                     .map_err(|e| BotError::Task {
                         what: "trimmed copy",
                         reason: e.to_string(),
                     })??;
+                    let files = stored
+                        .iter()
+                        .map(|s| StoredFile::new(&wav_name, &s.on_disk))
+                        .chain([StoredFile::new(&trimmed_name, &trimmed_digest)])
+                        .collect();
+                    let calls = std::mem::take(&mut status_calls);
+                    let p = base(
+                        &rec.client_context,
+                        Some(&rec.location),
+                        calls,
+                        Some(settings_sha256),
+                    );
+                    let provenance =
+                        p.build(stored.as_ref(), files, st.delete_audio_after_analysis);
                     let mut json = report_json(&report, &operation)?;
+                    stewardship::attach(&mut json, &provenance);
                     if let (true, Some(obj)) = (streamed, json.as_object_mut()) {
                         obj.insert("streamed".into(), serde_json::json!(true));
                     }
                     let json_path = write_json_atomically(dir, stem, &json)?;
-                    Ok::<_, BotError>((report, json, json_path, trimmed))
+                    stewardship::audit(
+                        &log,
+                        AuditKind::Analysed,
+                        stem,
+                        served_sha.as_deref(),
+                        None,
+                    );
+                    if st.delete_audio_after_analysis {
+                        let audio = [wav.clone(), trimmed.clone()];
+                        stewardship::delete_audio(&log, stem, served_sha.as_deref(), &audio);
+                    }
+                    Ok::<_, BotError>((report, json, json_path, trimmed, provenance))
                 };
-                let (report, json, json_path, trimmed) = match finish.await {
+                let (report, mut json, json_path, trimmed, mut provenance) = match finish.await {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
@@ -327,7 +440,15 @@ impl Core {
                 let latency = notified.elapsed();
                 tracing::debug!(operation_id = %op_id, latency_us = latency.as_micros() as u64,
                     "report written");
-                release(&self.client, Some(permit), RecordingEnd::Finished).await;
+                if let Some(call) =
+                    release(&self.client, Some(permit), RecordingEnd::Finished).await
+                {
+                    // The report names the closing call too: written again,
+                    // atomically, with it.
+                    provenance.recording_status_calls.push(call);
+                    stewardship::attach(&mut json, &provenance);
+                    write_json_atomically(dir, stem, &json)?;
+                }
                 Ok(Outcome {
                     kind: OutcomeKind::Recorded,
                     operation,
@@ -341,7 +462,7 @@ impl Core {
                 })
             }
             RecordOutcome::Failed(f) => {
-                release(&self.client, permit, RecordingEnd::Finished).await;
+                status_calls.extend(release(&self.client, permit, RecordingEnd::Finished).await);
                 let operation = OperationReport {
                     id: op_id.clone(),
                     client_context: f.client_context.clone(),
@@ -349,11 +470,13 @@ impl Core {
                     completion_reason: f.reason.as_ref().map(|r| r.as_str().to_string()),
                     result_info: f.result_info.as_ref().into(),
                 };
-                let o = no_audio_outcome(OutcomeKind::Failed, operation);
+                let mut o = no_audio_outcome(OutcomeKind::Failed, operation);
+                let p = base(&f.client_context, None, status_calls, None);
+                stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }
             RecordOutcome::Lost(l) => {
-                release(&self.client, permit, RecordingEnd::Finished).await;
+                status_calls.extend(release(&self.client, permit, RecordingEnd::Finished).await);
                 let message = match &l.taken_over_by {
                     Some(by) => format!("taken over by {by}, which finishes it"),
                     None => format!(
@@ -377,6 +500,8 @@ impl Core {
                     // The instance that took it over writes the report.
                     return Ok(o);
                 }
+                let p = base(&l.client_context, None, status_calls, None);
+                stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }
         }
@@ -447,7 +572,7 @@ impl DownloadFailure {
 /// Deletes the copy a stream saved when Graph did not complete the
 /// operation (a hang-up, a failure): without a completion the recording is
 /// not known to be whole, and it is not kept, as without streaming.
-fn discard_streamed(dir: &Path, op: &OperationId, streamed: Option<&StreamedDownload>) {
+fn discard_streamed(wav: &Path, op: &OperationId, streamed: Option<&StreamedDownload>) {
     let Some(Streamed {
         result: Ok((_, info)),
         ..
@@ -455,8 +580,7 @@ fn discard_streamed(dir: &Path, op: &OperationId, streamed: Option<&StreamedDown
     else {
         return;
     };
-    let wav = dir.join(format!("{}.wav", op.file_stem()));
-    match std::fs::remove_file(&wav) {
+    match std::fs::remove_file(wav) {
         Ok(()) => tracing::info!(
             operation_id = op.as_str(),
             bytes = info.bytes,
@@ -500,15 +624,25 @@ fn write_if(mut o: Outcome, dir: &Path, stem: &str, persist: bool) -> Result<Out
     Ok(o)
 }
 
-async fn release(client: &GraphClient, permit: Option<RecordingPermit>, end: RecordingEnd) {
-    if let Some(p) = permit {
-        let call = p.call_id().to_string();
-        if let Err(e) = p.release(client, end).await {
-            // The recording itself is fine; the status stays "recording" in
-            // Graph's UI, which the user must hear about but not fail on.
-            tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
-        }
+/// Ends the recording status; returns the call made, for the provenance.
+async fn release(
+    client: &GraphClient,
+    permit: Option<RecordingPermit>,
+    end: RecordingEnd,
+) -> Option<StatusCall> {
+    let p = permit?;
+    let call = p.call_id().to_string();
+    let result = p.release(client, end).await;
+    if let Err(e) = &result {
+        // The recording itself is fine; the status stays "recording" in
+        // Graph's UI, which the user must hear about but not fail on.
+        tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
     }
+    let status = match end {
+        RecordingEnd::Finished => "notRecording",
+        RecordingEnd::Failed => "failed",
+    };
+    Some(status_call(status, result.map_err(|e| e.to_string())))
 }
 
 /// A random client context; enough uniqueness, no crypto needed.

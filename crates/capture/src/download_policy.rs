@@ -229,6 +229,9 @@ pub struct DownloadOptions {
     /// still being made (`streamWhileRecording`) lasts as long as the
     /// caller speaks. Default `None`: the client's.
     pub request_timeout: Option<Duration>,
+    /// Store the recording encrypted to these age recipients (only
+    /// ciphertext ever reaches the disk). Default `None`: plaintext.
+    pub encrypt_to: Option<voxcap_records::crypt::Recipients>,
 }
 
 impl Default for DownloadOptions {
@@ -240,6 +243,7 @@ impl Default for DownloadOptions {
             channel_capacity: 64,
             policy: DownloadPolicy::default(),
             request_timeout: None,
+            encrypt_to: None,
         }
     }
 }

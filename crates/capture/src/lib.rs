@@ -35,6 +35,7 @@ mod http_server;
 pub mod ids;
 pub mod instance_id;
 pub mod limits;
+mod recording_sink;
 mod redacted_debug;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
@@ -49,7 +50,9 @@ pub mod wire;
 
 pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
 pub use compliance::{RecordingEnd, RecordingPermit};
-pub use download::{download_and_analyze, DownloadInfo, DownloadOptions, RecordingReader};
+pub use download::{
+    download_and_analyze, DownloadInfo, DownloadOptions, RecordingReader, StoredRecording,
+};
 pub use download_policy::DownloadPolicy;
 pub use error::{CaptureError, Result};
 pub use ids::OperationId;
