@@ -126,7 +126,7 @@ impl Core {
             }
         };
         let max_record = request.max_record_duration_in_seconds;
-        let wav = dir.join(self.stewardship.audio_name(&op.file_stem(), "wav"));
+        let wav = dir.join(self.stewardship.audio_name(op.file_stem(), "wav"));
         let keep = self.stewardship.encrypt_to.is_some();
         let (outcome, notified, streamed) = match permit.as_ref().filter(|_| streaming) {
             Some(p) => {
@@ -276,7 +276,7 @@ impl Core {
         let st = &self.stewardship;
         if !matches!(outcome, RecordOutcome::Completed(_)) {
             discard_streamed(
-                &dir.join(st.audio_name(&op.file_stem(), "wav")),
+                &dir.join(st.audio_name(op.file_stem(), "wav")),
                 op,
                 streamed.as_ref(),
             );
