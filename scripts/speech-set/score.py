@@ -11,7 +11,7 @@ averaged over the clips of a cell (noise x SNR): precision, recall, F1. Onsets: 
 segment starts after a gap of at least 300 ms (and the first), each matched to the nearest
 detected segment start; the error is |detected - truth| (an onset with no detected start
 within 500 ms counts as 500 ms). False speech: detected frames on no-speech clips. Trim (for
-detectors that trim; otherwise the first detected start to the last end): truth speech lost
+detectors that trim; otherwise the first detected start to the last end): audible truth lost
 (samples of truth outside the window), clips that lose any, and dead air removed beyond the
 pads (lead - 150 ms and tail - 300 ms, voxcap's default pads).
 """
@@ -69,7 +69,7 @@ def score(manifest, half, preds):
     cells = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
     onset_err = defaultdict(list)
     false_frames, nospeech = 0, 0
-    trim = {"clips": 0, "cut": 0, "lost_samples": 0, "truth_samples": 0, "dead": 0, "removed": 0, "worst_cut_ms": 0.0}
+    trim = {"clips": 0, "cut": 0, "lost_samples": 0, "truth_samples": 0, "dead": 0, "removed": 0, "worst_cut_ms": 0.0, "cut_clips": []}
     missing = 0
     for clip in manifest["clips"]:
         if clip["half"] != half:
@@ -108,10 +108,12 @@ def score(manifest, half, preds):
         else:
             ws, we = 0, 0
         ts, te = clip["truth"][0][0], clip["truth"][-1][1]
-        lost = sum(max(0, min(e, ws) - s) + max(0, e - max(s, we)) for s, e in clip["truth"])
-        lost = sum(max(0, e - s) - max(0, min(e, we) - max(s, ws)) for s, e in clip["truth"])
+        audible = clip.get("audible") or clip["truth"]
+        lost = sum(max(0, e - s) - max(0, min(e, we) - max(s, ws)) for s, e in audible)
+        if lost > 0:
+            trim["cut_clips"].append([clip["file"], round(lost / RATE * 1000)])
         trim["clips"] += 1
-        trim["truth_samples"] += sum(e - s for s, e in clip["truth"])
+        trim["truth_samples"] += sum(e - s for s, e in audible)
         trim["lost_samples"] += lost
         if lost > 0:
             trim["cut"] += 1

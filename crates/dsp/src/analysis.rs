@@ -262,8 +262,12 @@ pub fn build_report(
         stop_tones: config.settings.stop_tones.clone(),
     };
     let total = findings.speech.total_samples;
+    // The trim keeps the speech and the sound around it (the extent).
+    let mut keep = findings.speech.segments.clone();
+    keep.extend(findings.speech.extent);
+    keep.sort_by_key(|s| s.start);
     let trim: Trim = plan_trim(
-        &findings.speech.segments,
+        &keep,
         &findings.dtmf,
         total,
         &trim_config,
