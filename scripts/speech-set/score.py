@@ -136,9 +136,40 @@ def score(manifest, half, preds):
     return out
 
 
+# Regression guards of --check, on the held-back half (docs/speech.md lists them with the
+# figures they guard; the issue's own targets are higher and are reported, not guarded):
+# voxcap ahead of or level with Silero at 30 and 20 dB in every noise, no false speech,
+# the trim keeping >= 99.5% of the audible speech while removing >= 95% of the dead air,
+# and onsets within 30 ms (median).
+def check(results):
+    v, peer = results["voxcap"], results.get("silero")
+    failures = []
+    if v["missing"]:
+        failures.append(f"{v['missing']} clips have no voxcap result")
+    if v["false_speech_frames"]:
+        failures.append(f"{v['false_speech_frames']} false speech frames on no-speech clips")
+    if v["trim"]["kept"] < 0.995:
+        failures.append(f"trim keeps {v['trim']['kept']} of the audible speech (< 0.995)")
+    if v["trim"]["dead_removed"] < 0.95:
+        failures.append(f"trim removes {v['trim']['dead_removed']} of the dead air (< 0.95)")
+    if v["onset_median_ms"].get("*", 1e9) > 30:
+        failures.append(f"median onset error {v['onset_median_ms'].get('*')} ms (> 30)")
+    if peer:
+        for noise in ("white", "pink", "telephone", "babble", "all"):
+            for snr in (30, 20):
+                k = f"{noise}/{snr}"
+                a, b = v["cells"][k]["f1"], peer["cells"][k]["f1"]
+                if a + 0.005 < b:
+                    failures.append(f"F1 {k}: voxcap {a} below Silero {b}")
+    return failures
+
+
 def main():
     args = sys.argv[1:]
     json_out = None
+    do_check = "--check" in args
+    if do_check:
+        args.remove("--check")
     if "--json" in args:
         i = args.index("--json")
         json_out = args[i + 1]
@@ -171,6 +202,13 @@ def main():
         with open(json_out + ".part", "w") as fh:
             json.dump(results, fh, indent=1)
         os.replace(json_out + ".part", json_out)
+    if do_check:
+        failures = check(results)
+        for f in failures:
+            print(f"speech-set check FAILED: {f}", file=sys.stderr)
+        if failures:
+            sys.exit(1)
+        print("speech-set check: every guarded figure holds")
 
 
 if __name__ == "__main__":
