@@ -172,6 +172,11 @@ async fn encrypted_recording_never_touches_disk_in_plaintext_and_decrypts_to_the
     let p = &report["provenance"];
     assert_eq!(p["sha256"], voxcap_records::digest::sha256_hex(&served));
     assert_eq!(
+        p["tenantId"],
+        voxcap_emulator::server::TEST_TENANT_ID,
+        "{p}"
+    );
+    assert_eq!(
         (p["bytes"].as_u64(), p["encrypted"].as_bool()),
         (Some(served.len() as u64), Some(true))
     );

@@ -292,6 +292,7 @@ impl Core {
                 status_calls: calls,
                 settings_sha256,
                 instance: &st.instance,
+                tenant_id: None,
             };
         let persist = permit.is_some();
         let op_id = op.as_str().to_string();
@@ -307,7 +308,8 @@ impl Core {
                 };
                 let Some(permit) = permit else {
                     let mut o = no_audio_outcome(OutcomeKind::Recorded, operation);
-                    let p = base(&rec.client_context, Some(&rec.location), status_calls, None);
+                    let p = base(&rec.client_context, Some(&rec.location), status_calls, None)
+                        .tenant(&rec.tenant_id);
                     stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                     if let Some(obj) = o.json.as_object_mut() {
                         obj.insert(
@@ -408,7 +410,8 @@ impl Core {
                         Some(&rec.location),
                         calls,
                         Some(settings_sha256),
-                    );
+                    )
+                    .tenant(&rec.tenant_id);
                     let provenance =
                         p.build(stored.as_ref(), files, st.delete_audio_after_analysis);
                     let mut json = report_json(&report, &operation)?;
@@ -471,7 +474,7 @@ impl Core {
                     result_info: f.result_info.as_ref().into(),
                 };
                 let mut o = no_audio_outcome(OutcomeKind::Failed, operation);
-                let p = base(&f.client_context, None, status_calls, None);
+                let p = base(&f.client_context, None, status_calls, None).tenant(&f.tenant_id);
                 stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }

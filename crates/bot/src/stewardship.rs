@@ -137,9 +137,19 @@ pub(crate) struct ProvenanceBase<'a> {
     pub(crate) status_calls: Vec<StatusCall>,
     pub(crate) settings_sha256: Option<String>,
     pub(crate) instance: &'a str,
+    /// The verified notification's tenant (`tid`).
+    pub(crate) tenant_id: Option<String>,
 }
 
 impl ProvenanceBase<'_> {
+    /// The same, for a notification verified for `tenant_id`.
+    pub(crate) fn tenant(self, tenant_id: &Option<String>) -> Self {
+        ProvenanceBase {
+            tenant_id: tenant_id.clone(),
+            ..self
+        }
+    }
+
     /// The provenance block; with `stored`, its hashes and times.
     pub(crate) fn build(
         self,
@@ -155,9 +165,7 @@ impl ProvenanceBase<'_> {
             call_id: self.call_id.to_string(),
             operation_id: self.operation_id.to_string(),
             client_context: self.client_context,
-            // The verified tid does not travel from the webhook to the
-            // tracker yet (docs/compliance.md).
-            tenant_id: None,
+            tenant_id: self.tenant_id,
             notified_at: Some(rfc3339(self.notified_at)),
             download_started_at: stored.map(|s| rfc3339(s.started_at)),
             download_finished_at: stored.map(|s| rfc3339(s.finished_at)),

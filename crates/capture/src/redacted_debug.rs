@@ -64,6 +64,7 @@ impl fmt::Debug for CompletedRecording {
             .field("result_info", &self.result_info)
             .field("location", &redact_url(&self.location))
             .field("token", &self.token)
+            .field("tenant_id", &self.tenant_id)
             .finish()
     }
 }

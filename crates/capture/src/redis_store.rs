@@ -427,10 +427,9 @@ async fn subscribe_loop(
                     let Some((m, json)) = payload.split_once('\n') else {
                         continue;
                     };
-                    let (Some(key), Ok(op)) = (
-                        parse_member(m),
-                        serde_json::from_str::<RecordOperation>(json),
-                    ) else {
+                    let (Some(key), Some(op)) =
+                        (parse_member(m), crate::store::completion_from_json(json))
+                    else {
                         tracing::warn!(channel = %ch, "unreadable forwarded completion ignored");
                         continue;
                     };
@@ -463,7 +462,7 @@ async fn subscribe_loop(
 }
 
 fn parse_op(json: &str) -> Option<Box<RecordOperation>> {
-    serde_json::from_str(json).ok().map(Box::new)
+    crate::store::completion_from_json(json).map(Box::new)
 }
 
 impl RedisStore {

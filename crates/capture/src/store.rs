@@ -203,6 +203,8 @@ pub(crate) fn completion_to_json(op: &RecordOperation) -> serde_json::Value {
         recording_location: Option<&'a str>,
         recording_access_token: Option<&'a str>,
         completion_reason: Option<String>,
+        #[serde(rename = "voxcapTenantId", skip_serializing_if = "Option::is_none")]
+        tenant_id: Option<&'a str>,
     }
     serde_json::to_value(Stored {
         odata_type: op.odata_type.as_deref(),
@@ -217,8 +219,26 @@ pub(crate) fn completion_to_json(op: &RecordOperation) -> serde_json::Value {
             .completion_reason
             .as_ref()
             .map(|r| r.as_str().to_string()),
+        tenant_id: op.tenant_id.as_deref(),
     })
     .unwrap_or(serde_json::Value::Null)
+}
+
+/// Reads what [`completion_to_json`] wrote, the verified tenant included.
+#[cfg(any(test, feature = "redis"))]
+pub(crate) fn completion_from_json(json: &str) -> Option<RecordOperation> {
+    #[derive(Deserialize)]
+    struct Stored {
+        #[serde(flatten)]
+        op: RecordOperation,
+        #[serde(rename = "voxcapTenantId", default)]
+        tenant_id: Option<String>,
+    }
+    let s: Stored = serde_json::from_str(json).ok()?;
+    Some(RecordOperation {
+        tenant_id: s.tenant_id,
+        ..s.op
+    })
 }
 
 #[derive(Debug)]
@@ -553,9 +573,16 @@ mod stored_json_tests {
             "recordResourceAccessToken": "tok",
             "completionReason": "stopToneDetected"
         });
-        let op: RecordOperation = serde_json::from_value(raw).unwrap();
-        let back: RecordOperation = serde_json::from_value(completion_to_json(&op)).unwrap();
+        let mut op: RecordOperation = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(op.tenant_id, None, "a body never sets the tenant");
+        op.tenant_id = Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into());
+        let back = completion_from_json(&completion_to_json(&op).to_string()).unwrap();
         assert_eq!(back, op);
         assert_eq!(back.access_token().map(crate::Secret::expose), Some("tok"));
+        // A body naming the stored field still cannot set the tenant.
+        let mut forged = raw;
+        forged["voxcapTenantId"] = "evil".into();
+        let op: RecordOperation = serde_json::from_value(forged).unwrap();
+        assert_eq!(op.tenant_id, None);
     }
 }

@@ -450,7 +450,7 @@ impl TrackerInner {
 
     async fn dispatch(&self, batch: CommsNotifications) {
         for n in &batch.value {
-            let Some((key, op)) = n.record_completion() else {
+            let Some((key, mut op)) = n.record_completion() else {
                 match n.recording_started() {
                     Some((key, op)) => {
                         match crate::limits::check_completion(&key, &op, "a notification") {
@@ -472,6 +472,7 @@ impl TrackerInner {
                 tracing::warn!(error = %e, "completion notification refused");
                 continue;
             }
+            op.tenant_id.clone_from(&batch.tenant_id);
             match self.complete_with_retry(&key, &op).await {
                 Ok(Disposition::Deliver) => {
                     if !self.deliver_local(&key, op) {
@@ -714,6 +715,7 @@ impl OperationHandle {
                 result_info: op.result_info.clone(),
                 location: location.to_string(),
                 token: op.access_token().cloned(),
+                tenant_id: op.tenant_id.clone(),
             }),
             // `completed` without a location (e.g. cancelled, 8508) leaves
             // nothing to download: report it as a failure with Graph's info.
@@ -724,6 +726,7 @@ impl OperationHandle {
                 status: op.status.clone(),
                 reason,
                 result_info: op.result_info,
+                tenant_id: op.tenant_id,
             }),
         }
     }
@@ -795,6 +798,9 @@ pub struct CompletedRecording {
     pub location: String,
     /// The recording access token (legacy notifications may omit it).
     pub token: Option<Secret>,
+    /// The tenant of the verified notification that completed it (the
+    /// JWT's `tid`); `None` when notifications are not verified by JWT.
+    pub tenant_id: Option<String>,
 }
 
 /// A record operation Graph reported as failed.
@@ -812,6 +818,9 @@ pub struct FailedOperation {
     pub reason: Option<CompletionReason>,
     /// Graph's outcome code.
     pub result_info: Option<ResultInfo>,
+    /// The tenant of the verified notification, as in
+    /// [`CompletedRecording::tenant_id`].
+    pub tenant_id: Option<String>,
 }
 
 /// A record operation with no completion by its deadline.

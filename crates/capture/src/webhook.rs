@@ -372,7 +372,7 @@ impl NotificationAuth {
         &self,
         headers: &axum::http::HeaderMap,
         peer: Option<SocketAddr>,
-    ) -> std::result::Result<(), AuthError> {
+    ) -> std::result::Result<Option<String>, AuthError> {
         match self {
             NotificationAuth::Jwt(v) => {
                 let token = headers
@@ -386,7 +386,7 @@ impl NotificationAuth {
                     .ok_or(AuthError::Missing)?;
                 let claims = v.verify(token).await?;
                 tracing::trace!(tid = ?claims.tid, "notification token verified");
-                Ok(())
+                Ok(claims.tid.and_then(tenant_of))
             }
             NotificationAuth::InsecureLoopbackOnly => {
                 for name in ["forwarded", "x-forwarded-for", "x-real-ip"] {
@@ -395,12 +395,23 @@ impl NotificationAuth {
                     }
                 }
                 match peer {
-                    Some(p) if p.ip().is_loopback() => Ok(()),
+                    Some(p) if p.ip().is_loopback() => Ok(None),
                     other => Err(AuthError::NotLoopback(other)),
                 }
             }
         }
     }
+}
+
+/// A verified `tid` as reports carry it: trimmed, and only when it looks
+/// like a tenant id (a GUID or a domain name, at most 128 characters).
+fn tenant_of(tid: String) -> Option<String> {
+    let t = tid.trim();
+    let ok = !t.is_empty()
+        && t.len() <= 128
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    ok.then(|| t.to_string())
 }
 
 /// Everything the webhook handler needs.
@@ -454,14 +465,17 @@ async fn handle_notification(State(state): State<WebhookState>, req: Request) ->
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let (parts, body) = req.into_parts();
-    if let Err(e) = state.auth.check(&parts.headers, peer).await {
-        tracing::warn!(error = %e, "notification refused");
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-        )
-            .into_response();
-    }
+    let tenant_id = match state.auth.check(&parts.headers, peer).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "notification refused");
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+            )
+                .into_response();
+        }
+    };
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(e) => {
@@ -470,7 +484,7 @@ async fn handle_notification(State(state): State<WebhookState>, req: Request) ->
         }
     };
     let batch: CommsNotifications = match serde_json::from_slice(&body) {
-        Ok(b) => b,
+        Ok(b) => CommsNotifications { tenant_id, ..b },
         Err(e) => {
             tracing::warn!(error = %e, "notification body is not commsNotifications");
             return StatusCode::BAD_REQUEST.into_response();

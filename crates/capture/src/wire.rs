@@ -493,6 +493,11 @@ pub struct RecordOperation {
     /// Legacy: time of the last change.
     #[serde(default)]
     pub last_action_date_time: Option<String>,
+    /// The tenant (`tid`) of the verified notification token that carried
+    /// this operation. Set by the tracker, never read from a body: `None`
+    /// for a POST response or an unverified notification.
+    #[serde(skip)]
+    pub tenant_id: Option<String>,
 }
 
 impl RecordOperation {
@@ -586,6 +591,10 @@ pub struct UpdateRecordingStatusOperation {
 pub struct CommsNotifications {
     /// The notifications in this batch.
     pub value: Vec<CommsNotification>,
+    /// The tenant (`tid`) of the token the webhook verified for this batch;
+    /// set by the webhook, never read from the body.
+    #[serde(skip)]
+    pub tenant_id: Option<String>,
 }
 
 /// One `commsNotification`. `Debug` leaves out `resourceData`, which holds

@@ -549,6 +549,8 @@ fn no_token_or_secret_appears_in_trace_output_of_a_full_record_run() {
             // Hashes of the audio and settings are 64 hex digits too, and
             // public: taken out before the token check.
             let p = &o.json["provenance"];
+            // The tenant of the verified notification token.
+            assert_eq!(p["tenantId"], voxcap_emulator::server::TEST_TENANT_ID);
             let mut text = format!("{o:?}");
             let stored = p["stored"].as_array().unwrap().iter().map(|f| &f["sha256"]);
             for h in [&p["sha256"], &p["settingsSha256"]]

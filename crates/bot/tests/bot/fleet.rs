@@ -65,6 +65,12 @@ async fn assert_recorded_by_hash(
     let o = task.await.unwrap().unwrap();
     assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
     crate::shared::assert_provenance(&o);
+    // The other instance verified the notification; its tenant came here
+    // through the Redis record.
+    assert_eq!(
+        o.json["provenance"]["tenantId"],
+        voxcap_emulator::server::TEST_TENANT_ID
+    );
     assert_eq!(
         o.operation.completion_reason.as_deref(),
         Some("stopToneDetected")

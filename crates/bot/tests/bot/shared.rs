@@ -76,6 +76,13 @@ pub(crate) fn fleet_plan(dir: &Path, i: usize) -> RecordPlan {
 #[allow(dead_code)] // The root's tests check printed reports instead.
 pub(crate) fn assert_provenance(o: &voxcap_bot::Outcome) {
     assert_eq!(o.json["provenance"]["operationId"], json!(o.operation.id));
+    // Emulated bots verify notification JWTs: the tenant is the token's tid,
+    // or none when the completion came in the POST's own response.
+    let tenant = &o.json["provenance"]["tenantId"];
+    assert!(
+        tenant.is_null() || tenant == voxcap_emulator::server::TEST_TENANT_ID,
+        "{tenant}"
+    );
     let dir = o
         .files
         .as_ref()
