@@ -3,9 +3,6 @@
 //! and what its webhook answered), and a bot (client, tracker, webhook on
 //! 127.0.0.1:0) is pointed at it.
 
-#![allow(dead_code)]
-
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
@@ -209,7 +206,6 @@ pub(crate) struct Bot {
     pub client: GraphClient,
     pub tracker: OperationTracker,
     pub webhook_url: String,
-    pub addr: SocketAddr,
 }
 
 /// A fast retry policy so throttling tests finish quickly (Retry-After still
@@ -273,7 +269,6 @@ pub(crate) async fn start_bot(
         client,
         tracker,
         webhook_url: format!("http://{addr}{}", webhook::DEFAULT_CALLBACK_PATH),
-        addr,
     }
 }
 
