@@ -36,6 +36,10 @@
 //! pointer. Create one detector per thread (they are cheap).
 
 mod config;
+#[cfg(feature = "neural")]
+pub mod onnx;
+#[cfg(feature = "neural")]
+pub mod silero;
 
 pub use config::{
     SpeechActivity, SpeechSpanSeconds, VadAggressiveness, VadConfig, VadError, VadKind,
