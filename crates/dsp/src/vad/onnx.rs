@@ -473,11 +473,12 @@ impl<'a> Wire<'a> {
     }
 }
 
+/// Writers of the protobuf wire format, to build models in tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::DATA_TYPE_FLOAT;
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
+    pub(crate) fn varint(mut v: u64, out: &mut Vec<u8>) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;
@@ -485,19 +486,19 @@ mod tests {
         out.push(v as u8);
     }
 
-    fn bytes_field(field: u64, body: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn bytes_field(field: u64, body: &[u8], out: &mut Vec<u8>) {
         varint(field << 3 | 2, out);
         varint(body.len() as u64, out);
         out.extend_from_slice(body);
     }
 
-    fn varint_field(field: u64, v: u64, out: &mut Vec<u8>) {
+    pub(crate) fn varint_field(field: u64, v: u64, out: &mut Vec<u8>) {
         varint(field << 3, out);
         varint(v, out);
     }
 
     /// A TensorProto with raw_data.
-    fn tensor(name: &str, dims: &[u64], values: &[f32]) -> Vec<u8> {
+    pub(crate) fn tensor(name: &str, dims: &[u64], values: &[f32]) -> Vec<u8> {
         let mut t = Vec::new();
         for &d in dims {
             varint_field(1, d, &mut t);
@@ -509,12 +510,27 @@ mod tests {
         t
     }
 
-    fn model_with_graph(graph: &[u8]) -> Vec<u8> {
+    pub(crate) fn model_with_graph(graph: &[u8]) -> Vec<u8> {
         let mut m = Vec::new();
         varint_field(1, 8, &mut m); // ir_version
         bytes_field(7, graph, &mut m);
         m
     }
+
+    /// A model whose main graph holds `tensors` as initializers.
+    pub(crate) fn model_of_initializers(tensors: &[(String, Vec<u64>, Vec<f32>)]) -> Vec<u8> {
+        let mut graph = Vec::new();
+        for (name, dims, values) in tensors {
+            bytes_field(5, &tensor(name, dims, values), &mut graph);
+        }
+        model_with_graph(&graph)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
 
     /// A graph with one initializer `a` and an If node whose else branch
     /// holds a Constant with output `b` (its tensor named `shared`) with

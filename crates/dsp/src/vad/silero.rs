@@ -653,45 +653,4 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fft_matches_the_dft_basis() {
-        let fft = Fft128::new();
-        let mut rng = crate::synth::Rng::new(7);
-        let frame: Vec<f32> = (0..N_FFT)
-            .map(|_| rng.next_f64() as f32 * 2.0 - 1.0)
-            .collect();
-        let mut got = [0.0f32; BINS];
-        fft.magnitudes(&frame, &mut got);
-        for (k, &g) in got.iter().enumerate() {
-            let (mut re, mut im) = (0.0f64, 0.0f64);
-            for (n, &x) in frame.iter().enumerate() {
-                let w = 0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / 128.0).cos();
-                let a = std::f64::consts::TAU * (k * n) as f64 / 128.0;
-                re += f64::from(x) * w * a.cos();
-                im -= f64::from(x) * w * a.sin();
-            }
-            let want = (re * re + im * im).sqrt();
-            assert!((f64::from(g) - want).abs() < 1e-5, "bin {k}: {g} vs {want}");
-        }
-    }
-
-    #[test]
-    fn packed_apply_is_a_matrix_vector_product_over_the_rows_asked() {
-        let (n_out, n_in) = (40, 7);
-        let m = |o: usize, i: usize| (o * 7 + i) as f32 * 0.01 - 1.0;
-        let bias: Vec<f32> = (0..n_out).map(|o| o as f32).collect();
-        let p = Packed::new(n_out, n_in, &bias, m);
-        assert_eq!(p.n_out, 64);
-        let x = [0.5, -1.0, 2.0];
-        let mut out = vec![0.0; p.n_out];
-        p.apply(2..5, &x, &mut out);
-        for o in 0..n_out {
-            let want = bias[o] + (0..3).map(|k| m(o, 2 + k) * x[k]).sum::<f32>();
-            assert!((out[o] - want).abs() < 1e-5, "{o}");
-        }
-        assert!(out[n_out..].iter().all(|&v| v == 0.0));
-    }
-}
+mod tests;
