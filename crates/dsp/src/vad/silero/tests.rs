@@ -120,7 +120,7 @@ fn signal() -> Vec<f32> {
         .map(|i| {
             let t = i as f32 / 8000.0;
             let burst = if (8000..16000).contains(&i) {
-                0.3 * (t * (900.0 + 400.0 * t) * 6.283).sin()
+                0.3 * (t * (900.0 + 400.0 * t) * std::f32::consts::TAU).sin()
             } else {
                 0.0
             };
@@ -374,4 +374,11 @@ fn matches_onnxruntime() {
         "max |rust - onnxruntime| = {worst:.2e} over {} cases",
         cases.len()
     );
+}
+
+#[test]
+fn streams_and_models_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<SileroModel>();
+    send_sync::<SileroStream>();
 }
