@@ -124,7 +124,7 @@ struct Weights {
     /// The name prefix of the 8 kHz tensors in the file.
     prefix: String,
     stft: Stft,
-    encoder: [Packed; 4],
+    encoder: [Conv; 4],
     /// Input and hidden weights side by side: gates = W [x; h] + b.
     lstm: Packed,
     decoder_w: Vec<f32>,
@@ -231,15 +231,20 @@ impl Weights {
             Ok(&t.data)
         };
         let basis = get(BASIS, &[2 * BINS, 1, N_FFT])?;
-        let layer = |n: usize| -> Result<Packed, SileroError> {
-            let (c_in, c_out, _) = ENCODER[n];
+        let layer = |n: usize| -> Result<Conv, SileroError> {
+            let (c_in, c_out, stride) = ENCODER[n];
             let w = get(&encoder_name(n, "weight"), &[c_out, c_in, 3])?;
             let b = get(&encoder_name(n, "bias"), &[c_out])?;
             // Rows tap-major (row = tap * c_in + channel), so that the three
             // taps of an output read one contiguous run of time-major input.
-            Ok(Packed::new(c_out, 3 * c_in, b, |o, r| {
+            let packed = Packed::new(c_out, 3 * c_in, b, |o, r| {
                 w[(o * c_in + r % c_in) * 3 + r / c_in]
-            }))
+            });
+            Ok(Conv {
+                packed,
+                c_in,
+                stride,
+            })
         };
         let encoder = [layer(0)?, layer(1)?, layer(2)?, layer(3)?];
         let w_ih = get(W_IH, &[4 * HIDDEN, HIDDEN])?;
@@ -464,6 +469,8 @@ struct Scratch {
     enc0: [f32; (FRAMES + 2) * 128],
     enc1: [f32; (FRAMES / 2 + 2) * 64],
     enc2: [f32; (FRAMES / 4 + 2) * 64],
+    /// The encoder's output (one time row, padded like the others).
+    enc3: [f32; 3 * HIDDEN],
     out128: [f32; 128],
     out64: [f32; 64],
     gates: [f32; 4 * HIDDEN],
@@ -490,6 +497,7 @@ impl SileroStream {
                 enc0: [0.0; (FRAMES + 2) * 128],
                 enc1: [0.0; (FRAMES / 2 + 2) * 64],
                 enc2: [0.0; (FRAMES / 4 + 2) * 64],
+                enc3: [0.0; 3 * HIDDEN],
                 out128: [0.0; 128],
                 out64: [0.0; 64],
                 gates: [0.0; 4 * HIDDEN],
@@ -563,44 +571,12 @@ impl SileroStream {
                 }
             }
         }
-        conv_relu(
-            &w.encoder[0],
-            BINS,
-            FRAMES,
-            1,
-            &s.mag,
-            &mut s.out128,
-            &mut s.enc0,
-        );
-        conv_relu(
-            &w.encoder[1],
-            128,
-            FRAMES,
-            2,
-            &s.enc0,
-            &mut s.out64,
-            &mut s.enc1,
-        );
-        conv_relu(
-            &w.encoder[2],
-            64,
-            FRAMES / 2,
-            2,
-            &s.enc1,
-            &mut s.out64,
-            &mut s.enc2,
-        );
-        let mut x = [0.0f32; 3 * HIDDEN];
-        conv_relu(
-            &w.encoder[3],
-            64,
-            FRAMES / 4,
-            1,
-            &s.enc2,
-            &mut s.out128,
-            &mut x,
-        );
-        self.xh[..HIDDEN].copy_from_slice(&x[HIDDEN..2 * HIDDEN]);
+        let [enc0, enc1, enc2, enc3] = &w.encoder;
+        enc0.run(FRAMES, &s.mag, &mut s.out128, &mut s.enc0);
+        enc1.run(FRAMES, &s.enc0, &mut s.out64, &mut s.enc1);
+        enc2.run(FRAMES / 2, &s.enc1, &mut s.out64, &mut s.enc2);
+        enc3.run(FRAMES / 4, &s.enc2, &mut s.out128, &mut s.enc3);
+        self.xh[..HIDDEN].copy_from_slice(&s.enc3[HIDDEN..2 * HIDDEN]);
 
         w.lstm.apply(0..2 * HIDDEN, &self.xh, &mut s.gates);
         let (i_g, rest) = s.gates.split_at(HIDDEN);
@@ -618,32 +594,32 @@ impl SileroStream {
     }
 }
 
-/// One 3-tap convolution (padding 1) with ReLU over time-major `input`
-/// (`t_in` rows of `c_in`, with a zero row before and after) into `output`
-/// (same layout, rows of the layer's width). Taps on padding are skipped.
-fn conv_relu(
-    layer: &Packed,
+/// A 3-tap convolution layer (padding 1) followed by ReLU.
+struct Conv {
+    /// Rows tap-major: row `tap * c_in + channel`.
+    packed: Packed,
     c_in: usize,
-    t_in: usize,
     stride: usize,
-    input: &[f32],
-    row: &mut [f32],
-    output: &mut [f32],
-) {
-    let c_out = row.len();
-    let t_out = (t_in - 1) / stride + 1;
-    for t in 0..t_out {
-        // Tap k reads padded row t * stride + k; rows 1..=t_in are real.
-        let first = t * stride;
-        let k_lo = 1usize.saturating_sub(first);
-        let k_hi = 3.min(t_in + 1 - first);
-        let x = &input[(first + k_lo) * c_in..(first + k_hi) * c_in];
-        layer.apply(k_lo * c_in..k_hi * c_in, x, row);
-        for (o, &v) in output[(t + 1) * c_out..(t + 2) * c_out]
-            .iter_mut()
-            .zip(row.iter())
-        {
-            *o = v.max(0.0);
+}
+
+impl Conv {
+    /// Runs over time-major `input` (`t_in` rows of `c_in`, with a zero row
+    /// before and after) into `output` (same layout, rows of `row.len()`,
+    /// the layer's width). Taps that fall on the padding are skipped.
+    fn run(&self, t_in: usize, input: &[f32], row: &mut [f32], output: &mut [f32]) {
+        let (c_in, c_out) = (self.c_in, row.len());
+        let t_out = (t_in - 1) / self.stride + 1;
+        for t in 0..t_out {
+            // Tap k reads padded row t * stride + k; rows 1..=t_in are real.
+            let first = t * self.stride;
+            let k_lo = 1usize.saturating_sub(first);
+            let k_hi = 3.min(t_in + 1 - first);
+            let x = &input[(first + k_lo) * c_in..(first + k_hi) * c_in];
+            self.packed.apply(k_lo * c_in..k_hi * c_in, x, row);
+            let out = &mut output[(t + 1) * c_out..(t + 2) * c_out];
+            for (o, &v) in out.iter_mut().zip(row.iter()) {
+                *o = v.max(0.0);
+            }
         }
     }
 }
