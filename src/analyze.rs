@@ -14,12 +14,10 @@
 //! A panic while handling one input becomes that input's `internal` error:
 //! `analyze_reader` catches panics in the analysis, and `run_ordered` runs
 //! each job under `catch_unwind` as well, so every input gets its result
-//! slot and the ordered printer never waits for a job that died. For the tests that show
-//! this, two environment variables inject faults: `VOXCAP_TEST_PANIC_READ`
-//! (a file name: reading it panics inside the analysis) and
-//! `VOXCAP_TEST_PANIC_JOB` (a file name: its job panics outside it).
+//! slot and the ordered printer never waits for a job that died (the fault
+//! injection for the tests is in [`voxcap_bot::file_analysis`], which also
+//! hashes each input and decrypts `.age` inputs with `--identity`).
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,11 +26,12 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use voxcap_dsp::analysis::panic_message;
-use voxcap_dsp::verify::RecordSettings;
-use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
+use voxcap_dsp::{AnalysisConfig, Report};
 
+use voxcap_bot::file_analysis::{analyze_input, AnalysedFile};
 use voxcap_bot::trim_out;
 use voxcap_queue::local::{expand_inputs, run_ordered, Failure, Input, Summary};
+use voxcap_records::crypt::Identities;
 use voxcap_report::{Entry, Rendered, ReviewReport};
 
 use crate::report_cmd::{self, HtmlArgs};
@@ -85,6 +84,9 @@ pub(crate) struct BatchArgs {
     /// Also write the closing summary as JSON to FILE (atomically).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// age identity file: decrypt `.age` inputs in memory (see `voxcap decrypt`).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 /// The settings a recording was made with and what Graph reported, for the
@@ -134,20 +136,22 @@ pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
 
 impl RecordingArgs {
     /// The analysis settings these arguments describe.
-    pub(crate) fn config(&self, lenient: bool) -> AnalysisConfig {
-        let reported = voxcap_bot::settings::reported_outcome(self.reported.as_deref());
-        AnalysisConfig {
-            lenient,
-            settings: RecordSettings {
-                stop_tones: self.stop_tones.0.clone(),
-                initial_silence_s: self.initial_silence,
-                max_silence_s: self.max_silence,
-                max_record_s: self.max_record,
-            },
-            reported,
+    pub(crate) fn config(&self, lenient: bool) -> anyhow::Result<AnalysisConfig> {
+        voxcap_bot::file_analysis::job_config(&self.job_options(lenient))
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The options that travel with each queued job.
+    pub(crate) fn job_options(&self, lenient: bool) -> voxcap_queue::JobOptions {
+        voxcap_queue::JobOptions {
+            stop_tones: self.stop_tones.0.iter().collect(),
+            initial_silence: self.initial_silence,
+            max_silence: self.max_silence,
+            max_record: self.max_record,
+            reported: self.reported.clone(),
             pad_start_ms: self.pad_start_ms,
             pad_end_ms: self.pad_end_ms,
-            ..AnalysisConfig::default()
+            lenient,
         }
     }
 }
@@ -159,6 +163,15 @@ pub(crate) enum OutputFormat {
     Text,
     /// Newline-delimited JSON, one object per input.
     Json,
+}
+
+/// A JSON result line: the report and the input's hash.
+#[derive(Serialize)]
+struct ResultLine<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    sha256: &'a str,
+    bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -181,7 +194,7 @@ pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<bool> {
 /// One input's outcome, and its report entry when there is a report.
 struct Done {
     name: String,
-    result: Result<Report, Failure>,
+    result: Result<AnalysedFile, Failure>,
     rendered: Option<Rendered>,
 }
 
@@ -194,7 +207,12 @@ pub(crate) fn run_batch(
     html: Option<(&Path, &HtmlArgs)>,
 ) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let config = batch.recording.config(batch.lenient);
+    let config = batch.recording.config(batch.lenient)?;
+    let identities = batch
+        .identity
+        .as_deref()
+        .map(Identities::from_file)
+        .transpose()?;
     let inputs = expand_inputs(&batch.paths);
     let total = inputs.len();
     let mut report = match html {
@@ -231,11 +249,14 @@ pub(crate) fn run_batch(
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
     let (trim_out, renderer) = (batch.trim_out.as_deref(), renderer.as_ref());
     // The report entry is drawn on the worker, beside the analysis.
-    let done = |index: usize, path: &Path, name: String, result: Result<Report, Failure>| {
+    let done = |index: usize, path: &Path, name: String, result: Result<AnalysedFile, Failure>| {
         let entry = Entry {
             path,
             name: &name,
-            result: result.as_ref().map_err(|f| f.message.as_str()),
+            result: result
+                .as_ref()
+                .map(|a| &a.report)
+                .map_err(|f| f.message.as_str()),
             settings: &config.settings,
         };
         let rendered = renderer.map(|r| r.render_or_fail(index + 1, &entry));
@@ -253,7 +274,7 @@ pub(crate) fn run_batch(
                 Input::File(p) => p.clone(),
                 _ => PathBuf::from(&names[index]),
             };
-            let (name, result) = analyze_one(input, &config, trim_out);
+            let (name, result) = analyze_input(input, &config, trim_out, identities.as_ref());
             done(index, &path, name, result)
         },
         |index, payload| {
@@ -268,7 +289,7 @@ pub(crate) fn run_batch(
         |done| {
             progress.inc(1);
             match &done.result {
-                Ok(r) => {
+                Ok(AnalysedFile { report: r, .. }) => {
                     summary.add_analysed(r.duration_s, &r.completion.verdict, &r.quality.labels)
                 }
                 Err(f) => summary.add_failed(f),
@@ -311,107 +332,28 @@ fn print_result(
     out: &mut impl Write,
     format: OutputFormat,
     name: &str,
-    result: Result<Report, Failure>,
+    result: Result<AnalysedFile, Failure>,
 ) -> io::Result<()> {
     match (format, result) {
-        (OutputFormat::Json, Ok(report)) => write_json(out, &report),
+        (OutputFormat::Json, Ok(a)) => {
+            let (sha256, bytes) = (&a.input.sha256, a.input.bytes);
+            write_json(
+                out,
+                &ResultLine {
+                    report: &a.report,
+                    sha256,
+                    bytes,
+                },
+            )
+        }
         (OutputFormat::Json, Err(error)) => write_json(out, &FailureLine { file: name, error }),
-        (OutputFormat::Text, Ok(report)) => voxcap_report::text::write_text(out, &report),
+        (OutputFormat::Text, Ok(a)) => voxcap_report::text::write_text(out, &a.report),
         (OutputFormat::Text, Err(error)) => {
             // Errors go to stderr in text mode, so keep the streams in order.
             out.flush()?;
             eprintln!("voxcap: {name}: {}", error.message);
             Ok(())
         }
-    }
-}
-
-fn analyze_one(
-    input: Input,
-    config: &AnalysisConfig,
-    trim_out: Option<&Path>,
-) -> (String, Result<Report, Failure>) {
-    match input {
-        Input::Stdin if trim_out.is_some() => {
-            // The trimmed copy needs a second pass, so keep stdin on disk
-            // (bounded memory) rather than in RAM.
-            let name = "-".to_string();
-            let spooled = tempfile::NamedTempFile::new()
-                .and_then(|mut t| io::copy(&mut io::stdin().lock(), &mut t).map(|_| t));
-            let r = match spooled {
-                Ok(t) => analyze_path(&name, t.path(), Path::new("stdin"), config, trim_out),
-                Err(e) => Err(Failure::io(&e)),
-            };
-            (name, r)
-        }
-        Input::Stdin => {
-            let name = "-".to_string();
-            let r = analyze_reader(&name, io::stdin(), config).map_err(analysis_failure);
-            (name, r)
-        }
-        Input::File(path) => {
-            let name = path.display().to_string();
-            if injected_fault("VOXCAP_TEST_PANIC_JOB", &name) {
-                panic!("injected panic in the job for {name}");
-            }
-            let r = analyze_path(&name, &path, &path, config, trim_out);
-            (name, r)
-        }
-        Input::Unreadable(path, e) => (path.display().to_string(), Err(Failure::io(&e))),
-    }
-}
-
-/// Analyses the file at `path` and, with `trim_out`, writes its trimmed copy
-/// named after `label`.
-pub(crate) fn analyze_path(
-    name: &str,
-    path: &Path,
-    label: &Path,
-    config: &AnalysisConfig,
-    trim_out: Option<&Path>,
-) -> Result<Report, Failure> {
-    let file = File::open(path).map_err(|e| Failure::io(&e))?;
-    let file = FaultReader {
-        inner: file,
-        panic: injected_fault("VOXCAP_TEST_PANIC_READ", name),
-    };
-    let report = analyze_reader(name, file, config).map_err(analysis_failure)?;
-    if let Some(dir) = trim_out {
-        let dest = trim_out::trimmed_path(dir, label);
-        trim_out::write_trimmed_file(path, report.trim_span, &dest, config.lenient).map_err(
-            |e| Failure {
-                kind: "trim_out",
-                message: format!("{e:#}"),
-            },
-        )?;
-    }
-    Ok(report)
-}
-
-/// Whether the test-only fault `var` names the input `name`.
-fn injected_fault(var: &str, name: &str) -> bool {
-    std::env::var_os(var).is_some_and(|v| v == name)
-}
-
-/// A file whose reads panic when a test injected that fault.
-struct FaultReader {
-    inner: File,
-    panic: bool,
-}
-
-impl io::Read for FaultReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.panic {
-            panic!("injected panic while reading");
-        }
-        self.inner.read(buf)
-    }
-}
-
-fn analysis_failure(e: AnalysisError) -> Failure {
-    Failure {
-        kind: e.kind(),
-        message: e.to_string(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! input failed, 2 for usage errors (clap's default); `record` adds 3 (Graph
 //! reported a failure) and 4 (lost: no completion by the deadline); `serve`
 //! exits 0 after a graceful shutdown; `results` adds 5 (some queued jobs
-//! have no result yet).
+//! have no result yet); `verify-provenance` exits 1 on any mismatch.
 
 // A binary: printing is its job (libraries log through tracing).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -17,6 +17,7 @@ mod demo;
 mod emulate;
 mod queue_cmd;
 mod record_cmd;
+mod records_cmd;
 mod report_cmd;
 mod serve;
 
@@ -52,6 +53,12 @@ enum Command {
     Worker(queue_cmd::WorkerArgs),
     /// Print a queue's results as NDJSON in enqueue order, with a summary; exit 5 if incomplete.
     Results(queue_cmd::ResultsArgs),
+    /// Recompute the hashes of DIR's recordings and check its audit chain; exit 1 on any mismatch.
+    VerifyProvenance(records_cmd::VerifyArgs),
+    /// Erase recordings on request (by age, call id or client context), every file of each.
+    Purge(records_cmd::PurgeArgs),
+    /// Decrypt a .wav.age recording with an age identity file.
+    Decrypt(records_cmd::DecryptArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,9 @@ fn main() -> ExitCode {
         Command::Enqueue(args) => queue_cmd::enqueue(args),
         Command::Worker(args) => queue_cmd::worker(args),
         Command::Results(args) => queue_cmd::results(args),
+        Command::VerifyProvenance(args) => records_cmd::verify(args),
+        Command::Purge(args) => records_cmd::run_purge(args),
+        Command::Decrypt(args) => records_cmd::decrypt(args),
     };
     // An error (with its causes) is exit code 1.
     outcome.unwrap_or_else(|e| {

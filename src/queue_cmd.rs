@@ -4,7 +4,7 @@
 //! in as the worker's job.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,13 +13,13 @@ use anyhow::Context;
 use clap::Args;
 use voxcap_capture::instance_id::generate_instance_id;
 use voxcap_queue::{
-    collect_results, enqueue_files, run_worker, CollectedResults, Enqueued, Job, JobFailure,
-    JobOptions, ResultsStatus, WorkerConfig,
+    collect_results, enqueue_files, run_worker, CollectedResults, Enqueued, ResultsStatus,
+    WorkerConfig,
 };
 
 use voxcap_queue::local::{expand_inputs, Input};
 
-use crate::analyze::{self, RecordingArgs, StopTones};
+use crate::analyze::RecordingArgs;
 
 /// Exit code of `voxcap results` when some jobs have no result yet.
 pub(crate) const EXIT_INCOMPLETE: u8 = 5;
@@ -127,38 +127,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// The options that travel with each job.
-fn job_options(lenient: bool, r: &RecordingArgs) -> JobOptions {
-    JobOptions {
-        stop_tones: r.stop_tones.0.iter().collect(),
-        initial_silence: r.initial_silence,
-        max_silence: r.max_silence,
-        max_record: r.max_record,
-        reported: r.reported.clone(),
-        pad_start_ms: r.pad_start_ms,
-        pad_end_ms: r.pad_end_ms,
-        lenient,
-    }
-}
-
-/// The reverse of [`job_options`], checking the values again: a job's
-/// options come from Redis, not from this process's argument parser.
-fn recording_args(o: &JobOptions) -> Result<RecordingArgs, String> {
-    Ok(RecordingArgs {
-        stop_tones: if o.stop_tones.is_empty() {
-            StopTones::default()
-        } else {
-            analyze::parse_stop_tones(&o.stop_tones)?
-        },
-        initial_silence: analyze::parse_timer(&o.initial_silence.to_string())?,
-        max_silence: analyze::parse_timer(&o.max_silence.to_string())?,
-        max_record: analyze::parse_timer(&o.max_record.to_string())?,
-        reported: o.reported.clone(),
-        pad_start_ms: o.pad_start_ms,
-        pad_end_ms: o.pad_end_ms,
-    })
-}
-
 /// Runs `voxcap enqueue`.
 pub(crate) fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     let mut paths = Vec::new();
@@ -179,7 +147,7 @@ pub(crate) fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     if paths.is_empty() {
         anyhow::bail!("no WAV files found under the given paths; nothing was queued");
     }
-    let options = job_options(args.lenient, &args.recording);
+    let options = args.recording.job_options(args.lenient);
     let target = args.target.target()?;
     let queued = runtime()?.block_on(enqueue_files(&target, &paths, &options))?;
     if let Enqueued {
@@ -192,25 +160,6 @@ pub(crate) fn enqueue(args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", paths.len());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Analyses one job's file the way `voxcap analyze` does.
-fn analyze_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
-    let fail = |kind: &str, message: String| JobFailure {
-        kind: kind.to_string(),
-        message: format!("{}: {message}", job.path),
-    };
-    let options = job
-        .options
-        .as_ref()
-        .map_err(|e| fail("bad_job", e.clone()))?;
-    let config = recording_args(options)
-        .map_err(|e| fail("bad_job", format!("the job's options are not valid: {e}")))?
-        .config(options.lenient);
-    let path = Path::new(&job.path);
-    let report = analyze::analyze_path(&job.path, path, path, &config, None)
-        .map_err(|f| fail(f.kind, f.message))?;
-    serde_json::to_value(&report).map_err(|e| fail("report", e.to_string()))
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -251,7 +200,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let stats = rt.block_on(run_worker(
         &target,
         config,
-        Arc::new(analyze_job),
+        Arc::new(voxcap_bot::file_analysis::analyze_job),
         stop_requested(),
     ));
     // Do not wait for analyses abandoned after --job-timeout: they may never
@@ -289,34 +238,4 @@ pub(crate) fn results(args: &ResultsArgs) -> anyhow::Result<ExitCode> {
         ResultsStatus::SomeFailed => ExitCode::from(1),
         ResultsStatus::Incomplete => ExitCode::from(EXIT_INCOMPLETE),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn options() -> JobOptions {
-        JobOptions {
-            stop_tones: "#*".into(),
-            initial_silence: 3.0,
-            max_silence: 2.5,
-            max_record: 10.0,
-            reported: Some("stopToneDetected".into()),
-            pad_start_ms: 100,
-            pad_end_ms: 200,
-            lenient: true,
-        }
-    }
-
-    #[test]
-    fn job_options_round_trip_and_bad_ones_are_refused() {
-        let back = job_options(true, &recording_args(&options()).unwrap());
-        assert_eq!(back, options());
-        let mut opts = options();
-        opts.stop_tones = "x".into();
-        assert!(recording_args(&opts).is_err());
-        opts.stop_tones = String::new();
-        opts.max_record = -1.0;
-        assert!(recording_args(&opts).is_err());
-    }
 }

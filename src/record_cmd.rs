@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
+use voxcap_bot::stewardship::start_retention;
 use voxcap_bot::{
-    ApiKind, Bot, BotConfig, BotError, NotificationAuthMode, Outcome, OutcomeKind, RecordPlan,
-    RecordSpec, RecordingDownloads, Setting, StoreChoice, TokenSource,
+    ApiKind, Bot, BotConfig, BotError, LiveEvents, NotificationAuthMode, Outcome, OutcomeKind,
+    RecordPlan, RecordSpec, RecordingDownloads, Setting, Stewardship, StoreChoice, TokenSource,
 };
 use voxcap_capture::redis_conn::read_ca_pem;
 use voxcap_capture::redis_store::RedisStoreConfig;
 use voxcap_capture::{ClientCredentialsConfig, Secret};
+use voxcap_records::crypt::Recipients;
 
 /// Which Graph action starts the recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +69,9 @@ pub(crate) struct RecordArgs {
     /// Skip updateRecordingStatus; then nothing may be persisted, so only the outcome is printed.
     #[arg(long)]
     pub no_recording_status: bool,
+    /// With --api legacy-record: analyse while the caller speaks (streamWhileRecording); live events print as NDJSON on stderr.
+    #[arg(long)]
+    pub stream_while_recording: bool,
     /// Output directory for <operationId>.wav, .trimmed.wav and .json.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -150,6 +155,15 @@ pub(crate) struct BotArgs {
     /// Seconds without a heartbeat after which the fleet takes over this instance's operations.
     #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = crate::seconds_in(0.3, 3600.0), requires = "redis")]
     pub heartbeat_ttl: f64,
+    /// Store audio encrypted to this age X25519 recipient (age1...; repeatable): .wav.age, never plaintext on disk.
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+    /// Delete recordings (all their files) older than N days; checked at start-up and hourly.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub retain_days: Option<u32>,
+    /// Keep the report, delete the audio once the report is written.
+    #[arg(long)]
+    pub delete_audio_after_analysis: bool,
 }
 
 /// Reads `--redis-ca FILE`: PEM with at least one certificate.
@@ -230,7 +244,15 @@ impl BotArgs {
             ..RecordingDownloads::default()
         };
         downloads.allowed_hosts.extend(self.recording_hosts.clone());
+        let encrypt_to = (!self.encrypt_to.is_empty()).then(|| Recipients::parse(&self.encrypt_to));
+        let stewardship = Stewardship {
+            encrypt_to: encrypt_to.transpose().context("--encrypt-to")?,
+            delete_audio_after_analysis: self.delete_audio_after_analysis,
+            retain: (self.retain_days).map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+            ..Stewardship::default()
+        };
         Ok(BotConfig {
+            stewardship,
             callback_path: self.callback_path.clone(),
             auth,
             deadline_margin: Duration::from_secs_f64(self.deadline_margin),
@@ -273,6 +295,8 @@ impl RecordArgs {
         };
         RecordPlan {
             recording_status: !self.no_recording_status,
+            stream_while_recording: self.stream_while_recording,
+            live_events: Some(LiveEvents::new(|e| eprintln!("{}", serde_json::json!(e)))),
             ..RecordPlan::new(api, &spec, &self.out)
         }
     }
@@ -299,7 +323,10 @@ pub(crate) fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let bot = Bot::start(config).await.map_err(bot_error)?;
+        let sweeper = (start_retention(&args.out, bot.stewardship()).await)
+            .context("--retain-days: the start-up sweep")?;
         let outcome = bot.record(&args.call_id, &plan).await;
+        sweeper.inspect(|s| s.abort());
         bot.stop().await;
         let outcome = outcome.map_err(bot_error)?;
         println!("{}", serde_json::to_string_pretty(&outcome.json)?);

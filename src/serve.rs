@@ -65,12 +65,15 @@ async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> 
         "voxcap serve: instance {id}: webhook {}, health {base}/healthz, readiness {base}/readyz",
         bot.callback_url()
     );
+    let sweeper = voxcap_bot::stewardship::start_retention(&args.out, bot.stewardship()).await;
+    let sweeper = sweeper.context("--retain-days: the start-up sweep")?;
     let options = ServeOptions {
         out_dir: args.out.clone(),
         takeover_interval: Duration::from_secs_f64(args.takeover_interval),
         drain_timeout: Duration::from_secs_f64(args.drain_timeout),
     };
     voxcap_bot::serve::serve(bot, &options, voxcap_bot::serve::shutdown_signal(), report).await;
+    sweeper.inspect(|s| s.abort());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,9 @@ SOURCES_DIR holds real/*.wav and espeak/*.wav, 8 kHz mono 16-bit (prepare.sh mak
 OUT_DIR gets clips/*.wav (8 kHz mono 16-bit) and manifest.json. The rules, also in
 docs/speech.md ("The evaluation set"):
 
-Truth, from each clean source before mixing, per 10 ms frame (80 samples), by hysteresis:
+Truth, from each clean source before mixing, high-passed at 150 Hz (rumble, hum and
+handling noise below the voice band are not speech), per 10 ms frame (80 samples), by
+hysteresis:
 a core frame is within 35 dB of the source's loudest frame; a run of frames within 45 dB of
 it is speech when it holds a core frame, so the decays, fricatives and plosive releases that
 end and begin words count, but a lone breath or bump 40 dB down does not. Every speech frame
@@ -24,6 +26,10 @@ pauses of 2-4 s), 0.6-2 s tail. Level per clip: normal (active level -28..-14 dB
 pink, crowd babble and telephone-band (300-3400 Hz) noise at 30, 20, 10 and 5 dB SNR (speech
 power over truth frames / noise power); each rendering then goes through one of: nothing,
 G.711 mu-law, G.711 A-law, GSM 06.10 (sox), chosen in turn.
+
+Audible truth: the truth frames in which the speech is at least as strong as the noise that
+was added (frame power, before the codec) and above -70 dBFS (the idle noise of G.711). A trimmer cannot know of speech buried under the
+noise, so the trim property ("never cuts speech") is judged on it; F1 uses the full truth.
 """
 
 import hashlib
@@ -40,6 +46,7 @@ RATE = 8000
 FRAME = 80
 TRUTH_BELOW_PEAK_DB = 45.0
 TRUTH_CORE_BELOW_PEAK_DB = 35.0
+TRUTH_HIGHPASS_HZ = 150.0
 TRUTH_ABOVE_FLOOR_DB = 6.0
 MERGE_FRAMES = 10
 MIN_ISLAND_FRAMES = 3
@@ -48,6 +55,7 @@ SNRS = [30, 20, 10, 5]
 CODECS = ["none", "ulaw", "alaw", "gsm"]
 BASE_CLIPS_PER_HALF = 100
 BABBLE_TALKERS = 24
+AUDIBLE_MIN_DBFS = -70.0
 VERSION = 1
 
 
@@ -90,8 +98,14 @@ def runs(mask):
     return out
 
 
+def highpass(x, hz=TRUTH_HIGHPASS_HZ):
+    spec = np.fft.rfft(x)
+    spec[np.fft.rfftfreq(len(x), 1.0 / RATE) < hz] = 0.0
+    return np.fft.irfft(spec, len(x))
+
+
 def truth_frames(x):
-    db = frame_db(x)
+    db = frame_db(highpass(x))
     if len(db) == 0:
         return []
     peak = db.max()
@@ -290,8 +304,18 @@ def main():
             cells = [("clean", None)] + [(nz, snr) for nz in NOISES for snr in SNRS]
             for nz, snr in cells:
                 x = speech.copy()
+                # below -70 dBFS speech is under the codecs' own idle noise
+                speech_db = frame_db(highpass(speech))
+                loud = speech_db > AUDIBLE_MIN_DBFS
                 if nz != "clean":
-                    x += noise(nz, rng, n, talkers) * np.sqrt(p_speech / 10 ** (snr / 10.0))
+                    nx = noise(nz, rng, n, talkers) * np.sqrt(p_speech / 10 ** (snr / 10.0))
+                    x += nx
+                    # truth frames whose speech is at least as strong as the noise in them
+                    loud &= speech_db >= frame_db(highpass(nx))
+                tf = np.zeros(len(loud), dtype=bool)
+                for s0, e0 in truth:
+                    tf[s0 // FRAME : e0 // FRAME] = True
+                audible = [[a * FRAME, b * FRAME] for a, b in runs(tf & loud)]
                 codec = CODECS[render_index % len(CODECS)]
                 render_index += 1
                 name = f"{base}-{nz}{'' if snr is None else snr}"
@@ -308,6 +332,7 @@ def main():
                     "sources": [u["name"] for u in utts],
                     "samples": n,
                     "truth": truth,
+                    "audible": audible,
                 }
                 pending[codec].append((entry, x))
         for j, (nm, x) in enumerate(no_speech_clips(rng)):
@@ -315,7 +340,7 @@ def main():
             codec = CODECS[j % len(CODECS)]
             entry = {"file": f"clips/{half}-nospeech-{nm}.wav", "half": half, "kind": "nospeech", "base": f"{half}-nospeech-{nm}",
                      "noise": nm, "snr_db": None, "codec": codec, "level": None, "level_dbfs": None,
-                     "sources": [], "samples": n, "truth": []}
+                     "sources": [], "samples": n, "truth": [], "audible": []}
             pending[codec].append((entry, x))
 
     with tempfile.TemporaryDirectory() as tmp:

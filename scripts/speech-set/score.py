@@ -11,7 +11,7 @@ averaged over the clips of a cell (noise x SNR): precision, recall, F1. Onsets: 
 segment starts after a gap of at least 300 ms (and the first), each matched to the nearest
 detected segment start; the error is |detected - truth| (an onset with no detected start
 within 500 ms counts as 500 ms). False speech: detected frames on no-speech clips. Trim (for
-detectors that trim; otherwise the first detected start to the last end): truth speech lost
+detectors that trim; otherwise the first detected start to the last end): audible truth lost
 (samples of truth outside the window), clips that lose any, and dead air removed beyond the
 pads (lead - 150 ms and tail - 300 ms, voxcap's default pads).
 """
@@ -69,7 +69,7 @@ def score(manifest, half, preds):
     cells = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
     onset_err = defaultdict(list)
     false_frames, nospeech = 0, 0
-    trim = {"clips": 0, "cut": 0, "lost_samples": 0, "truth_samples": 0, "dead": 0, "removed": 0, "worst_cut_ms": 0.0}
+    trim = {"clips": 0, "cut": 0, "lost_samples": 0, "truth_samples": 0, "dead": 0, "removed": 0, "worst_cut_ms": 0.0, "cut_clips": []}
     missing = 0
     for clip in manifest["clips"]:
         if clip["half"] != half:
@@ -108,10 +108,12 @@ def score(manifest, half, preds):
         else:
             ws, we = 0, 0
         ts, te = clip["truth"][0][0], clip["truth"][-1][1]
-        lost = sum(max(0, min(e, ws) - s) + max(0, e - max(s, we)) for s, e in clip["truth"])
-        lost = sum(max(0, e - s) - max(0, min(e, we) - max(s, ws)) for s, e in clip["truth"])
+        audible = clip.get("audible") or clip["truth"]
+        lost = sum(max(0, e - s) - max(0, min(e, we) - max(s, ws)) for s, e in audible)
+        if lost > 0:
+            trim["cut_clips"].append([clip["file"], round(lost / RATE * 1000)])
         trim["clips"] += 1
-        trim["truth_samples"] += sum(e - s for s, e in clip["truth"])
+        trim["truth_samples"] += sum(e - s for s, e in audible)
         trim["lost_samples"] += lost
         if lost > 0:
             trim["cut"] += 1
@@ -134,9 +136,40 @@ def score(manifest, half, preds):
     return out
 
 
+# Regression guards of --check, on the held-back half (docs/speech.md lists them with the
+# figures they guard; the issue's own targets are higher and are reported, not guarded):
+# voxcap ahead of or level with Silero at 30 and 20 dB in every noise, no false speech,
+# the trim keeping >= 99.5% of the audible speech while removing >= 95% of the dead air,
+# and onsets within 30 ms (median).
+def check(results):
+    v, peer = results["voxcap"], results.get("silero")
+    failures = []
+    if v["missing"]:
+        failures.append(f"{v['missing']} clips have no voxcap result")
+    if v["false_speech_frames"]:
+        failures.append(f"{v['false_speech_frames']} false speech frames on no-speech clips")
+    if v["trim"]["kept"] < 0.995:
+        failures.append(f"trim keeps {v['trim']['kept']} of the audible speech (< 0.995)")
+    if v["trim"]["dead_removed"] < 0.95:
+        failures.append(f"trim removes {v['trim']['dead_removed']} of the dead air (< 0.95)")
+    if v["onset_median_ms"].get("*", 1e9) > 30:
+        failures.append(f"median onset error {v['onset_median_ms'].get('*')} ms (> 30)")
+    if peer:
+        for noise in ("white", "pink", "telephone", "babble", "all"):
+            for snr in (30, 20):
+                k = f"{noise}/{snr}"
+                a, b = v["cells"][k]["f1"], peer["cells"][k]["f1"]
+                if a + 0.005 < b:
+                    failures.append(f"F1 {k}: voxcap {a} below Silero {b}")
+    return failures
+
+
 def main():
     args = sys.argv[1:]
     json_out = None
+    do_check = "--check" in args
+    if do_check:
+        args.remove("--check")
     if "--json" in args:
         i = args.index("--json")
         json_out = args[i + 1]
@@ -169,6 +202,13 @@ def main():
         with open(json_out + ".part", "w") as fh:
             json.dump(results, fh, indent=1)
         os.replace(json_out + ".part", json_out)
+    if do_check:
+        failures = check(results)
+        for f in failures:
+            print(f"speech-set check FAILED: {f}", file=sys.stderr)
+        if failures:
+            sys.exit(1)
+        print("speech-set check: every guarded figure holds")
 
 
 if __name__ == "__main__":

@@ -312,7 +312,8 @@ fn two_hundred_operations_notified_at_non_owners_complete_exactly_once() {
             "{counts:?}"
         );
         for d in &out {
-            assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3 * N / 2);
+            // Three files per operation, and the audit trail.
+            assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 3 * N / 2 + 1);
         }
         assert_eq!(unfinished(&mut conn).await, 0);
         // The serve instances only forwarded: nothing to take over, no files.
@@ -385,7 +386,8 @@ fn two_instances_each_notified_of_the_others_operations_complete_them_once() {
             counts.values().all(|&(s, r)| s == 1 && r == 0),
             "{counts:?}"
         );
-        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 3 * N);
+        // Three files per operation, and the one audit trail both write.
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 3 * N + 1);
         let mut conn = redis_conn(&redis).await;
         assert_eq!(unfinished(&mut conn).await, 0);
     });
@@ -506,6 +508,10 @@ fn owners_killed_mid_operation_are_finished_by_a_replacement() {
             let stem = op.replace('-', ""); // the file stem
             assert!(serve_out.path().join(format!("{stem}.json")).is_file(), "{op}");
             assert_eq!(serve_out.path().join(format!("{stem}.wav")).is_file(), ok, "{op}");
+        }
+        for l in [&a, &b, &c] {
+            let stored = (l["outcome"] == "recorded").then_some(serve_out.path());
+            crate::bot_shared::assert_report_provenance(&l["result"], stored);
         }
         let ra = op_record(&mut conn, &call_a, &op_a).await;
         let rb = op_record(&mut conn, &call_b, &op_b).await;
@@ -738,6 +744,7 @@ fn a_serve_stopped_by_sigterm_hands_its_operations_to_the_next() {
             "stopToneDetected"
         );
         let op = line["result"]["operation"]["id"].as_str().unwrap();
+        crate::bot_shared::assert_report_provenance(&line["result"], Some(out2.path()));
         assert!(out2
             .path()
             .join(format!("{}.wav", op.replace('-', "")))

@@ -9,6 +9,8 @@
 //! - [`hardening`]: huge float samples and injected panics in `analyze`;
 //! - [`record_hardening`]: `record`'s download policy and size-cap flags;
 //! - [`report`]: `voxcap report` and `analyze --html`;
+//! - [`compliance`]: provenance, `verify-provenance`, `purge`, retention,
+//!   `--encrypt-to` (no plaintext on disk), `decrypt`, `analyze --identity`;
 //! - [`harness`]: running the binary, NDJSON output, test data, a bot's
 //!   Graph flags; [`bot_shared`]: the set-up shared with voxcap-bot's tests.
 
@@ -18,6 +20,7 @@
 mod analyze;
 #[path = "../../crates/bot/tests/bot/shared.rs"]
 mod bot_shared;
+mod compliance;
 mod fleet;
 mod hardening;
 mod harness;

@@ -19,14 +19,14 @@ use crate::harness::{graph_flags, voxcap_env};
 
 // ---- harness ----------------------------------------------------------------
 
-async fn setup() -> EmulatedSetup {
+pub(crate) async fn setup() -> EmulatedSetup {
     EmulatedSetup::start(emulator_config()).await.unwrap()
 }
 
 // ---- the binary -----------------------------------------------------------------
 
 /// `voxcap record` flags for a call on `s`'s emulator, webhook on `port`.
-fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
+pub(crate) fn record_args(s: &EmulatedSetup, call: &str, port: u16, out: &Path) -> Vec<String> {
     let mut args = ["record", "--call-id", call].map(String::from).to_vec();
     args.extend(graph_flags(&s.emulator, "VOXCAP_E2E_SECRET", port));
     args.extend(["--stop-tones", "#", "--out", &out.display().to_string()].map(String::from));
@@ -45,7 +45,7 @@ async fn record_off_runtime(args: Vec<String>) -> (Output, Duration) {
     .unwrap()
 }
 
-const SECRET_ENV: (&str, &str) = (
+pub(crate) const SECRET_ENV: (&str, &str) = (
     "VOXCAP_E2E_SECRET",
     voxcap_emulator::server::TEST_CLIENT_SECRET,
 );
@@ -78,10 +78,39 @@ async fn record_command_writes_three_files_and_prints_the_report() {
     for ext in ["wav", "trimmed.wav", "json"] {
         assert!(dir.path().join(format!("{id}.{ext}")).is_file(), "{ext}");
     }
+    crate::bot_shared::assert_report_provenance(&printed, Some(dir.path()));
     let on_disk: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join(format!("{id}.json"))).unwrap())
             .unwrap();
     assert_eq!(on_disk, printed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_while_recording_prints_live_digits_as_ndjson_on_stderr() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cb = format!("http://127.0.0.1:{port}/api/calls");
+    let call = s
+        .create_call_to(&cb, Some(&stop_tone_caller(json!({}))))
+        .await
+        .unwrap();
+    let mut args = record_args(&s, &call, port, dir.path());
+    args.extend(["--api", "legacy-record", "--stream-while-recording"].map(String::from));
+    let (out, _) = record_off_runtime(args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["streamed"], json!(true));
+    let events: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let digits: Vec<&Value> = events.iter().filter(|e| e["event"] == "digit").collect();
+    assert_eq!(digits.len(), 1, "stderr: {stderr}");
+    assert_eq!(digits[0]["digit"], "#");
+    assert!(digits[0]["startS"].as_f64().unwrap() > 2.0, "{stderr}");
+    assert!(events.iter().any(|e| e["event"] == "progress"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,8 +250,9 @@ fn demo_runs_the_whole_flow_and_writes_the_files() {
     );
     assert!(stdout.contains("stopToneDetected"), "{stdout}");
     assert!(stdout.contains("Consistent"), "{stdout}");
+    // The recording, its trimmed copy, the report and the audit trail.
     let n = std::fs::read_dir(&out_dir).unwrap().count();
-    assert_eq!(n, 3, "{stdout}");
+    assert_eq!(n, 4, "{stdout}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ use crate::config::{BotConfig, NotificationAuthMode, RecordPlan, StoreChoice, To
 use crate::error::{BotError, Result};
 use crate::outcome::Outcome;
 use crate::run::Core;
+use crate::stewardship::Stewardship;
 
 /// A running bot: Graph client, operation tracker and notification webhook.
 pub struct Bot {
@@ -61,6 +62,7 @@ impl Bot {
         // each operation narrows the cap to its own maxRecordDurationInSeconds.
         let downloads = DownloadOptions {
             policy: config.downloads.policy(MAX_TIMEOUT_SECONDS),
+            encrypt_to: config.stewardship.encrypt_to.clone(),
             ..DownloadOptions::default()
         };
         let builder = GraphClient::builder()
@@ -129,8 +131,16 @@ impl Bot {
         let server = tokio::spawn(webhook::serve_with(listener, state, health, async move {
             let _ = rx.await;
         }));
+        let mut stewardship = config.stewardship;
+        if stewardship.instance.is_empty() {
+            stewardship.instance = match &redis {
+                Some(r) => r.instance_id().to_string(),
+                None => voxcap_capture::instance_id::generate_instance_id(),
+            };
+        }
         Ok(Bot {
             core: Arc::new(Core {
+                stewardship,
                 beta: client.base_url().ends_with("/beta"),
                 client,
                 tracker,
@@ -150,6 +160,11 @@ impl Bot {
     /// The Graph client.
     pub fn client(&self) -> &GraphClient {
         &self.core.client
+    }
+
+    /// How the bot stores what it records (its instance name filled in).
+    pub fn stewardship(&self) -> &Stewardship {
+        &self.core.stewardship
     }
 
     /// The shared store, when the bot runs in a fleet.

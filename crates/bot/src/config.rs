@@ -11,6 +11,9 @@ use voxcap_capture::webhook::{WebhookLimits, DEFAULT_CALLBACK_PATH};
 use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
 use voxcap_capture::{ClientCredentialsConfig, DownloadPolicy, EarlyBufferLimits, Secret};
 
+use crate::live::LiveEvents;
+use crate::stewardship::Stewardship;
+
 /// How the bot gets its Graph app token.
 #[derive(Debug, Clone)]
 pub enum TokenSource {
@@ -69,6 +72,9 @@ pub struct BotConfig {
     /// (this replaces [`RedisStoreConfig::early_buffer`]). Default
     /// [`EarlyBufferLimits::default`]: 10,000 completions and 8 MiB.
     pub early_buffer: EarlyBufferLimits,
+    /// Encryption at rest, deleting audio after analysis, retention.
+    /// Default: plaintext, kept, no retention limit.
+    pub stewardship: Stewardship,
 }
 
 /// Which recording locations a bot downloads from, and how large a
@@ -145,6 +151,7 @@ impl BotConfig {
             allowed_tenants: Vec::new(),
             webhook_limits: WebhookLimits::default(),
             early_buffer: EarlyBufferLimits::default(),
+            stewardship: Stewardship::default(),
         }
     }
 }
@@ -174,6 +181,16 @@ pub struct RecordPlan {
     pub prompt_duration: Duration,
     /// Output directory.
     pub out_dir: PathBuf,
+    /// Ask for `streamWhileRecording` (the legacy `record` action only;
+    /// `recordResponse` has no such field, so it is not sent there): the
+    /// download starts as soon as Graph announces the location, and the
+    /// analysis runs while the caller speaks (see [`crate::live`]). Needs
+    /// a recording status (nothing is streamed without one). Without an
+    /// announcement the recording is downloaded after the completion, as
+    /// usual.
+    pub stream_while_recording: bool,
+    /// Where the live events of a streamed recording go.
+    pub live_events: Option<LiveEvents>,
 }
 
 /// What the caller is asked for, in plain settings (no Graph wire types);
@@ -250,6 +267,8 @@ impl RecordPlan {
             recording_status: true,
             prompt_duration: Duration::ZERO,
             out_dir: out_dir.into(),
+            stream_while_recording: false,
+            live_events: None,
         }
     }
 }

@@ -9,11 +9,17 @@
 //! instances, and [`serve::serve`] is the loop of a fleet member.
 //!
 //! - [`config`] holds [`BotConfig`] and [`RecordPlan`];
+//! - [`live`]: analysis while the caller speaks (`streamWhileRecording`)
+//!   and its [`LiveEvent`]s;
 //! - [`outcome`] holds [`Outcome`] and the report objects;
 //! - [`settings`] turns a Graph request and its completion into the
 //!   analysis's [`voxcap_dsp::verify::RecordSettings`];
 //! - [`trim_out`] writes the trimmed copy;
+//! - [`file_analysis`]: one input of `voxcap analyze` or of a queue job,
+//!   hashed as read, decrypted in memory when encrypted;
 //! - [`serve`] is the fleet member's loop;
+//! - [`stewardship`]: encryption at rest, provenance, audit lines and the
+//!   retention sweep (the rules and files are voxcap-records');
 //! - `emulated` (feature `emulator`): a bot wired to an in-process emulator.
 //!
 //! Invariants: errors ([`BotError`]) name the call, operation or file and
@@ -31,10 +37,13 @@ pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulated;
 pub mod error;
+pub mod file_analysis;
+pub mod live;
 pub mod outcome;
 mod run;
 pub mod serve;
 pub mod settings;
+pub mod stewardship;
 pub mod trim_out;
 
 pub use bot::Bot;
@@ -43,4 +52,6 @@ pub use config::{
     StoreChoice, TokenSource,
 };
 pub use error::{BotError, Result, Setting};
+pub use live::{LiveEvent, LiveEvents};
 pub use outcome::{OperationReport, Outcome, OutcomeKind, OutputFiles, ResultInfoReport};
+pub use stewardship::Stewardship;

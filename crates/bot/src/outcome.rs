@@ -88,6 +88,9 @@ pub struct Outcome {
     pub download: Option<DownloadInfo>,
     /// From the completion reaching the bot to the report being written.
     pub notification_to_report: Option<Duration>,
+    /// The analysed copy was read while the recording was being made
+    /// (`streamWhileRecording`), not downloaded after the completion.
+    pub streamed: bool,
 }
 
 impl Outcome {
@@ -109,6 +112,7 @@ pub(crate) fn no_audio_outcome(kind: OutcomeKind, operation: OperationReport) ->
         files: None,
         download: None,
         notification_to_report: None,
+        streamed: false,
     }
 }
 

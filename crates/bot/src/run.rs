@@ -18,20 +18,40 @@ use voxcap_capture::redis_store::RedisStore;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_capture::wire::{NormalizedId, MAX_TIMEOUT_SECONDS};
 use voxcap_capture::{
-    download_and_analyze, AdoptedOperation, CaptureError, DownloadOptions, GraphClient,
-    OperationId, OperationTracker, RecordApi, RecordOptions, RecordOutcome, RecordingEnd,
-    RecordingPermit,
+    download_and_analyze, AdoptedOperation, CaptureError, DownloadInfo, DownloadOptions,
+    GraphClient, OperationId, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
+    RecordingEnd, RecordingPermit, Secret,
 };
-use voxcap_dsp::analyze_reader;
 
 use crate::config::{ApiKind, RecordPlan};
 use crate::error::{BotError, Result, Setting};
+use crate::live::{self, Analysis, Streamed};
 use crate::outcome::{
     no_audio_outcome, report_json, OperationReport, Outcome, OutcomeKind, OutputFiles,
     ResultInfoReport,
 };
 use crate::settings;
+use crate::stewardship::{self, status_call, KeepingReader, ProvenanceBase, Stewardship};
 use crate::trim_out;
+use voxcap_records::audit::{AuditKind, AuditLog};
+use voxcap_records::provenance::{StatusCall, StoredFile};
+
+/// A download that started at the early location, as it ended.
+type StreamedDownload =
+    Streamed<std::result::Result<((Analysis, Option<Vec<u8>>), DownloadInfo), DownloadFailure>>;
+
+/// Wraps an analysis so that it reads through a [`KeepingReader`]: with
+/// encryption the bytes are kept in memory for the trimmed copy.
+fn keeping<A: Send + 'static>(
+    analyze: impl FnOnce(KeepingReader<voxcap_capture::RecordingReader>) -> A + Send + 'static,
+    keep: bool,
+) -> impl FnOnce(voxcap_capture::RecordingReader) -> (A, Option<Vec<u8>>) + Send + 'static {
+    move |r| {
+        let reader = KeepingReader::new(r, keep);
+        let analysed = analyze(reader.clone());
+        (analysed, reader.finish())
+    }
+}
 
 /// What record and takeover tasks share.
 pub(crate) struct Core {
@@ -39,6 +59,7 @@ pub(crate) struct Core {
     pub(crate) tracker: OperationTracker,
     pub(crate) beta: bool,
     pub(crate) redis: Option<Arc<RedisStore>>,
+    pub(crate) stewardship: Stewardship,
 }
 
 impl Core {
@@ -53,20 +74,26 @@ impl Core {
         // Set the status before recording starts, so the compliance UI shows
         // it while the caller speaks; and so the permit is at hand the moment
         // the completion arrives.
+        let mut status_calls = Vec::new();
         let permit = if plan.recording_status {
-            Some(
-                RecordingPermit::acquire(&self.client, call_id, context.clone())
-                    .await
-                    .map_err(|source| BotError::Graph {
-                        call_id: call_id.to_string(),
-                        operation_id: None,
-                        step: "updateRecordingStatus(recording)",
-                        source: Box::new(source),
-                    })?,
-            )
+            let acquired = RecordingPermit::acquire(&self.client, call_id, context.clone()).await;
+            let result = acquired.as_ref().map(|_| ()).map_err(|e| e.to_string());
+            status_calls.push(status_call("recording", result));
+            Some(acquired.map_err(|source| BotError::Graph {
+                call_id: call_id.to_string(),
+                operation_id: None,
+                step: "updateRecordingStatus(recording)",
+                source: Box::new(source),
+            })?)
         } else {
             None
         };
+        // Streaming persists media as it arrives, so it needs the permit.
+        let streaming =
+            plan.stream_while_recording && plan.api == ApiKind::LegacyRecord && permit.is_some();
+        if streaming {
+            request.stream_while_recording = Some(true);
+        }
         let options = RecordOptions {
             api: match (plan.api, self.beta) {
                 (ApiKind::LegacyRecord, _) => RecordApi::LegacyRecord,
@@ -98,10 +125,41 @@ impl Core {
                 return Err(BotError::InvalidId(Box::new(e)));
             }
         };
-        let outcome = handle.completed().await;
         let max_record = request.max_record_duration_in_seconds;
+        let wav = dir.join(self.stewardship.audio_name(op.file_stem(), "wav"));
+        let keep = self.stewardship.encrypt_to.is_some();
+        let (outcome, notified, streamed) = match permit.as_ref().filter(|_| streaming) {
+            Some(p) => {
+                let started = handle.recording_started();
+                let events = plan.live_events.clone();
+                let wav = &wav;
+                live::race(handle.completed(), started, |s| async move {
+                    let (location, token) = (s.location, s.token);
+                    let analyze = keeping(live::analysis(events), keep);
+                    let target = (s.call_id.as_str(), location.as_str(), token.as_ref());
+                    self.download(target, max_record, true, wav, p, analyze)
+                        .await
+                })
+                .await
+            }
+            None => {
+                let outcome = handle.completed().await;
+                (outcome, Instant::now(), None)
+            }
+        };
         let result = self
-            .conclude(call_id, &op, &request, max_record, outcome, permit, dir)
+            .conclude(
+                call_id,
+                &op,
+                &request,
+                max_record,
+                outcome,
+                notified,
+                streamed,
+                permit,
+                dir,
+                status_calls,
+            )
             .await;
         self.record_finish(call_id, op.as_str(), &result).await;
         result
@@ -134,8 +192,24 @@ impl Core {
         }
         create_out_dir(dir)?;
         let outcome = adopted.handle.completed().await;
+        let notified = Instant::now();
+        // The dead instance made the call; its time is not in the store.
+        let inherited = permit
+            .as_ref()
+            .map(|_| status_call("recording", Err(format!("inherited from {from}"))));
         let mut result = self
-            .conclude(&call_id, &op, &request, max_record, outcome, permit, dir)
+            .conclude(
+                &call_id,
+                &op,
+                &request,
+                max_record,
+                outcome,
+                notified,
+                None,
+                permit,
+                dir,
+                inherited.into_iter().collect(),
+            )
             .await;
         if let Ok(o) = &mut result {
             let me = self.redis.as_ref().map(|r| r.instance_id().to_string());
@@ -193,10 +267,32 @@ impl Core {
         request: &RecordResponseRequest,
         max_record_s: u32,
         outcome: RecordOutcome,
+        notified: Instant,
+        streamed: Option<StreamedDownload>,
         permit: Option<RecordingPermit>,
         dir: &Path,
+        mut status_calls: Vec<StatusCall>,
     ) -> Result<Outcome> {
-        let notified = Instant::now();
+        let st = &self.stewardship;
+        if !matches!(outcome, RecordOutcome::Completed(_)) {
+            discard_streamed(
+                &dir.join(st.audio_name(op.file_stem(), "wav")),
+                op,
+                streamed.as_ref(),
+            );
+        }
+        let notified_at = std::time::SystemTime::now();
+        let base =
+            |client_context: &Option<String>, location, calls, settings_sha256| ProvenanceBase {
+                call_id,
+                operation_id: op.as_str(),
+                client_context: client_context.clone(),
+                notified_at,
+                location,
+                status_calls: calls,
+                settings_sha256,
+                instance: &st.instance,
+            };
         let persist = permit.is_some();
         let op_id = op.as_str().to_string();
         let stem = op.file_stem();
@@ -211,6 +307,8 @@ impl Core {
                 };
                 let Some(permit) = permit else {
                     let mut o = no_audio_outcome(OutcomeKind::Recorded, operation);
+                    let p = base(&rec.client_context, Some(&rec.location), status_calls, None);
+                    stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                     if let Some(obj) = o.json.as_object_mut() {
                         obj.insert(
                             "note".into(),
@@ -221,40 +319,118 @@ impl Core {
                     return Ok(o);
                 };
                 let config = settings::analysis_config(request, &rec);
+                let settings_sha256 = settings::settings_sha256(&config);
                 let name = format!("{stem}.wav");
-                let wav = dir.join(&name);
-                let downloaded = self
-                    .download(&rec, max_record_s, &wav, &permit, move |r| {
-                        analyze_reader(&name, r, &config)
-                    })
-                    .await;
-                let (analysed, info) = match downloaded {
+                let wav_name = st.audio_name(stem, "wav");
+                let wav = dir.join(&wav_name);
+                // Encrypted, the trimmed copy is cut from the bytes kept in
+                // memory: the bot holds no key to read its own file back.
+                let keep = st.encrypt_to.is_some();
+                let (downloaded, streamed) = match streamed {
+                    Some(Streamed {
+                        location,
+                        result: Ok(x),
+                    }) if location == rec.location => (Ok(x), true),
+                    other => {
+                        if let Some(s) = other {
+                            let why = match &s.result {
+                                Ok(_) => "the completion names another location".to_string(),
+                                Err(e) => format!("the stream failed: {}", e.error()),
+                            };
+                            tracing::warn!(%call_id, operation_id = %op_id, reason = %why,
+                                "streamed copy not used; downloading the completed recording");
+                        }
+                        let target = (
+                            rec.call_id.as_str(),
+                            rec.location.as_str(),
+                            rec.token.as_ref(),
+                        );
+                        let analyze = keeping(live::analysis(None), keep);
+                        let d = self
+                            .download(target, max_record_s, false, &wav, &permit, analyze)
+                            .await;
+                        (d, false)
+                    }
+                };
+                let ((analysed, plain), info) = match downloaded {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
                         return Err(download_error(call_id, op_id, e));
                     }
                 };
+                let log = AuditLog::new(dir, st.instance.clone());
+                let stored = info.stored.clone();
+                let served_sha = stored.as_ref().map(|s| s.served.sha256.clone());
+                stewardship::audit(&log, AuditKind::Stored, stem, served_sha.as_deref(), None);
                 let finish = async {
-                    let report = analysed.map_err(|source| BotError::Analysis {
-                        path: wav.clone(),
-                        source: Box::new(source),
-                    })?;
-                    let trimmed = dir.join(format!("{stem}.trimmed.wav"));
+                    let report = analysed
+                        .map(|a| a.report(&name, &config))
+                        .map_err(|source| BotError::Analysis {
+                            path: wav.clone(),
+                            source: Box::new(source),
+                        })?;
+                    let trimmed_name = st.audio_name(stem, "trimmed.wav");
+                    let trimmed = dir.join(&trimmed_name);
                     let (src, dst, span) = (wav.clone(), trimmed.clone(), report.trim_span);
-                    tokio::task::spawn_blocking(move || {
-                        trim_out::write_trimmed_file(&src, span, &dst, false)
+                    let encrypt_to = st.encrypt_to.clone();
+                    let trimmed_digest = tokio::task::spawn_blocking(move || {
+                        let bytes = match plain {
+                            Some(b) => {
+                                trim_out::trimmed_bytes(std::io::Cursor::new(b), &src, span, false)?
+                            }
+                            None => {
+                                let f = std::fs::File::open(&src).map_err(BotError::Write)?;
+                                trim_out::trimmed_bytes(
+                                    std::io::BufReader::new(f),
+                                    &src,
+                                    span,
+                                    false,
+                                )?
+                            }
+                        };
+                        stewardship::store_audio(&dst, &bytes, encrypt_to.as_ref())
+                            .map_err(BotError::Write)
                     })
                     .await
                     .map_err(|e| BotError::Task {
                         what: "trimmed copy",
                         reason: e.to_string(),
                     })??;
-                    let json = report_json(&report, &operation)?;
+                    let files = stored
+                        .iter()
+                        .map(|s| StoredFile::new(&wav_name, &s.on_disk))
+                        .chain([StoredFile::new(&trimmed_name, &trimmed_digest)])
+                        .collect();
+                    let calls = std::mem::take(&mut status_calls);
+                    let p = base(
+                        &rec.client_context,
+                        Some(&rec.location),
+                        calls,
+                        Some(settings_sha256),
+                    );
+                    let provenance =
+                        p.build(stored.as_ref(), files, st.delete_audio_after_analysis);
+                    let mut json = report_json(&report, &operation)?;
+                    stewardship::attach(&mut json, &provenance);
+                    if let (true, Some(obj)) = (streamed, json.as_object_mut()) {
+                        obj.insert("streamed".into(), serde_json::json!(true));
+                    }
                     let json_path = write_json_atomically(dir, stem, &json)?;
-                    Ok::<_, BotError>((report, json, json_path, trimmed))
+                    stewardship::audit(
+                        &log,
+                        AuditKind::Analysed,
+                        stem,
+                        served_sha.as_deref(),
+                        None,
+                    );
+                    if st.delete_audio_after_analysis {
+                        let audio = [wav.clone(), trimmed.clone()];
+                        stewardship::delete_audio(&log, stem, served_sha.as_deref(), &audio);
+                    }
+                    Ok::<_, BotError>((report, json, json_path, trimmed, provenance))
                 };
-                let (report, json, json_path, trimmed) = match finish.await {
+                let (report, mut json, json_path, trimmed, mut provenance) = match finish.await {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
@@ -264,7 +440,15 @@ impl Core {
                 let latency = notified.elapsed();
                 tracing::debug!(operation_id = %op_id, latency_us = latency.as_micros() as u64,
                     "report written");
-                release(&self.client, Some(permit), RecordingEnd::Finished).await;
+                if let Some(call) =
+                    release(&self.client, Some(permit), RecordingEnd::Finished).await
+                {
+                    // The report names the closing call too: written again,
+                    // atomically, with it.
+                    provenance.recording_status_calls.push(call);
+                    stewardship::attach(&mut json, &provenance);
+                    write_json_atomically(dir, stem, &json)?;
+                }
                 Ok(Outcome {
                     kind: OutcomeKind::Recorded,
                     operation,
@@ -274,10 +458,11 @@ impl Core {
                     files: Some(OutputFiles { wav, trimmed }),
                     download: Some(info),
                     notification_to_report: Some(latency),
+                    streamed,
                 })
             }
             RecordOutcome::Failed(f) => {
-                release(&self.client, permit, RecordingEnd::Finished).await;
+                status_calls.extend(release(&self.client, permit, RecordingEnd::Finished).await);
                 let operation = OperationReport {
                     id: op_id.clone(),
                     client_context: f.client_context.clone(),
@@ -285,11 +470,13 @@ impl Core {
                     completion_reason: f.reason.as_ref().map(|r| r.as_str().to_string()),
                     result_info: f.result_info.as_ref().into(),
                 };
-                let o = no_audio_outcome(OutcomeKind::Failed, operation);
+                let mut o = no_audio_outcome(OutcomeKind::Failed, operation);
+                let p = base(&f.client_context, None, status_calls, None);
+                stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }
             RecordOutcome::Lost(l) => {
-                release(&self.client, permit, RecordingEnd::Finished).await;
+                status_calls.extend(release(&self.client, permit, RecordingEnd::Finished).await);
                 let message = match &l.taken_over_by {
                     Some(by) => format!("taken over by {by}, which finishes it"),
                     None => format!(
@@ -313,6 +500,8 @@ impl Core {
                     // The instance that took it over writes the report.
                     return Ok(o);
                 }
+                let p = base(&l.client_context, None, status_calls, None);
+                stewardship::attach(&mut o.json, &p.build(None, Vec::new(), false));
                 write_if(o, dir, stem, persist)
             }
         }
@@ -320,22 +509,28 @@ impl Core {
 }
 
 impl Core {
-    /// Streams `rec` into `wav` and `analyze` under the bot's download
-    /// policy, with the size cap of a `max_record_s` recording. The location
+    /// Streams the recording at `(call_id, location, token)` into `wav`
+    /// and `analyze` under the bot's download policy, with the size cap of
+    /// a `max_record_s` recording; `growing` when it is still being made
+    /// (each request may then last as long as the recording). The location
     /// is checked here first, so a refusal is told apart from a failure.
     async fn download<T: Send + 'static>(
         &self,
-        rec: &voxcap_capture::tracker::CompletedRecording,
+        (call_id, location, token): (&str, &str, Option<&Secret>),
         max_record_s: u32,
+        growing: bool,
         wav: &Path,
         permit: &RecordingPermit,
         analyze: impl FnOnce(voxcap_capture::RecordingReader) -> T + Send + 'static,
-    ) -> std::result::Result<(T, voxcap_capture::DownloadInfo), DownloadFailure> {
+    ) -> std::result::Result<(T, DownloadInfo), DownloadFailure> {
         let mut options: DownloadOptions = self.client.download_options().clone();
         options.policy.max_record_seconds = max_record_s;
-        if let Err(e) = options.policy.check(&rec.location) {
-            let http = rec
-                .location
+        if growing {
+            options.request_timeout =
+                Some(std::time::Duration::from_secs(u64::from(max_record_s) + 30));
+        }
+        if let Err(e) = options.policy.check(location) {
+            let http = location
                 .get(..7)
                 .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
             let setting = if http && !options.policy.allow_http {
@@ -345,33 +540,55 @@ impl Core {
             };
             return Err(DownloadFailure::Refused(setting, e));
         }
-        if NormalizedId::new(permit.call_id()) != NormalizedId::new(&rec.call_id) {
+        if NormalizedId::new(permit.call_id()) != NormalizedId::new(call_id) {
             return Err(DownloadFailure::Other(CaptureError::InvalidInput {
                 what: format!("recording permit for call {}", permit.call_id()),
-                reason: format!("it does not cover call {}", rec.call_id),
+                reason: format!("it does not cover call {call_id}"),
             }));
         }
         let http = self.client.http();
-        download_and_analyze(
-            http,
-            &rec.location,
-            rec.token.as_ref(),
-            wav,
-            permit,
-            &options,
-            analyze,
-        )
-        .await
-        .map_err(DownloadFailure::Other)
+        download_and_analyze(http, location, token, wav, permit, &options, analyze)
+            .await
+            .map_err(DownloadFailure::Other)
     }
 }
 
 /// Why a recording was not downloaded.
-enum DownloadFailure {
+pub(crate) enum DownloadFailure {
     /// The location broke the policy (this setting's rule).
     Refused(Setting, CaptureError),
     /// The download itself failed.
     Other(CaptureError),
+}
+
+impl DownloadFailure {
+    fn error(&self) -> &CaptureError {
+        match self {
+            DownloadFailure::Refused(_, e) | DownloadFailure::Other(e) => e,
+        }
+    }
+}
+
+/// Deletes the copy a stream saved when Graph did not complete the
+/// operation (a hang-up, a failure): without a completion the recording is
+/// not known to be whole, and it is not kept, as without streaming.
+fn discard_streamed(wav: &Path, op: &OperationId, streamed: Option<&StreamedDownload>) {
+    let Some(Streamed {
+        result: Ok((_, info)),
+        ..
+    }) = streamed
+    else {
+        return;
+    };
+    match std::fs::remove_file(wav) {
+        Ok(()) => tracing::info!(
+            operation_id = op.as_str(),
+            bytes = info.bytes,
+            "no completion: the streamed copy is deleted"
+        ),
+        Err(e) => tracing::warn!(operation_id = op.as_str(), error = %e,
+            "could not delete the streamed copy"),
+    }
 }
 
 fn download_error(call_id: &str, operation_id: String, e: DownloadFailure) -> BotError {
@@ -407,15 +624,25 @@ fn write_if(mut o: Outcome, dir: &Path, stem: &str, persist: bool) -> Result<Out
     Ok(o)
 }
 
-async fn release(client: &GraphClient, permit: Option<RecordingPermit>, end: RecordingEnd) {
-    if let Some(p) = permit {
-        let call = p.call_id().to_string();
-        if let Err(e) = p.release(client, end).await {
-            // The recording itself is fine; the status stays "recording" in
-            // Graph's UI, which the user must hear about but not fail on.
-            tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
-        }
+/// Ends the recording status; returns the call made, for the provenance.
+async fn release(
+    client: &GraphClient,
+    permit: Option<RecordingPermit>,
+    end: RecordingEnd,
+) -> Option<StatusCall> {
+    let p = permit?;
+    let call = p.call_id().to_string();
+    let result = p.release(client, end).await;
+    if let Err(e) = &result {
+        // The recording itself is fine; the status stays "recording" in
+        // Graph's UI, which the user must hear about but not fail on.
+        tracing::warn!(call_id = %call, error = %e, "updateRecordingStatus at the end failed");
     }
+    let status = match end {
+        RecordingEnd::Finished => "notRecording",
+        RecordingEnd::Failed => "failed",
+    };
+    Some(status_call(status, result.map_err(|e| e.to_string())))
 }
 
 /// A random client context; enough uniqueness, no crypto needed.

@@ -43,6 +43,21 @@ pub fn analysis_config(
     }
 }
 
+/// SHA-256 of the canonical JSON of every analysis setting, for the
+/// report's provenance: two reports with the same hash were analysed the
+/// same way.
+pub fn settings_sha256(config: &AnalysisConfig) -> String {
+    let value = serde_json::json!({
+        "lenient": config.lenient,
+        "settings": config.settings,
+        "reported": config.reported,
+        "tolerances": config.tolerances,
+        "padStartMs": config.pad_start_ms,
+        "padEndMs": config.pad_end_ms,
+    });
+    voxcap_records::provenance::settings_sha256(&value)
+}
+
 /// What Graph reported, given as text (a completion reason such as
 /// `stopToneDetected`, or a numeric subcode such as `8514`), as the
 /// completion check wants it; empty or absent is "nothing reported".

@@ -10,29 +10,12 @@ use std::path::Path;
 /// atomically. The file stays owner-only (0600, as the temp file is
 /// created). The error's message names `dest` and the step that failed.
 pub fn write_json_atomically(dest: &Path, value: &impl serde::Serialize) -> io::Result<()> {
-    let named = |action: &str| {
-        let shown = dest.display().to_string();
-        let action = action.to_string();
-        move |e: io::Error| io::Error::new(e.kind(), format!("{shown}: {action}: {e}"))
-    };
-    let dir = match dest.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".voxcap-")
-        .suffix(".json.tmp")
-        .tempfile_in(dir)
-        .map_err(named("creating a temp file"))?;
-    serde_json::to_writer_pretty(&mut tmp, value)
-        .map_err(io::Error::from)
-        .and_then(|()| tmp.write_all(b"\n"))
-        .map_err(named("writing"))?;
-    tmp.as_file().sync_all().map_err(named("fsync"))?;
-    tmp.persist(dest)
-        .map_err(|e| e.error)
-        .map_err(named("renaming into place"))?;
-    Ok(())
+    voxcap_records::atomic::write_atomically(dest, |file| {
+        let mut out = io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, value)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    })
 }
 
 #[cfg(test)]

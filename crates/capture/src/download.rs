@@ -16,10 +16,15 @@
 //! another origin than asked (a redirect) is refused unread, and a body
 //! larger than the policy's size cap is refused (by `Content-Length`) or cut
 //! (while streaming) and reported, leaving no file.
+//!
+//! The file is written through a `RecordingSink` (`recording_sink`), which
+//! hashes the bytes on the way and, with [`DownloadOptions::encrypt_to`],
+//! encrypts them first: the temp file then only ever holds ciphertext.
 
 use crate::compliance::RecordingPermit;
 pub use crate::download_policy::{DownloadOptions, DownloadPolicy};
 use crate::error::{CaptureError, Result};
+use crate::recording_sink::RecordingSink;
 use crate::secret::{redact_url, Secret};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -27,12 +32,11 @@ use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 
 /// What the download did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownloadInfo {
     /// The final file.
     pub path: PathBuf,
@@ -46,6 +50,23 @@ pub struct DownloadInfo {
     pub restarted: u32,
     /// From the first request to the last byte.
     pub elapsed: Duration,
+    /// What was stored (set on success).
+    pub stored: Option<StoredRecording>,
+}
+
+/// The recording as stored: hashes, and when the download ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecording {
+    /// SHA-256 and size of the bytes as served.
+    pub served: voxcap_records::digest::FileDigest,
+    /// SHA-256 and size of the file on disk (the ciphertext when encrypted).
+    pub on_disk: voxcap_records::digest::FileDigest,
+    /// Whether the file is encrypted.
+    pub encrypted: bool,
+    /// When the first request went out.
+    pub started_at: SystemTime,
+    /// When the last byte arrived.
+    pub finished_at: SystemTime,
 }
 
 /// The recording as the analysis closure receives it: an owned, blocking
@@ -124,8 +145,9 @@ where
         .as_file()
         .try_clone()
         .map_err(io_err("open", temp.path()))?;
-    let mut file =
-        tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(std_file));
+    let mut file = RecordingSink::new(std_file, options.encrypt_to.as_ref())
+        .map_err(io_err("encrypt into", temp.path()))?;
+    let started_at = SystemTime::now();
     tracing::debug!(call_id = permit.call_id(), url = %url, "downloading recording");
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(options.channel_capacity.max(1));
@@ -160,13 +182,12 @@ where
             return Err(e);
         }
     };
+    let finished_at = SystemTime::now();
     drop(tx);
-    file.flush().await.map_err(io_err("write", temp.path()))?;
-    let file = file.into_inner();
-    file.sync_all()
+    let digests = file
+        .finish()
         .await
-        .map_err(io_err("fsync", temp.path()))?;
-    drop(file);
+        .map_err(io_err("write and fsync", temp.path()))?;
     let value = analysis.await.map_err(|e| CaptureError::Analysis {
         path: out_path.to_path_buf(),
         reason: e.to_string(),
@@ -199,6 +220,13 @@ where
         value,
         DownloadInfo {
             path: out_path.to_path_buf(),
+            stored: Some(StoredRecording {
+                served: digests.served,
+                on_disk: digests.stored,
+                encrypted: options.encrypt_to.is_some(),
+                started_at,
+                finished_at,
+            }),
             ..info
         },
     ))
@@ -261,7 +289,7 @@ async fn fetch(
     location: &str,
     url: &str,
     token: Option<&Secret>,
-    file: &mut tokio::io::BufWriter<tokio::fs::File>,
+    file: &mut RecordingSink,
     tx: &mpsc::Sender<io::Result<Bytes>>,
     options: &DownloadOptions,
     temp_path: &Path,
@@ -302,6 +330,9 @@ async fn fetch(
         }
         attempts += 1;
         let mut req = http.get(location);
+        if let Some(t) = options.request_timeout {
+            req = req.timeout(t);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t.expose());
         }
@@ -490,6 +521,7 @@ async fn fetch(
                     resumed,
                     restarted,
                     elapsed: started.elapsed(),
+                    ..DownloadInfo::default()
                 })
             }
         }
@@ -503,6 +535,7 @@ async fn fetch(
             resumed,
             restarted,
             elapsed: started.elapsed(),
+            ..DownloadInfo::default()
         });
     }
     Err(incomplete(attempts, delivered, last_failure))

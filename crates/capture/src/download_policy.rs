@@ -224,6 +224,14 @@ pub struct DownloadOptions {
     /// Allowed locations and the size cap. Default: https only, the Graph
     /// recording hosts, 7.4 MiB ([`DownloadPolicy::default`]).
     pub policy: DownloadPolicy,
+    /// Bounds each request, whole response included, instead of the
+    /// client's own timeout (30 s by default): a recording read while it is
+    /// still being made (`streamWhileRecording`) lasts as long as the
+    /// caller speaks. Default `None`: the client's.
+    pub request_timeout: Option<Duration>,
+    /// Store the recording encrypted to these age recipients (only
+    /// ciphertext ever reaches the disk). Default `None`: plaintext.
+    pub encrypt_to: Option<voxcap_records::crypt::Recipients>,
 }
 
 impl Default for DownloadOptions {
@@ -234,6 +242,8 @@ impl Default for DownloadOptions {
             max_backoff: Duration::from_secs(2),
             channel_capacity: 64,
             policy: DownloadPolicy::default(),
+            request_timeout: None,
+            encrypt_to: None,
         }
     }
 }

@@ -9,7 +9,9 @@
 //!   default, or in Redis for a fleet of instances (`redis` feature,
 //!   `redis_store`).
 //! - [`compliance`]: [`RecordingPermit`], required to persist media.
-//! - [`download`]: streaming download into a file and an analysis closure.
+//! - [`download`]: streaming download into a file and an analysis closure;
+//!   [`started`]: the location of a recording still being made
+//!   (`streamWhileRecording`), so the download can start at once.
 //! - [`secret`]: redaction of tokens in logs and errors.
 //! - [`ids`] and [`limits`]: validation of ids and sizes that arrive from
 //!   outside (Graph answers, notifications, the shared store); see
@@ -33,12 +35,14 @@ mod http_server;
 pub mod ids;
 pub mod instance_id;
 pub mod limits;
+mod recording_sink;
 mod redacted_debug;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 pub mod secret;
+pub mod started;
 pub mod store;
 pub mod tracker;
 pub mod webhook;
@@ -46,12 +50,15 @@ pub mod wire;
 
 pub use client::{ClientCredentialsConfig, GraphClient, GraphVersion, RetryPolicy};
 pub use compliance::{RecordingEnd, RecordingPermit};
-pub use download::{download_and_analyze, DownloadInfo, DownloadOptions, RecordingReader};
+pub use download::{
+    download_and_analyze, DownloadInfo, DownloadOptions, RecordingReader, StoredRecording,
+};
 pub use download_policy::DownloadPolicy;
 pub use error::{CaptureError, Result};
 pub use ids::OperationId;
 pub use limits::EarlyBufferLimits;
 pub use secret::{Secret, SecretEnvError};
+pub use started::{RecordingStarted, StartedRecording};
 pub use tracker::{
     AdoptedOperation, OperationHandle, OperationTracker, RecordApi, RecordOptions, RecordOutcome,
     TrackerConfig,

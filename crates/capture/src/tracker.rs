@@ -118,6 +118,8 @@ struct TrackerInner {
     waiters: Mutex<HashMap<OperationKey, Waiter>>,
     config: TrackerConfig,
     sink: NotificationSink,
+    /// `streamWhileRecording` announcements and their waiters.
+    started: Arc<crate::started::StartedLocations>,
     /// Itself, for tasks spawned from [`DeliveryTarget::resync`].
     me: std::sync::OnceLock<Weak<TrackerInner>>,
 }
@@ -151,6 +153,7 @@ impl OperationTracker {
             waiters: Mutex::new(HashMap::new()),
             config,
             sink: NotificationSink { tx },
+            started: Arc::default(),
             me: std::sync::OnceLock::new(),
         });
         let _ = inner.me.set(Arc::downgrade(&inner));
@@ -448,7 +451,19 @@ impl TrackerInner {
     async fn dispatch(&self, batch: CommsNotifications) {
         for n in &batch.value {
             let Some((key, op)) = n.record_completion() else {
-                tracing::trace!(resource = ?n.resource_path(), "ignoring unrelated notification");
+                match n.recording_started() {
+                    Some((key, op)) => {
+                        match crate::limits::check_completion(&key, &op, "a notification") {
+                            Ok(()) => self.started.deliver(key, &op),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "recording-started notification refused")
+                            }
+                        }
+                    }
+                    None => {
+                        tracing::trace!(resource = ?n.resource_path(), "ignoring unrelated notification")
+                    }
+                }
                 continue;
             };
             // Refuse this one notification, not the batch: ids that could
@@ -580,6 +595,15 @@ impl OperationHandle {
     /// The client context sent with the request.
     pub fn client_context(&self) -> Option<&str> {
         self.info.client_context.as_deref()
+    }
+
+    /// Resolves when Graph announces where the recording can be read while
+    /// it is still being made (legacy `record` with `streamWhileRecording`);
+    /// never, otherwise: race it against [`OperationHandle::completed`].
+    pub fn recording_started(&self) -> crate::started::RecordingStarted {
+        self.inner
+            .started
+            .wait(self.info.key.clone(), &self.info.call_id)
     }
 
     /// Time allowed for the completion, counted from the POST response.

@@ -658,6 +658,22 @@ impl CommsNotification {
     /// or `failed`, its key and operation. Everything else (call state,
     /// participants, playPrompt, running updates) gives `None`.
     pub fn record_completion(&self) -> Option<(OperationKey, RecordOperation)> {
+        self.record_operation()
+            .filter(|(_, op)| op.status.as_ref().is_some_and(OperationStatus::is_terminal))
+    }
+
+    /// If this notification announces a record operation's recording
+    /// location while it is still `running` (`streamWhileRecording`: "a
+    /// resource location will be provided as soon as the recording
+    /// starts"), its key and operation. A completion gives `None`.
+    pub fn recording_started(&self) -> Option<(OperationKey, RecordOperation)> {
+        self.record_operation().filter(|(_, op)| {
+            op.status == Some(OperationStatus::Running) && op.location().is_some()
+        })
+    }
+
+    /// The record operation this notification carries, in any status.
+    fn record_operation(&self) -> Option<(OperationKey, RecordOperation)> {
         let data = self.resource_data.as_ref()?;
         if !data.is_object() {
             return None;
@@ -668,9 +684,6 @@ impl CommsNotification {
             }
         }
         let op: RecordOperation = serde_json::from_value(data.clone()).ok()?;
-        if !op.status.as_ref().is_some_and(OperationStatus::is_terminal) {
-            return None;
-        }
         let key = self
             .resource_path()
             .and_then(OperationKey::from_resource)

@@ -225,6 +225,11 @@ impl Analyzer {
         &self.dtmf_events
     }
 
+    /// The speech detector, for the live hints of `crate::live`.
+    pub(crate) fn speech_detector(&self) -> &SpeechDetector {
+        &self.vad
+    }
+
     /// Samples delivered so far at [`ANALYSIS_RATE`].
     pub fn analysis_samples(&self) -> u64 {
         self.analysis_samples
@@ -257,8 +262,12 @@ pub fn build_report(
         stop_tones: config.settings.stop_tones.clone(),
     };
     let total = findings.speech.total_samples;
+    // The trim keeps the speech and the sound around it (the extent).
+    let mut keep = findings.speech.segments.clone();
+    keep.extend(findings.speech.extent);
+    keep.sort_by_key(|s| s.start);
     let trim: Trim = plan_trim(
-        &findings.speech.segments,
+        &keep,
         &findings.dtmf,
         total,
         &trim_config,
@@ -341,23 +350,81 @@ fn analyze_unguarded<R: Read + Send + 'static>(
     reader: R,
     config: &AnalysisConfig,
 ) -> Result<Report, AnalysisError> {
+    Ok(analyze_unguarded_stream(reader, config, None, &mut |_| {})?.report(file, config))
+}
+
+/// An input decoded and pushed through an [`Analyzer`]: everything but the
+/// report, whose completion check may wait for what Graph reports (the
+/// live analysis of a recording still being made ends before that).
+#[derive(Debug, Clone)]
+pub struct Analysed {
+    /// The input's format.
+    pub info: StreamInfo,
+    /// What the analyser found.
+    pub findings: Findings,
+    /// The input ended early (only in lenient mode; else it is an error).
+    pub truncated: bool,
+}
+
+impl Analysed {
+    /// The report, naming the input `file`, checked against `config`'s
+    /// settings and reported outcome ([`build_report`]).
+    pub fn report(&self, file: &str, config: &AnalysisConfig) -> Report {
+        build_report(
+            file.to_string(),
+            &self.info,
+            &self.findings,
+            self.truncated,
+            config,
+        )
+    }
+}
+
+/// Decodes `reader` into an [`Analyzer`] as [`analyze_reader`] does, and
+/// shows the analyser to `observe` after every decoded block (what the
+/// live events of a recording still arriving are read from). With
+/// `block_s`, a block holds at most that much audio (see
+/// [`WavDecoder::limit_block_bytes`]); the findings are the same whatever
+/// the block. Only `config.lenient` matters here; the rest is for
+/// [`Analysed::report`].
+///
+/// A panic while doing so is caught and returned as
+/// [`AnalysisError::Internal`] (see [`catch_panics`]).
+pub fn analyze_stream<R: Read + Send + 'static>(
+    reader: R,
+    config: &AnalysisConfig,
+    block_s: Option<f64>,
+    observe: &mut dyn FnMut(&Analyzer),
+) -> Result<Analysed, AnalysisError> {
+    catch_panics(|| analyze_unguarded_stream(reader, config, block_s, observe))
+}
+
+fn analyze_unguarded_stream<R: Read + Send + 'static>(
+    reader: R,
+    config: &AnalysisConfig,
+    block_s: Option<f64>,
+    observe: &mut dyn FnMut(&Analyzer),
+) -> Result<Analysed, AnalysisError> {
     let options = DecodeOptions {
         lenient: config.lenient,
     };
     let mut decoder = WavDecoder::new(reader, options)?;
+    if let Some(s) = block_s {
+        let info = decoder.info();
+        let per_s = f64::from(info.sample_rate) * f64::from(info.block_align);
+        decoder.limit_block_bytes((per_s * s.max(0.0)) as usize);
+    }
     let mut analyzer = Analyzer::new(decoder.info(), config)?;
     let mut block = Vec::with_capacity(crate::decode::BLOCK_BYTES);
     while decoder.read_block(&mut block)? > 0 {
         analyzer.push(&block);
+        observe(&analyzer);
     }
-    let findings = analyzer.finish();
-    Ok(build_report(
-        file.to_string(),
-        decoder.info(),
-        &findings,
-        decoder.truncation().is_some(),
-        config,
-    ))
+    Ok(Analysed {
+        info: decoder.info().clone(),
+        findings: analyzer.finish(),
+        truncated: decoder.truncation().is_some(),
+    })
 }
 
 #[cfg(test)]
@@ -408,6 +475,22 @@ mod tests {
         let mut converted = Vec::new();
         crate::decode::convert_frames(info.codec, 1, &wav[44..], &mut converted);
         assert_eq!(converted, samples);
+    }
+
+    #[test]
+    fn a_streaming_header_analyses_like_the_finished_file() {
+        // A recording served while it grows cannot know its length: RIFF and
+        // data sizes are 0xFFFFFFFF (the pipe form); the audio then runs to
+        // the end of the stream.
+        let x = crate::synth::caller_bursts(5, 2.0, 16_000);
+        let wav = crate::synth::wav_pcm16_mono(&x, 16_000);
+        let mut streamed = wav.clone();
+        streamed[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        streamed[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        let config = AnalysisConfig::default();
+        let want = analyze_reader("x.wav", std::io::Cursor::new(wav), &config).unwrap();
+        let got = analyze_reader("x.wav", std::io::Cursor::new(streamed), &config).unwrap();
+        assert_eq!(got, want);
     }
 
     #[test]

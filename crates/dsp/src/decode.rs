@@ -423,6 +423,18 @@ impl WavDecoder {
         })
     }
 
+    /// From now on, reads at most `max` bytes (whole frames, at least one)
+    /// per [`WavDecoder::read_block`] instead of [`BLOCK_BYTES`]: for a
+    /// stream analysed while it arrives, where a block waits for its last
+    /// byte, so a smaller one lets its events out as soon as its audio.
+    pub fn limit_block_bytes(&mut self, max: usize) {
+        let block = usize::from(self.info.block_align).max(1);
+        let n = (max / block).max(1) * block;
+        if n < self.bytes.len() {
+            self.bytes.truncate(n);
+        }
+    }
+
     /// The stream's format.
     pub fn info(&self) -> &StreamInfo {
         &self.info

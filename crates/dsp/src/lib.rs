@@ -16,6 +16,7 @@ pub mod dtmf;
 pub mod events;
 pub mod keypad;
 pub mod levels;
+pub mod live;
 pub mod quality;
 pub mod report;
 pub mod resample;
@@ -25,8 +26,9 @@ pub mod vad;
 pub mod verify;
 
 pub use analysis::{
-    analyze_reader, analyze_samples, catch_panics, AnalysisConfig, AnalysisError, Analyzer,
-    ANALYSIS_RATE,
+    analyze_reader, analyze_samples, analyze_stream, catch_panics, Analysed, AnalysisConfig,
+    AnalysisError, Analyzer, ANALYSIS_RATE,
 };
 pub use decode::{DecodeError, DecodeOptions, StreamInfo, WavDecoder};
+pub use live::{analyze_live, LiveEvent};
 pub use report::Report;

@@ -217,6 +217,27 @@ impl SpeechDetector {
         }
     }
 
+    /// The frames webrtc-vad has classified so far, from frame `from` on, as
+    /// (linear power, voice, tonal): what the provisional live speech hints
+    /// of `crate::live` read while the final decision waits for `finish`.
+    pub(crate) fn classified_frames(
+        &self,
+        from: usize,
+    ) -> impl Iterator<Item = (f32, bool, bool)> + '_ {
+        let unclassified = self.pcm.len().div_ceil(self.frame_len);
+        let end = self.frames.len().saturating_sub(unclassified);
+        self.frames
+            .get(from..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|f| (f.power, f.voice, f.tonal))
+    }
+
+    /// The detector's settings.
+    pub(crate) fn config(&self) -> &VadConfig {
+        &self.config
+    }
+
     /// Ends the stream and returns the speech found.
     pub fn finish(mut self) -> SpeechActivity {
         if !self.pending.is_empty() {
@@ -347,6 +368,7 @@ fn decide(
     if n == 0 {
         return SpeechActivity {
             segments: Vec::new(),
+            extent: None,
             noise_floor_dbfs: None,
             speech_level_dbfs: None,
             total_samples: total,
@@ -412,6 +434,7 @@ fn decide(
         .collect();
     let mut runs = voiced_runs(cfg, &candidate, &above, &level, &masked, cfg.gate_db, &[]);
     let mut noise_spread_db = 0f32;
+    let mut gate_used = cfg.gate_db;
 
     // The floor is a minimum, and how far a noise's ordinary frames sit above
     // its minimum depends on how much the noise fluctuates: about 1 dB for
@@ -471,14 +494,17 @@ fn decide(
                     Vec::new()
                 };
                 runs = voiced_runs(cfg, &candidate, &above, &level, &masked, gate, &sustained);
+                gate_used = gate;
             }
         }
     }
+    let blocked: Vec<bool> = (0..n)
+        .map(|i| masked[i] || tonal[i] || level[i] <= abs_floor)
+        .collect();
+    let edge_db = cfg
+        .edge_gate_db
+        .max(cfg.edge_spread_factor * noise_spread_db);
     if cfg.edge_max_ms > 0 {
-        let blocked: Vec<bool> = (0..n).map(|i| masked[i] || level[i] <= abs_floor).collect();
-        let edge_db = cfg
-            .edge_gate_db
-            .max(cfg.edge_spread_factor * noise_spread_db);
         runs = extend_edges(&runs, &above, &blocked, edge_db, ms(cfg.edge_max_ms));
     }
     let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
@@ -515,16 +541,23 @@ fn decide(
         });
     let speech_level_dbfs = (sp_n > 0).then(|| power_db((sp_sum / sp_n as f64) as f32));
 
+    let to_samples = |(s, e): (usize, usize)| SpeechSegment {
+        start: s as u64 * frame_len,
+        end: (e as u64 * frame_len).min(total),
+    };
+    // A tone does not start the extent, but a word's extent runs on through
+    // its tonal stretches (a hummed or sung ending).
+    let walls: Vec<bool> = (0..n).map(|i| masked[i] || level[i] <= abs_floor).collect();
+    let extent = sound_extent(&segs, &above, (&blocked, &walls), gate_used, edge_db, ms(cfg.extent_min_ms))
+        .map(to_samples);
     let segments = segs
         .into_iter()
-        .map(|(s, e)| SpeechSegment {
-            start: s as u64 * frame_len,
-            end: (e as u64 * frame_len).min(total),
-        })
+        .map(to_samples)
         .filter(|s| s.end > s.start)
         .collect();
     SpeechActivity {
         segments,
+        extent,
         noise_floor_dbfs,
         speech_level_dbfs,
         total_samples: total,
@@ -641,6 +674,54 @@ fn extend_edges(
         }
     }
     out
+}
+
+/// The span trimming must keep: from the first to the last sound that is not
+/// noise (at least `min_run` frames `gate_db` above the floor, not `blocked`:
+/// a tone or a key press), followed outwards while it stays `edge_db` above
+/// the floor and short of a `walls` frame (a key press, digital silence),
+/// and never narrower than the speech `segs`. A word too odd for the speech
+/// decision (a laugh, a shout, a clipped syllable) is still kept by the trim.
+/// `None` without speech.
+fn sound_extent(
+    segs: &[(usize, usize)],
+    above: &[f32],
+    (blocked, walls): (&[bool], &[bool]),
+    gate_db: f32,
+    edge_db: f32,
+    min_run: usize,
+) -> Option<(usize, usize)> {
+    let (first, last) = (segs.first()?, segs.last()?);
+    let n = above.len();
+    let active = |i: usize| !blocked[i] && above[i] > gate_db;
+    let mut sounds = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if !active(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && active(i) {
+            i += 1;
+        }
+        if i - start >= min_run {
+            sounds.push((start, i));
+        }
+    }
+    let (mut s, mut e) = (first.0, last.1);
+    if let (Some(a), Some(b)) = (sounds.first(), sounds.last()) {
+        s = s.min(a.0);
+        e = e.max(b.1);
+    }
+    let open = |i: usize| !walls[i] && above[i] > edge_db;
+    while s > 0 && open(s - 1) {
+        s -= 1;
+    }
+    while e < n && open(e) {
+        e += 1;
+    }
+    Some((s, e))
 }
 
 /// Extends frame runs by the pads, stopping at DTMF masks so a segment never

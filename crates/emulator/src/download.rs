@@ -111,6 +111,7 @@ pub(crate) async fn download(
         let body = Body::from_stream(stream::growing_stream(
             stream::streaming_header(&rec.bytes),
             live,
+            rec.drop_after,
         ));
         let mut resp = (StatusCode::OK, body).into_response();
         let h = resp.headers_mut();

@@ -20,9 +20,11 @@
 //!    scaled by `time_scale`), sent chunked as they appear, and the body
 //!    ends when the recording ends (completion or hang-up).
 //! 4. **While it grows**, `Range` is ignored (`200` from byte 0,
-//!    `Accept-Ranges: none`) and the download faults (drops, pacing) do not
-//!    apply. Once it has ended, the location serves the finished file with
-//!    its true sizes, `Range` and faults as for any recording.
+//!    `Accept-Ranges: none`) and of the download faults only the drop
+//!    (`drop_after_bytes`: the connection is cut after K bytes, for
+//!    `drop_times` downloads) applies; pacing does not. Once it has ended,
+//!    the location serves the finished file with its true sizes, `Range`
+//!    and faults as for any recording.
 //! 5. **The completion** follows as usual, with the same location and token.
 //!    A hang-up still sends no completion; the stream then ends at the
 //!    hang-up. (A simplification, not a claim: deleting the call cancels
@@ -85,10 +87,13 @@ pub(crate) fn streaming_header(wav: &[u8]) -> Bytes {
 
 /// The body of a download of a growing recording: the bytes of
 /// `streamed` (its streaming-header form) as they come to exist.
+/// With `drop_after`, the connection is cut after that many bytes.
 pub(crate) fn growing_stream(
     streamed: Bytes,
     live: Live,
+    drop_after: Option<u64>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let cut = drop_after.map_or(usize::MAX, |k| usize::try_from(k).unwrap_or(usize::MAX));
     futures_util::stream::unfold(0usize, move |pos| {
         let data = streamed.clone();
         async move {
@@ -96,7 +101,18 @@ pub(crate) fn growing_stream(
                 if pos >= data.len() {
                     return None;
                 }
-                let avail = live.available(data.len(), Instant::now());
+                if pos >= cut {
+                    // As for a finished file (`download::chunk_stream`): a
+                    // pause lets hyper flush the bytes sent, then the error
+                    // ends the body without its last chunk.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let cut = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "injected fault: connection dropped",
+                    );
+                    return Some((Err(cut), usize::MAX));
+                }
+                let avail = live.available(data.len(), Instant::now()).min(cut);
                 if avail > pos {
                     return Some((Ok(data.slice(pos..avail)), avail));
                 }

@@ -22,7 +22,7 @@ use voxcap_testkit::graph::record_completion;
 use voxcap_testkit::trace::{longest_hex_run, trace_capture};
 use voxcap_testkit::{base64url, wait_until_async};
 
-use crate::shared::stop_tone_caller;
+use crate::shared::{assert_provenance, stop_tone_caller};
 
 // ---- harness ----------------------------------------------------------------
 
@@ -49,6 +49,8 @@ fn plan(dir: &Path) -> RecordPlan {
         recording_status: true,
         prompt_duration: Duration::ZERO,
         out_dir: dir.to_path_buf(),
+        stream_while_recording: false,
+        live_events: None,
     }
 }
 
@@ -80,6 +82,7 @@ fn check_recorded(o: &Outcome, reason: &str, verdict: CompletionVerdict) -> Vec<
     );
     let trimmed = std::fs::read(&files.trimmed).unwrap();
     assert!(trimmed.len() > 44 && &trimmed[..4] == b"RIFF");
+    assert_provenance(o);
     std::fs::read(&files.wav).unwrap()
 }
 
@@ -205,9 +208,9 @@ async fn early_duplicate_interleaved_and_in_response_completions_resolve_once() 
             .unwrap_or_else(|e| panic!("{faults}: {e:#}"));
         check_recorded(&o, "stopToneDetected", CompletionVerdict::Consistent);
     }
-    // One set of files per operation, nothing else.
+    // One set of files per operation and the audit trail, nothing else.
     let n = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(n, 3 * 6);
+    assert_eq!(n, 3 * 6 + 1);
 }
 
 #[tokio::test]
@@ -254,6 +257,7 @@ async fn graph_reported_failure_is_failed_with_result_info_and_a_report() {
         Some("initialSilenceTimeout")
     );
     assert_eq!(o.operation.result_info.subcode, Some(8510));
+    assert_provenance(&o);
     let on_disk: Value =
         serde_json::from_slice(&std::fs::read(o.json_path.unwrap()).unwrap()).unwrap();
     assert_eq!(on_disk["operation"]["status"], "failed");
@@ -469,7 +473,8 @@ fn hundred_concurrent_record_operations_complete_correctly_paired() {
             );
             assert!(ids.insert(o.operation.id.clone()));
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 300);
+        // Three files per operation, and the audit trail.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 301);
     });
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         for line in status.lines().filter(|l| l.starts_with("VmHWM")) {
@@ -541,7 +546,18 @@ fn no_token_or_secret_appears_in_trace_output_of_a_full_record_run() {
                 .await
                 .unwrap();
             check_recorded(&o, "stopToneDetected", CompletionVerdict::Consistent);
-            errors.push(format!("{o:?}"));
+            // Hashes of the audio and settings are 64 hex digits too, and
+            // public: taken out before the token check.
+            let p = &o.json["provenance"];
+            let mut text = format!("{o:?}");
+            let stored = p["stored"].as_array().unwrap().iter().map(|f| &f["sha256"]);
+            for h in [&p["sha256"], &p["settingsSha256"]]
+                .into_iter()
+                .chain(stored)
+            {
+                text = text.replace(h.as_str().unwrap(), "<sha256>");
+            }
+            errors.push(text);
             // Failure paths format errors too.
             let e = record(
                 &s,

@@ -64,6 +64,7 @@ async fn assert_recorded_by_hash(
 ) {
     let o = task.await.unwrap().unwrap();
     assert_eq!(o.kind, OutcomeKind::Recorded, "{:?}", o.operation);
+    crate::shared::assert_provenance(&o);
     assert_eq!(
         o.operation.completion_reason.as_deref(),
         Some("stopToneDetected")

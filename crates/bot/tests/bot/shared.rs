@@ -67,5 +67,55 @@ pub(crate) fn fleet_plan(dir: &Path, i: usize) -> RecordPlan {
         recording_status: true,
         prompt_duration: Duration::ZERO,
         out_dir: dir.to_path_buf(),
+        stream_while_recording: false,
+        live_events: None,
     }
+}
+
+/// Checks an outcome's provenance block (see [`assert_report_provenance`]).
+#[allow(dead_code)] // The root's tests check printed reports instead.
+pub(crate) fn assert_provenance(o: &voxcap_bot::Outcome) {
+    assert_eq!(o.json["provenance"]["operationId"], json!(o.operation.id));
+    let dir = o
+        .files
+        .as_ref()
+        .map(|f| f.wav.parent().unwrap().to_path_buf());
+    assert_report_provenance(&o.json, dir.as_deref());
+}
+
+/// Checks a report's provenance block: ids, version, times, the status
+/// calls and, for a recording stored in `dir`, that its `sha256` and
+/// `bytes` are those of the stored audio and every stored file's hash holds
+/// (`voxcap_records::verify`), audit chain included.
+pub(crate) fn assert_report_provenance(report: &Value, dir: Option<&Path>) {
+    let p = &report["provenance"];
+    assert_eq!(p["operationId"], report["operation"]["id"], "{p}");
+    assert!(p["callId"].as_str().is_some_and(|c| !c.is_empty()), "{p}");
+    assert_eq!(p["voxcapVersion"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        p["notifiedAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{p}"
+    );
+    let Some(dir) = dir else { return };
+    let calls: Vec<&str> = p["recordingStatusCalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert!(calls.last() == Some(&"notRecording"), "{p}");
+    assert!(
+        p["downloadFinishedAt"].as_str() >= p["downloadStartedAt"].as_str(),
+        "{p}"
+    );
+    assert_eq!(p["settingsSha256"].as_str().map(str::len), Some(64), "{p}");
+    if p["encrypted"] == false && p.get("audioDeleted").is_none() {
+        let wav = dir.join(p["stored"][0]["file"].as_str().unwrap());
+        let audio = std::fs::read(wav).unwrap();
+        assert_eq!(p["sha256"], voxcap_records::digest::sha256_hex(&audio));
+        assert_eq!(p["bytes"], audio.len());
+    }
+    let v = voxcap_records::verify::verify_dir(dir).unwrap();
+    assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
+    assert!(v.files >= 2 || p.get("audioDeleted").is_some(), "{v:?}");
 }

@@ -8,6 +8,42 @@ fn seed(name: &str) -> String {
 }
 
 #[test]
+fn a_running_operation_with_a_location_is_a_start_not_a_completion() {
+    let path =
+        "/app/calls/57DAB8B1894C409AB240BD8BEAE78896/operations/0FE0623FD62842EDB4BD8AC290072CC5";
+    // (status, location, is a start, is a completion)
+    let cases = [
+        ("running", "https://file.location/1", true, false),
+        ("running", "", false, false),
+        ("completed", "https://file.location/1", false, true),
+        ("failed", "", false, true),
+    ];
+    for (status, location, start, completion) in cases {
+        let n: CommsNotification = serde_json::from_value(serde_json::json!({
+            "changeType": "updated",
+            "resource": path,
+            "resourceData": {
+                "@odata.type": "#microsoft.graph.recordOperation",
+                "status": status,
+                "recordResourceLocation": location,
+                "recordResourceAccessToken": "t",
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            n.recording_started().is_some(),
+            start,
+            "{status} {location:?}"
+        );
+        assert_eq!(
+            n.record_completion().is_some(),
+            completion,
+            "{status} {location:?}"
+        );
+    }
+}
+
+#[test]
 fn seed_request_bodies_parse_and_fail_validation_only_on_the_bad_tone() {
     for name in ["002_v1_request.json", "003_beta_request.json"] {
         let req: RecordResponseRequest = serde_json::from_str(&seed(name)).unwrap();

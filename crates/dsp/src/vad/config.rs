@@ -126,6 +126,8 @@ pub struct VadConfig {
     /// In a fluctuating noise the edge gate is at least this times the noise
     /// spread (see [`noise_spread_factor`](Self::noise_spread_factor)).
     pub edge_spread_factor: f32,
+    /// A sound shorter than this is not counted in the trim's extent (a click).
+    pub extent_min_ms: u32,
 }
 
 impl Default for VadConfig {
@@ -152,6 +154,7 @@ impl Default for VadConfig {
             edge_max_ms: 500,
             edge_gate_db: 3.0,
             edge_spread_factor: 2.0,
+            extent_min_ms: 50,
             low_snr_onset_pad_ms: 200,
             low_snr_offset_pad_ms: 0,
             low_snr_db: 10.0,
@@ -165,6 +168,10 @@ impl Default for VadConfig {
 pub struct SpeechActivity {
     /// Speech segments in absolute samples, sorted, non-overlapping.
     pub segments: Vec<SpeechSegment>,
+    /// What trimming keeps at least: from the first to the last sound that
+    /// is not noise, a tone or a key press, followed into its decay; never
+    /// narrower than the segments. `None` without speech.
+    pub extent: Option<SpeechSegment>,
     /// Median local noise floor over non-speech frames (power dBFS), clamped
     /// at [`VadConfig::abs_floor_dbfs`]; `None` for an empty input.
     pub noise_floor_dbfs: Option<f32>,
