@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches Silero VAD 6.2.3's two ONNX files (MIT; inside the silero-vad wheel as
 # silero_vad/data/*.onnx) into DIR with `pip download` from PyPI (no torch, no install),
-# and prints the path of DIR/silero_vad.onnx. Never committed; kept while present.
+# and prints the absolute path of DIR/silero_vad.onnx. Never committed; kept while present.
 #
 # usage: fetch-silero.sh DIR VENV   (VENV: a venv with pip, created when absent)
 # Used by prepare.sh (the Silero peer) and scripts/test (the `neural` feature's tests,
@@ -27,4 +27,5 @@ PY
     mv "$dir/$name.part" "$dir/$name"
   done
 fi
-echo "$model"
+# Absolute: cargo runs tests in the crate's directory, not here.
+echo "$(cd "$dir" && pwd)/silero_vad.onnx"

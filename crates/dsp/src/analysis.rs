@@ -266,12 +266,7 @@ pub fn build_report(
     let mut keep = findings.speech.segments.clone();
     keep.extend(findings.speech.extent);
     keep.sort_by_key(|s| s.start);
-    let trim: Trim = plan_trim(
-        &keep,
-        &findings.dtmf,
-        total,
-        &trim_config,
-    );
+    let trim: Trim = plan_trim(&keep, &findings.dtmf, total, &trim_config);
     let mut quality_evidence =
         QualityEvidence::from_activity(&findings.speech, &findings.dtmf, rate);
     quality_evidence.clipped_samples = findings.levels.clipped_samples;

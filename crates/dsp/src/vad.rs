@@ -548,8 +548,15 @@ fn decide(
     // A tone does not start the extent, but a word's extent runs on through
     // its tonal stretches (a hummed or sung ending).
     let walls: Vec<bool> = (0..n).map(|i| masked[i] || level[i] <= abs_floor).collect();
-    let extent = sound_extent(&segs, &above, (&blocked, &walls), gate_used, edge_db, ms(cfg.extent_min_ms))
-        .map(to_samples);
+    let extent = sound_extent(
+        &segs,
+        &above,
+        (&blocked, &walls),
+        gate_used,
+        edge_db,
+        ms(cfg.extent_min_ms),
+    )
+    .map(to_samples);
     let segments = segs
         .into_iter()
         .map(to_samples)
@@ -905,6 +912,7 @@ mod tests {
                 start: 4000,
                 end: 12000,
             }],
+            extent: None,
             noise_floor_dbfs: None,
             speech_level_dbfs: None,
             total_samples: 16000,
