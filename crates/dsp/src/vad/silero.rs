@@ -188,6 +188,11 @@ impl SileroModel {
         Err(first_missing.unwrap_or(SileroError::No8k))
     }
 
+    /// Whether `other` is a handle on the same loaded weights.
+    pub fn same_weights(&self, other: &SileroModel) -> bool {
+        Arc::ptr_eq(&self.weights, &other.weights)
+    }
+
     /// How the STFT runs: `"fft"` or `"basis"` (for reports and tests).
     pub fn stft_kind(&self) -> &'static str {
         self.weights.stft.kind()
@@ -629,4 +634,4 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -113,6 +113,27 @@ fn keep(_: &str, _: &mut Vec<u64>, _: &mut Vec<f32>) -> bool {
     true
 }
 
+/// A Silero-shaped model with seeded weights (probabilities that move).
+pub(crate) fn seeded_model() -> SileroModel {
+    SileroModel::from_bytes(&synthetic("model_8k.", keep)).expect("the synthetic model loads")
+}
+
+/// A Silero-shaped model whose output ignores the audio: the decoder's
+/// weights are zero and its bias is `logit`, so every window's probability
+/// is `sigmoid(logit)` (for the fusion tests: a model that calls everything
+/// speech, or nothing).
+pub(crate) fn constant_model(logit: f32) -> SileroModel {
+    let bytes = synthetic("model_8k.", |name, _, data| {
+        if name == DECODER_W {
+            data.iter_mut().for_each(|v| *v = 0.0);
+        } else if name == DECODER_B {
+            data[0] = logit;
+        }
+        true
+    });
+    SileroModel::from_bytes(&bytes).expect("the synthetic model loads")
+}
+
 /// Three seconds of a seeded test signal: noise with a gliding tone burst.
 fn signal() -> Vec<f32> {
     let mut rng = crate::synth::Rng::new(3);
