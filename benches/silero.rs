@@ -1,15 +1,23 @@
-//! Silero forward pass benchmark (feature `neural`): 2 minutes of 8 kHz
-//! speech (the committed fixtures end to end, in line noise) through one
-//! `SileroStream`. Needs `VOXCAP_SILERO_MODEL` (silero_vad.onnx from the
-//! silero-vad 6.2.3 wheel; `scripts/speech-set/prepare.sh` fetches it).
+//! Silero benchmarks (feature `neural`): 2 minutes of 8 kHz speech (the
+//! committed fixtures end to end, in line noise) through one `SileroStream`
+//! (`silero/2min_8k`), and the whole analysis of the same audio as an 8 kHz
+//! WAV (decode, DTMF, speech, trim, verification) without and with the model
+//! fused into the speech detector (`analysis_8k/classical`, `analysis_8k/fused`).
+//! Needs `VOXCAP_SILERO_MODEL` (silero_vad.onnx from the silero-vad 6.2.3
+//! wheel; `scripts/speech-set/prepare.sh` fetches it).
 //!
-//! Target: well over 500x real time on one core, i.e. > 4 M samples/s at
-//! 8 kHz (Silero under onnxruntime, one thread: about 5 M samples/s).
+//! Targets: the forward pass and the whole fused analysis at least 500x
+//! real time on one core, i.e. > 4 M samples/s at 8 kHz (Silero under
+//! onnxruntime, one thread: about 5 M samples/s).
 //! Run: `cargo bench -p voxcap-benches --features neural --bench silero`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
+use std::io::Cursor;
+use std::sync::Arc;
 use voxcap_dsp::synth;
+use voxcap_dsp::vad::neural::NeuralVad;
 use voxcap_dsp::vad::silero::{SileroModel, SileroStream, SpeechProb};
+use voxcap_dsp::{analyze_reader, AnalysisConfig};
 use voxcap_testkit::speech::speech_samples;
 
 fn bench(c: &mut Criterion) {
@@ -38,6 +46,25 @@ fn bench(c: &mut Criterion) {
             probs.len()
         })
     });
+    g.finish();
+
+    let wav: Arc<[u8]> = synth::wav_pcm16_mono(&x, 8000).into();
+    let classical = AnalysisConfig::default();
+    let fused = AnalysisConfig {
+        speech_model: Some(NeuralVad::new(model.clone(), path.as_str())),
+        ..AnalysisConfig::default()
+    };
+    let mut g = c.benchmark_group("analysis_8k");
+    g.throughput(Throughput::Elements(x.len() as u64));
+    for (name, config) in [("classical", &classical), ("fused", &fused)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = analyze_reader("bench", Cursor::new(Arc::clone(&wav)), config)
+                    .expect("analysis");
+                black_box(r)
+            })
+        });
+    }
     g.finish();
 }
 
