@@ -188,7 +188,7 @@ pub struct SpeechActivity {
     /// What trimming keeps: from the first to the last sound that is not
     /// noise, a tone or a key press, followed into its decay; never narrower
     /// than the segments the gates found (a speech model's stretch of them,
-    /// see [`super::neural`], is not in it). `None` without speech.
+    /// `vad::neural` with feature `neural`, is not in it). `None` without speech.
     pub extent: Option<SpeechSegment>,
     /// Median local noise floor over non-speech frames (power dBFS), clamped
     /// at [`VadConfig::abs_floor_dbfs`]; `None` for an empty input.
