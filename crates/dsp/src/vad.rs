@@ -132,7 +132,7 @@ impl SpeechDetector {
         #[cfg(feature = "neural")]
         let neural = match &config.neural {
             None => None,
-            Some(_) if config.sample_rate != crate::analysis::ANALYSIS_RATE => {
+            Some(_) if config.sample_rate != neural::MODEL_RATE => {
                 return Err(VadError::ModelRate(config.sample_rate))
             }
             Some(n) if !n.thresholds_valid() => {

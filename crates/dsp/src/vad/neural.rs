@@ -32,6 +32,9 @@ use serde::Serialize;
 
 use super::silero::{SileroModel, SileroStream, SpeechProb, WINDOW};
 
+/// The sample rate of Silero's 8 kHz network, the only one it runs at.
+pub const MODEL_RATE: u32 = 8000;
+
 /// Silero as the speech detector's second frame classifier: the model and
 /// the fusion's thresholds. Part of [`super::VadConfig`] (`neural`).
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +107,7 @@ pub(crate) struct NeuralTrack {
 
 impl NeuralTrack {
     pub(crate) fn new(config: NeuralVad) -> Self {
-        let windows = super::RESERVED_SECONDS * crate::analysis::ANALYSIS_RATE as usize / WINDOW;
+        let windows = super::RESERVED_SECONDS * MODEL_RATE as usize / WINDOW;
         NeuralTrack {
             stream: SileroStream::new(&config.model),
             probs: Vec::with_capacity(windows + 1),
@@ -147,7 +150,7 @@ fn frame_votes(cfg: &NeuralVad, probs: &[SpeechProb], n: usize, frame_len: usize
     let Some(last) = state.len().checked_sub(1) else {
         return vec![false; n];
     };
-    let lag = cfg.lag_ms as usize * crate::analysis::ANALYSIS_RATE as usize / 1000;
+    let lag = cfg.lag_ms as usize * MODEL_RATE as usize / 1000;
     (0..n)
         .map(|i| state[((i * frame_len + frame_len / 2 + lag) / WINDOW).min(last)])
         .collect()
