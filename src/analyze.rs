@@ -28,7 +28,7 @@ use serde::Serialize;
 use voxcap_dsp::analysis::panic_message;
 use voxcap_dsp::{AnalysisConfig, Report};
 
-use voxcap_bot::file_analysis::{analyze_input, AnalysedFile};
+use voxcap_bot::file_analysis::{self, analyze_input, AnalysedFile};
 use voxcap_bot::trim_out;
 use voxcap_queue::local::{expand_inputs, run_ordered, Failure, Input, Summary};
 use voxcap_records::crypt::Identities;
@@ -87,6 +87,9 @@ pub(crate) struct BatchArgs {
     /// age identity file: decrypt `.age` inputs in memory (see `voxcap decrypt`).
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// Silero VAD's ONNX file, fused into the speech detector (docs/speech.md).
+    #[arg(long, value_name = "FILE", env = "VOXCAP_SPEECH_MODEL")]
+    pub speech_model: Option<PathBuf>,
 }
 
 /// The settings a recording was made with and what Graph reported, for the
@@ -94,16 +97,16 @@ pub(crate) struct BatchArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RecordingArgs {
     /// Stop tones the operation was configured with, e.g. "#*".
-    #[arg(long, value_name = "KEYS", default_value = "", value_parser = parse_stop_tones)]
-    pub stop_tones: StopTones,
+    #[arg(long, value_name = "KEYS", default_value = "", value_parser = file_analysis::stop_tones_arg)]
+    pub stop_tones: String,
     /// initialSilenceTimeoutInSeconds of the operation.
-    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = parse_timer)]
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = file_analysis::timer_arg)]
     pub initial_silence: f64,
     /// maxSilenceTimeoutInSeconds of the operation.
-    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = parse_timer)]
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = file_analysis::timer_arg)]
     pub max_silence: f64,
     /// maxRecordDurationInSeconds of the operation.
-    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = parse_timer)]
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = file_analysis::timer_arg)]
     pub max_record: f64,
     /// The completion reason Graph reported: a completionReason name
     /// (e.g. stopToneDetected) or a resultInfo subcode (e.g. 8515).
@@ -117,34 +120,16 @@ pub(crate) struct RecordingArgs {
     pub pad_end_ms: u32,
 }
 
-/// Validated stop tones (`0`-`9`, `*`, `#`, `A`-`D`).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StopTones(pub Vec<char>);
-
-pub(crate) fn parse_stop_tones(s: &str) -> Result<StopTones, String> {
-    voxcap_dsp::verify::parse_stop_tones(s)
-        .map(StopTones)
-        .map_err(|e| e.to_string())
-}
-
-pub(crate) fn parse_timer(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    voxcap_dsp::verify::check_timer_s(v).map_err(|e| e.to_string())
-}
-
 impl RecordingArgs {
     /// The analysis settings these arguments describe.
     pub(crate) fn config(&self, lenient: bool) -> anyhow::Result<AnalysisConfig> {
-        voxcap_bot::file_analysis::job_config(&self.job_options(lenient))
-            .map_err(anyhow::Error::msg)
+        file_analysis::job_config(&self.job_options(lenient)).map_err(anyhow::Error::msg)
     }
 
     /// The options that travel with each queued job.
     pub(crate) fn job_options(&self, lenient: bool) -> voxcap_queue::JobOptions {
         voxcap_queue::JobOptions {
-            stop_tones: self.stop_tones.0.iter().collect(),
+            stop_tones: self.stop_tones.clone(),
             initial_silence: self.initial_silence,
             max_silence: self.max_silence,
             max_record: self.max_record,
@@ -207,7 +192,12 @@ pub(crate) fn run_batch(
     html: Option<(&Path, &HtmlArgs)>,
 ) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let config = batch.recording.config(batch.lenient)?;
+    let mut config = batch.recording.config(batch.lenient)?;
+    config.speech_model = batch
+        .speech_model
+        .as_deref()
+        .map(file_analysis::speech_model)
+        .transpose()?;
     let identities = batch
         .identity
         .as_deref()

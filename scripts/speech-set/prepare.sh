@@ -37,24 +37,7 @@ if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import numpy, onnxrun
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check numpy==2.2.6 onnxruntime==1.23.2
 fi
-model="$out/silero/silero_vad.onnx"
-if [[ ! -s $model ]]; then
-  mkdir -p "$out/silero"
-  tmp=$(mktemp -d)
-  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps silero-vad==6.2.3 -d "$tmp"
-  "$venv/bin/python" - "$tmp" "$out/silero" <<'PY'
-import glob, sys, zipfile
-whl = glob.glob(sys.argv[1] + "/silero_vad-6.2.3-*.whl")[0]
-with zipfile.ZipFile(whl) as z:
-    for name in ("silero_vad.onnx", "silero_vad_op18_ifless.onnx"):
-        with open(f"{sys.argv[2]}/{name}.part", "wb") as f:
-            f.write(z.read("silero_vad/data/" + name))
-PY
-  for name in silero_vad.onnx silero_vad_op18_ifless.onnx; do
-    mv "$out/silero/$name.part" "$out/silero/$name"
-  done
-  rm -rf "$tmp"
-fi
+"$root/scripts/speech-set/fetch-silero.sh" "$out/silero" "$venv" >/dev/null
 
 src="$out/sources"
 mkdir -p "$src/real" "$src/espeak"

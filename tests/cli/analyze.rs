@@ -384,3 +384,58 @@ fn trim_out_writes_a_trimmed_wav_atomically() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// `--speech-model` (and `VOXCAP_SPEECH_MODEL`): a missing or corrupt model is
+/// an error naming the file (exit 1, nothing analysed); the real model
+/// (VOXCAP_SILERO_MODEL, which scripts/test sets) gives a fused analysis
+/// whose trim and DTMF are the classical ones.
+#[test]
+fn speech_model_is_loaded_from_its_path_only() {
+    let clip = testdata().join("speech/espeak_en_m1_s150.wav");
+    let clip = clip.to_str().unwrap();
+    let out = voxcap_with_stdin(
+        &["analyze", "--speech-model", "/nonexistent/m.onnx", clip],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("speech model /nonexistent/m.onnx: cannot be opened"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"\x08\x07junk").unwrap();
+    let (out, _) = crate::harness::voxcap_env(
+        &["analyze", clip],
+        &[("VOXCAP_SPEECH_MODEL", junk.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("junk.onnx: not a usable Silero VAD model"),
+        "{err}"
+    );
+
+    let model = std::env::var("VOXCAP_SILERO_MODEL").expect(
+        "VOXCAP_SILERO_MODEL must name silero_vad.onnx (scripts/speech-set/fetch-silero.sh)",
+    );
+    let classical = json_lines(&voxcap_with_stdin(
+        &["analyze", "--format", "json", clip],
+        b"",
+    ));
+    let fused = json_lines(&voxcap_with_stdin(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--speech-model",
+            &model,
+            clip,
+        ],
+        b"",
+    ));
+    assert_eq!(fused[0]["dtmf"], classical[0]["dtmf"]);
+    assert_eq!(fused[0]["trim"], classical[0]["trim"]);
+    assert!(fused[0]["speech"].as_array().is_some_and(|s| !s.is_empty()));
+}

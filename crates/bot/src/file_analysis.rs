@@ -161,6 +161,31 @@ impl<R: Read> Read for FaultReader<R> {
     }
 }
 
+/// Stop tones given as text (`0`-`9`, `*`, `#`, `A`-`D`), checked; for an
+/// argument parser.
+pub fn stop_tones_arg(s: &str) -> Result<String, String> {
+    parse_stop_tones(s)
+        .map(|t| t.into_iter().collect())
+        .map_err(|e| e.to_string())
+}
+
+/// A timer in seconds given as text, checked; for an argument parser.
+pub fn timer_arg(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    check_timer_s(v).map_err(|e| e.to_string())
+}
+
+/// The speech model at `path` for [`AnalysisConfig::speech_model`] (see
+/// [`crate::speech_model`]).
+#[cfg(feature = "neural")]
+pub fn speech_model(
+    path: &Path,
+) -> Result<voxcap_dsp::vad::neural::NeuralVad, crate::speech_model::SpeechModelError> {
+    crate::speech_model::load_speech_model(path)
+}
+
 /// The analysis settings `options` describe, checked (a queued job's
 /// options come from Redis, not from an argument parser). `voxcap analyze`
 /// builds its own settings here too, so both read settings one way.

@@ -18,6 +18,7 @@
 //! - [`file_analysis`]: one input of `voxcap analyze` or of a queue job,
 //!   hashed as read, decrypted in memory when encrypted;
 //! - [`serve`] is the fleet member's loop;
+//! - `speech_model` (feature `neural`): loads `--speech-model`'s Silero file;
 //! - [`stewardship`]: encryption at rest, provenance, audit lines and the
 //!   retention sweep (the rules and files are voxcap-records');
 //! - `emulated` (feature `emulator`): a bot wired to an in-process emulator.
@@ -43,6 +44,8 @@ pub mod outcome;
 mod run;
 pub mod serve;
 pub mod settings;
+#[cfg(feature = "neural")]
+pub mod speech_model;
 pub mod stewardship;
 pub mod trim_out;
 

@@ -55,6 +55,15 @@ pub fn settings_sha256(config: &AnalysisConfig) -> String {
         "padStartMs": config.pad_start_ms,
         "padEndMs": config.pad_end_ms,
     });
+    // A fused model changes the speech decision: it is part of the settings.
+    #[cfg(feature = "neural")]
+    let value = match (&config.speech_model, value) {
+        (Some(m), serde_json::Value::Object(mut o)) => {
+            o.insert("speechModel".into(), serde_json::json!(m));
+            serde_json::Value::Object(o)
+        }
+        (_, v) => v,
+    };
     voxcap_records::provenance::settings_sha256(&value)
 }
 

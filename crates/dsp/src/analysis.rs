@@ -55,6 +55,10 @@ pub struct AnalysisConfig {
     pub pad_start_ms: u32,
     /// Kept after the last speech offset when trimming, in ms.
     pub pad_end_ms: u32,
+    /// Silero VAD fused into the speech detector (see [`crate::vad::neural`]);
+    /// `None`: the classical detector alone.
+    #[cfg(feature = "neural")]
+    pub speech_model: Option<crate::vad::neural::NeuralVad>,
 }
 
 impl Default for AnalysisConfig {
@@ -67,6 +71,8 @@ impl Default for AnalysisConfig {
             tolerances: VerifyTolerances::default(),
             pad_start_ms: trim.pad_start_ms,
             pad_end_ms: trim.pad_end_ms,
+            #[cfg(feature = "neural")]
+            speech_model: None,
         }
     }
 }
@@ -164,7 +170,15 @@ pub struct Findings {
 
 impl Analyzer {
     /// An analyser for a stream with the format `info`.
-    pub fn new(info: &StreamInfo, _config: &AnalysisConfig) -> Result<Self, AnalysisError> {
+    pub fn new(info: &StreamInfo, config: &AnalysisConfig) -> Result<Self, AnalysisError> {
+        let vad = crate::vad::VadConfig {
+            sample_rate: ANALYSIS_RATE,
+            #[cfg(feature = "neural")]
+            neural: config.speech_model.clone(),
+            ..crate::vad::VadConfig::default()
+        };
+        #[cfg(not(feature = "neural"))]
+        let _ = config;
         Ok(Analyzer {
             meter: LevelMeter::for_codec(info.codec),
             resampler: StreamResampler::new(info.sample_rate, ANALYSIS_RATE)?,
@@ -172,7 +186,7 @@ impl Analyzer {
             // Key presses are at least 28 ms with 25 ms gaps, so at most ~19
             // a second: reserved for as long as the VAD's frame record.
             dtmf_events: Vec::with_capacity(crate::vad::RESERVED_SECONDS * 20),
-            vad: SpeechDetector::with_rate(ANALYSIS_RATE)?,
+            vad: SpeechDetector::new(vad)?,
             analysis_block: Vec::with_capacity(crate::decode::BLOCK_BYTES),
             analysis_samples: 0,
         })
@@ -262,10 +276,13 @@ pub fn build_report(
         stop_tones: config.settings.stop_tones.clone(),
     };
     let total = findings.speech.total_samples;
-    // The trim keeps the speech and the sound around it (the extent).
-    let mut keep = findings.speech.segments.clone();
-    keep.extend(findings.speech.extent);
-    keep.sort_by_key(|s| s.start);
+    // The trim keeps the speech and the sound around it: the extent, which
+    // holds every segment of the gates' decision (a speech model's stretch
+    // of the segments is left out, so the trim is the same either way).
+    let keep = match findings.speech.extent {
+        Some(extent) => vec![extent],
+        None => findings.speech.segments.clone(),
+    };
     let trim: Trim = plan_trim(&keep, &findings.dtmf, total, &trim_config);
     let mut quality_evidence =
         QualityEvidence::from_activity(&findings.speech, &findings.dtmf, rate);

@@ -36,12 +36,20 @@
 //! pointer. Create one detector per thread (they are cheap).
 
 mod config;
+#[cfg(feature = "neural")]
+pub mod neural;
+#[cfg(feature = "neural")]
+pub mod onnx;
+mod runs;
+#[cfg(feature = "neural")]
+pub mod silero;
 
 pub use config::{
     SpeechActivity, SpeechSpanSeconds, VadAggressiveness, VadConfig, VadError, VadKind,
 };
 
 use crate::events::{DtmfEvent, SpeechSegment};
+use runs::{extend_edges, pad_runs, stretch_runs};
 use std::collections::VecDeque;
 use webrtc_vad::{SampleRate, Vad, VadMode};
 
@@ -87,6 +95,9 @@ pub struct SpeechDetector {
     hp: Biquad,
     dtmf: Vec<(u64, u64)>,
     total: u64,
+    /// Silero's stream and probabilities, when the config has a model.
+    #[cfg(feature = "neural")]
+    neural: Option<neural::NeuralTrack>,
 }
 
 impl std::fmt::Debug for SpeechDetector {
@@ -120,6 +131,20 @@ impl SpeechDetector {
             30 => 3,
             ms => return Err(VadError::UnsupportedFrame(ms)),
         };
+        #[cfg(feature = "neural")]
+        let neural = match &config.neural {
+            None => None,
+            Some(_) if config.sample_rate != neural::MODEL_RATE => {
+                return Err(VadError::ModelRate(config.sample_rate))
+            }
+            Some(n) if !n.thresholds_valid() => {
+                return Err(VadError::ModelThresholds {
+                    onset: n.onset,
+                    offset: n.offset,
+                })
+            }
+            Some(n) => Some(neural::NeuralTrack::new(n.clone())),
+        };
         Ok(SpeechDetector {
             vad: Vad::new_with_rate_and_mode(rate, mode),
             frame_len,
@@ -133,6 +158,8 @@ impl SpeechDetector {
             hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             dtmf: Vec::new(),
             total: 0,
+            #[cfg(feature = "neural")]
+            neural,
             config,
         })
     }
@@ -148,6 +175,10 @@ impl SpeechDetector {
     /// Feeds mono samples in `[-1, 1]`; any chunk size.
     pub fn push(&mut self, mut samples: &[f32]) {
         self.total += samples.len() as u64;
+        #[cfg(feature = "neural")]
+        if let Some(n) = &mut self.neural {
+            n.push(samples);
+        }
         if !self.pending.is_empty() {
             let take = (self.frame_len - self.pending.len()).min(samples.len());
             self.pending.extend_from_slice(&samples[..take]);
@@ -247,7 +278,21 @@ impl SpeechDetector {
             }
         }
         self.classify_block();
-        decide(&self.config, &self.frames, &self.dtmf, self.total)
+        // The model's frame candidates (none without a model).
+        #[cfg(feature = "neural")]
+        let model_votes = match self.neural.take() {
+            Some(n) => n.finish(self.frames.len(), self.frame_len),
+            None => ModelVotes::default(),
+        };
+        #[cfg(not(feature = "neural"))]
+        let model_votes = ModelVotes::default();
+        decide(
+            &self.config,
+            &self.frames,
+            &model_votes,
+            &self.dtmf,
+            self.total,
+        )
     }
 }
 
@@ -351,10 +396,24 @@ fn power_db(p: f32) -> f32 {
     10.0 * p.max(1e-15).log10()
 }
 
+/// The speech model's say in the decision (see [`neural`]; nothing without a
+/// model).
+#[derive(Debug, Default)]
+pub(crate) struct ModelVotes {
+    /// Per frame: the model's hysteresis is on (empty without a model).
+    pub(crate) votes: Vec<bool>,
+    /// How many frames a run of votes may stretch a run of speech each way.
+    pub(crate) stretch: usize,
+    /// Replaces [`VadConfig::low_snr_onset_pad_ms`] (the model finds weak
+    /// onsets itself).
+    pub(crate) low_snr_onset_pad_ms: Option<u32>,
+}
+
 /// The non-causal part: noise floor, gates, hangover, pads.
 fn decide(
     cfg: &VadConfig,
     frames: &[FrameInfo],
+    model: &ModelVotes,
     dtmf: &[(u64, u64)],
     total: u64,
 ) -> SpeechActivity {
@@ -419,14 +478,17 @@ fn decide(
         }
     }
 
-    // Frames webrtc-vad calls voice that no other gate rules out, and how far
-    // each stands above its local floor (dB).
+    // Frames webrtc-vad (or the speech model) calls voice that no other gate
+    // rules out, and how far each stands above its local floor (dB).
     let level: Vec<f32> = gate_power.iter().map(|&p| power_db(p)).collect();
     let above: Vec<f32> = (0..n)
         .map(|i| level[i] - power_db(floor[i]).max(abs_floor))
         .collect();
     let candidate: Vec<bool> = (0..n)
-        .map(|i| frames[i].voice && !tonal[i] && !masked[i] && level[i] > abs_floor)
+        .map(|i| {
+            let voice = frames[i].voice || model.votes.get(i) == Some(&true);
+            voice && !tonal[i] && !masked[i] && level[i] > abs_floor
+        })
         .collect();
     let mut runs = voiced_runs(cfg, &candidate, &above, &level, &masked, cfg.gate_db, &[]);
     let mut noise_spread_db = 0f32;
@@ -504,15 +566,26 @@ fn decide(
         runs = extend_edges(&runs, &above, &blocked, edge_db, ms(cfg.edge_max_ms));
     }
     let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
+    // What the trim's extent starts from: the segments with the classical
+    // pads, so the trim is the classical one with or without a model.
+    let mut gated_segs = segs.clone();
     if let Some(snr) = estimate_snr_db(&segs, frames, &floor, &masked, abs_floor) {
         if snr < cfg.low_snr_db {
-            segs = pad_runs(
-                &segs,
-                &masked,
-                ms(cfg.low_snr_onset_pad_ms),
-                ms(cfg.low_snr_offset_pad_ms),
-            );
+            let low_pad = |segs: &[(usize, usize)], onset_ms: u32| {
+                pad_runs(segs, &masked, ms(onset_ms), ms(cfg.low_snr_offset_pad_ms))
+            };
+            gated_segs = low_pad(&segs, cfg.low_snr_onset_pad_ms);
+            segs = match model.low_snr_onset_pad_ms {
+                Some(pad) => low_pad(&segs, pad),
+                None => gated_segs.clone(),
+            };
         }
+    }
+
+    // The model's runs stretch the padded segments (not the pads: its own
+    // run already reaches past the speech).
+    if model.stretch > 0 {
+        segs = stretch_runs(&segs, &model.votes, &blocked, model.stretch);
     }
 
     let mut in_speech = vec![false; n];
@@ -545,7 +618,7 @@ fn decide(
     // its tonal stretches (a hummed or sung ending).
     let walls: Vec<bool> = (0..n).map(|i| masked[i] || level[i] <= abs_floor).collect();
     let extent = sound_extent(
-        &segs,
+        &gated_segs,
         &above,
         (&blocked, &walls),
         gate_used,
@@ -647,38 +720,6 @@ fn voiced_runs(
         .collect()
 }
 
-/// Follows each run outwards while the frames stay `gate_db` above the local
-/// floor (at most `max` frames each way, never into a `blocked` frame): the
-/// decay of a word, a trailing fricative or a breathy onset is quieter than
-/// anything webrtc-vad calls voice, but it still stands clear of the noise.
-/// Runs that come to touch are merged.
-fn extend_edges(
-    runs: &[(usize, usize)],
-    above: &[f32],
-    blocked: &[bool],
-    gate_db: f32,
-    max: usize,
-) -> Vec<(usize, usize)> {
-    let n = above.len();
-    let open = |i: usize| !blocked[i] && above[i] > gate_db;
-    let mut out: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
-    for &(s, e) in runs {
-        let mut s2 = s;
-        while s2 > 0 && s - s2 < max && open(s2 - 1) {
-            s2 -= 1;
-        }
-        let mut e2 = e;
-        while e2 < n && e2 - e < max && open(e2) {
-            e2 += 1;
-        }
-        match out.last_mut() {
-            Some(last) if s2 <= last.1 => last.1 = last.1.max(e2),
-            _ => out.push((s2, e2)),
-        }
-    }
-    out
-}
-
 /// The span trimming must keep: from the first to the last sound that is not
 /// noise (at least `min_run` frames `gate_db` above the floor, not `blocked`:
 /// a tone or a key press), followed outwards while it stays `edge_db` above
@@ -725,33 +766,6 @@ fn sound_extent(
         e += 1;
     }
     Some((s, e))
-}
-
-/// Extends frame runs by the pads, stopping at DTMF masks so a segment never
-/// overlaps a key press, and merges runs that come to touch.
-fn pad_runs(
-    runs: &[(usize, usize)],
-    masked: &[bool],
-    on_pad: usize,
-    off_pad: usize,
-) -> Vec<(usize, usize)> {
-    let n = masked.len();
-    let mut segs: Vec<(usize, usize)> = Vec::new();
-    for &(s, e) in runs {
-        let mut s2 = s;
-        while s2 > 0 && s - s2 < on_pad && !masked[s2 - 1] {
-            s2 -= 1;
-        }
-        let mut e2 = e;
-        while e2 < n && e2 - e < off_pad && !masked[e2] {
-            e2 += 1;
-        }
-        match segs.last_mut() {
-            Some(last) if s2 <= last.1 => last.1 = last.1.max(e2),
-            _ => segs.push((s2, e2)),
-        }
-    }
-    segs
 }
 
 /// Speech-to-noise ratio of the clip in dB: mean power inside `segs` (noise
@@ -826,111 +840,4 @@ pub fn detect_speech(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::synth;
-
-    #[test]
-    fn one_sided_min_matches_naive() {
-        let mut rng = synth::Rng::new(7);
-        let x: Vec<f32> = (0..300).map(|_| rng.next_f64() as f32).collect();
-        for w in [0, 1, 5, 50, 400] {
-            let back = one_sided_min(&x, w, false);
-            let fwd = one_sided_min(&x, w, true);
-            for i in 0..x.len() {
-                let min = |r: &[f32]| r.iter().copied().fold(f32::INFINITY, f32::min);
-                assert_eq!(back[i], min(&x[i.saturating_sub(w)..=i]), "i={i} w={w}");
-                assert_eq!(fwd[i], min(&x[i..(i + w + 1).min(x.len())]), "i={i} w={w}");
-            }
-        }
-    }
-
-    #[test]
-    fn smoothed_matches_naive() {
-        let mut rng = synth::Rng::new(11);
-        let frames: Vec<FrameInfo> = (0..200)
-            .map(|_| FrameInfo {
-                power: rng.next_f64() as f32,
-                voice: false,
-                tonal: false,
-            })
-            .collect();
-        for half in [0, 1, 15, 300] {
-            let fast = smoothed(&frames, half);
-            for (i, &v) in fast.iter().enumerate() {
-                let (lo, hi) = (i.saturating_sub(half), (i + half + 1).min(frames.len()));
-                let mean = frames[lo..hi].iter().map(|f| f.power).sum::<f32>() / (hi - lo) as f32;
-                assert!((v - mean).abs() < 1e-5, "i={i} half={half}");
-            }
-        }
-    }
-
-    /// Regression: the webrtc-vad block length was read from the buffer's
-    /// `capacity()`, which `Vec` may make larger than asked; every block was
-    /// then the wrong length, rejected by webrtc-vad and read as no speech.
-    #[test]
-    fn block_length_does_not_depend_on_buffer_capacity() {
-        // Buzz with a syllable rhythm: webrtc-vad calls most of it voice.
-        let mut x = synth::white_noise(5, -18.0, 16_000);
-        for (i, v) in x.iter_mut().enumerate() {
-            let syllable = (i / 1200) % 2 == 0;
-            *v *= if syllable { 1.0 } else { 0.05 };
-        }
-        let voiced = |d: &SpeechDetector| d.frames.iter().filter(|f| f.voice).count();
-        let mut exact = SpeechDetector::with_rate(8000).unwrap();
-        exact.push(&x);
-        let mut roomy = SpeechDetector::with_rate(8000).unwrap();
-        roomy.pcm.reserve_exact(roomy.block_len * 3);
-        assert!(roomy.pcm.capacity() > roomy.block_len);
-        roomy.push(&x);
-        assert!(
-            voiced(&exact) > 20,
-            "the signal must be voice to webrtc-vad"
-        );
-        assert_eq!(voiced(&roomy), voiced(&exact));
-        assert_eq!(roomy.finish(), exact.finish());
-    }
-
-    #[test]
-    fn rejects_unsupported_rate() {
-        assert_eq!(
-            SpeechDetector::with_rate(44100).unwrap_err(),
-            VadError::UnsupportedRate(44100)
-        );
-        assert!("earshot".parse::<VadKind>().is_err());
-        assert_eq!("WebRTC".parse::<VadKind>(), Ok(VadKind::Webrtc));
-    }
-
-    #[test]
-    fn seconds_at_the_edge() {
-        let a = SpeechActivity {
-            segments: vec![SpeechSegment {
-                start: 4000,
-                end: 12000,
-            }],
-            noise_floor_dbfs: None,
-            speech_level_dbfs: None,
-            total_samples: 16000,
-            extent: None,
-        };
-        let json = serde_json::to_string(&a.seconds(8000)).unwrap();
-        assert_eq!(json, r#"[{"start_s":0.5,"end_s":1.5}]"#);
-    }
-
-    #[test]
-    fn empty_input_has_no_speech() {
-        let a = SpeechDetector::with_rate(8000).unwrap().finish();
-        assert!(a.segments.is_empty());
-        assert_eq!(a.noise_floor_dbfs, None);
-    }
-
-    #[test]
-    fn pure_tone_is_tonal() {
-        let tone = synth::sine(1000.0, -12.0, 84, 8000, 0.3);
-        assert!(prediction_gain_db(&tone) > 40.0);
-        let dual = synth::dual_tone((941.0, -10.0), (1477.0, -10.0), 84, 8000);
-        assert!(prediction_gain_db(&dual) > 30.0);
-        let noise = synth::white_noise(3, -20.0, 84);
-        assert!(prediction_gain_db(&noise) < 3.0);
-    }
-}
+mod tests;

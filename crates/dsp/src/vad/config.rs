@@ -53,6 +53,17 @@ pub enum VadError {
     /// A `--vad` name that is not a known detector.
     #[error("voice detector: unknown kind {0:?} (known: webrtc)")]
     UnknownKind(String),
+    /// Silero's 8 kHz network runs only on 8 kHz input.
+    #[error("voice detector: the speech model runs at 8000 Hz only, not {0} Hz")]
+    ModelRate(u32),
+    /// The fusion's thresholds are outside `[0, 1]` or the offset is above the onset.
+    #[error("voice detector: speech model thresholds onset {onset} / offset {offset} are not probabilities with offset <= onset")]
+    ModelThresholds {
+        /// The onset threshold given.
+        onset: f32,
+        /// The offset threshold given.
+        offset: f32,
+    },
 }
 
 /// Tuning of [`SpeechDetector`](super::SpeechDetector). The defaults were tuned on the labelled set in
@@ -128,6 +139,10 @@ pub struct VadConfig {
     pub edge_spread_factor: f32,
     /// A sound shorter than this is not counted in the trim's extent (a click).
     pub extent_min_ms: u32,
+    /// Silero VAD as a second frame classifier beside webrtc-vad (see
+    /// [`super::neural`]); `None` runs the classical detector alone.
+    #[cfg(feature = "neural")]
+    pub neural: Option<super::neural::NeuralVad>,
 }
 
 impl Default for VadConfig {
@@ -159,6 +174,8 @@ impl Default for VadConfig {
             low_snr_offset_pad_ms: 0,
             low_snr_db: 10.0,
             dtmf_guard_ms: 20,
+            #[cfg(feature = "neural")]
+            neural: None,
         }
     }
 }
@@ -168,9 +185,10 @@ impl Default for VadConfig {
 pub struct SpeechActivity {
     /// Speech segments in absolute samples, sorted, non-overlapping.
     pub segments: Vec<SpeechSegment>,
-    /// What trimming keeps at least: from the first to the last sound that
-    /// is not noise, a tone or a key press, followed into its decay; never
-    /// narrower than the segments. `None` without speech.
+    /// What trimming keeps: from the first to the last sound that is not
+    /// noise, a tone or a key press, followed into its decay; never narrower
+    /// than the segments the gates found (a speech model's stretch of them,
+    /// `vad::neural` with feature `neural`, is not in it). `None` without speech.
     pub extent: Option<SpeechSegment>,
     /// Median local noise floor over non-speech frames (power dBFS), clamped
     /// at [`VadConfig::abs_floor_dbfs`]; `None` for an empty input.
