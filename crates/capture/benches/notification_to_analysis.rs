@@ -9,6 +9,8 @@
 //! The clock starts when voxcap-emulator begins POSTing the notification
 //! (its delivery log) and stops when `download_and_analyze` returns.
 
+// The latency bench uses a few of the test harness's helpers, not all.
+#[allow(dead_code)]
 #[path = "../tests/capture/harness.rs"]
 mod harness;
 
