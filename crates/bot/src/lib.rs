@@ -46,7 +46,7 @@ pub mod settings;
 pub mod stewardship;
 pub mod trim_out;
 
-pub use bot::Bot;
+pub use bot::{Bot, Recorder};
 pub use config::{
     ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, RecordingDownloads,
     StoreChoice, TokenSource,
