@@ -843,13 +843,13 @@ pub(crate) async fn openapi_json(State(state): State<ServiceState>) -> Response 
     r
 }
 
-/// The service's metrics (OpenMetrics text, which Prometheus scrapes).
+/// The service's metrics (the Prometheus text format).
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "service",
     responses(
-        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -864,7 +864,7 @@ pub(crate) async fn metrics(State(state): State<ServiceState>) -> Result<Respons
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(crate::metrics::OPENMETRICS_TEXT),
+        HeaderValue::from_static(crate::metrics::PROMETHEUS_TEXT),
     );
     Ok(r)
 }

@@ -202,6 +202,35 @@ async fn count(State(state): State<ServiceState>, req: Request, next: Next) -> R
     response
 }
 
+/// Starts the API beside a bot, as `voxcap serve` does, when it is asked
+/// for: `listen` or `keys_file` given. The keys are those of `keys_file`
+/// plus those of [`keys::API_KEYS_ENV`]; the address `listen`, by default
+/// [`DEFAULT_API_LISTEN`] (loopback). `None` when neither is given.
+pub async fn start_beside(
+    recorder: Recorder,
+    listen: Option<SocketAddr>,
+    keys_file: Option<&std::path::Path>,
+    out_dir: &std::path::Path,
+) -> Result<Option<RunningService>, ServiceError> {
+    if listen.is_none() && keys_file.is_none() {
+        return Ok(None);
+    }
+    let mut keys = match std::env::var(keys::API_KEYS_ENV) {
+        Ok(list) => ApiKeys::from_list(&list)?,
+        Err(_) => ApiKeys::default(),
+    };
+    if let Some(file) = keys_file {
+        keys = keys.merged(ApiKeys::from_file(file)?);
+    }
+    let listen = listen.unwrap_or_else(|| {
+        DEFAULT_API_LISTEN
+            .parse()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8090)))
+    });
+    let config = ServiceConfig::new(listen, keys, out_dir);
+    RunningService::start(config, recorder).await.map(Some)
+}
+
 /// A running API.
 #[derive(Debug)]
 pub struct RunningService {

@@ -1,6 +1,9 @@
-//! `GET /metrics`: the service's counters in the OpenMetrics text format
-//! (which Prometheus scrapes, and whose counters and histograms the
-//! Prometheus text parsers read), from prometheus-client's registry.
+//! `GET /metrics`: the service's counters in the Prometheus text format
+//! (0.0.4), from prometheus-client's registry. The registry writes
+//! OpenMetrics, whose counter families drop the `_total` their samples
+//! carry; Prometheus-format parsers (Python's `prometheus_client` among
+//! them) would then see samples without a family, so [`to_prometheus_text`]
+//! names each counter family after its samples and drops `# EOF`.
 //! Recordings by status are a gauge read from the store at each scrape;
 //! the rest are counted as they happen.
 
@@ -14,7 +17,7 @@ use prometheus_client::registry::Registry;
 use crate::model::RecordingStatus;
 
 /// The content type of `/metrics`.
-pub const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -166,6 +169,62 @@ impl Metrics {
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
+        to_prometheus_text(&text)
+    }
+}
+
+/// OpenMetrics text to the Prometheus text format: a counter family `x`
+/// becomes `x_total` (the name its samples have), `# EOF` goes.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_families_are_named_after_their_samples() {
+        let m = Metrics::default();
+        m.request("/v1/recordings", "GET", 200);
+        m.finished(
+            RecordingStatus::Completed,
+            Some("consistent"),
+            Some((1000, 0.01)),
+        );
+        let text = m.render(&[(RecordingStatus::Completed, 1)]);
+        assert!(
+            text.contains("# TYPE voxcap_api_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP voxcap_api_requests_total API requests"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE voxcap_recordings gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE voxcap_download_bytes histogram\n"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }
