@@ -25,6 +25,7 @@ use voxcap_records::audit::{AuditLog, DeleteReason};
 use voxcap_records::layout::{RecordingFiles, RECORDING_SUFFIXES};
 use voxcap_records::time::rfc3339;
 
+use crate::callbacks::{deliver, CallbackConfig, DeliveryOutcome};
 use crate::keys::{ApiKeys, KeyId};
 use crate::metrics::Metrics;
 use crate::model::{
@@ -65,15 +66,20 @@ pub(crate) struct Shared {
     pub(crate) out_dir: PathBuf,
     pub(crate) metrics: Metrics,
     pub(crate) openapi: Bytes,
+    pub(crate) callbacks: Option<CallbackConfig>,
+    pub(crate) http: reqwest::Client,
 }
 
 impl ServiceState {
-    /// State over `recorder` and `store`, accepting `keys`, files in `out_dir`.
+    /// State over `recorder` and `store`, accepting `keys`, files in
+    /// `out_dir`, callbacks signed and retried as `callbacks` says (none
+    /// without: a `callbackUrl` is then refused).
     pub fn new(
         recorder: Recorder,
         store: Arc<dyn RecordingStore>,
         keys: ApiKeys,
         out_dir: PathBuf,
+        callbacks: Option<CallbackConfig>,
     ) -> ServiceState {
         let openapi = serde_json::to_vec(&crate::openapi()).unwrap_or_default();
         ServiceState {
@@ -84,6 +90,8 @@ impl ServiceState {
                 out_dir,
                 metrics: Metrics::default(),
                 openapi: Bytes::from(openapi),
+                callbacks,
+                http: reqwest::Client::new(),
             }),
         }
     }
@@ -234,6 +242,11 @@ async fn start(
     job: Job,
 ) -> Result<Response, Problem> {
     let key = idempotency_key(headers)?;
+    if resource.callback_url.is_some() && state.inner.callbacks.is_none() {
+        return Err(Problem::invalid(
+            "voxcap.callbackUrl: this deployment has no callback secret (VOXCAP_CALLBACK_SECRET), so it sends no callbacks",
+        ));
+    }
     let store = &state.inner.store;
     let answer = serde_json::to_value(&resource).map_err(|e| Problem::internal(e.to_string()))?;
     let record = RecordingRecord {
@@ -350,8 +363,24 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
     state
         .metrics()
         .finished(r.status, verdict.as_deref(), download);
+    let callback = record.resource.callback_url.clone();
+    let body = serde_json::to_vec(&record.resource).unwrap_or_default();
     if let Err(e) = store.update(record).await {
         tracing::error!(recording = id, error = %e, "could not store the recording's outcome");
+    }
+    if let (Some(url), Some(config)) = (callback, state.inner.callbacks.clone()) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let delivery = new_id();
+            let metrics = state.metrics();
+            let http = &state.inner.http;
+            let on_attempt = |ok| metrics.callback_attempt(ok);
+            if let DeliveryOutcome::GaveUp(_) =
+                deliver(http, &config, &url, &delivery, body, on_attempt).await
+            {
+                metrics.callback_given_up();
+            }
+        });
     }
 }
 

@@ -25,6 +25,14 @@ pub enum ServiceError {
         /// Why.
         reason: String,
     },
+    /// The callback secret was refused (it is not quoted).
+    #[error("callback secret ({var}): {reason}")]
+    BadCallbackSecret {
+        /// The variable it came from.
+        var: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// No key was configured: the API would refuse every request.
     #[error("no API key configured: the API refuses every request without one")]
     NoKeys,

@@ -40,6 +40,7 @@ use voxcap_bot::Recorder;
 use voxcap_capture::webhook::WebhookLimits;
 
 mod api;
+pub mod callbacks;
 pub mod error;
 pub mod keys;
 pub mod metrics;
@@ -73,6 +74,9 @@ pub struct ServiceConfig {
     pub max_body_bytes: usize,
     /// The listener's connection limits (the webhook server's).
     pub limits: WebhookLimits,
+    /// How callbacks are signed and retried; `None`: no callbacks (a
+    /// `callbackUrl` is refused).
+    pub callbacks: Option<callbacks::CallbackConfig>,
 }
 
 impl ServiceConfig {
@@ -84,6 +88,7 @@ impl ServiceConfig {
             out_dir: out_dir.into(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: WebhookLimits::default(),
+            callbacks: None,
         }
     }
 }
@@ -205,7 +210,9 @@ async fn count(State(state): State<ServiceState>, req: Request, next: Next) -> R
 /// Starts the API beside a bot, as `voxcap serve` does, when it is asked
 /// for: `listen` or `keys_file` given. The keys are those of `keys_file`
 /// plus those of [`keys::API_KEYS_ENV`]; the address `listen`, by default
-/// [`DEFAULT_API_LISTEN`] (loopback). `None` when neither is given.
+/// [`DEFAULT_API_LISTEN`] (loopback); callbacks are signed with
+/// [`callbacks::CALLBACK_SECRET_ENV`] when it is set (else refused).
+/// `None` when neither is given.
 pub async fn start_beside(
     recorder: Recorder,
     listen: Option<SocketAddr>,
@@ -227,7 +234,17 @@ pub async fn start_beside(
             .parse()
             .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8090)))
     });
-    let config = ServiceConfig::new(listen, keys, out_dir);
+    let mut config = ServiceConfig::new(listen, keys, out_dir);
+    if let Ok(secret) = std::env::var(callbacks::CALLBACK_SECRET_ENV) {
+        if secret.len() < keys::MIN_KEY_CHARS {
+            return Err(ServiceError::BadCallbackSecret {
+                var: callbacks::CALLBACK_SECRET_ENV,
+                reason: format!("shorter than {} characters", keys::MIN_KEY_CHARS),
+            });
+        }
+        let secret = voxcap_capture::Secret::new(secret);
+        config.callbacks = Some(callbacks::CallbackConfig::new(secret));
+    }
     RunningService::start(config, recorder).await.map(Some)
 }
 
@@ -269,7 +286,13 @@ impl RunningService {
             .await
             .map_err(bind)?;
         let addr = listener.local_addr().map_err(bind)?;
-        let state = ServiceState::new(recorder, store, config.keys, config.out_dir);
+        let state = ServiceState::new(
+            recorder,
+            store,
+            config.keys,
+            config.out_dir,
+            config.callbacks,
+        );
         let app = app(state.clone(), config.max_body_bytes);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(%addr, "service API listening");

@@ -46,6 +46,13 @@ pub struct Metrics {
     download_bytes: Histogram,
     download_seconds: Histogram,
     idempotent_replays: Counter,
+    callback_attempts: Family<OutcomeLabel, Counter>,
+    callbacks_given_up: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -101,7 +108,21 @@ impl Default for Metrics {
             "POSTs answered from an Idempotency-Key's first answer",
             idempotent_replays.clone(),
         );
+        let callback_attempts = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "voxcap_callback_attempts",
+            "Callback POSTs, by outcome (delivered: a 2xx; failed: anything else)",
+            callback_attempts.clone(),
+        );
+        let callbacks_given_up = Counter::default();
+        registry.register(
+            "voxcap_callbacks_given_up",
+            "Callbacks given up after their retry budget",
+            callbacks_given_up.clone(),
+        );
         Metrics {
+            callback_attempts,
+            callbacks_given_up,
             registry,
             requests,
             recordings,
@@ -150,6 +171,21 @@ impl Metrics {
             self.download_bytes.observe(bytes as f64);
             self.download_seconds.observe(seconds);
         }
+    }
+
+    /// Counts one callback attempt.
+    pub fn callback_attempt(&self, delivered: bool) {
+        let outcome = if delivered { "delivered" } else { "failed" };
+        self.callback_attempts
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a callback given up.
+    pub fn callback_given_up(&self) {
+        self.callbacks_given_up.inc();
     }
 
     /// Counts an answer replayed for an Idempotency-Key.

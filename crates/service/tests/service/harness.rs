@@ -21,11 +21,19 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) async fn start() -> Harness {
+        Self::start_with_callbacks(None).await
+    }
+
+    /// [`Harness::start`] with callbacks signed and retried as `callbacks` says.
+    pub(crate) async fn start_with_callbacks(
+        callbacks: Option<voxcap_service::callbacks::CallbackConfig>,
+    ) -> Harness {
         voxcap_testkit::emulated::log_from_env("SERVICE_LOG");
         let setup = EmulatedSetup::start(emulator_config()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let keys = ApiKeys::from_list(&format!("{KEY},{OLD_KEY}")).unwrap();
-        let config = ServiceConfig::new(([127, 0, 0, 1], 0).into(), keys, dir.path());
+        let mut config = ServiceConfig::new(([127, 0, 0, 1], 0).into(), keys, dir.path());
+        config.callbacks = callbacks;
         let service = RunningService::start(config, setup.bot.recorder())
             .await
             .unwrap();
