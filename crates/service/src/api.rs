@@ -33,6 +33,7 @@ use crate::model::{
     RecordingLinks, RecordingPage, RecordingStatus, ResultInfoBody,
 };
 use crate::problem::Problem;
+use crate::request::{accepted, bytes_problem, idempotency_key, parse_body, path_problem};
 use crate::store::{IdempotentAnswer, ListQuery, RecordingRecord, RecordingStore};
 use crate::time::parse_rfc3339_ms;
 
@@ -151,75 +152,6 @@ fn links(id: &str, audio: bool) -> RecordingLinks {
 /// A new recording id: 128 random bits as 32 hex digits.
 fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
-}
-
-/// A JSON body read from `bytes`: 415 without a JSON content type, 400 for
-/// bad syntax, 422 for a value of the wrong shape.
-fn parse_body<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    bytes: &[u8],
-) -> Result<T, Problem> {
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|t| t == "application/json" || t.ends_with("+json"));
-    if !json_type {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "the body must be JSON (Content-Type: application/json)",
-        ));
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => Problem::invalid(format!("body: {e}")),
-            _ => Problem::bad_request(format!("body is not JSON: {e}")),
-        }
-    })
-}
-
-/// The `Idempotency-Key` header, checked: 1-255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    match v.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(k.to_string()))
-        }
-        _ => Err(Problem::bad_request(
-            "Idempotency-Key: 1-255 visible ASCII characters",
-        )),
-    }
-}
-
-/// The answer to a POST that starts a recording: 202 with the resource and
-/// its `Location`.
-fn accepted(status: u16, body: &serde_json::Value, replayed: bool) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
-    let mut response = (status, Json(body.clone())).into_response();
-    if let Some(loc) = body
-        .pointer("/links/self")
-        .and_then(|v| v.as_str())
-        .and_then(|s| HeaderValue::from_str(s).ok())
-    {
-        response.headers_mut().insert(header::LOCATION, loc);
-    }
-    if replayed {
-        response
-            .headers_mut()
-            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    response
 }
 
 /// What a new recording runs once accepted.
@@ -398,24 +330,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A body that could not be read: 413 over the limit, else 400.
-fn bytes_problem(r: &BytesRejection) -> Problem {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Payload too large",
-            format!("body: {}", r.body_text()),
-        )
-    } else {
-        Problem::bad_request(format!("body: {}", r.body_text()))
-    }
-}
-
-fn path_problem(r: &PathRejection) -> Problem {
-    Problem::bad_request(format!("path: {}", r.body_text()))
-}
-
 fn new_resource(
     call_id: &str,
     source: &str,
@@ -452,8 +366,8 @@ fn new_resource(
     path = "/v1/calls/{callId}/recordResponse",
     tag = "recordings",
     params(
-        ("callId" = String, Path, description = "The call (1-128 letters, digits or dashes)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A retried POST with the same key and body gets the first answer and places nothing again (kept 24 h)"),
+        ("callId" = String, Path, pattern = "^[A-Za-z0-9-]{1,128}$", description = "The call (1-128 letters, digits or dashes)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "A retried POST with the same key and body gets the first answer and places nothing again (kept 24 h)"),
     ),
     request_body(content = RecordResponseBody, content_type = "application/json"),
     responses(
@@ -514,7 +428,7 @@ pub(crate) async fn record_response(
     path = "/v1/recordings",
     tag = "recordings",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "A retried POST with the same key and body gets the first answer and downloads nothing again (kept 24 h)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "A retried POST with the same key and body gets the first answer and downloads nothing again (kept 24 h)"),
     ),
     request_body(content = ExternalRecordingBody, content_type = "application/json"),
     responses(
@@ -598,10 +512,13 @@ pub(crate) async fn get_recording(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only recordings in this status (`running`, `completed`, `failed`, `lost`).
+    #[param(pattern = "^(running|completed|failed|lost)$")]
     status: Option<String>,
     /// Only recordings created at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = "^c[0-9]{1,19}$")]
     cursor: Option<String>,
     /// Page size, 1..=100 (default 50).
     #[param(minimum = 1, maximum = 100)]
@@ -625,19 +542,19 @@ pub(crate) async fn list_recordings(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<RecordingPage>, Problem> {
     let Query(q) = query.map_err(|r| Problem::bad_request(format!("query: {}", r.body_text())))?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+    let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(RecordingStatus::parse(s).ok_or_else(|| {
             Problem::bad_request("status: one of running, completed, failed, lost")
         })?),
     };
-    let since_ms = match q.since.as_deref().filter(|s| !s.is_empty()) {
+    let since_ms = match q.since.as_deref() {
         None => None,
         Some(s) => Some(parse_rfc3339_ms(s).ok_or_else(|| {
             Problem::bad_request("since: an RFC 3339 time, e.g. 2026-12-06T21:00:00Z")
         })?),
     };
-    let after_seq = match q.cursor.as_deref().filter(|s| !s.is_empty()) {
+    let after_seq = match q.cursor.as_deref() {
         None => None,
         Some(c) => Some(
             c.strip_prefix('c')

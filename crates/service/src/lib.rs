@@ -46,6 +46,7 @@ pub mod keys;
 pub mod metrics;
 pub mod model;
 pub mod problem;
+mod request;
 pub mod store;
 pub mod time;
 

@@ -55,11 +55,18 @@ impl RecordingStatus {
     }
 }
 
+/// One DTMF key (`0`-`9`, `*`, `#`, `A`-`D`), for the schema of `stopTones`.
+#[derive(ToSchema)]
+#[schema(pattern = "^[0-9*#A-D]$")]
+#[allow(dead_code)] // a schema only
+pub struct DtmfKey(String);
+
 /// A prompt's media (Graph's `mediaInfo`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaInfoBody {
     /// The WAV to play.
+    #[schema(pattern = "\\S")]
     pub uri: String,
     /// Graph's optional resource id for caching.
     #[serde(default)]
@@ -74,6 +81,7 @@ pub struct PromptBody {
     #[serde(rename = "@odata.type", default)]
     pub odata_type: Option<String>,
     /// What to play.
+    #[serde(deserialize_with = "required_object")]
     pub media_info: MediaInfoBody,
 }
 
@@ -95,6 +103,7 @@ pub struct VoxcapOptions {
     /// Where to POST the resource when it reaches a final status (stored
     /// and shown in phase 1; delivery is still to come, see docs/service.md).
     #[serde(default)]
+    #[schema(pattern = "^[hH][tT][tT][pP][sS]?://[!-~]+$", max_length = 2048)]
     pub callback_url: Option<String>,
     /// Which Graph action to use. Default `recordResponse`.
     #[serde(default)]
@@ -107,21 +116,22 @@ pub struct VoxcapOptions {
 #[serde(rename_all = "camelCase")]
 pub struct RecordResponseBody {
     /// At most one prompt, played before the beep.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects")]
+    #[schema(max_items = 1)]
     pub prompts: Vec<PromptBody>,
     /// Barge into queued or running operations. Default false.
     #[serde(default)]
     pub barge_in_allowed: Option<bool>,
     /// 1..=120 s. Default 5.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     #[schema(minimum = 1, maximum = 120)]
     pub initial_silence_timeout_in_seconds: Option<u32>,
     /// 1..=120 s. Default 5.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     #[schema(minimum = 1, maximum = 120)]
     pub max_silence_timeout_in_seconds: Option<u32>,
     /// 1..=120 s. Default 5.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     #[schema(minimum = 1, maximum = 120)]
     pub max_record_duration_in_seconds: Option<u32>,
     /// Play a beep before recording. Default true.
@@ -129,12 +139,14 @@ pub struct RecordResponseBody {
     pub play_beep: Option<bool>,
     /// DTMF keys that stop the recording, one key per entry.
     #[serde(default)]
+    #[schema(inline, value_type = Option<Vec<DtmfKey>>)]
     pub stop_tones: Option<Vec<String>>,
     /// At most 256 characters; generated when absent.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub client_context: Option<String>,
     /// voxcap's additions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub voxcap: Option<VoxcapOptions>,
 }
 
@@ -176,6 +188,70 @@ impl RecordResponseBody {
             check_callback_url(url)?;
         }
         Ok(request)
+    }
+}
+
+/// A JSON object (or `null`) as `T`: serde would also build a struct from
+/// an array of its fields in order, which the schema does not allow.
+fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(None),
+        v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(D::Error::custom),
+        _ => Err(D::Error::custom("expected an object")),
+    }
+}
+
+/// A required JSON object as `T` (see [`object`]).
+fn required_object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    object(d)?.ok_or_else(|| D::Error::custom("expected an object, not null"))
+}
+
+/// A list of JSON objects as `T`s (see [`object`]).
+fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let items = Vec::<serde_json::Value>::deserialize(d)?;
+    items
+        .into_iter()
+        .map(|v| match v {
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v).map_err(D::Error::custom),
+            _ => Err(D::Error::custom("expected a list of objects")),
+        })
+        .collect()
+}
+
+/// A number of seconds: a JSON integer, or a number with no fraction
+/// (`5.0`, which JSON Schema counts as an integer too).
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    });
+    match whole.and_then(|v| u32::try_from(v).ok()) {
+        Some(v) => Ok(Some(v)),
+        None => Err(D::Error::custom(format!(
+            "{n} is not a whole number of seconds"
+        ))),
     }
 }
 
@@ -227,15 +303,20 @@ pub struct ResultInfoBody {
 #[serde(rename_all = "camelCase")]
 pub struct CompletedOperationBody {
     /// The operation id (a GUID, either form).
+    #[schema(
+        pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub id: String,
     /// Must be `completed` (a failed operation has nothing to download).
     #[serde(default)]
+    #[schema(pattern = "^[cC][oO][mM][pP][lL][eE][tT][eE][dD]$")]
     pub status: Option<String>,
     /// The client context the bot sent.
     #[serde(default)]
     pub client_context: Option<String>,
     /// Where Graph put the recording (`recordResourceLocation` accepted).
     #[serde(alias = "recordResourceLocation")]
+    #[schema(pattern = "\\S")]
     pub recording_location: String,
     /// The recording's access token (`recordResourceAccessToken`
     /// accepted); sent only to the recording host, never stored or shown.
@@ -246,7 +327,7 @@ pub struct CompletedOperationBody {
     #[serde(default)]
     pub completion_reason: Option<String>,
     /// Graph's outcome.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub result_info: Option<ResultInfoBody>,
 }
 
@@ -265,16 +346,18 @@ impl std::fmt::Debug for CompletedOperationBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalRecordingBody {
-    /// The call the operation ran on.
+    /// The call the operation ran on (1-128 letters, digits or dashes).
+    #[schema(pattern = "^[A-Za-z0-9-]{1,128}$")]
     pub call_id: String,
     /// The completed `recordOperation`, as the bot's webhook received it.
+    #[serde(deserialize_with = "required_object")]
     pub record_operation: CompletedOperationBody,
     /// The `recordResponse` body the bot sent (timers, stop tones), for the
     /// completion check; Graph's defaults when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub settings: Option<RecordResponseBody>,
     /// voxcap's additions (`callbackUrl`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub voxcap: Option<VoxcapOptions>,
 }
 

@@ -76,6 +76,12 @@ async fn bad_input_gets_a_4xx_problem_never_a_5xx() {
     let table: Vec<Row<'_>> = vec![
         ("bad JSON", Method::POST, rr.into(), Some(("application/json", "{".into())), 400),
         ("not an object", Method::POST, rr.into(), Some(("application/json", "[1]".into())), 422),
+        ("an empty array", Method::POST, rr.into(), Some(("application/json", "[]".into())), 422),
+        ("the voxcap object as an array", Method::POST, rr.into(),
+            Some(("application/json", r#"{"voxcap": [null, null]}"#.into())), 422),
+        ("a fractional timer", Method::POST, rr.into(),
+            Some(("application/json", r#"{"maxSilenceTimeoutInSeconds": 2.5}"#.into())), 422),
+        ("an empty status", Method::GET, "/v1/recordings?status=".into(), None, 400),
         ("a timer out of range", Method::POST, rr.into(),
             Some(("application/json", r#"{"maxRecordDurationInSeconds": 500}"#.into())), 422),
         ("a negative timer", Method::POST, rr.into(),
