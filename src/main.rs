@@ -45,7 +45,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the local Graph calls emulator until ctrl-c.
     Emulate(emulate::EmulateArgs),
-    /// Run a fleet member: webhook, health and readiness, takeover of dead instances' operations (needs --redis).
+    /// Run a fleet member (--redis) and/or the service API (--api-keys-file): webhook, health, readiness, takeover.
     Serve(Box<serve::ServeArgs>),
     /// Queue WAV files on Redis for `voxcap worker`s on any number of machines.
     Enqueue(Box<queue_cmd::EnqueueArgs>),

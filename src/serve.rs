@@ -1,5 +1,5 @@
-//! `voxcap serve`: the flags and the output of one stateless fleet member;
-//! the loop (webhook, `/healthz`, `/readyz`, takeover of dead instances'
+//! `voxcap serve`: the flags and the output of one stateless fleet member,
+//! and with `--api-keys-file` the service API (voxcap-service); the loop (webhook, `/healthz`, `/readyz`, takeover of dead instances'
 //! operations, drain on SIGTERM or ctrl-c) is [`voxcap_bot::serve`]. Each
 //! finished takeover prints one JSON line on stdout.
 
@@ -29,19 +29,22 @@ pub(crate) struct ServeArgs {
     /// Seconds in-flight work may take to finish on shutdown.
     #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = crate::seconds_in(0.05, 3600.0))]
     pub drain_timeout: f64,
+    /// Serve the private API here (default 127.0.0.1:8090 with --api-keys-file); docs/service.md.
+    #[arg(long, value_name = "ADDR")]
+    pub api_listen: Option<std::net::SocketAddr>,
+    /// The API's keys, one per line (# comments), plus $VOXCAP_API_KEYS (comma separated).
+    #[arg(long, value_name = "FILE")]
+    pub api_keys_file: Option<PathBuf>,
 }
 
 /// Runs `voxcap serve` until SIGTERM or ctrl-c.
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    if let Err(e) = args.bot.check() {
+    let api = args.api_listen.is_some() || args.api_keys_file.is_some();
+    let alone = (args.bot.redis.is_none() && !api).then(|| {
+        "serve needs --redis URL (a fleet member), or the service API (--api-keys-file)".into()
+    });
+    if let Some(e) = args.bot.check().err().or(alone) {
         eprintln!("voxcap: {e}");
-        return Ok(ExitCode::from(2));
-    }
-    if args.bot.redis.is_none() {
-        eprintln!(
-            "voxcap: serve needs --redis URL: it is a fleet member whose state lives in Redis \
-             (for one instance on its own, use `voxcap record`)"
-        );
         return Ok(ExitCode::from(2));
     }
     init_tracing();
@@ -53,20 +56,19 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> {
     let bot = Bot::start(config).await.map_err(bot_error)?;
-    let id = bot
-        .redis()
-        .map(|r| r.instance_id().to_string())
-        .unwrap_or_default();
-    let base = bot
-        .callback_url()
-        .trim_end_matches(&args.bot.callback_path)
-        .to_string();
+    let id = &bot.stewardship().instance;
+    let url = bot.callback_url();
+    let base = url.trim_end_matches(&args.bot.callback_path);
     eprintln!(
-        "voxcap serve: instance {id}: webhook {}, health {base}/healthz, readiness {base}/readyz",
-        bot.callback_url()
+        "voxcap serve: instance {id}: webhook {url}, health {base}/healthz, readiness {base}/readyz"
     );
     let sweeper = voxcap_bot::stewardship::start_retention(&args.out, bot.stewardship()).await;
     let sweeper = sweeper.context("--retain-days: the start-up sweep")?;
+    let (listen, keys) = (args.api_listen, args.api_keys_file.as_deref());
+    let api = voxcap_service::start_beside(bot.recorder(), listen, keys, &args.out).await;
+    let api = api.context("--api-listen, --api-keys-file")?;
+    api.iter()
+        .for_each(|a| eprintln!("voxcap serve: service API {}", a.base_url()));
     let options = ServeOptions {
         out_dir: args.out.clone(),
         takeover_interval: Duration::from_secs_f64(args.takeover_interval),
@@ -74,21 +76,19 @@ async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> 
     };
     voxcap_bot::serve::serve(bot, &options, voxcap_bot::serve::shutdown_signal(), report).await;
     sweeper.inspect(|s| s.abort());
+    if let Some(a) = api {
+        a.stop().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// One JSON line per finished takeover on stdout; the rest on stderr.
 fn report(event: ServeEvent) {
     match event {
-        ServeEvent::TakenOver(o) => {
-            let line = serde_json::json!({
-                "event": "takeover",
-                "outcome": o.kind,
-                "report": o.json_path,
-                "result": o.json,
-            });
-            println!("{line}");
-        }
+        ServeEvent::TakenOver(o) => println!(
+            "{}",
+            serde_json::json!({"event": "takeover", "outcome": o.kind, "report": o.json_path, "result": o.json})
+        ),
         ServeEvent::TakeoverFailed(e) => eprintln!("voxcap serve: takeover failed: {e:#}"),
         ServeEvent::ShuttingDown { in_flight } => {
             eprintln!("voxcap serve: shutting down; {in_flight} operation(s) in flight")

@@ -184,6 +184,13 @@ impl Bot {
         }
     }
 
+    /// A handle that runs operations on this bot from other tasks.
+    pub fn recorder(&self) -> Recorder {
+        Recorder {
+            core: self.core.clone(),
+        }
+    }
+
     /// Runs one record operation on `call_id` end to end.
     ///
     /// Graph-reported failures and lost operations are `Ok` outcomes (their
@@ -214,6 +221,48 @@ impl Bot {
                 tokio::spawn(async move { core.finish_adopted(a, &dir).await })
             })
             .collect())
+    }
+}
+
+/// A cloneable handle that runs operations on a [`Bot`]'s client and
+/// tracker from any task (a service's request handlers), while the bot
+/// itself stays with its serve loop. It does not keep the webhook alive:
+/// once the bot stops, notifications no longer arrive.
+#[derive(Clone)]
+pub struct Recorder {
+    core: Arc<Core>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Runs one record operation on `call_id` end to end, as [`Bot::record`].
+    pub async fn record(&self, call_id: &str, plan: &RecordPlan) -> Result<Outcome> {
+        self.core.record(call_id, plan).await
+    }
+
+    /// Downloads, analyses and stores into `out_dir` a recording whose
+    /// operation another program placed with `request` and saw complete
+    /// (`completed`: the call, operation, location, token and what Graph
+    /// reported). The recording status is set (`updateRecordingStatus`)
+    /// before anything is persisted and ended after, as for an operation
+    /// of the bot's own.
+    pub async fn ingest(
+        &self,
+        request: &voxcap_capture::wire::RecordResponseRequest,
+        completed: voxcap_capture::tracker::CompletedRecording,
+        out_dir: &Path,
+    ) -> Result<Outcome> {
+        self.core.ingest(request, completed, out_dir).await
+    }
+
+    /// How the bot stores what it records.
+    pub fn stewardship(&self) -> &Stewardship {
+        &self.core.stewardship
     }
 }
 

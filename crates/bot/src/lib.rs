@@ -49,7 +49,7 @@ pub mod speech_model;
 pub mod stewardship;
 pub mod trim_out;
 
-pub use bot::Bot;
+pub use bot::{Bot, Recorder};
 pub use config::{
     ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, RecordingDownloads,
     StoreChoice, TokenSource,

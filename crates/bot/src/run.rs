@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use voxcap_capture::redis_store::RedisStore;
+use voxcap_capture::tracker::CompletedRecording;
 use voxcap_capture::wire::RecordResponseRequest;
 use voxcap_capture::wire::{NormalizedId, MAX_TIMEOUT_SECONDS};
 use voxcap_capture::{
@@ -163,6 +164,52 @@ impl Core {
             .await;
         self.record_finish(call_id, op.as_str(), &result).await;
         result
+    }
+
+    /// Downloads, analyses and stores a recording whose operation another
+    /// program placed and saw complete (`rec`, made with `request`): the
+    /// recording status is set first, as for an operation of its own, so
+    /// nothing is persisted without Graph's acceptance, and ended after.
+    pub(crate) async fn ingest(
+        &self,
+        request: &RecordResponseRequest,
+        rec: CompletedRecording,
+        dir: &Path,
+    ) -> Result<Outcome> {
+        let call_id = rec.call_id.clone();
+        let origin = format!("the completed operation posted for call {call_id}");
+        let op = OperationId::parse(&rec.operation_id, &origin)
+            .map_err(|e| BotError::InvalidId(Box::new(e)))?;
+        create_out_dir(dir)?;
+        let context = rec
+            .client_context
+            .clone()
+            .unwrap_or_else(|| format!("{:032x}", rand_u128()));
+        let acquired = RecordingPermit::acquire(&self.client, &call_id, context).await;
+        let result = acquired.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        let status_calls = vec![status_call("recording", result)];
+        let permit = acquired.map_err(|source| BotError::Graph {
+            call_id: call_id.clone(),
+            operation_id: Some(op.as_str().to_string()),
+            step: "updateRecordingStatus(recording)",
+            source: Box::new(source),
+        })?;
+        let max_record = request.max_record_duration_in_seconds;
+        let completed = RecordOutcome::Completed(rec);
+        let notified = Instant::now();
+        self.conclude(
+            &call_id,
+            &op,
+            request,
+            max_record,
+            completed,
+            notified,
+            None,
+            Some(permit),
+            dir,
+            status_calls,
+        )
+        .await
     }
 
     /// Finishes an operation taken over from a dead instance.

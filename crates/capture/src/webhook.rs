@@ -517,6 +517,19 @@ pub async fn serve(
     serve_with(listener, state, Router::new(), shutdown).await
 }
 
+/// Serves any axum `app` on `listener` with the webhook server's
+/// connection limits (header-read, request and idle timeouts, a connection
+/// cap) until `shutdown` resolves: for a service's own API beside the
+/// webhook, which `axum::serve` (no timers) would leave open to slow clients.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: WebhookLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    crate::http_server::serve_router(listener, app, limits, shutdown).await;
+}
+
 /// Like [`serve`], with `extra` routes (health, readiness) on the same
 /// listener.
 pub async fn serve_with(

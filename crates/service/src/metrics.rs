@@ -1,0 +1,266 @@
+//! `GET /metrics`: the service's counters in the Prometheus text format
+//! (0.0.4), from prometheus-client's registry. The registry writes
+//! OpenMetrics, whose counter families drop the `_total` their samples
+//! carry; Prometheus-format parsers (Python's `prometheus_client` among
+//! them) would then see samples without a family, so [`to_prometheus_text`]
+//! names each counter family after its samples and drops `# EOF`.
+//! Recordings by status are a gauge read from the store at each scrape;
+//! the rest are counted as they happen.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::model::RecordingStatus;
+
+/// The content type of `/metrics`.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabel {
+    verdict: String,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    recordings: Family<StatusLabel, Gauge>,
+    finished: Family<StatusLabel, Counter>,
+    verdicts: Family<VerdictLabel, Counter>,
+    download_bytes: Histogram,
+    download_seconds: Histogram,
+    idempotent_replays: Counter,
+    callback_attempts: Family<OutcomeLabel, Counter>,
+    callbacks_given_up: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "voxcap_api_requests",
+            "API requests by route template, method and status code",
+            requests.clone(),
+        );
+        let recordings = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "voxcap_recordings",
+            "Recordings the service holds, by status",
+            recordings.clone(),
+        );
+        let finished = Family::<StatusLabel, Counter>::default();
+        registry.register(
+            "voxcap_recordings_finished",
+            "Recordings that reached a final status since start-up, by status",
+            finished.clone(),
+        );
+        let verdicts = Family::<VerdictLabel, Counter>::default();
+        registry.register(
+            "voxcap_completion_verdicts",
+            "Completion verdicts of analysed recordings, by verdict",
+            verdicts.clone(),
+        );
+        // 16 KiB .. 8 MiB (Graph's longest recording is 7.4 MiB).
+        let download_bytes = Histogram::new(exponential_buckets(16_384.0, 2.0, 10));
+        registry.register(
+            "voxcap_download_bytes",
+            "Bytes of each recording downloaded",
+            download_bytes.clone(),
+        );
+        // 1 ms .. 16 s.
+        let download_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "voxcap_download_seconds",
+            "Seconds from a download's first request to its last byte",
+            download_seconds.clone(),
+        );
+        let idempotent_replays = Counter::default();
+        registry.register(
+            "voxcap_idempotent_replays",
+            "POSTs answered from an Idempotency-Key's first answer",
+            idempotent_replays.clone(),
+        );
+        let callback_attempts = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "voxcap_callback_attempts",
+            "Callback POSTs, by outcome (delivered: a 2xx; failed: anything else)",
+            callback_attempts.clone(),
+        );
+        let callbacks_given_up = Counter::default();
+        registry.register(
+            "voxcap_callbacks_given_up",
+            "Callbacks given up after their retry budget",
+            callbacks_given_up.clone(),
+        );
+        Metrics {
+            callback_attempts,
+            callbacks_given_up,
+            registry,
+            requests,
+            recordings,
+            finished,
+            verdicts,
+            download_bytes,
+            download_seconds,
+            idempotent_replays,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one API request.
+    pub fn request(&self, route: &str, method: &str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a recording that reached `status`, with its verdict and
+    /// download when it has them.
+    pub fn finished(
+        &self,
+        status: RecordingStatus,
+        verdict: Option<&str>,
+        download: Option<(u64, f64)>,
+    ) {
+        self.finished
+            .get_or_create(&StatusLabel {
+                status: status.as_str().to_string(),
+            })
+            .inc();
+        if let Some(v) = verdict {
+            self.verdicts
+                .get_or_create(&VerdictLabel {
+                    verdict: v.to_string(),
+                })
+                .inc();
+        }
+        if let Some((bytes, seconds)) = download {
+            self.download_bytes.observe(bytes as f64);
+            self.download_seconds.observe(seconds);
+        }
+    }
+
+    /// Counts one callback attempt.
+    pub fn callback_attempt(&self, delivered: bool) {
+        let outcome = if delivered { "delivered" } else { "failed" };
+        self.callback_attempts
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a callback given up.
+    pub fn callback_given_up(&self) {
+        self.callbacks_given_up.inc();
+    }
+
+    /// Counts an answer replayed for an Idempotency-Key.
+    pub fn replayed(&self) {
+        self.idempotent_replays.inc();
+    }
+
+    /// The text, with the recordings gauge set from `counts`.
+    pub fn render(&self, counts: &[(RecordingStatus, u64)]) -> String {
+        for (status, n) in counts {
+            self.recordings
+                .get_or_create(&StatusLabel {
+                    status: status.as_str().to_string(),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        to_prometheus_text(&text)
+    }
+}
+
+/// OpenMetrics text to the Prometheus text format: a counter family `x`
+/// becomes `x_total` (the name its samples have), `# EOF` goes.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_families_are_named_after_their_samples() {
+        let m = Metrics::default();
+        m.request("/v1/recordings", "GET", 200);
+        m.finished(
+            RecordingStatus::Completed,
+            Some("consistent"),
+            Some((1000, 0.01)),
+        );
+        let text = m.render(&[(RecordingStatus::Completed, 1)]);
+        assert!(
+            text.contains("# TYPE voxcap_api_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP voxcap_api_requests_total API requests"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE voxcap_recordings gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE voxcap_download_bytes histogram\n"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
+    }
+}
