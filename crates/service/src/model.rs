@@ -414,6 +414,9 @@ impl ExternalRecordingBody {
             result_info,
             location: op.recording_location.trim().to_string(),
             token: op.recording_access_token.clone().filter(|t| !t.is_empty()),
+            // The bot's own webhook verified this notification, not voxcap:
+            // no tenant is claimed for it.
+            tenant_id: None,
         };
         Ok((request, completed))
     }
