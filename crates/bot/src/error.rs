@@ -177,6 +177,22 @@ impl BotError {
 /// The result of bot operations.
 pub type Result<T> = std::result::Result<T, BotError>;
 
+/// An error with its causes, as one line: each cause that its parent's
+/// text does not already contain, joined with `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,7 +294,7 @@ impl Core {
             ),
             Err(e) => (
                 "failed",
-                serde_json::json!({ "status": "error", "error": error_chain(e) }),
+                serde_json::json!({ "status": "error", "error": crate::error::error_chain(e) }),
             ),
         };
         if let Err(e) = self.tracker.finish(call_id, op_id, state, &summary).await {
@@ -726,19 +726,4 @@ fn create_out_dir(dir: &Path) -> Result<()> {
         path: dir.to_path_buf(),
         source,
     })
-}
-
-/// An error with its causes, as one line (for the shared store's summary).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = c.source();
-    }
-    text
 }

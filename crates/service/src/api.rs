@@ -288,7 +288,7 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
         Err(e) => {
             tracing::warn!(recording = id, call_id = %r.call_id, error = %e, "recording failed");
             r.status = RecordingStatus::Failed;
-            r.error = Some(error_chain(&e));
+            r.error = Some(voxcap_bot::error::error_chain(&e));
         }
     }
     r.updated_at = rfc3339(SystemTime::now());
@@ -314,20 +314,6 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
             }
         });
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = c.source();
-    }
-    text
 }
 
 fn new_resource(
