@@ -37,12 +37,6 @@ use crate::request::{accepted, bytes_problem, idempotency_key, parse_body, path_
 use crate::store::{IdempotentAnswer, ListQuery, RecordingRecord, RecordingStore};
 use crate::time::parse_rfc3339_ms;
 
-/// The header of an idempotent POST.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-
-/// The header set on an answer replayed for an `Idempotency-Key`.
-pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-
 /// The longest page of `GET /v1/recordings`.
 pub const MAX_PAGE: u32 = 100;
 

@@ -50,10 +50,11 @@ mod request;
 pub mod store;
 pub mod time;
 
-pub use api::{ServiceState, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_PAGE};
+pub use api::{ServiceState, MAX_PAGE};
 pub use error::ServiceError;
 pub use keys::{ApiKeys, KeyId};
 pub use problem::Problem;
+pub use request::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 
 /// The default API address: loopback only.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8090";

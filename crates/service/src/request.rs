@@ -8,8 +8,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::api::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::problem::Problem;
+
+/// The header of an idempotent POST.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The header set on an answer replayed for an `Idempotency-Key`.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 /// A JSON body read from `bytes`: 415 without a JSON content type, 400 for
 /// bad syntax, 422 for a value of the wrong shape.
