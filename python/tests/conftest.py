@@ -3,6 +3,7 @@ generated recordings, and a helper that runs ``voxcap analyze --format json``.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -36,7 +37,16 @@ def cli_json(paths: List[str], *flags: str) -> List[Dict[str, Any]]:
         check=False,
     )
     assert run.returncode in (0, 1), run.stderr
-    return [json.loads(line) for line in run.stdout.splitlines()]
+    reports = [json.loads(line) for line in run.stdout.splitlines()]
+    # The CLI adds each input file's ``sha256`` and ``bytes`` (provenance,
+    # docs/compliance.md); the package's dicts are the analysis alone. Check
+    # them against the file, then compare the rest.
+    for r in reports:
+        if "sha256" in r:
+            data = Path(r["file"]).read_bytes()
+            assert r.pop("sha256") == hashlib.sha256(data).hexdigest(), r["file"]
+            assert r.pop("bytes") == len(data), r["file"]
+    return reports
 
 
 # --- a folder of generated recordings --------------------------------------
