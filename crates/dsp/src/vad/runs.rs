@@ -13,15 +13,25 @@ pub(super) fn extend_edges(
     gate_db: f32,
     max: usize,
 ) -> Vec<(usize, usize)> {
-    let n = above.len();
-    let open = |i: usize| !blocked[i] && above[i] > gate_db;
+    grow_runs(runs, above.len(), max, |i| {
+        !blocked[i] && above[i] > gate_db
+    })
+}
+
+/// Grows each run outwards over frames where `open` holds, at most `max`
+/// frames each way within `0..n`, and merges runs that come to touch.
+fn grow_runs(
+    runs: &[(usize, usize)],
+    n: usize,
+    max: usize,
+    open: impl Fn(usize) -> bool,
+) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
     for &(s, e) in runs {
-        let mut s2 = s;
+        let (mut s2, mut e2) = (s.min(n), e);
         while s2 > 0 && s - s2 < max && open(s2 - 1) {
             s2 -= 1;
         }
-        let mut e2 = e;
         while e2 < n && e2 - e < max && open(e2) {
             e2 += 1;
         }
@@ -45,22 +55,7 @@ pub(super) fn stretch_runs(
     max: usize,
 ) -> Vec<(usize, usize)> {
     let n = blocked.len().min(votes.len());
-    let open = |i: usize| votes[i] && !blocked[i];
-    let mut out: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
-    for &(s, e) in runs {
-        let (mut s2, mut e2) = (s.min(n), e);
-        while s2 > 0 && s - s2 < max && open(s2 - 1) {
-            s2 -= 1;
-        }
-        while e2 < n && e2 - e < max && open(e2) {
-            e2 += 1;
-        }
-        match out.last_mut() {
-            Some(last) if s2 <= last.1 => last.1 = last.1.max(e2),
-            _ => out.push((s2, e2)),
-        }
-    }
-    out
+    grow_runs(runs, n, max, |i| votes[i] && !blocked[i])
 }
 
 /// Extends frame runs by the pads, stopping at DTMF masks so a segment never
