@@ -91,6 +91,10 @@ pub struct SpeechDetector {
     lpc_buf: Vec<f32>,
     /// Frames quieter than the absolute floor skip the tone check.
     tone_min_power: f32,
+    /// The previous frame's two deepest predictor nulls (radians per
+    /// sample) when it was predictable as a tone: a tone's frame must hold
+    /// the frequency of the frame before (see [`ToneCheck`]).
+    prev_nulls: Option<[f64; 2]>,
     /// High-pass biquad (coefficients, state) for the frame power.
     hp: Biquad,
     dtmf: Vec<(u64, u64)>,
@@ -155,6 +159,7 @@ impl SpeechDetector {
             pcm: Vec::with_capacity(frame_len * block),
             lpc_buf: vec![0.0; frame_len + 4],
             tone_min_power: db_to_power(config.abs_floor_dbfs),
+            prev_nulls: None,
             hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             dtmf: Vec::new(),
             total: 0,
@@ -212,8 +217,14 @@ impl SpeechDetector {
         // Prediction lags reach into the previous frame (see prediction_gain_db).
         self.lpc_buf[..4].copy_from_slice(&self.history);
         self.lpc_buf[4..].copy_from_slice(frame);
-        let tonal = power > self.tone_min_power
-            && prediction_gain_db(&self.lpc_buf) > self.config.tone_gain_db;
+        let check = (power > self.tone_min_power)
+            .then(|| ToneCheck::of(&self.lpc_buf, self.config.tone_gain_db))
+            .flatten();
+        let tonal = match (&check, self.prev_nulls) {
+            (Some(c), Some(prev)) => c.holds_frequency_of(prev),
+            _ => false,
+        };
+        self.prev_nulls = check.map(|c| c.nulls);
         for (k, h) in self.history.iter_mut().rev().enumerate() {
             *h = frame[n - 1 - k];
         }
@@ -296,44 +307,303 @@ impl SpeechDetector {
     }
 }
 
+/// The prediction order of the tone check: two sinusoids (a dual tone) are
+/// exactly predictable with four taps.
+const LPC_ORDER: usize = 4;
+
+/// A frame predictable as a tone: an order-4 predictor reaches `gain_db`
+/// ([`prediction_gain_db`]) and what it predicts is not a voice's two
+/// strongest harmonics ([`harmonic_pair`]). It is a tone's frame only if the
+/// frame before was one at the same frequency ([`Self::holds_frequency_of`]):
+/// a quiet, muffled voice can be one sinusoid, as predictable as a tone, but
+/// its pitch glides by several percent from one 10 ms frame to the next.
+#[derive(Debug, Clone, Copy)]
+struct ToneCheck {
+    /// The predictor's two deepest nulls (radians per sample), deepest first.
+    nulls: [f64; 2],
+}
+
+/// How far (relative) a tone's frequency may move from one frame to the
+/// next: a tone does not move at all (its estimate jitters about 1-2 % in
+/// line noise); a voice's pitch moves 2-8 % in 10 ms.
+const TONE_STEADY_TOLERANCE: f64 = 0.02;
+
+impl ToneCheck {
+    /// The check of one frame (`buf[LPC_ORDER..]`, after the previous
+    /// frame's last samples); `None`: not predictable as a tone.
+    fn of(buf: &[f32], gain_db: f32) -> Option<Self> {
+        let (gain, a) = prediction_gain_db(buf);
+        if gain <= gain_db {
+            return None;
+        }
+        let nulls = deepest_nulls(&a)?;
+        (!harmonic_pair(buf, nulls)).then_some(ToneCheck { nulls })
+    }
+
+    /// Whether this frame's deepest null is one of the previous frame's
+    /// two, within [`TONE_STEADY_TOLERANCE`].
+    fn holds_frequency_of(&self, prev: [f64; 2]) -> bool {
+        let w = self.nulls[0];
+        prev.iter()
+            .any(|&p| p > 0.0 && (w / p - 1.0).abs() < TONE_STEADY_TOLERANCE)
+    }
+}
+
 /// Order-4 linear prediction gain in dB of `buf[4..]`, predicted from the four
-/// samples before each (so `buf[..4]` is the previous frame's tail). Reaching
-/// into the previous frame lets a steady sinusoid be predicted almost exactly;
-/// the autocorrelation method's edge bias would cap it near 20 dB on 80 samples.
-fn prediction_gain_db(buf: &[f32]) -> f32 {
-    let mut r = [0f32; 5];
-    for n in 4..buf.len() {
-        let x = buf[n];
-        r[0] += x * x;
-        r[1] += x * buf[n - 1];
-        r[2] += x * buf[n - 2];
-        r[3] += x * buf[n - 3];
-        r[4] += x * buf[n - 4];
+/// samples before each (so `buf[..4]` is the previous frame's tail), and the
+/// predictor (`x[n] ~ sum a[k] x[n-1-k]`). Reaching into the previous frame
+/// lets a steady sinusoid be predicted almost exactly; the autocorrelation
+/// method's edge bias would cap it near 20 dB on 80 samples.
+///
+/// This is the covariance method: the least-squares predictor over exactly
+/// the predicted samples. Its normal equations are not Toeplitz, so they are
+/// solved as they are (Cholesky, in f64): a Levinson recursion on these
+/// lagged sums assumed Toeplitz and under-read low tones (a 440 Hz tone, 4.4
+/// periods in a frame, read as 19-22 dB instead of 60+).
+fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
+    const P: usize = LPC_ORDER;
+    let none = (0.0, [0.0; P]);
+    let len = buf.len();
+    if len <= P {
+        return none;
+    }
+    // r[d] = sum over n in P..len of x[n] x[n-d], in f64: low tones make
+    // the lags nearly collinear, and the solve needs the precision.
+    let mut r = [0f64; P + 1];
+    let x = |m: usize| f64::from(buf[m]);
+    for n in P..len {
+        let v = x(n);
+        r[0] += v * v;
+        r[1] += v * x(n - 1);
+        r[2] += v * x(n - 2);
+        r[3] += v * x(n - 3);
+        r[4] += v * x(n - 4);
     }
     if r[0] <= 1e-12 {
-        return 0.0;
+        return none;
     }
-    // Levinson-Durbin; the error ratio is the residual power fraction.
-    let mut a = [0f32; 5];
-    let mut err = r[0];
-    for i in 1..5 {
-        let mut acc = r[i];
-        for j in 1..i {
-            acc -= a[j] * r[i - j];
+    // phi[i][j] = sum over n in P..len of x[n-i] x[n-j] (i <= j, d = j - i)
+    // is r[d] with the window moved i samples back: add the products that
+    // enter at the start, take off those that leave at the end.
+    let mut phi = [[0f64; P + 1]; P + 1];
+    for i in 0..=P {
+        for j in i..=P {
+            let d = j - i;
+            let mut v = r[d];
+            for m in (P - i)..P {
+                v += x(m) * x(m - d);
+            }
+            for m in (len - i)..len {
+                v -= x(m) * x(m - d);
+            }
+            phi[i][j] = v;
+            phi[j][i] = v;
         }
-        let k = acc / err;
-        if !k.is_finite() || k.abs() >= 1.0 {
-            // Numerically a perfect predictor: maximally tonal.
-            return 99.0;
-        }
-        let prev = a;
-        a[i] = k;
-        for j in 1..i {
-            a[j] = prev[j] - k * prev[i - j];
-        }
-        err *= 1.0 - k * k;
     }
-    10.0 * (r[0] / err.max(r[0] * 1e-10)).log10()
+    let energy = phi[0][0];
+    // Solve phi[1..][1..] a = phi[1..][0] by Cholesky. A pivot that is
+    // (numerically) zero means that lag adds nothing the others do not
+    // already predict (a pure sinusoid needs only two taps): it is dropped.
+    let mut l = [[0f64; P]; P];
+    let mut kept = [false; P];
+    let scale = (1..=P).map(|i| phi[i][i]).fold(0.0, f64::max);
+    for j in 0..P {
+        let mut diag = phi[j + 1][j + 1];
+        for k in 0..j {
+            diag -= l[j][k] * l[j][k];
+        }
+        if diag <= scale * 1e-13 {
+            continue;
+        }
+        kept[j] = true;
+        let root = diag.sqrt();
+        l[j][j] = root;
+        for i in (j + 1)..P {
+            let mut v = phi[i + 1][j + 1];
+            for k in 0..j {
+                v -= l[i][k] * l[j][k];
+            }
+            l[i][j] = v / root;
+        }
+    }
+    // Forward substitution y = L^-1 b (the residual is energy - |y|^2),
+    // then back substitution L^T a = y.
+    let mut y = [0f64; P];
+    let mut explained = 0f64;
+    for i in 0..P {
+        if kept[i] {
+            let mut v = phi[i + 1][0];
+            for k in 0..i {
+                v -= l[i][k] * y[k];
+            }
+            y[i] = v / l[i][i];
+            explained += y[i] * y[i];
+        }
+    }
+    let mut a = [0f64; P];
+    for i in (0..P).rev() {
+        if kept[i] {
+            let mut v = y[i];
+            for k in (i + 1)..P {
+                v -= l[k][i] * a[k];
+            }
+            a[i] = v / l[i][i];
+        }
+    }
+    let residual = (energy - explained).max(energy * 1e-10);
+    if !residual.is_finite() {
+        return none;
+    }
+    ((10.0 * (energy / residual).log10()) as f32, a)
+}
+
+/// Frequency ratios of a voice's neighbouring strong harmonics (2:1, 3:2,
+/// 4:3, 3:1), none near a call-progress pair (350+440 is 1.257, 440+480
+/// 1.091, 480+620 1.292, 400+450 1.125) or a DTMF pair (1.28-2.34, nearest
+/// 1.917 and 2.119).
+const HARMONIC_RATIOS: [f64; 4] = [2.0, 1.5, 4.0 / 3.0, 3.0];
+
+/// How far (relative) a ratio may be from [`HARMONIC_RATIOS`].
+const HARMONIC_TOLERANCE: f64 = 0.015;
+
+/// The two deepest minima of the predictor's response |A(e^jw)|^2 over
+/// 0..pi (radians per sample), deepest first; the second is 0 when there is
+/// one minimum only; `None` when there is none.
+fn deepest_nulls(a: &[f64; LPC_ORDER]) -> Option<[f64; 2]> {
+    const STEPS: usize = 512;
+    // |A(e^jw)|^2 = c0 + 2 sum c_m cos(m w), with c the autocorrelation of
+    // the filter [1, -a1, .., -a4]: one cosine per point, the multiples by
+    // the Chebyshev recurrence.
+    let f = [1.0, -a[0], -a[1], -a[2], -a[3]];
+    let mut c = [0f64; LPC_ORDER + 1];
+    for (m, cm) in c.iter_mut().enumerate() {
+        *cm = (0..=LPC_ORDER - m).map(|i| f[i] * f[i + m]).sum();
+    }
+    let response = |w: f64| {
+        let c1 = w.cos();
+        let c2 = 2.0 * c1 * c1 - 1.0;
+        let c3 = 2.0 * c1 * c2 - c1;
+        let c4 = 2.0 * c1 * c3 - c2;
+        c[0] + 2.0 * (c[1] * c1 + c[2] * c2 + c[3] * c3 + c[4] * c4)
+    };
+    let step = std::f64::consts::PI / STEPS as f64;
+    let mut grid = [0f64; STEPS + 1];
+    for (k, g) in grid.iter_mut().enumerate() {
+        *g = response(k as f64 * step);
+    }
+    // The two deepest (position, depth), without allocating: this runs on
+    // every frame that is predictable as a tone.
+    let mut best = [(0f64, f64::INFINITY); 2];
+    for k in 1..STEPS {
+        if !(grid[k] < grid[k - 1] && grid[k] <= grid[k + 1]) {
+            continue;
+        }
+        // Narrow the minimum down between its neighbouring grid points.
+        let (mut lo, mut hi) = ((k - 1) as f64 * step, (k + 1) as f64 * step);
+        for _ in 0..30 {
+            let (m1, m2) = (lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0);
+            if response(m1) < response(m2) {
+                hi = m2;
+            } else {
+                lo = m1;
+            }
+        }
+        let w = 0.5 * (lo + hi);
+        let depth = response(w);
+        if depth < best[0].1 {
+            best = [(w, depth), best[0]];
+        } else if depth < best[1].1 {
+            best[1] = (w, depth);
+        }
+    }
+    if best[0].1.is_infinite() {
+        return None;
+    }
+    let second = if best[1].1.is_finite() {
+        best[1].0
+    } else {
+        0.0
+    };
+    Some([best[0].0, second])
+}
+
+/// Whether the frame `buf` is two strong sinusoids at the predictor's nulls
+/// `nulls` in a harmonic ratio: what a low vowel whose first two harmonics
+/// carry its energy looks like (a steady dual tone to the predictor, 30 dB
+/// and more, but a voice). Both must carry energy in the frame (a
+/// least-squares fit of the two sinusoids, the weaker within 20 dB of the
+/// stronger), so a single tone, whose other null only shapes noise, is never
+/// taken for a voice.
+fn harmonic_pair(buf: &[f32], nulls: [f64; 2]) -> bool {
+    let (w1, w2) = (nulls[0].min(nulls[1]), nulls[0].max(nulls[1]));
+    if w1 <= 0.0 {
+        return false;
+    }
+    let ratio = w2 / w1;
+    if !HARMONIC_RATIOS
+        .iter()
+        .any(|&h| (ratio / h - 1.0).abs() < HARMONIC_TOLERANCE)
+    {
+        return false;
+    }
+    match two_sinusoid_energies(&buf[LPC_ORDER..], w1, w2) {
+        Some((e1, e2)) => e1.min(e2) >= e1.max(e2) * 1e-2,
+        None => false,
+    }
+}
+
+/// The energies of the least-squares fit of `x` by sinusoids at `w1` and
+/// `w2` (radians per sample): a 4 x 4 normal-equation solve, so the two do
+/// not leak into each other however close they are in a short frame.
+fn two_sinusoid_energies(x: &[f32], w1: f64, w2: f64) -> Option<(f64, f64)> {
+    let basis = |n: usize| {
+        let t = n as f64;
+        [
+            (w1 * t).cos(),
+            (w1 * t).sin(),
+            (w2 * t).cos(),
+            (w2 * t).sin(),
+        ]
+    };
+    let mut g = [[0f64; 4]; 4];
+    let mut b = [0f64; 4];
+    for (n, &v) in x.iter().enumerate() {
+        let u = basis(n);
+        for i in 0..4 {
+            b[i] += u[i] * f64::from(v);
+            for j in 0..4 {
+                g[i][j] += u[i] * u[j];
+            }
+        }
+    }
+    // Gaussian elimination with partial pivoting.
+    for c in 0..4 {
+        let p = (c..4).max_by(|&i, &j| g[i][c].abs().total_cmp(&g[j][c].abs()))?;
+        if g[p][c].abs() < 1e-9 {
+            return None;
+        }
+        g.swap(c, p);
+        b.swap(c, p);
+        for r in (c + 1)..4 {
+            let f = g[r][c] / g[c][c];
+            for k in c..4 {
+                g[r][k] -= f * g[c][k];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut coef = [0f64; 4];
+    for r in (0..4).rev() {
+        let mut v = b[r];
+        for k in (r + 1)..4 {
+            v -= g[r][k] * coef[k];
+        }
+        coef[r] = v / g[r][r];
+    }
+    Some((
+        coef[0] * coef[0] + coef[1] * coef[1],
+        coef[2] * coef[2] + coef[3] * coef[3],
+    ))
 }
 
 /// Percentile of all frames' excess over the floor used as the noise spread

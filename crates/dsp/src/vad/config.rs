@@ -107,7 +107,9 @@ pub struct VadConfig {
     /// many dB above the floor plus the noise spread (a weak word in babble).
     /// 0 turns this route off.
     pub sustained_margin_db: f32,
-    /// Order-4 prediction gain in dB above which a frame counts as tonal.
+    /// Order-4 prediction gain in dB above which a frame counts as tonal
+    /// (when it also holds the frequency of the frame before: a voice that
+    /// is one sinusoid is as predictable, but its pitch glides).
     pub tone_gain_db: f32,
     /// Minimum run of tonal frames, in ms, before it is treated as a tone.
     pub tone_min_ms: u32,
@@ -160,7 +162,7 @@ impl Default for VadConfig {
             max_gate_db: 14.0,
             spread_guard_ms: 300,
             sustained_margin_db: 5.0,
-            tone_gain_db: 30.0,
+            tone_gain_db: 25.0,
             tone_min_ms: 60,
             merge_gap_ms: 300,
             min_speech_ms: 60,

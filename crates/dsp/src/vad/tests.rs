@@ -100,9 +100,100 @@ fn empty_input_has_no_speech() {
 #[test]
 fn pure_tone_is_tonal() {
     let tone = synth::sine(1000.0, -12.0, 84, 8000, 0.3);
-    assert!(prediction_gain_db(&tone) > 40.0);
+    assert!(prediction_gain_db(&tone).0 > 40.0);
     let dual = synth::dual_tone((941.0, -10.0), (1477.0, -10.0), 84, 8000);
-    assert!(prediction_gain_db(&dual) > 30.0);
+    assert!(prediction_gain_db(&dual).0 > 30.0);
     let noise = synth::white_noise(3, -20.0, 84);
-    assert!(prediction_gain_db(&noise) < 3.0);
+    assert!(prediction_gain_db(&noise).0 < 3.0);
+}
+
+/// Whether `x` is a tone's frame and holds its own frequency.
+fn steady(x: &[f32], th: f32) -> bool {
+    ToneCheck::of(x, th).is_some_and(|c| c.holds_frequency_of(c.nulls))
+}
+
+fn pair(a: f64, b: f64, phase: f64) -> Vec<f32> {
+    let mut x = synth::sine(a, -16.0, 84, 8000, 0.0);
+    for (v, w) in x.iter_mut().zip(synth::sine(b, -16.0, 84, 8000, phase)) {
+        *v += w;
+    }
+    x
+}
+
+/// Low tones have few periods in a frame; the predictor must still see them
+/// (a Levinson recursion on the lagged sums read 440 Hz as 19-22 dB).
+#[test]
+fn every_tone_of_the_telephone_band_is_tonal_at_every_phase() {
+    let th = VadConfig::default().tone_gain_db;
+    let mut worst = (f32::INFINITY, 0u32, 0.0f64);
+    for hz in (200u32..=3400).step_by(20) {
+        for k in 0..8 {
+            let phase = f64::from(k) * 0.39;
+            let tone = synth::sine(f64::from(hz), -12.0, 84, 8000, phase);
+            let g = prediction_gain_db(&tone).0;
+            if g < worst.0 {
+                worst = (g, hz, phase);
+            }
+            assert!(steady(&tone, th), "{hz} Hz, phase {phase}");
+        }
+    }
+    assert!(
+        worst.0 > 40.0,
+        "gain {:.1} dB at {} Hz, phase {}",
+        worst.0,
+        worst.1,
+        worst.2
+    );
+    // The call-progress pairs (North America: dial, ringback, busy/reorder;
+    // Europe: 400+450 ringing) and every DTMF pair, at every phase.
+    let mut pairs = vec![
+        (350.0, 440.0),
+        (440.0, 480.0),
+        (480.0, 620.0),
+        (400.0, 450.0),
+    ];
+    for lo in [697.0, 770.0, 852.0, 941.0] {
+        for hi in [1209.0, 1336.0, 1477.0, 1633.0] {
+            pairs.push((lo, hi));
+        }
+    }
+    for (a, b) in pairs {
+        for k in 0..8 {
+            let x = pair(a, b, f64::from(k) * 0.39);
+            let g = prediction_gain_db(&x).0;
+            assert!(g > th, "{a}+{b} Hz: gain {g:.1} dB");
+            assert!(steady(&x, th), "{a}+{b} Hz taken for a voice's harmonics");
+        }
+    }
+}
+
+/// A low vowel whose first two harmonics carry its energy is as predictable
+/// as a dual tone; the harmonic ratio tells it apart.
+#[test]
+fn a_voice_with_two_strong_harmonics_is_not_tonal() {
+    let th = VadConfig::default().tone_gain_db;
+    for f0 in [100.0, 140.0, 180.0, 220.0, 260.0] {
+        for (h1, h2) in [(1.0, 2.0), (2.0, 3.0), (3.0, 4.0)] {
+            let x = pair(f0 * h1, f0 * h2, 0.7);
+            assert!(prediction_gain_db(&x).0 > th, "{f0} Hz");
+            assert!(
+                ToneCheck::of(&x, th).is_none(),
+                "harmonics {h1}, {h2} of {f0} Hz read as a tone"
+            );
+        }
+    }
+}
+
+#[test]
+fn noise_and_silence_are_not_tonal() {
+    for seed in 0..20 {
+        let noise = synth::white_noise(seed, -30.0, 84);
+        let g = prediction_gain_db(&noise).0;
+        assert!(g < 3.0, "white noise seed {seed}: {g:.1} dB");
+    }
+    assert_eq!(prediction_gain_db(&[0.0; 84]).0, 0.0);
+    assert_eq!(prediction_gain_db(&[0.0; 3]).0, 0.0);
+    let mut edge = vec![0.0; 84];
+    edge[83] = 0.5;
+    assert!(prediction_gain_db(&edge).0.is_finite());
 }

@@ -377,6 +377,39 @@ pub(crate) fn no_speech_set() -> Vec<Clip> {
         0,
     );
     out.push(mk("beep_1kHz_then_silence", beep, vec![]));
+    // Steady tones across the band, 1.5 s between digital silence: low ones
+    // have few periods per frame and once slipped past the tone gate.
+    for hz in [220.0, 300.0, 440.0, 480.0, 620.0, 1000.0, 1800.0, 3000.0] {
+        let mut x = vec![0.0; n];
+        synth::overlay(
+            &mut x,
+            &synth::sine(hz, -12.0, secs(1.5), RATE, 0.3),
+            secs(1.0),
+        );
+        out.push(mk(&format!("tone_{hz}Hz_in_silence"), x, vec![]));
+    }
+    // Call-progress tones (North America): dial tone steady, ringback 2 s on
+    // 4 s off, busy 0.5 s on 0.5 s off; in quiet line noise.
+    for (name, (a, b), on, period) in [
+        ("dial_tone_350+440Hz", (350.0, 440.0), 4.5, 5.0),
+        ("ringback_440+480Hz", (440.0, 480.0), 2.0, 6.0),
+        ("busy_480+620Hz", (480.0, 620.0), 0.5, 1.0),
+    ] {
+        let mut x = synth::white_noise(11, -65.0, n);
+        let mut t = 0.25;
+        while t + on <= 5.0 {
+            let mut burst = synth::sine(a, -19.0, secs(on), RATE, 0.0);
+            for (v, w) in burst
+                .iter_mut()
+                .zip(synth::sine(b, -19.0, secs(on), RATE, 1.1))
+            {
+                *v += w;
+            }
+            synth::overlay(&mut x, &burst, secs(t));
+            t += period;
+        }
+        out.push(mk(name, x, vec![]));
+    }
     out
 }
 
