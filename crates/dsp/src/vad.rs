@@ -360,6 +360,8 @@ impl ToneCheck {
 /// solved as they are (Cholesky, in f64): a Levinson recursion on these
 /// lagged sums assumed Toeplitz and under-read low tones (a 440 Hz tone, 4.4
 /// periods in a frame, read as 19-22 dB instead of 60+).
+// Matrix code: the indices are the maths (phi[i][j], l[i][k]).
+#[allow(clippy::needless_range_loop)]
 fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
     const P: usize = LPC_ORDER;
     let none = (0.0, [0.0; P]);
@@ -555,6 +557,8 @@ fn harmonic_pair(buf: &[f32], nulls: [f64; 2]) -> bool {
 /// The energies of the least-squares fit of `x` by sinusoids at `w1` and
 /// `w2` (radians per sample): a 4 x 4 normal-equation solve, so the two do
 /// not leak into each other however close they are in a short frame.
+// Matrix code: the indices are the maths (phi[i][j], l[i][k]).
+#[allow(clippy::needless_range_loop)]
 fn two_sinusoid_energies(x: &[f32], w1: f64, w2: f64) -> Option<(f64, f64)> {
     let basis = |n: usize| {
         let t = n as f64;
