@@ -53,7 +53,11 @@ pub struct AnalysisConfig {
     pub tolerances: VerifyTolerances,
     /// Kept before the first speech onset when trimming, in ms.
     pub pad_start_ms: u32,
-    /// Kept after the last speech offset when trimming, in ms.
+    /// Kept after the last speech offset when trimming, in ms. When the
+    /// speech's extent followed a decay down to the noise after it
+    /// ([`crate::vad::VadConfig::decay_range_db`]), the pad shrinks by the
+    /// decay's length, to half at least: that decay is the soft ending the
+    /// pad is there to catch.
     pub pad_end_ms: u32,
     /// Silero VAD fused into the speech detector (see [`crate::vad::neural`]);
     /// `None`: the classical detector alone.
@@ -269,10 +273,16 @@ pub fn build_report(
     config: &AnalysisConfig,
 ) -> Report {
     let rate = ANALYSIS_RATE;
+    // A decay the extent followed down to the noise is the soft ending the
+    // end pad is there for: the pad shrinks by it, to a third at least.
+    let decay_ms = findings.speech.extent_decay_samples * 1000 / u64::from(rate);
+    let pad_end_ms = u64::from(config.pad_end_ms)
+        .saturating_sub(decay_ms)
+        .max(u64::from(config.pad_end_ms / 2));
     let trim_config = TrimConfig {
         sample_rate: rate,
         pad_start_ms: config.pad_start_ms,
-        pad_end_ms: config.pad_end_ms,
+        pad_end_ms: u32::try_from(pad_end_ms).unwrap_or(config.pad_end_ms),
         stop_tones: config.settings.stop_tones.clone(),
     };
     let total = findings.speech.total_samples;

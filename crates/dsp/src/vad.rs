@@ -698,6 +698,7 @@ fn decide(
         return SpeechActivity {
             segments: Vec::new(),
             extent: None,
+            extent_decay_samples: 0,
             noise_floor_dbfs: None,
             speech_level_dbfs: None,
             total_samples: total,
@@ -891,15 +892,45 @@ fn decide(
     // A tone does not start the extent, but a word's extent runs on through
     // its tonal stretches (a hummed or sung ending).
     let walls: Vec<bool> = (0..n).map(|i| masked[i] || level[i] <= abs_floor).collect();
-    let extent = sound_extent(
+    // A word's decay is followed against the noise after it (and an onset
+    // against the noise before it): in a long, smooth decay the minimum of
+    // the frames before a frame is the decay itself, and the two-sided floor
+    // would stop the extent half-way down (a fading or reverberant ending).
+    // Only so far down: below the clip's loud speech by more than
+    // `decay_range_db` the two-sided floor decides again.
+    let mut seg_levels: Vec<f32> = gated_segs
+        .iter()
+        .flat_map(|&(s, e)| level[s..e.min(n)].iter().copied())
+        .collect();
+    let decay_floor = if seg_levels.is_empty() {
+        f32::INFINITY
+    } else {
+        let k = (seg_levels.len() * 95 / 100).min(seg_levels.len() - 1);
+        *seg_levels.select_nth_unstable_by(k, f32::total_cmp).1 - cfg.decay_range_db
+    };
+    let beyond = |side: &[f32]| -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let against_side = level[i] - power_db(side[i]).max(abs_floor);
+                if level[i] > decay_floor {
+                    above[i].max(against_side)
+                } else {
+                    above[i]
+                }
+            })
+            .collect()
+    };
+    let found = sound_extent(
         &gated_segs,
         &above,
+        (&beyond(&left), &beyond(&right)),
         (&blocked, &walls),
         gate_used,
         edge_db,
         ms(cfg.extent_min_ms),
-    )
-    .map(to_samples);
+    );
+    let extent = found.map(|(span, _)| to_samples(span));
+    let extent_decay_samples = found.map_or(0, |(_, decay)| decay as u64 * frame_len);
     let segments = segs
         .into_iter()
         .map(to_samples)
@@ -908,6 +939,7 @@ fn decide(
     SpeechActivity {
         segments,
         extent,
+        extent_decay_samples,
         noise_floor_dbfs,
         speech_level_dbfs,
         total_samples: total,
@@ -997,18 +1029,22 @@ fn voiced_runs(
 /// The span trimming must keep: from the first to the last sound that is not
 /// noise (at least `min_run` frames `gate_db` above the floor, not `blocked`:
 /// a tone or a key press), followed outwards while it stays `edge_db` above
-/// the floor and short of a `walls` frame (a key press, digital silence),
+/// the floor beyond it (`above_before` for the start, against the minimum of
+/// the frames before; `above_after` for the end, against the minimum of those
+/// after) and short of a `walls` frame (a key press, digital silence),
 /// and never narrower than the speech `segs`. A word too odd for the speech
 /// decision (a laugh, a shout, a clipped syllable) is still kept by the trim.
-/// `None` without speech.
+/// Also how many frames of the end only the decay rule (`above_after`)
+/// found. `None` without speech.
 fn sound_extent(
     segs: &[(usize, usize)],
     above: &[f32],
+    (above_before, above_after): (&[f32], &[f32]),
     (blocked, walls): (&[bool], &[bool]),
     gate_db: f32,
     edge_db: f32,
     min_run: usize,
-) -> Option<(usize, usize)> {
+) -> Option<((usize, usize), usize)> {
     let (first, last) = (segs.first()?, segs.last()?);
     let n = above.len();
     let active = |i: usize| !blocked[i] && above[i] > gate_db;
@@ -1032,14 +1068,18 @@ fn sound_extent(
         s = s.min(a.0);
         e = e.max(b.1);
     }
-    let open = |i: usize| !walls[i] && above[i] > edge_db;
-    while s > 0 && open(s - 1) {
+    while s > 0 && !walls[s - 1] && above_before[s - 1] > edge_db {
         s -= 1;
     }
-    while e < n && open(e) {
+    while e < n && !walls[e] && above[e] > edge_db {
         e += 1;
     }
-    Some((s, e))
+    // Then on down the decay, if there is one: how far is the second answer.
+    let settled = e;
+    while e < n && !walls[e] && above_after[e] > edge_db {
+        e += 1;
+    }
+    Some(((s, e), e - settled))
 }
 
 /// Speech-to-noise ratio of the clip in dB: mean power inside `segs` (noise

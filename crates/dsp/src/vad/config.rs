@@ -141,6 +141,11 @@ pub struct VadConfig {
     pub edge_spread_factor: f32,
     /// A sound shorter than this is not counted in the trim's extent (a click).
     pub extent_min_ms: u32,
+    /// The trim's extent follows a word's decay (a fading or reverberant
+    /// ending) against the noise after it, down to this many dB below the
+    /// clip's loud speech (95th percentile of the speech frames' level);
+    /// further down, against the local floor as everywhere else.
+    pub decay_range_db: f32,
     /// Silero VAD as a second frame classifier beside webrtc-vad (see
     /// [`super::neural`]); `None` runs the classical detector alone.
     #[cfg(feature = "neural")]
@@ -172,6 +177,7 @@ impl Default for VadConfig {
             edge_gate_db: 3.0,
             edge_spread_factor: 2.0,
             extent_min_ms: 50,
+            decay_range_db: 35.0,
             low_snr_onset_pad_ms: 200,
             low_snr_offset_pad_ms: 0,
             low_snr_db: 10.0,
@@ -192,6 +198,12 @@ pub struct SpeechActivity {
     /// than the segments the gates found (a speech model's stretch of them,
     /// `vad::neural` with feature `neural`, is not in it). `None` without speech.
     pub extent: Option<SpeechSegment>,
+    /// How many samples at the end of the extent were found by following a
+    /// decay down to the noise after it ([`VadConfig::decay_range_db`]):
+    /// there the trim needs less of its end pad (see
+    /// `crate::trim::TrimConfig::pad_end_ms`).
+    #[serde(skip)]
+    pub extent_decay_samples: u64,
     /// Median local noise floor over non-speech frames (power dBFS), clamped
     /// at [`VadConfig::abs_floor_dbfs`]; `None` for an empty input.
     pub noise_floor_dbfs: Option<f32>,

@@ -82,6 +82,7 @@ fn seconds_at_the_edge() {
             end: 12000,
         }],
         extent: None,
+        extent_decay_samples: 0,
         noise_floor_dbfs: None,
         speech_level_dbfs: None,
         total_samples: 16000,
