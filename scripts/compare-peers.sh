@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side of voxcap with the tools people use today, on one generated
-# corpus (issue 8): multimon-ng and spandsp for DTMF, py-webrtcvad for speech
-# frames, sox `silence` and ffmpeg `silenceremove` for trimming. Prints a
+# corpus (issue 8): multimon-ng and spandsp for DTMF, py-webrtcvad and Silero
+# VAD 6.2.3 (its ONNX model under onnxruntime, issue 15) for speech frames, sox
+# `silence` and ffmpeg `silenceremove` for trimming. Prints a
 # markdown report (accuracy and speed per tool) to stdout and to
 # OUTDIR/report.md. Not run by CI: it needs the peers and takes minutes.
 #
@@ -103,6 +104,18 @@ sox "${dtmf_files[@]}" "${talkoff[@]}" -r 8000 -c 1 -b 16 "$out/dtmf_all.wav"
 for i in 1 2 3; do "$out/spandsp_dtmf" "$out/dtmf_all.wav" 5 | tail -n 1; done > "$out/spandsp_speed.ndjson"
 for i in 1 2 3; do "$corpus_tool" --speed "$out/dtmf_all.wav"; done > "$out/voxcap_speed_dtmf.ndjson"
 "$corpus_tool" --speed "${speech_files[@]}" > "$out/voxcap_speed_speech.ndjson"
+
+# --- speech: Silero VAD (ONNX under onnxruntime, in a venv) and voxcap fused ---
+# Silero's model is the ONNX file inside the silero-vad wheel (MIT), fetched
+# with `pip download` (scripts/speech-set/fetch-silero.sh), never committed.
+venv=${VOXCAP_SPEECH_VENV:-$target_dir/speech-venv}
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import numpy, onnxruntime' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check numpy==2.2.6 onnxruntime==1.23.2 >&2
+fi
+silero_model=$(bash scripts/speech-set/fetch-silero.sh "$target_dir/corpus/silero" "$venv")
+"$venv/bin/python" scripts/peers/silero_spans.py "$silero_model" "$out/silero_speech.json" "${speech_files[@]}"
+"$voxcap" analyze --format json --speech-model "$silero_model" "${speech_files[@]}" > "$out/voxcap_fused_speech.ndjson"
 
 # --- trimming: voxcap, sox, ffmpeg -------------------------------------------
 # Timed runs write to a tmpfs when there is one: voxcap fsyncs each trimmed

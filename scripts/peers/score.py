@@ -149,6 +149,21 @@ for c, path, _ in clips:
     spans = [(round(s["start_s"] * RATE), round(s["end_s"] * RATE)) for s in r["speech"]]
     pairs.setdefault("voxcap", []).append((t, frames_from_spans(spans, c["samples"])))
 
+# voxcap with Silero's model fused in (--speech-model), and Silero VAD itself
+# (scripts/peers/silero_spans.py), when compare-peers.sh produced them.
+fused_path = os.path.join(out, "voxcap_fused_speech.ndjson")
+vox_fused = read_ndjson(fused_path) if os.path.exists(fused_path) else {}
+silero_path = os.path.join(out, "silero_speech.json")
+silero = json.load(open(silero_path)) if os.path.exists(silero_path) else None
+for c, path, _ in clips:
+    t = frames_from_spans(c["segments"], c["samples"])
+    if path in vox_fused:
+        spans = [(round(s["start_s"] * RATE), round(s["end_s"] * RATE)) for s in vox_fused[path]["speech"]]
+        pairs.setdefault("voxcap fused (+ Silero's model)", []).append((t, frames_from_spans(spans, c["samples"])))
+    if silero is not None and path in silero["clips"]:
+        spans = [(round(s * RATE), round(e * RATE)) for s, e in silero["clips"][path]]
+        pairs.setdefault("Silero VAD 6.2.3 (ONNX, 0.5/0.35)", []).append((t, frames_from_spans(spans, c["samples"])))
+
 import webrtcvad  # noqa: E402  (installed by compare-peers.sh)
 
 WFRAME = 3 * FRAME
@@ -208,6 +223,9 @@ for c, path, _ in clips:
     base = os.path.basename(path)
     r = vox_speech[path]["trim"]
     cuts = {"voxcap (150/300 ms pads)": (r["start_s"], r["end_s"])}
+    if silero is not None and silero["clips"].get(path):
+        sp = silero["clips"][path]
+        cuts["Silero VAD 6.2.3 (first to last speech, its 30 ms pad)"] = (sp[0][0], sp[-1][1])
     for tool, label in (("sox", "sox silence 1 0.1 1% (both ends)"), ("ffmpeg", "ffmpeg silenceremove -50dB (both ends)")):
         lead_removed = d - dur(os.path.join(out, "trim", f"{tool}_lead", base))
         kept = dur(os.path.join(out, "trim", f"{tool}_full", base))
@@ -261,6 +279,9 @@ rows = [
 for mode in (0, 3):
     rows.append((f"py-webrtcvad mode {mode}", "speech detector", webrtc_speed[mode],
                  "in memory, speech corpus, one pass, Python loop over 30 ms frames"))
+if silero is not None:
+    rows.append(("Silero VAD 6.2.3", "speech detector", silero["speed_samples_per_s"],
+                 "in memory, speech corpus, one pass, onnxruntime one thread, 32 ms windows (CPU time)"))
 for line in open(os.path.join(out, "speed.tsv")):
     tool, task, secs, which = line.rstrip("\n").split("\t")
     n = dtmf_samples if which == "all" else speech_samples
