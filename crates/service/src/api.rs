@@ -6,7 +6,7 @@
 //! placing anything again.
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
@@ -32,6 +32,7 @@ use crate::model::{
     check_call_id, ApiChoice, ExternalRecordingBody, OperationView, RecordResponseBody, Recording,
     RecordingLinks, RecordingPage, RecordingStatus, ResultInfoBody,
 };
+use crate::outbox::Outbox;
 use crate::problem::Problem;
 use crate::request::{accepted, bytes_problem, idempotency_key, parse_body, path_problem};
 use crate::store::{IdempotentAnswer, ListQuery, RecordingRecord, RecordingStore};
@@ -63,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) openapi: Bytes,
     pub(crate) callbacks: Option<CallbackConfig>,
     pub(crate) http: reqwest::Client,
+    /// A fleet's callback outbox (Redis); unset: callbacks in memory.
+    pub(crate) outbox: OnceLock<Arc<Outbox>>,
 }
 
 impl ServiceState {
@@ -87,6 +90,7 @@ impl ServiceState {
                 openapi: Bytes::from(openapi),
                 callbacks,
                 http: reqwest::Client::new(),
+                outbox: OnceLock::new(),
             }),
         }
     }
@@ -104,6 +108,15 @@ impl ServiceState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .verify(presented)
+    }
+
+    /// Sends callbacks through `outbox` (a fleet's, in Redis) from now on.
+    pub(crate) fn set_outbox(&self, outbox: Arc<Outbox>) {
+        let _ = self.inner.outbox.set(outbox);
+    }
+
+    pub(crate) fn outbox(&self) -> Option<&Arc<Outbox>> {
+        self.inner.outbox.get()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -293,6 +306,17 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
     let body = serde_json::to_vec(&record.resource).unwrap_or_default();
     if let Err(e) = store.update(record).await {
         tracing::error!(recording = id, error = %e, "could not store the recording's outcome");
+    }
+    if let (Some(url), Some(outbox)) = (&callback, state.outbox()) {
+        match outbox.enqueue(url, &body).await {
+            Ok(delivery) => {
+                tracing::debug!(recording = id, delivery, "callback queued in the outbox");
+                return;
+            }
+            // Sent from this process instead (at least once while it lives).
+            Err(e) => tracing::error!(recording = id, error = %e,
+                "could not queue the callback in Redis; sending it from this instance"),
+        }
     }
     if let (Some(url), Some(config)) = (callback, state.inner.callbacks.clone()) {
         let state = state.clone();
