@@ -263,6 +263,23 @@ pub async fn start_beside(
     RunningService::start(config, recorder).await.map(Some)
 }
 
+/// Hands the fleet takeover's outcomes to the API (see
+/// [`RunningService::takeover_follower`]).
+#[derive(Debug, Clone)]
+pub struct TakeoverFollower {
+    state: ServiceState,
+}
+
+impl TakeoverFollower {
+    /// Follows `outcome` in a task of its own (call it from the serve
+    /// loop's event handler, inside the runtime).
+    pub fn taken_over(&self, outcome: &voxcap_bot::Outcome) {
+        let state = self.state.clone();
+        let outcome = outcome.clone();
+        tokio::spawn(async move { state.follow_takeover(outcome).await });
+    }
+}
+
 /// A running API.
 #[derive(Debug)]
 pub struct RunningService {
@@ -380,13 +397,23 @@ impl RunningService {
         }
     }
 
-    /// Stops at once, as a killed process would: the listener and the
-    /// outbox loop are aborted mid-way (for fleet tests; recordings in
-    /// progress go on in their own tasks until the bot stops).
+    /// Stops at once, as a killed process would: the listener, the outbox
+    /// loop and the operations the API follows are dropped mid-way (for
+    /// fleet tests: the rest of the fleet takes them over).
     pub fn abort(mut self) {
+        self.state.kill();
         self.task.abort();
         if let Some(l) = self.outbox_loop.take() {
             l.abort();
+        }
+    }
+
+    /// What `voxcap serve`'s loop calls with each operation its takeover
+    /// finished: the API's record of it (placed through any instance's API)
+    /// ends and its callback is queued.
+    pub fn takeover_follower(&self) -> TakeoverFollower {
+        TakeoverFollower {
+            state: self.state.clone(),
         }
     }
 

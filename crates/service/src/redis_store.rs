@@ -11,6 +11,7 @@
 //! | `P:index`           | sorted set of ids by sequence number (the list)        |
 //! | `P:status:{status}` | sorted set of the ids in that status, by sequence      |
 //! | `P:idem:{key}`      | the first answer to an idempotent POST (`SET NX`, 24 h) |
+//! | `P:ctx:{hash}`      | the recording placed with that `clientContext` (takeovers) |
 //!
 //! Each change that touches several keys is one Lua script, so a record and
 //! its indexes never disagree. A record that does not parse (a hostile or
@@ -94,9 +95,11 @@ struct Scripts {
     remove: Script,
 }
 
-/// KEYS: rec, index, P:status: (a prefix). ARGV: id, seq, json, status.
+/// KEYS: rec, index, P:status: (a prefix), P:ctx:. ARGV: id, seq, json,
+/// status, the context's hash ('' without).
 const INSERT: &str = r"
-redis.call('HSET', KEYS[1], 'json', ARGV[3], 'status', ARGV[4])
+redis.call('HSET', KEYS[1], 'json', ARGV[3], 'status', ARGV[4], 'ctx', ARGV[5])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[4] .. ARGV[5], ARGV[1]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3] .. ARGV[4], ARGV[2], ARGV[1])
 return 1
@@ -114,10 +117,14 @@ redis.call('ZADD', KEYS[3] .. ARGV[3], seq, ARGV[1])
 return tonumber(seq)
 ";
 
-/// KEYS: rec, index, P:status:. ARGV: id. Returns the json, or nil.
+/// KEYS: rec, index, P:status:, P:ctx:. ARGV: id. Returns the json, or nil.
 const REMOVE: &str = r"
 local json = redis.call('HGET', KEYS[1], 'json')
 local old = redis.call('HGET', KEYS[1], 'status')
+local ctx = redis.call('HGET', KEYS[1], 'ctx')
+if ctx and ctx ~= '' and redis.call('GET', KEYS[4] .. ctx) == ARGV[1] then
+  redis.call('DEL', KEYS[4] .. ctx)
+end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if old then redis.call('ZREM', KEYS[3] .. old, ARGV[1]) end
@@ -196,6 +203,16 @@ impl RedisRecordings {
     }
 }
 
+/// The hex SHA-256 of `text` (client contexts and idempotency keys become
+/// fixed-size Redis keys).
+fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn status_of(record: &RecordingRecord) -> &'static str {
     record.resource.status.as_str()
 }
@@ -208,12 +225,7 @@ impl RecordingStore for RedisRecordings {
     ) -> StoreFuture<'_, Option<IdempotentAnswer>> {
         // The key is hashed into the Redis key: any visible ASCII is safe,
         // and a long key costs nothing.
-        let redis_key = {
-            use sha2::{Digest, Sha256};
-            let d = Sha256::digest(key.as_bytes());
-            let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-            self.key(&format!("idem:{hex}"))
-        };
+        let redis_key = self.key(&format!("idem:{}", digest(key)));
         Box::pin(async move {
             let json = serde_json::to_string(&answer)
                 .map_err(|e| StoreError(format!("an idempotent answer: {e}")))?;
@@ -272,10 +284,18 @@ impl RecordingStore for RedisRecordings {
                 .key(self.key(&format!("rec:{id}")))
                 .key(self.key("index"))
                 .key(self.key("status:"))
+                .key(self.key("ctx:"))
                 .arg(id)
                 .arg(seq)
                 .arg(json)
                 .arg(status_of(&record))
+                .arg(
+                    record
+                        .resource
+                        .client_context
+                        .as_deref()
+                        .map_or(String::new(), digest),
+                )
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.fail("storing a recording", e))?;
@@ -342,6 +362,7 @@ impl RecordingStore for RedisRecordings {
                 .key(self.key(&format!("rec:{id}")))
                 .key(self.key("index"))
                 .key(self.key("status:"))
+                .key(self.key("ctx:"))
                 .arg(&id)
                 .invoke_async(&mut conn)
                 .await
@@ -410,6 +431,18 @@ impl RecordingStore for RedisRecordings {
                 .await
                 .map_err(|e| self.fail("counting recordings", e))?;
             Ok(RecordingStatus::ALL.iter().copied().zip(counts).collect())
+        })
+    }
+
+    fn find_by_context(&self, client_context: &str) -> StoreFuture<'_, Option<String>> {
+        let key = self.key(&format!("ctx:{}", digest(client_context)));
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.fail("finding a recording by its client context", e))
         })
     }
 

@@ -95,6 +95,14 @@ pub trait RecordingStore: Send + Sync + 'static {
     /// How many recordings are in each status.
     fn count_by_status(&self) -> StoreFuture<'_, Vec<(RecordingStatus, u64)>>;
 
+    /// The recording whose operation was placed with `client_context` (a
+    /// fleet follows a taken-over operation back to its record this way);
+    /// the in-memory store has no fleet, so none.
+    fn find_by_context(&self, client_context: &str) -> StoreFuture<'_, Option<String>> {
+        let _ = client_context;
+        ready(None)
+    }
+
     /// How many of the store's commands have failed so far (Redis errors,
     /// for `/metrics`; the in-memory store never fails).
     fn errors(&self) -> u64 {
