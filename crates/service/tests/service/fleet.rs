@@ -536,6 +536,20 @@ async fn two_hundred_recordings_over_two_instances_lose_no_callback_when_one_is_
     for t in tasks {
         ids.push(t.await.unwrap());
     }
+    // The whole test process (emulator, two bots, two APIs, receiver) with
+    // the 200 accepted.
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    println!(
+        "200 accepted in {:.2} s; {rss}",
+        started.elapsed().as_secs_f64()
+    );
     // Instance A's API and callback loop die once callbacks are under way:
     // what it had claimed falls due again when the lease ends.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -767,5 +781,88 @@ async fn a_taken_over_operation_ends_its_api_record_and_sends_its_callback() {
     assert_eq!(seen.lock().unwrap().len(), 3);
     b.stop().await;
     bot_b.stop().await;
+    let _ = emu.stop().await;
+}
+
+/// From the completion notification leaving the emulator to the callback
+/// reaching the receiver, through the Redis outbox: three recordings one
+/// after another (printed with `--nocapture`, asserted under 5 s). The
+/// caller speaks 3.4 s after 0.6 s, then 1 s of silence ends it: a 5 s
+/// recording at `VOXCAP_LATENCY_TIME_SCALE` (1.0: real time; CI's default
+/// 0.01 runs it a hundred times faster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_latency_through_the_outbox() {
+    let scale = std::env::var("VOXCAP_LATENCY_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.01);
+    let redis = LocalRedis::start().expect("redis-server (installed by scripts/test)");
+    let emu = voxcap_testkit::emulated::start_emulator(scale).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = fleet_bot(&emu, &redis, "voxcap", "latency-a").await;
+    let api = api_beside(
+        &bot,
+        dir.path(),
+        Some(CallbackConfig::new(Secret::new(SECRET))),
+    )
+    .await;
+    let seen: Arc<Mutex<Vec<SystemTime>>> = Arc::default();
+    let keep = seen.clone();
+    let app = axum::Router::new().route(
+        "/done",
+        axum::routing::post(move || {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(SystemTime::now());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/done", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let caller = json!({"seed": 3, "steps": [
+        {"type": "pause", "ms": 600}, {"type": "voice", "ms": 3400}, {"type": "silence"}]});
+    let mut figures = Vec::new();
+    for i in 0..3 {
+        let call = create_call(bot.client(), &emu, bot.callback_url(), Some(&caller))
+            .await
+            .unwrap();
+        let posted = req(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/v1/calls/{call}/recordResponse"),
+        )
+        .json(&json!({"maxSilenceTimeoutInSeconds": 1, "voxcap": {"callbackUrl": url}}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(posted.status(), 202);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.lock().unwrap().len() <= i {
+            assert!(Instant::now() < deadline, "no callback {i}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let arrived = seen.lock().unwrap()[i];
+        let completed = emu
+            .state
+            .deliveries()
+            .iter()
+            .filter(|d| d.has_record_operation())
+            .map(|d| d.at)
+            .max()
+            .unwrap();
+        let ms = arrived.duration_since(completed).unwrap().as_secs_f64() * 1000.0;
+        assert!(ms < 5000.0, "{ms} ms");
+        figures.push(format!("{ms:.1}"));
+    }
+    println!(
+        "fleet (Redis outbox), time scale {scale}: completion sent -> callback received: {} ms",
+        figures.join(", ")
+    );
+    api.stop().await;
+    bot.stop().await;
     let _ = emu.stop().await;
 }
