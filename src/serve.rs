@@ -74,7 +74,21 @@ async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> 
         takeover_interval: Duration::from_secs_f64(args.takeover_interval),
         drain_timeout: Duration::from_secs_f64(args.drain_timeout),
     };
-    voxcap_bot::serve::serve(bot, &options, voxcap_bot::serve::shutdown_signal(), report).await;
+    // A takeover's outcome also ends the API record of its operation.
+    let follower = api.as_ref().map(|a| a.takeover_follower());
+    let on_event = |event: ServeEvent| {
+        if let (ServeEvent::TakenOver(o), Some(f)) = (&event, &follower) {
+            f.taken_over(o);
+        }
+        report(event);
+    };
+    voxcap_bot::serve::serve(
+        bot,
+        &options,
+        voxcap_bot::serve::shutdown_signal(),
+        on_event,
+    )
+    .await;
     sweeper.inspect(|s| s.abort());
     if let Some(a) = api {
         a.stop().await;

@@ -264,6 +264,12 @@ impl Recorder {
     pub fn stewardship(&self) -> &Stewardship {
         &self.core.stewardship
     }
+
+    /// The shared store, when the bot runs in a fleet (the service keeps
+    /// its records beside it).
+    pub fn redis(&self) -> Option<&Arc<RedisStore>> {
+        self.core.redis.as_ref()
+    }
 }
 
 /// `/healthz` (the process serves) and `/readyz` (it can do its job: the

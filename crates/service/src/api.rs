@@ -6,7 +6,7 @@
 //! placing anything again.
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
@@ -32,6 +32,7 @@ use crate::model::{
     check_call_id, ApiChoice, ExternalRecordingBody, OperationView, RecordResponseBody, Recording,
     RecordingLinks, RecordingPage, RecordingStatus, ResultInfoBody,
 };
+use crate::outbox::Outbox;
 use crate::problem::Problem;
 use crate::request::{accepted, bytes_problem, idempotency_key, parse_body, path_problem};
 use crate::store::{IdempotentAnswer, ListQuery, RecordingRecord, RecordingStore};
@@ -63,6 +64,11 @@ pub(crate) struct Shared {
     pub(crate) openapi: Bytes,
     pub(crate) callbacks: Option<CallbackConfig>,
     pub(crate) http: reqwest::Client,
+    /// A fleet's callback outbox (Redis); unset: callbacks in memory.
+    pub(crate) outbox: OnceLock<Arc<Outbox>>,
+    /// Set when the service is aborted (a fleet test's killed instance):
+    /// the operations it follows stop where they are.
+    pub(crate) killed: tokio::sync::watch::Sender<bool>,
 }
 
 impl ServiceState {
@@ -87,6 +93,8 @@ impl ServiceState {
                 openapi: Bytes::from(openapi),
                 callbacks,
                 http: reqwest::Client::new(),
+                outbox: OnceLock::new(),
+                killed: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -104,6 +112,40 @@ impl ServiceState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .verify(presented)
+    }
+
+    /// Sends callbacks through `outbox` (a fleet's, in Redis) from now on.
+    pub(crate) fn set_outbox(&self, outbox: Arc<Outbox>) {
+        let _ = self.inner.outbox.set(outbox);
+    }
+
+    pub(crate) fn outbox(&self) -> Option<&Arc<Outbox>> {
+        self.inner.outbox.get()
+    }
+
+    /// Stops following operations at once, as a killed process would.
+    pub(crate) fn kill(&self) {
+        self.inner.killed.send_replace(true);
+    }
+
+    /// Ends the API's record of an operation another instance took over and
+    /// finished (the fleet's takeover found it by its `clientContext`), and
+    /// queues its callback. Nothing when no running record placed it.
+    pub async fn follow_takeover(&self, outcome: Outcome) {
+        let Some(context) = outcome.operation.client_context.clone() else {
+            return;
+        };
+        let found = self.inner.store.find_by_context(&context).await;
+        match found {
+            Ok(Some(id)) => {
+                tracing::info!(recording = %id, operation_id = %outcome.operation.id,
+                    "a taken-over operation ends its recording");
+                finish(self, &id, Ok(outcome)).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, operation_id = %outcome.operation.id,
+                "could not look up the recording of a taken-over operation"),
+        }
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -218,16 +260,26 @@ async fn start(
     }
     let task_state = state.clone();
     let task_id = id.clone();
+    let mut killed = state.inner.killed.subscribe();
     tokio::spawn(async move {
         let recorder = task_state.inner.recorder.clone();
         let out_dir = task_state.inner.out_dir.clone();
-        let result = match job {
-            Job::Record(call_id, plan) => recorder.record(&call_id, &plan).await,
-            Job::Ingest(request, completed) => {
-                recorder.ingest(&request, *completed, &out_dir).await
+        let job = async {
+            match job {
+                Job::Record(call_id, plan) => recorder.record(&call_id, &plan).await,
+                Job::Ingest(request, completed) => {
+                    recorder.ingest(&request, *completed, &out_dir).await
+                }
             }
         };
-        finish(&task_state, &task_id, result).await;
+        let stop = async move {
+            let _ = killed.wait_for(|k| *k).await.is_ok();
+        };
+        tokio::select! {
+            result = job => finish(&task_state, &task_id, result).await,
+            // Dropped mid-way: in a fleet the takeover finishes it.
+            () = stop => {}
+        }
     });
     Ok(accepted(StatusCode::ACCEPTED.as_u16(), &answer, false))
 }
@@ -242,6 +294,11 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
         );
         return;
     };
+    if record.resource.status != RecordingStatus::Running {
+        // Already ended (a takeover's outcome and the original instance's
+        // both arrived): the first final status stands, one callback.
+        return;
+    }
     let r = &mut record.resource;
     let mut verdict = None;
     let mut download = None;
@@ -293,6 +350,17 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
     let body = serde_json::to_vec(&record.resource).unwrap_or_default();
     if let Err(e) = store.update(record).await {
         tracing::error!(recording = id, error = %e, "could not store the recording's outcome");
+    }
+    if let (Some(url), Some(outbox)) = (&callback, state.outbox()) {
+        match outbox.enqueue(url, &body).await {
+            Ok(delivery) => {
+                tracing::debug!(recording = id, delivery, "callback queued in the outbox");
+                return;
+            }
+            // Sent from this process instead (at least once while it lives).
+            Err(e) => tracing::error!(recording = id, error = %e,
+                "could not queue the callback in Redis; sending it from this instance"),
+        }
     }
     if let (Some(url), Some(config)) = (callback, state.inner.callbacks.clone()) {
         let state = state.clone();

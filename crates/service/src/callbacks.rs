@@ -6,8 +6,9 @@
 //! checks both the body and the time (refusing old timestamps stops a
 //! replay). A failure (no 2xx, or no answer within the attempt timeout) is
 //! retried with exponential backoff and jitter until the delivery's time
-//! budget is spent. Delivery is at least once per live process; phase 1
-//! keeps pending deliveries in memory, so a restart drops them.
+//! budget is spent. Alone, pending deliveries are kept in memory (at least
+//! once while the process lives); in a fleet they are kept in Redis
+//! ([`crate::outbox`]), so a restart or a killed instance loses none.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,8 +84,39 @@ pub enum DeliveryOutcome {
     GaveUp(u32),
 }
 
+/// One signed attempt to deliver `body` to `url`: `Ok` on a 2xx, else why
+/// not (the URL left out).
+pub async fn attempt(
+    http: &reqwest::Client,
+    config: &CallbackConfig,
+    url: &str,
+    delivery_id: &str,
+    body: &[u8],
+) -> Result<(), String> {
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let sig = signature(config.secret.expose().as_bytes(), ts, body);
+    let sent = http
+        .post(url)
+        .timeout(config.attempt_timeout)
+        .header("content-type", "application/json")
+        .header(DELIVERY_HEADER, delivery_id)
+        .header(TIMESTAMP_HEADER, ts.to_string())
+        .header(SIGNATURE_HEADER, sig)
+        .body(body.to_vec())
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("answered {}", r.status())),
+        Err(e) => Err(e.without_url().to_string()),
+    }
+}
+
 /// Delivers `body` to `url` until a 2xx or the time budget runs out,
-/// calling `on_attempt(ok)` after each attempt.
+/// calling `on_attempt(ok)` after each attempt (in memory: the single
+/// instance's way; a fleet's deliveries go through [`crate::outbox`]).
 pub async fn deliver(
     http: &reqwest::Client,
     config: &CallbackConfig,
@@ -98,31 +130,10 @@ pub async fn deliver(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let sig = signature(config.secret.expose().as_bytes(), ts, &body);
-        let sent = http
-            .post(url)
-            .timeout(config.attempt_timeout)
-            .header("content-type", "application/json")
-            .header(DELIVERY_HEADER, delivery_id)
-            .header(TIMESTAMP_HEADER, ts.to_string())
-            .header(SIGNATURE_HEADER, sig)
-            .body(body.clone())
-            .send()
-            .await;
-        let ok = match &sent {
-            Ok(r) => r.status().is_success(),
-            Err(_) => false,
-        };
-        on_attempt(ok);
-        if ok {
+        let sent = attempt(http, config, url, delivery_id, &body).await;
+        on_attempt(sent.is_ok());
+        let Err(why) = sent else {
             return DeliveryOutcome::Delivered(attempts);
-        }
-        let why = match sent {
-            Ok(r) => format!("answered {}", r.status()),
-            Err(e) => e.without_url().to_string(),
         };
         let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 4));
         let wait = backoff + jitter;

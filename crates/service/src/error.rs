@@ -52,4 +52,7 @@ pub enum ServiceError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The shared store (Redis) could not be reached.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }

@@ -9,8 +9,11 @@
 //!   rotation, kept as SHA-256 digests and compared in constant time;
 //! - [`model`]: the JSON (camelCase, like Graph) and its checks;
 //! - [`problem`]: every error as `application/problem+json`;
-//! - [`store`]: the recording records behind [`store::RecordingStore`]
-//!   ([`store::InMemoryRecordings`] in phase 1; Redis can back it later);
+//! - [`store`]: the recording records behind [`store::RecordingStore`]:
+//!   [`store::InMemoryRecordings`] alone, [`redis_store::RedisRecordings`]
+//!   in a fleet (beside the bot's Redis operation store);
+//! - [`callbacks`] signs and sends callbacks; [`outbox`] keeps a fleet's
+//!   pending deliveries in Redis, claimed by any instance;
 //! - `api`: the handlers, each with its OpenAPI operation;
 //! - [`metrics`] counts what `/metrics` shows;
 //! - [`openapi()`] builds the OpenAPI 3.1 document from the handlers.
@@ -45,7 +48,9 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod outbox;
 pub mod problem;
+pub mod redis_store;
 mod request;
 pub mod store;
 pub mod time;
@@ -79,6 +84,8 @@ pub struct ServiceConfig {
     /// How callbacks are signed and retried; `None`: no callbacks (a
     /// `callbackUrl` is refused).
     pub callbacks: Option<callbacks::CallbackConfig>,
+    /// A fleet's records and callback outbox in Redis; `None`: in memory.
+    pub redis: Option<redis_store::RedisRecordingsConfig>,
 }
 
 impl ServiceConfig {
@@ -91,6 +98,7 @@ impl ServiceConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: WebhookLimits::default(),
             callbacks: None,
+            redis: None,
         }
     }
 }
@@ -237,6 +245,11 @@ pub async fn start_beside(
             .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8090)))
     });
     let mut config = ServiceConfig::new(listen, keys, out_dir);
+    // In a fleet the records and the callback outbox are shared, beside
+    // the bot's operation store.
+    config.redis = recorder
+        .redis()
+        .map(|r| redis_store::RedisRecordingsConfig::beside(r.config()));
     if let Ok(secret) = std::env::var(callbacks::CALLBACK_SECRET_ENV) {
         if secret.len() < keys::MIN_KEY_CHARS {
             return Err(ServiceError::BadCallbackSecret {
@@ -250,6 +263,23 @@ pub async fn start_beside(
     RunningService::start(config, recorder).await.map(Some)
 }
 
+/// Hands the fleet takeover's outcomes to the API (see
+/// [`RunningService::takeover_follower`]).
+#[derive(Debug, Clone)]
+pub struct TakeoverFollower {
+    state: ServiceState,
+}
+
+impl TakeoverFollower {
+    /// Follows `outcome` in a task of its own (call it from the serve
+    /// loop's event handler, inside the runtime).
+    pub fn taken_over(&self, outcome: &voxcap_bot::Outcome) {
+        let state = self.state.clone();
+        let outcome = outcome.clone();
+        tokio::spawn(async move { state.follow_takeover(outcome).await });
+    }
+}
+
 /// A running API.
 #[derive(Debug)]
 pub struct RunningService {
@@ -257,14 +287,38 @@ pub struct RunningService {
     state: ServiceState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    outbox_loop: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningService {
     /// Binds `config.listen` and serves the API over `recorder` with the
-    /// in-memory store.
-    pub async fn start(config: ServiceConfig, recorder: Recorder) -> Result<Self, ServiceError> {
-        let store = Arc::new(store::InMemoryRecordings::default());
-        Self::start_with_store(config, recorder, store).await
+    /// in-memory store, or with `config.redis` the Redis store and its
+    /// callback outbox (whose delivery loop this instance then runs).
+    pub async fn start(
+        mut config: ServiceConfig,
+        recorder: Recorder,
+    ) -> Result<Self, ServiceError> {
+        let Some(redis) = config.redis.take() else {
+            let store = Arc::new(store::InMemoryRecordings::default());
+            return Self::start_with_store(config, recorder, store).await;
+        };
+        let store = Arc::new(redis_store::RedisRecordings::connect(&redis).await?);
+        let outbox = config.callbacks.clone().map(|c| {
+            let oc = outbox::OutboxConfig::for_callbacks(&c);
+            let instance = &recorder.stewardship().instance;
+            Arc::new(outbox::Outbox::beside(&store, instance, c, oc))
+        });
+        let mut running = Self::start_with_store(config, recorder, store).await?;
+        if let Some(outbox) = outbox {
+            let state = running.state.clone();
+            let report = Arc::new(move |r: outbox::AttemptReport| match r {
+                outbox::AttemptReport::Attempt(ok) => state.metrics().callback_attempt(ok),
+                outbox::AttemptReport::GaveUp => state.metrics().callback_given_up(),
+            });
+            running.state.set_outbox(outbox.clone());
+            running.outbox_loop = Some(tokio::spawn(outbox.run(report)));
+        }
+        Ok(running)
     }
 
     /// Like [`RunningService::start`] with another store.
@@ -311,6 +365,7 @@ impl RunningService {
             state,
             shutdown: Some(tx),
             task,
+            outbox_loop: None,
         })
     }
 
@@ -329,17 +384,55 @@ impl RunningService {
         self.state.replace_keys(keys);
     }
 
-    /// Stops accepting, lets requests in progress finish, and returns.
+    /// Stops accepting, lets requests in progress finish, and returns (a
+    /// fleet's callbacks in flight are left to the outbox: their lease
+    /// runs out and another instance sends them).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(l) = self.outbox_loop.take() {
+            l.abort();
+        }
+    }
+
+    /// Stops at once, as a killed process would: the listener, the outbox
+    /// loop and the operations the API follows are dropped mid-way (for
+    /// fleet tests: the rest of the fleet takes them over).
+    pub fn abort(mut self) {
+        self.state.kill();
+        self.task.abort();
+        if let Some(l) = self.outbox_loop.take() {
+            l.abort();
+        }
+    }
+
+    /// What `voxcap serve`'s loop calls with each operation its takeover
+    /// finished: the API's record of it (placed through any instance's API)
+    /// ends and its callback is queued.
+    pub fn takeover_follower(&self) -> TakeoverFollower {
+        TakeoverFollower {
+            state: self.state.clone(),
+        }
+    }
+
+    /// The outbox of a fleet's callbacks, when there is one.
+    pub fn outbox(&self) -> Option<Arc<outbox::Outbox>> {
+        self.state.outbox().cloned()
+    }
+
+    /// The store's failed commands so far (Redis errors, for `/metrics`).
+    pub fn store_errors(&self) -> u64 {
+        self.state.inner.store.errors()
     }
 }
 
 impl Drop for RunningService {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(l) = &self.outbox_loop {
+            l.abort();
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Where the service keeps its recording records and idempotency entries:
 //! the [`RecordingStore`] trait, and [`InMemoryRecordings`], the phase-1
 //! store (one process; everything is lost on restart, the files stay). The
-//! trait's methods return boxed futures so that a Redis store, shared by
-//! a fleet, can implement it later without changing a handler.
+//! trait's methods return boxed futures so that the Redis store shared by
+//! a fleet ([`crate::redis_store::RedisRecordings`]) implements it too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -94,6 +94,20 @@ pub trait RecordingStore: Send + Sync + 'static {
 
     /// How many recordings are in each status.
     fn count_by_status(&self) -> StoreFuture<'_, Vec<(RecordingStatus, u64)>>;
+
+    /// The recording whose operation was placed with `client_context` (a
+    /// fleet follows a taken-over operation back to its record this way);
+    /// the in-memory store has no fleet, so none.
+    fn find_by_context(&self, client_context: &str) -> StoreFuture<'_, Option<String>> {
+        let _ = client_context;
+        ready(None)
+    }
+
+    /// How many of the store's commands have failed so far (Redis errors,
+    /// for `/metrics`; the in-memory store never fails).
+    fn errors(&self) -> u64 {
+        0
+    }
 }
 
 /// How long an idempotency key is remembered.

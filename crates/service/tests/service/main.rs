@@ -11,6 +11,7 @@
 
 mod auth;
 mod callback;
+mod fleet;
 mod flow;
 mod harness;
 mod input;
