@@ -76,19 +76,12 @@ async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> 
     };
     // A takeover's outcome also ends the API record of its operation.
     let follower = api.as_ref().map(|a| a.takeover_follower());
-    let on_event = |event: ServeEvent| {
-        if let (ServeEvent::TakenOver(o), Some(f)) = (&event, &follower) {
-            f.taken_over(o);
-        }
-        report(event);
+    let on_event = |e: ServeEvent| {
+        follower.iter().for_each(|f| f.on_event(&e));
+        report(e);
     };
-    voxcap_bot::serve::serve(
-        bot,
-        &options,
-        voxcap_bot::serve::shutdown_signal(),
-        on_event,
-    )
-    .await;
+    let stop = voxcap_bot::serve::shutdown_signal();
+    voxcap_bot::serve::serve(bot, &options, stop, on_event).await;
     sweeper.inspect(|s| s.abort());
     if let Some(a) = api {
         a.stop().await;

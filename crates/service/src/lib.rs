@@ -278,6 +278,14 @@ impl TakeoverFollower {
         let outcome = outcome.clone();
         tokio::spawn(async move { state.follow_takeover(outcome).await });
     }
+
+    /// [`Self::taken_over`] for a serve loop's event, when it is a
+    /// finished takeover; anything else is not the API's business.
+    pub fn on_event(&self, event: &voxcap_bot::serve::ServeEvent) {
+        if let voxcap_bot::serve::ServeEvent::TakenOver(o) = event {
+            self.taken_over(o);
+        }
+    }
 }
 
 /// A running API.
