@@ -365,7 +365,7 @@ async fn one_idempotency_key_across_two_instances_places_one_operation() {
 type Attempt = (String, u64, String, Vec<u8>, SystemTime);
 
 /// A receiver that answers 500 to the first two attempts of each delivery
-/// id, then 200.
+/// id (after 150 ms), then 200.
 async fn twice_failing_receiver() -> (String, Arc<Mutex<Vec<Attempt>>>) {
     let seen: Arc<Mutex<Vec<Attempt>>> = Arc::default();
     let keep = seen.clone();
@@ -377,18 +377,24 @@ async fn twice_failing_receiver() -> (String, Arc<Mutex<Vec<Attempt>>>) {
                 async move {
                     let h = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string());
                     let delivery = h(callbacks::DELIVERY_HEADER).unwrap_or_default();
-                    let mut seen = keep.lock().unwrap();
-                    let before = seen.iter().filter(|a| a.0 == delivery).count();
-                    seen.push((
-                        delivery,
-                        h(callbacks::TIMESTAMP_HEADER)
-                            .and_then(|t| t.parse().ok())
-                            .unwrap_or(0),
-                        h(callbacks::SIGNATURE_HEADER).unwrap_or_default(),
-                        body.to_vec(),
-                        SystemTime::now(),
-                    ));
+                    let before = {
+                        let mut seen = keep.lock().unwrap();
+                        let before = seen.iter().filter(|a| a.0 == delivery).count();
+                        seen.push((
+                            delivery,
+                            h(callbacks::TIMESTAMP_HEADER)
+                                .and_then(|t| t.parse().ok())
+                                .unwrap_or(0),
+                            h(callbacks::SIGNATURE_HEADER).unwrap_or_default(),
+                            body.to_vec(),
+                            SystemTime::now(),
+                        ));
+                        before
+                    };
                     if before < 2 {
+                        // A slow failure: the attempt's claim is held a
+                        // while, so an instance killed mid-way holds some.
+                        tokio::time::sleep(Duration::from_millis(150)).await;
                         axum::http::StatusCode::INTERNAL_SERVER_ERROR
                     } else {
                         axum::http::StatusCode::OK
