@@ -52,4 +52,7 @@ pub enum ServiceError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The relay target was refused.
+    #[error(transparent)]
+    RelayTarget(#[from] crate::relay::RelayTargetError),
 }

@@ -12,7 +12,11 @@
 //! - [`store`]: the recording records behind [`store::RecordingStore`]
 //!   ([`store::InMemoryRecordings`] in phase 1; Redis can back it later);
 //! - `api`: the handlers, each with its OpenAPI operation;
-//! - [`metrics`] counts what `/metrics` shows;
+//! - [`metrics`] counts what `/metrics` shows; [`logging`] sets up the
+//!   text or JSON log output;
+//! - [`relay`]: `--relay-to`, every accepted notification forwarded
+//!   unchanged to a bot's webhook, in order per call, and the webhook tap
+//!   that counts notifications;
 //! - [`openapi()`] builds the OpenAPI 3.1 document from the handlers.
 //!
 //! Invariants: every route, `/openapi.json` and `/metrics` included,
@@ -43,9 +47,11 @@ mod api;
 pub mod callbacks;
 pub mod error;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod problem;
+pub mod relay;
 mod request;
 pub mod store;
 pub mod time;
@@ -79,6 +85,9 @@ pub struct ServiceConfig {
     /// How callbacks are signed and retried; `None`: no callbacks (a
     /// `callbackUrl` is refused).
     pub callbacks: Option<callbacks::CallbackConfig>,
+    /// What `/metrics` shows; share it with [`webhook_tap`] so that the
+    /// webhook's notifications and the relay are counted there too.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl ServiceConfig {
@@ -91,8 +100,26 @@ impl ServiceConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: WebhookLimits::default(),
             callbacks: None,
+            metrics: Arc::default(),
         }
     }
+}
+
+/// The webhook tap a bot gets (`BotConfig::webhook_tap`) for the service:
+/// it counts notifications into `metrics` and, with `relay_to`, forwards
+/// each accepted one there (checked by [`relay::parse_target`]).
+pub fn webhook_tap(
+    metrics: Arc<metrics::Metrics>,
+    relay_to: Option<&str>,
+) -> Result<Arc<dyn voxcap_capture::webhook::WebhookTap>, ServiceError> {
+    let relay = match relay_to {
+        Some(url) => Some(relay::Relay::new(
+            relay::RelayConfig::new(relay::parse_target(url)?),
+            metrics.clone(),
+        )),
+        None => None,
+    };
+    Ok(Arc::new(relay::NotificationTap::new(metrics, relay)))
 }
 
 /// The security scheme: `Authorization: Bearer <API key>`.
@@ -213,13 +240,15 @@ async fn count(State(state): State<ServiceState>, req: Request, next: Next) -> R
 /// for: `listen` or `keys_file` given. The keys are those of `keys_file`
 /// plus those of [`keys::API_KEYS_ENV`]; the address `listen`, by default
 /// [`DEFAULT_API_LISTEN`] (loopback); callbacks are signed with
-/// [`callbacks::CALLBACK_SECRET_ENV`] when it is set (else refused).
-/// `None` when neither is given.
+/// [`callbacks::CALLBACK_SECRET_ENV`] when it is set (else refused);
+/// `/metrics` shows `metrics` (the one the bot's [`webhook_tap`] counts
+/// into). `None` when neither is given.
 pub async fn start_beside(
     recorder: Recorder,
     listen: Option<SocketAddr>,
     keys_file: Option<&std::path::Path>,
     out_dir: &std::path::Path,
+    metrics: Arc<metrics::Metrics>,
 ) -> Result<Option<RunningService>, ServiceError> {
     if listen.is_none() && keys_file.is_none() {
         return Ok(None);
@@ -237,6 +266,7 @@ pub async fn start_beside(
             .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8090)))
     });
     let mut config = ServiceConfig::new(listen, keys, out_dir);
+    config.metrics = metrics;
     if let Ok(secret) = std::env::var(callbacks::CALLBACK_SECRET_ENV) {
         if secret.len() < keys::MIN_KEY_CHARS {
             return Err(ServiceError::BadCallbackSecret {
@@ -294,7 +324,8 @@ impl RunningService {
             config.keys,
             config.out_dir,
             config.callbacks,
-        );
+        )
+        .with_metrics(config.metrics);
         let app = app(state.clone(), config.max_body_bytes);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(%addr, "service API listening");
