@@ -345,12 +345,7 @@ pub(crate) fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: warnings).
+/// Logs text to stderr, filtered by `RUST_LOG` (default: warnings).
 pub(crate) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    voxcap_service::logging::init(voxcap_service::logging::LogFormat::Text);
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +13,7 @@ use clap::Args;
 use voxcap_bot::serve::{ServeEvent, ServeOptions};
 use voxcap_bot::{Bot, BotConfig};
 
-use crate::record_cmd::{bot_error, init_tracing, BotArgs};
+use crate::record_cmd::{bot_error, BotArgs};
 
 /// Arguments of `voxcap serve`.
 #[derive(Debug, Args)]
@@ -35,6 +36,12 @@ pub(crate) struct ServeArgs {
     /// The API's keys, one per line (# comments), plus $VOXCAP_API_KEYS (comma separated).
     #[arg(long, value_name = "FILE")]
     pub api_keys_file: Option<PathBuf>,
+    /// Forward each verified notification unchanged to this URL (https, or http to loopback).
+    #[arg(long, value_name = "URL", value_parser = |s: &str| voxcap_service::relay::parse_target(s).map(|_| s.to_string()))]
+    pub relay_to: Option<String>,
+    /// Log lines as `text`, or `json` (one object per event, with call, operation, recording ids).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub log_format: voxcap_service::logging::LogFormat,
 }
 
 /// Runs `voxcap serve` until SIGTERM or ctrl-c.
@@ -47,14 +54,17 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("voxcap: {e}");
         return Ok(ExitCode::from(2));
     }
-    init_tracing();
+    voxcap_service::logging::init(args.log_format);
     let config = args.bot.bot_config()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(serve(args, config))
 }
 
-async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> {
+async fn serve(args: &ServeArgs, mut config: BotConfig) -> anyhow::Result<ExitCode> {
+    let metrics = Arc::default();
+    let tap = voxcap_service::webhook_tap(Arc::clone(&metrics), args.relay_to.as_deref());
+    config.webhook_tap = Some(tap.context("--relay-to")?);
     let bot = Bot::start(config).await.map_err(bot_error)?;
     let id = &bot.stewardship().instance;
     let url = bot.callback_url();
@@ -65,10 +75,10 @@ async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> 
     let sweeper = voxcap_bot::stewardship::start_retention(&args.out, bot.stewardship()).await;
     let sweeper = sweeper.context("--retain-days: the start-up sweep")?;
     let (listen, keys) = (args.api_listen, args.api_keys_file.as_deref());
-    let api = voxcap_service::start_beside(bot.recorder(), listen, keys, &args.out).await;
+    let api = voxcap_service::start_beside(bot.recorder(), listen, keys, &args.out, metrics).await;
     let api = api.context("--api-listen, --api-keys-file")?;
     api.iter()
-        .for_each(|a| eprintln!("voxcap serve: service API {}", a.base_url()));
+        .for_each(|a| eprintln!("voxcap serve: API {}", a.base_url()));
     let options = ServeOptions {
         out_dir: args.out.clone(),
         takeover_interval: Duration::from_secs_f64(args.takeover_interval),
@@ -76,10 +86,7 @@ async fn serve(args: &ServeArgs, config: BotConfig) -> anyhow::Result<ExitCode> 
     };
     // A takeover's outcome also ends the API record of its operation.
     let follower = api.as_ref().map(|a| a.takeover_follower());
-    let on_event = |e: ServeEvent| {
-        follower.iter().for_each(|f| f.on_event(&e));
-        report(e);
-    };
+    let on_event = |e: ServeEvent| (follower.iter().for_each(|f| f.on_event(&e)), report(e)).1;
     let stop = voxcap_bot::serve::shutdown_signal();
     voxcap_bot::serve::serve(bot, &options, stop, on_event).await;
     sweeper.inspect(|s| s.abort());

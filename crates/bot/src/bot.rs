@@ -76,6 +76,7 @@ impl Bot {
         let tracker_config = TrackerConfig {
             deadline_margin: config.deadline_margin,
             early_buffer: config.early_buffer,
+            tap: config.webhook_tap.clone(),
             ..TrackerConfig::default()
         };
         let (tracker, redis) = match config.store {
@@ -116,7 +117,8 @@ impl Bot {
         };
         let state = WebhookState::new(auth, tracker.notification_sink())
             .with_path(path.clone())
-            .with_limits(config.webhook_limits);
+            .with_limits(config.webhook_limits)
+            .with_tap(config.webhook_tap);
         let bind = |source| BotError::Bind {
             addr: config.listen,
             source,
@@ -240,6 +242,12 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
+    /// Operations the bot is waiting on (see
+    /// [`OperationTracker::pending_count`]).
+    pub fn pending_operations(&self) -> usize {
+        self.core.tracker.pending_count()
+    }
+
     /// Runs one record operation on `call_id` end to end, as [`Bot::record`].
     pub async fn record(&self, call_id: &str, plan: &RecordPlan) -> Result<Outcome> {
         self.core.record(call_id, plan).await

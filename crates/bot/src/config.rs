@@ -3,11 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use voxcap_capture::download_policy::DEFAULT_RECORDING_HOSTS;
 use voxcap_capture::redis_store::RedisStoreConfig;
-use voxcap_capture::webhook::{WebhookLimits, DEFAULT_CALLBACK_PATH};
+use voxcap_capture::webhook::{WebhookLimits, WebhookTap, DEFAULT_CALLBACK_PATH};
 use voxcap_capture::wire::{MediaPrompt, RecordResponseRequest};
 use voxcap_capture::{ClientCredentialsConfig, DownloadPolicy, EarlyBufferLimits, Secret};
 
@@ -75,6 +76,9 @@ pub struct BotConfig {
     /// Encryption at rest, deleting audio after analysis, retention.
     /// Default: plaintext, kept, no retention limit.
     pub stewardship: Stewardship,
+    /// Told of every notification the webhook accepts or refuses (a relay,
+    /// metrics). Default `None`.
+    pub webhook_tap: Option<Arc<dyn WebhookTap>>,
 }
 
 /// Which recording locations a bot downloads from, and how large a
@@ -152,6 +156,7 @@ impl BotConfig {
             webhook_limits: WebhookLimits::default(),
             early_buffer: EarlyBufferLimits::default(),
             stewardship: Stewardship::default(),
+            webhook_tap: None,
         }
     }
 }

@@ -88,6 +88,9 @@ pub struct Outcome {
     pub download: Option<DownloadInfo>,
     /// From the completion reaching the bot to the report being written.
     pub notification_to_report: Option<Duration>,
+    /// The analysis's wall time, from its first read (it reads the
+    /// download as it arrives) to its findings; `None` without audio.
+    pub analysis: Option<Duration>,
     /// The analysed copy was read while the recording was being made
     /// (`streamWhileRecording`), not downloaded after the completion.
     pub streamed: bool,
@@ -112,6 +115,7 @@ pub(crate) fn no_audio_outcome(kind: OutcomeKind, operation: OperationReport) ->
         files: None,
         download: None,
         notification_to_report: None,
+        analysis: None,
         streamed: false,
     }
 }

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use voxcap_capture::redis_store::RedisStore;
 use voxcap_capture::tracker::CompletedRecording;
@@ -38,19 +38,23 @@ use voxcap_records::audit::{AuditKind, AuditLog};
 use voxcap_records::provenance::{StatusCall, StoredFile};
 
 /// A download that started at the early location, as it ended.
-type StreamedDownload =
-    Streamed<std::result::Result<((Analysis, Option<Vec<u8>>), DownloadInfo), DownloadFailure>>;
+type StreamedDownload = Streamed<
+    std::result::Result<(((Analysis, Duration), Option<Vec<u8>>), DownloadInfo), DownloadFailure>,
+>;
 
 /// Wraps an analysis so that it reads through a [`KeepingReader`]: with
-/// encryption the bytes are kept in memory for the trimmed copy.
+/// encryption the bytes are kept in memory for the trimmed copy. The
+/// analysis's wall time (it reads as the bytes arrive) comes with it.
 fn keeping<A: Send + 'static>(
     analyze: impl FnOnce(KeepingReader<voxcap_capture::RecordingReader>) -> A + Send + 'static,
     keep: bool,
-) -> impl FnOnce(voxcap_capture::RecordingReader) -> (A, Option<Vec<u8>>) + Send + 'static {
+) -> impl FnOnce(voxcap_capture::RecordingReader) -> ((A, Duration), Option<Vec<u8>>) + Send + 'static
+{
     move |r| {
         let reader = KeepingReader::new(r, keep);
+        let started = std::time::Instant::now();
         let analysed = analyze(reader.clone());
-        (analysed, reader.finish())
+        ((analysed, started.elapsed()), reader.finish())
     }
 }
 
@@ -65,6 +69,13 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) async fn record(&self, call_id: &str, plan: &RecordPlan) -> Result<Outcome> {
+        // Every event of this operation carries its call and operation id
+        // (`--log-format json` shows them as span fields).
+        let span = tracing::info_span!("record", call_id, operation_id = tracing::field::Empty);
+        tracing::Instrument::instrument(self.record_in(call_id, plan), span).await
+    }
+
+    async fn record_in(&self, call_id: &str, plan: &RecordPlan) -> Result<Outcome> {
         let dir = &plan.out_dir;
         create_out_dir(dir)?;
         let mut request = plan.request.clone();
@@ -120,7 +131,10 @@ impl Core {
         };
         let origin = format!("the answer to starting the recording on call {call_id}");
         let op = match OperationId::parse(handle.operation_id(), &origin) {
-            Ok(op) => op,
+            Ok(op) => {
+                tracing::Span::current().record("operation_id", op.as_str());
+                op
+            }
             Err(e) => {
                 release(&self.client, permit, RecordingEnd::Failed).await;
                 return Err(BotError::InvalidId(Box::new(e)));
@@ -401,7 +415,7 @@ impl Core {
                         (d, false)
                     }
                 };
-                let ((analysed, plain), info) = match downloaded {
+                let (((analysed, analysis_time), plain), info) = match downloaded {
                     Ok(x) => x,
                     Err(e) => {
                         release(&self.client, Some(permit), RecordingEnd::Failed).await;
@@ -508,6 +522,7 @@ impl Core {
                     files: Some(OutputFiles { wav, trimmed }),
                     download: Some(info),
                     notification_to_report: Some(latency),
+                    analysis: Some(analysis_time),
                     streamed,
                 })
             }

@@ -44,6 +44,7 @@ pub mod redis_store;
 pub mod secret;
 pub mod started;
 pub mod store;
+pub mod tap;
 pub mod tracker;
 pub mod webhook;
 pub mod wire;

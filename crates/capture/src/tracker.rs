@@ -68,6 +68,9 @@ pub struct TrackerConfig {
     /// [`OperationTracker::new`]; a Redis store has its own in
     /// `RedisStoreConfig::early_buffer`). Default 10,000 entries, 8 MiB.
     pub early_buffer: crate::limits::EarlyBufferLimits,
+    /// Told of duplicate completions and store errors (metrics); `None`
+    /// by default.
+    pub tap: Option<Arc<dyn crate::tap::WebhookTap>>,
 }
 
 impl Default for TrackerConfig {
@@ -77,6 +80,7 @@ impl Default for TrackerConfig {
             deadline_margin: Duration::from_secs(15),
             queue_capacity: 1024,
             early_buffer: crate::limits::EarlyBufferLimits::default(),
+            tap: None,
         }
     }
 }
@@ -133,6 +137,12 @@ impl std::fmt::Debug for OperationTracker {
 }
 
 impl OperationTracker {
+    /// Operations this process is waiting on (placed or adopted, not yet
+    /// completed, failed or lost).
+    pub fn pending_count(&self) -> usize {
+        self.inner.lock_waiters().len()
+    }
+
     /// A tracker with an in-memory store. Must be called inside a tokio
     /// runtime: it spawns the dispatcher task.
     pub fn new(client: GraphClient, config: TrackerConfig) -> Self {
@@ -402,6 +412,12 @@ impl DeliveryTarget for TrackerInner {
 }
 
 impl TrackerInner {
+    fn tap(&self, f: impl FnOnce(&dyn crate::tap::WebhookTap)) {
+        if let Some(t) = &self.config.tap {
+            f(t.as_ref());
+        }
+    }
+
     /// Records a completion, retrying a failing store (Redis restarting)
     /// for up to two minutes: the webhook has already answered Graph, so
     /// giving up loses the completion. Later notifications wait behind this
@@ -420,12 +436,16 @@ impl TrackerInner {
             match self.store.complete(key, op, self.config.early_ttl).await {
                 Ok(d) => return Ok(d),
                 Err(e) if started.elapsed() < GIVE_UP_AFTER => {
+                    self.tap(|t| t.store_error());
                     tracing::warn!(%key, attempt, error = %e, "store failed to record a completion; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.tap(|t| t.store_error());
+                    return Err(e);
+                }
             }
         }
     }
@@ -487,6 +507,7 @@ impl TrackerInner {
                     tracing::debug!(%key, "completion buffered (no waiter yet)")
                 }
                 Ok(Disposition::Duplicate) => {
+                    self.tap(|t| t.duplicate());
                     tracing::debug!(%key, "duplicate or late completion ignored")
                 }
                 Err(e) => tracing::error!(%key, error = %e, "store failed; completion dropped"),

@@ -4,11 +4,15 @@
 //! Each POST is authenticated (RS256 JWT checked against the keys published
 //! in the OpenID configuration), parsed, queued on the tracker's bounded
 //! channel and answered `202` at once; matching happens off the request path.
-//! Unauthenticated posts get `401` and are never queued.
+//! Unauthenticated posts get `401` and are never queued. An optional
+//! [`WebhookTap`] hears of each answer: the raw bytes of every accepted
+//! notification (a relay forwards them) and the reason of every refusal
+//! (metrics count them).
 
 use crate::error::{CaptureError, Result};
 pub use crate::http_server::WebhookLimits;
 use crate::secret::redact_url;
+pub use crate::tap::{AcceptedNotification, RedactedHeader, Refusal, WebhookTap};
 use crate::tracker::NotificationSink;
 use crate::wire::CommsNotifications;
 use axum::body::Body;
@@ -414,6 +418,28 @@ fn tenant_of(tid: String) -> Option<String> {
     ok.then(|| t.to_string())
 }
 
+/// Why the webhook refused a notification, in [`Refusal`]'s words.
+fn refusal_of(e: &AuthError) -> Refusal {
+    match e {
+        AuthError::Missing => Refusal::MissingToken,
+        AuthError::Malformed(_) | AuthError::UnknownKey(_) | AuthError::Rejected(_) => {
+            Refusal::BadToken
+        }
+        AuthError::Keys(_) => Refusal::KeysUnavailable,
+        AuthError::Tenant(_) => Refusal::Tenant,
+        AuthError::NotLoopback(_) | AuthError::Proxied(_) => Refusal::NotLoopback,
+    }
+}
+
+/// The call id a notification's resource path names, as written.
+fn call_id_of(batch: &CommsNotifications) -> Option<String> {
+    let path = batch.value.first()?.resource_path()?;
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let mut segs = path.split('/').filter(|s| !s.is_empty());
+    segs.by_ref().find(|s| *s == "calls")?;
+    segs.next().map(str::to_string)
+}
+
 /// Everything the webhook handler needs.
 #[derive(Debug, Clone)]
 pub struct WebhookState {
@@ -425,6 +451,8 @@ pub struct WebhookState {
     pub sink: NotificationSink,
     /// Connection limits of [`serve`] (not used by [`router`]).
     pub limits: WebhookLimits,
+    /// Told of every answer (a relay, metrics); `None` by default.
+    pub tap: Option<Arc<dyn WebhookTap>>,
 }
 
 impl WebhookState {
@@ -435,7 +463,14 @@ impl WebhookState {
             auth,
             sink,
             limits: WebhookLimits::default(),
+            tap: None,
         }
+    }
+
+    /// Tell `tap` of every answer.
+    pub fn with_tap(mut self, tap: Option<Arc<dyn WebhookTap>>) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// Serve with `limits` instead of the defaults.
@@ -460,6 +495,22 @@ pub fn router(state: WebhookState) -> Router {
 }
 
 async fn handle_notification(State(state): State<WebhookState>, req: Request) -> Response {
+    let (response, tapped) = answer_notification(&state, req).await;
+    if let Some(tap) = &state.tap {
+        match tapped {
+            Ok(Some(accepted)) => tap.accepted(&accepted),
+            Ok(None) => {}
+            Err(reason) => tap.refused(reason),
+        }
+    }
+    response
+}
+
+/// What the tap hears of an answer (`Ok(None)`: accepted, and no tap).
+type Tapped = std::result::Result<Option<AcceptedNotification>, Refusal>;
+
+/// The answer, and what the tap hears of it.
+async fn answer_notification(state: &WebhookState, req: Request) -> (Response, Tapped) {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -469,37 +520,55 @@ async fn handle_notification(State(state): State<WebhookState>, req: Request) ->
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "notification refused");
-            return (
+            let response = (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
             )
                 .into_response();
+            return (response, Err(refusal_of(&e)));
         }
     };
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(error = %e, "notification body unreadable");
-            return StatusCode::BAD_REQUEST.into_response();
+            return (
+                StatusCode::BAD_REQUEST.into_response(),
+                Err(Refusal::UnreadableBody),
+            );
         }
     };
     let batch: CommsNotifications = match serde_json::from_slice(&body) {
         Ok(b) => CommsNotifications { tenant_id, ..b },
         Err(e) => {
             tracing::warn!(error = %e, "notification body is not commsNotifications");
-            return StatusCode::BAD_REQUEST.into_response();
+            return (
+                StatusCode::BAD_REQUEST.into_response(),
+                Err(Refusal::NotNotifications),
+            );
         }
     };
+    let accepted = state.tap.as_ref().map(|_| AcceptedNotification {
+        call_id: call_id_of(&batch),
+        body,
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .cloned()
+            .map(RedactedHeader),
+        content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+    });
     match state.sink.try_submit(batch) {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Ok(()) => (StatusCode::ACCEPTED.into_response(), Ok(accepted)),
         Err(e) => {
             // Graph redelivers on 5xx; a full queue must not drop it silently.
             tracing::error!(error = %e, "notification queue full");
-            Response::builder()
+            let response = Response::builder()
                 .status(StatusCode::SERVICE_UNAVAILABLE)
                 .header(header::RETRY_AFTER, "1")
                 .body(Body::empty())
-                .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response())
+                .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response());
+            (response, Err(Refusal::QueueFull))
         }
     }
 }

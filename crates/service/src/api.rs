@@ -60,7 +60,7 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn RecordingStore>,
     pub(crate) keys: RwLock<ApiKeys>,
     pub(crate) out_dir: PathBuf,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) openapi: Bytes,
     pub(crate) callbacks: Option<CallbackConfig>,
     pub(crate) http: reqwest::Client,
@@ -89,7 +89,7 @@ impl ServiceState {
                 store,
                 keys: RwLock::new(keys),
                 out_dir,
-                metrics: Metrics::default(),
+                metrics: Arc::new(Metrics::default()),
                 openapi: Bytes::from(openapi),
                 callbacks,
                 http: reqwest::Client::new(),
@@ -97,6 +97,15 @@ impl ServiceState {
                 killed: tokio::sync::watch::Sender::new(false),
             }),
         }
+    }
+
+    /// The state counting into `metrics` (shared with the webhook's tap and
+    /// the relay) instead of its own. Call it on a state just made.
+    pub(crate) fn with_metrics(mut self, metrics: Arc<Metrics>) -> ServiceState {
+        if let Some(shared) = Arc::get_mut(&mut self.inner) {
+            shared.metrics = metrics;
+        }
+        self
     }
 
     /// Replaces the accepted keys (rotation: a removed key is refused from
@@ -261,7 +270,8 @@ async fn start(
     let task_state = state.clone();
     let task_id = id.clone();
     let mut killed = state.inner.killed.subscribe();
-    tokio::spawn(async move {
+    let span = tracing::info_span!("recording", recording_id = %id);
+    let task = async move {
         let recorder = task_state.inner.recorder.clone();
         let out_dir = task_state.inner.out_dir.clone();
         let job = async {
@@ -280,7 +290,8 @@ async fn start(
             // Dropped mid-way: in a fleet the takeover finishes it.
             () = stop => {}
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
     Ok(accepted(StatusCode::ACCEPTED.as_u16(), &answer, false))
 }
 
@@ -334,6 +345,9 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
                 r.report = Some(o.json);
             }
             download = o.download.map(|d| (d.bytes, d.elapsed.as_secs_f64()));
+            if let Some(a) = o.analysis {
+                state.metrics().analysed(a.as_secs_f64());
+            }
             r.links = links(&r.id, o.files.is_some());
         }
         Err(e) => {
@@ -854,7 +868,9 @@ pub(crate) async fn metrics(State(state): State<ServiceState>) -> Result<Respons
         .count_by_status()
         .await
         .map_err(store_problem)?;
-    let text = state.metrics().render(&counts);
+    let metrics = state.metrics();
+    metrics.set_pending(state.inner.recorder.pending_operations());
+    let text = metrics.render(&counts);
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

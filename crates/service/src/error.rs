@@ -55,4 +55,7 @@ pub enum ServiceError {
     /// The shared store (Redis) could not be reached.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The relay target was refused.
+    #[error(transparent)]
+    RelayTarget(#[from] crate::relay::RelayTargetError),
 }

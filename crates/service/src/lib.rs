@@ -15,7 +15,11 @@
 //! - [`callbacks`] signs and sends callbacks; [`outbox`] keeps a fleet's
 //!   pending deliveries in Redis, claimed by any instance;
 //! - `api`: the handlers, each with its OpenAPI operation;
-//! - [`metrics`] counts what `/metrics` shows;
+//! - [`metrics`] counts what `/metrics` shows; [`logging`] sets up the
+//!   text or JSON log output;
+//! - [`relay`]: `--relay-to`, every accepted notification forwarded
+//!   unchanged to a bot's webhook, in order per call, and the webhook tap
+//!   that counts notifications;
 //! - [`openapi()`] builds the OpenAPI 3.1 document from the handlers.
 //!
 //! Invariants: every route, `/openapi.json` and `/metrics` included,
@@ -46,11 +50,13 @@ mod api;
 pub mod callbacks;
 pub mod error;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod problem;
 pub mod redis_store;
+pub mod relay;
 mod request;
 pub mod store;
 pub mod time;
@@ -86,6 +92,9 @@ pub struct ServiceConfig {
     pub callbacks: Option<callbacks::CallbackConfig>,
     /// A fleet's records and callback outbox in Redis; `None`: in memory.
     pub redis: Option<redis_store::RedisRecordingsConfig>,
+    /// What `/metrics` shows; share it with [`webhook_tap`] so that the
+    /// webhook's notifications and the relay are counted there too.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl ServiceConfig {
@@ -99,8 +108,26 @@ impl ServiceConfig {
             limits: WebhookLimits::default(),
             callbacks: None,
             redis: None,
+            metrics: Arc::default(),
         }
     }
+}
+
+/// The webhook tap a bot gets (`BotConfig::webhook_tap`) for the service:
+/// it counts notifications into `metrics` and, with `relay_to`, forwards
+/// each accepted one there (checked by [`relay::parse_target`]).
+pub fn webhook_tap(
+    metrics: Arc<metrics::Metrics>,
+    relay_to: Option<&str>,
+) -> Result<Arc<dyn voxcap_capture::webhook::WebhookTap>, ServiceError> {
+    let relay = match relay_to {
+        Some(url) => Some(relay::Relay::new(
+            relay::RelayConfig::new(relay::parse_target(url)?),
+            metrics.clone(),
+        )),
+        None => None,
+    };
+    Ok(Arc::new(relay::NotificationTap::new(metrics, relay)))
 }
 
 /// The security scheme: `Authorization: Bearer <API key>`.
@@ -221,13 +248,15 @@ async fn count(State(state): State<ServiceState>, req: Request, next: Next) -> R
 /// for: `listen` or `keys_file` given. The keys are those of `keys_file`
 /// plus those of [`keys::API_KEYS_ENV`]; the address `listen`, by default
 /// [`DEFAULT_API_LISTEN`] (loopback); callbacks are signed with
-/// [`callbacks::CALLBACK_SECRET_ENV`] when it is set (else refused).
-/// `None` when neither is given.
+/// [`callbacks::CALLBACK_SECRET_ENV`] when it is set (else refused);
+/// `/metrics` shows `metrics` (the one the bot's [`webhook_tap`] counts
+/// into). `None` when neither is given.
 pub async fn start_beside(
     recorder: Recorder,
     listen: Option<SocketAddr>,
     keys_file: Option<&std::path::Path>,
     out_dir: &std::path::Path,
+    metrics: Arc<metrics::Metrics>,
 ) -> Result<Option<RunningService>, ServiceError> {
     if listen.is_none() && keys_file.is_none() {
         return Ok(None);
@@ -250,6 +279,7 @@ pub async fn start_beside(
     config.redis = recorder
         .redis()
         .map(|r| redis_store::RedisRecordingsConfig::beside(r.config()));
+    config.metrics = metrics;
     if let Ok(secret) = std::env::var(callbacks::CALLBACK_SECRET_ENV) {
         if secret.len() < keys::MIN_KEY_CHARS {
             return Err(ServiceError::BadCallbackSecret {
@@ -356,7 +386,8 @@ impl RunningService {
             config.keys,
             config.out_dir,
             config.callbacks,
-        );
+        )
+        .with_metrics(config.metrics);
         let app = app(state.clone(), config.max_body_bytes);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(%addr, "service API listening");

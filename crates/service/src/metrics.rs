@@ -48,6 +48,39 @@ pub struct Metrics {
     idempotent_replays: Counter,
     callback_attempts: Family<OutcomeLabel, Counter>,
     callbacks_given_up: Counter,
+    notifications: Family<NotificationLabels, Counter>,
+    relay_forwards: Family<OutcomeLabel, Counter>,
+    relay_attempt_failures: Counter,
+    analysis_seconds: Histogram,
+    store_errors: Counter,
+    pending: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    outcome: String,
+    reason: String,
+}
+
+/// How a relayed notification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayOutcome {
+    /// The bot's webhook answered 2xx.
+    Delivered,
+    /// Every attempt failed.
+    GivenUp,
+    /// Not queued: the call's queue, or the number of calls, was full.
+    Dropped,
+}
+
+impl RelayOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            RelayOutcome::Delivered => "delivered",
+            RelayOutcome::GivenUp => "given_up",
+            RelayOutcome::Dropped => "dropped",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -120,7 +153,50 @@ impl Default for Metrics {
             "Callbacks given up after their retry budget",
             callbacks_given_up.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "voxcap_notifications",
+            "Notifications by outcome (accepted, rejected with a reason; duplicate: accepted completions already matched)",
+            notifications.clone(),
+        );
+        let relay_forwards = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "voxcap_relay_forwards",
+            "Notifications relayed, by outcome (delivered, given_up, dropped)",
+            relay_forwards.clone(),
+        );
+        let relay_attempt_failures = Counter::default();
+        registry.register(
+            "voxcap_relay_attempt_failures",
+            "Relay attempts that failed (each retry counts)",
+            relay_attempt_failures.clone(),
+        );
+        // 1 ms .. 16 s (the analysis reads the download as it arrives).
+        let analysis_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "voxcap_analysis_seconds",
+            "Wall seconds of each recording's analysis, from its first read to its findings",
+            analysis_seconds.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "voxcap_store_errors",
+            "Operation store (Redis in a fleet) failures while recording a completion, each retry counted",
+            store_errors.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register(
+            "voxcap_operations_pending",
+            "Operations this instance is waiting on (read at each scrape)",
+            pending.clone(),
+        );
         Metrics {
+            analysis_seconds,
+            store_errors,
+            pending,
+            notifications,
+            relay_forwards,
+            relay_attempt_failures,
             callback_attempts,
             callbacks_given_up,
             registry,
@@ -186,6 +262,66 @@ impl Metrics {
     /// Counts a callback given up.
     pub fn callback_given_up(&self) {
         self.callbacks_given_up.inc();
+    }
+
+    /// Counts a notification the webhook accepted.
+    pub fn notification_accepted(&self) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                outcome: "accepted".to_string(),
+                reason: String::new(),
+            })
+            .inc();
+    }
+
+    /// Counts a notification the webhook refused, for `reason`.
+    pub fn notification_refused(&self, reason: &str) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                outcome: "rejected".to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a relayed notification's end.
+    pub fn relay_forward(&self, outcome: RelayOutcome) {
+        self.relay_forwards
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a failed relay attempt.
+    pub fn relay_attempt_failed(&self) {
+        self.relay_attempt_failures.inc();
+    }
+
+    /// Observes one analysis's wall time.
+    pub fn analysed(&self, seconds: f64) {
+        self.analysis_seconds.observe(seconds);
+    }
+
+    /// Counts a completion the tracker had already matched (it was
+    /// counted `accepted` at the webhook too).
+    pub fn duplicate(&self) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                outcome: "duplicate".to_string(),
+                reason: String::new(),
+            })
+            .inc();
+    }
+
+    /// Counts an operation store failure.
+    pub fn store_error(&self) {
+        self.store_errors.inc();
+    }
+
+    /// Sets the pending operations gauge (before [`Metrics::render`]).
+    pub fn set_pending(&self, n: usize) {
+        self.pending.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts an answer replayed for an Idempotency-Key.

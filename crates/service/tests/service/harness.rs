@@ -45,6 +45,48 @@ impl Harness {
         }
     }
 
+    /// The harness with the webhook's notifications counted into the API's
+    /// metrics and relayed as `relay` says; `adjust` changes the bot's
+    /// settings first.
+    pub(crate) async fn start_relayed(
+        relay: voxcap_service::relay::RelayConfig,
+        adjust: impl FnOnce(&mut voxcap_bot::BotConfig),
+    ) -> Harness {
+        voxcap_testkit::emulated::log_from_env("SERVICE_LOG");
+        let metrics = std::sync::Arc::new(voxcap_service::metrics::Metrics::default());
+        let relay = voxcap_service::relay::Relay::new(relay, metrics.clone());
+        let tap = voxcap_service::relay::NotificationTap::new(metrics.clone(), Some(relay));
+        let emulator =
+            voxcap_emulator::RunningEmulator::start(([127, 0, 0, 1], 0).into(), emulator_config())
+                .await
+                .unwrap();
+        let setup = EmulatedSetup::with_bot_config(emulator, |c| {
+            adjust(c);
+            c.webhook_tap = Some(std::sync::Arc::new(tap));
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ApiKeys::from_list(KEY).unwrap();
+        let mut config = ServiceConfig::new(([127, 0, 0, 1], 0).into(), keys, dir.path());
+        config.metrics = metrics;
+        let service = RunningService::start(config, setup.bot.recorder())
+            .await
+            .unwrap();
+        Harness {
+            setup,
+            service,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// A GET's status and body text, with the current key.
+    pub(crate) async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self.req(reqwest::Method::GET, path).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.service.base_url())
     }

@@ -4,7 +4,8 @@
 //! deletion, the external operation, metrics and the OpenAPI document
 //! ([`flow`]), signed callbacks retried through failures and their
 //! latency ([`callback`]), the list's pages and bad input ([`input`]),
-//! with the set-up in [`harness`].
+//! the notification relay and the webhook's notification counts
+//! ([`relay`]), with the set-up in [`harness`].
 
 // Tests print their figures (`--nocapture`).
 #![allow(clippy::print_stdout)]
@@ -15,3 +16,4 @@ mod fleet;
 mod flow;
 mod harness;
 mod input;
+mod relay;
