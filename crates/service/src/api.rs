@@ -862,14 +862,22 @@ pub(crate) async fn openapi_json(State(state): State<ServiceState>) -> Response 
     ),
 )]
 pub(crate) async fn metrics(State(state): State<ServiceState>) -> Result<Response, Problem> {
+    // Metrics matter most when the store is down: without its counts the
+    // recordings gauges keep their last values, and the store's errors
+    // (counted by the store) show why.
     let counts = state
         .inner
         .store
         .count_by_status()
         .await
-        .map_err(store_problem)?;
+        .unwrap_or_default();
     let metrics = state.metrics();
     metrics.set_pending(state.inner.recorder.pending_operations());
+    let outbox_pending = match state.outbox() {
+        Some(outbox) => outbox.pending().await.ok(),
+        None => None,
+    };
+    metrics.observe_store(state.inner.store.errors(), outbox_pending);
     let text = metrics.render(&counts);
     let mut r = text.into_response();
     r.headers_mut().insert(

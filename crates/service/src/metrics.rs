@@ -54,6 +54,9 @@ pub struct Metrics {
     analysis_seconds: Histogram,
     store_errors: Counter,
     pending: Gauge,
+    recording_store_errors: Counter,
+    recording_store_errors_seen: std::sync::atomic::AtomicU64,
+    callbacks_pending: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -190,7 +193,22 @@ impl Default for Metrics {
             "Operations this instance is waiting on (read at each scrape)",
             pending.clone(),
         );
+        let recording_store_errors = Counter::default();
+        registry.register(
+            "voxcap_recording_store_errors",
+            "Recording store (Redis in a fleet) failures of the API's records, idempotency keys and outbox",
+            recording_store_errors.clone(),
+        );
+        let callbacks_pending = Gauge::default();
+        registry.register(
+            "voxcap_callbacks_pending",
+            "Callbacks waiting in a fleet's outbox for their next attempt (read at each scrape)",
+            callbacks_pending.clone(),
+        );
         Metrics {
+            recording_store_errors,
+            recording_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
+            callbacks_pending,
             analysis_seconds,
             store_errors,
             pending,
@@ -322,6 +340,23 @@ impl Metrics {
     /// Sets the pending operations gauge (before [`Metrics::render`]).
     pub fn set_pending(&self, n: usize) {
         self.pending.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Brings the recording store's error count (a running total kept by
+    /// the store) and the outbox's pending deliveries (a fleet's; `None`
+    /// alone) into the text (before [`Metrics::render`]).
+    pub fn observe_store(&self, errors: u64, callbacks_pending: Option<u64>) {
+        use std::sync::atomic::Ordering;
+        let seen = self
+            .recording_store_errors_seen
+            .fetch_max(errors, Ordering::Relaxed);
+        if errors > seen {
+            self.recording_store_errors.inc_by(errors - seen);
+        }
+        if let Some(n) = callbacks_pending {
+            self.callbacks_pending
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// Counts an answer replayed for an Idempotency-Key.

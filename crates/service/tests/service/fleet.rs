@@ -114,7 +114,7 @@ fn record_response_posts(emu: &RunningEmulator) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_deployments_on_one_redis_see_nothing_of_each_other() {
-    let redis = LocalRedis::start().expect("redis-server (installed by scripts/test)");
+    let mut redis = LocalRedis::start().expect("redis-server (installed by scripts/test)");
     let emu = voxcap_testkit::emulated::start_emulator(0.01).await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let bot_a = fleet_bot(&emu, &redis, "deploy-a", "a-1").await;
@@ -180,6 +180,23 @@ async fn two_deployments_on_one_redis_see_nothing_of_each_other() {
     );
     assert!(problem["detail"].as_str().unwrap().contains("unreadable"));
     assert_eq!(api_a.store_errors(), 0);
+    // Redis goes away: the read is a 5xx, and /metrics still answers and
+    // counts the store's errors.
+    redis.kill();
+    let (status, _) = get_json(&http, &api_a, &format!("/v1/recordings/{id}")).await;
+    assert!(status >= 500, "{status}");
+    assert!(api_a.store_errors() > 0);
+    let metrics = req(&http, &api_a, Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    let counted = text
+        .lines()
+        .find_map(|l| l.strip_prefix("voxcap_recording_store_errors_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(counted.is_some_and(|n| n >= 1.0), "{text}");
     api_a.stop().await;
     api_b.stop().await;
     bot_a.stop().await;
