@@ -195,6 +195,28 @@ impl Outbox {
         format!("{}:{what}", self.prefix)
     }
 
+    /// Removes delivery `id` (its record and its place in the outbox); a
+    /// failure is counted and logged as `doing`.
+    async fn remove(
+        &self,
+        conn: &mut ConnectionManager,
+        (outbox, delivery): (&str, &str),
+        id: &str,
+        doing: &str,
+    ) {
+        let done: Result<i64, _> = self
+            .scripts
+            .done
+            .key(outbox)
+            .key(delivery)
+            .arg(id)
+            .invoke_async(conn)
+            .await;
+        if let Err(e) = done {
+            let _ = self.fail(doing, e);
+        }
+    }
+
     fn fail(&self, doing: &str, e: redis::RedisError) -> StoreError {
         self.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(error = %e, doing, "Redis command failed");
@@ -284,18 +306,15 @@ impl Outbox {
         let delivery = self.key(&format!("delivery:{id}"));
         let why = match result {
             Ok(()) => {
-                let done: Result<i64, _> = self
-                    .scripts
-                    .done
-                    .key(&outbox)
-                    .key(&delivery)
-                    .arg(id)
-                    .invoke_async(&mut conn)
-                    .await;
-                if let Err(e) = done {
-                    // Delivered all the same; it may be sent again (at least once).
-                    let _ = self.fail("removing a delivered callback", e);
-                }
+                // On failure: delivered all the same; it may be sent again
+                // (at least once).
+                self.remove(
+                    &mut conn,
+                    (&outbox, &delivery),
+                    id,
+                    "removing a delivered callback",
+                )
+                .await;
                 tracing::debug!(delivery = id, attempts = c.attempts, "callback delivered");
                 return;
             }
@@ -307,17 +326,13 @@ impl Outbox {
         if age + wait > self.callbacks.give_up_after {
             tracing::warn!(delivery = id, attempts = c.attempts, reason = %why, "callback given up");
             report(AttemptReport::GaveUp);
-            let done: Result<i64, _> = self
-                .scripts
-                .done
-                .key(&outbox)
-                .key(&delivery)
-                .arg(id)
-                .invoke_async(&mut conn)
-                .await;
-            if let Err(e) = done {
-                let _ = self.fail("removing a given-up callback", e);
-            }
+            self.remove(
+                &mut conn,
+                (&outbox, &delivery),
+                id,
+                "removing a given-up callback",
+            )
+            .await;
             return;
         }
         tracing::info!(delivery = id, attempts = c.attempts, reason = %why,
