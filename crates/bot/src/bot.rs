@@ -258,14 +258,16 @@ impl Recorder {
     /// (`completed`: the call, operation, location, token and what Graph
     /// reported). The recording status is set (`updateRecordingStatus`)
     /// before anything is persisted and ended after, as for an operation
-    /// of the bot's own.
+    /// of the bot's own. `trim`: the trimmed copy's pads (`None`: the
+    /// analysis defaults).
     pub async fn ingest(
         &self,
         request: &voxcap_capture::wire::RecordResponseRequest,
+        trim: Option<crate::TrimPads>,
         completed: voxcap_capture::tracker::CompletedRecording,
         out_dir: &Path,
     ) -> Result<Outcome> {
-        self.core.ingest(request, completed, out_dir).await
+        self.core.ingest(request, trim, completed, out_dir).await
     }
 
     /// How the bot stores what it records.

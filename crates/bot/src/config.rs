@@ -196,6 +196,32 @@ pub struct RecordPlan {
     pub stream_while_recording: bool,
     /// Where the live events of a streamed recording go.
     pub live_events: Option<LiveEvents>,
+    /// Trim pads for this recording; `None`: the analysis defaults. Kept
+    /// in the shared store with the request, so an instance that takes
+    /// the operation over trims it the same way.
+    pub trim: Option<TrimPads>,
+}
+
+/// How much audio the trimmed copy keeps around the speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrimPads {
+    /// Kept before the first speech, in ms.
+    pub pad_start_ms: u32,
+    /// Kept after the last speech, in ms (shortened by a decay the trim
+    /// followed, to half at least).
+    pub pad_end_ms: u32,
+}
+
+impl Default for TrimPads {
+    /// The analysis's own pads.
+    fn default() -> Self {
+        let d = voxcap_dsp::trim::TrimConfig::default();
+        TrimPads {
+            pad_start_ms: d.pad_start_ms,
+            pad_end_ms: d.pad_end_ms,
+        }
+    }
 }
 
 /// What the caller is asked for, in plain settings (no Graph wire types);
@@ -274,6 +300,7 @@ impl RecordPlan {
             out_dir: out_dir.into(),
             stream_while_recording: false,
             live_events: None,
+            trim: None,
         }
     }
 }

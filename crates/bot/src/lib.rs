@@ -52,7 +52,7 @@ pub mod trim_out;
 pub use bot::{Bot, Recorder};
 pub use config::{
     ApiKind, BotConfig, NotificationAuthMode, RecordPlan, RecordSpec, RecordingDownloads,
-    StoreChoice, TokenSource,
+    StoreChoice, TokenSource, TrimPads,
 };
 pub use error::{BotError, Result, Setting};
 pub use live::{LiveEvent, LiveEvents};

@@ -24,7 +24,7 @@ use voxcap_capture::{
     RecordingEnd, RecordingPermit, Secret,
 };
 
-use crate::config::{ApiKind, RecordPlan};
+use crate::config::{ApiKind, RecordPlan, TrimPads};
 use crate::error::{BotError, Result, Setting};
 use crate::live::{self, Analysis, Streamed};
 use crate::outcome::{
@@ -114,7 +114,7 @@ impl Core {
             },
             prompt_duration: plan.prompt_duration,
             deadline_margin: None,
-            app_settings: serde_json::json!({ "outDir": plan.out_dir }),
+            app_settings: serde_json::json!({ "outDir": plan.out_dir, "trim": plan.trim }),
             permit_held: permit.is_some(),
         };
         let handle = match self.tracker.record(call_id, &request, &options).await {
@@ -167,6 +167,7 @@ impl Core {
                 call_id,
                 &op,
                 &request,
+                plan.trim,
                 max_record,
                 outcome,
                 notified,
@@ -187,6 +188,7 @@ impl Core {
     pub(crate) async fn ingest(
         &self,
         request: &RecordResponseRequest,
+        trim: Option<TrimPads>,
         rec: CompletedRecording,
         dir: &Path,
     ) -> Result<Outcome> {
@@ -215,6 +217,7 @@ impl Core {
             &call_id,
             &op,
             request,
+            trim,
             max_record,
             completed,
             notified,
@@ -246,6 +249,12 @@ impl Core {
             }
             None => (RecordResponseRequest::default(), MAX_TIMEOUT_SECONDS),
         };
+        // The trim the placing instance was asked for (absent or unreadable:
+        // the defaults).
+        let trim = adopted
+            .app_settings()
+            .get("trim")
+            .and_then(|t| serde_json::from_value::<TrimPads>(t.clone()).ok());
         let permit = RecordingPermit::inherit(&adopted);
         if permit.is_none() {
             tracing::warn!(%call_id, operation_id = %op_id,
@@ -263,6 +272,7 @@ impl Core {
                 &call_id,
                 &op,
                 &request,
+                trim,
                 max_record,
                 outcome,
                 notified,
@@ -326,6 +336,7 @@ impl Core {
         call_id: &str,
         op: &OperationId,
         request: &RecordResponseRequest,
+        trim: Option<TrimPads>,
         max_record_s: u32,
         outcome: RecordOutcome,
         notified: Instant,
@@ -381,7 +392,11 @@ impl Core {
                     }
                     return Ok(o);
                 };
-                let config = settings::analysis_config(request, &rec);
+                let mut config = settings::analysis_config(request, &rec);
+                if let Some(t) = trim {
+                    config.pad_start_ms = t.pad_start_ms;
+                    config.pad_end_ms = t.pad_end_ms;
+                }
                 let settings_sha256 = settings::settings_sha256(&config);
                 let name = format!("{stem}.wav");
                 let wav_name = st.audio_name(stem, "wav");

@@ -7,7 +7,7 @@
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -19,7 +19,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use utoipa::IntoParams;
-use voxcap_bot::{ApiKind, BotError, Outcome, OutcomeKind, RecordPlan, RecordSpec, Recorder};
+use voxcap_bot::{
+    ApiKind, BotError, Outcome, OutcomeKind, RecordPlan, RecordSpec, Recorder, TrimPads,
+};
 use voxcap_capture::OperationId;
 use voxcap_records::audit::{AuditLog, DeleteReason};
 use voxcap_records::layout::{RecordingFiles, RECORDING_SUFFIXES};
@@ -157,6 +159,12 @@ impl ServiceState {
         }
     }
 
+    /// The deployment's retention (`--retain-days`), the longest a request
+    /// may ask for.
+    pub(crate) fn max_retention(&self) -> Option<Duration> {
+        self.inner.recorder.stewardship().retain
+    }
+
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
@@ -177,6 +185,12 @@ fn store_problem(e: crate::store::StoreError) -> Problem {
         "Store unavailable",
         e.to_string(),
     )
+}
+
+fn ms_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn now_ms() -> u64 {
@@ -204,6 +218,7 @@ enum Job {
     Record(String, Box<RecordPlan>),
     Ingest(
         Box<voxcap_capture::wire::RecordResponseRequest>,
+        Option<TrimPads>,
         Box<voxcap_capture::tracker::CompletedRecording>,
     ),
 }
@@ -216,6 +231,7 @@ async fn start(
     route: &str,
     body: &[u8],
     resource: Recording,
+    retention_s: Option<u64>,
     job: Job,
 ) -> Result<Response, Problem> {
     let key = idempotency_key(headers)?;
@@ -231,6 +247,8 @@ async fn start(
         created_ms: now_ms(),
         resource,
         stem: None,
+        retention_s,
+        expires_ms: None,
     };
     let id = record.resource.id.clone();
     // Stored before the answer, so a replayed answer names a recording that
@@ -277,8 +295,8 @@ async fn start(
         let job = async {
             match job {
                 Job::Record(call_id, plan) => recorder.record(&call_id, &plan).await,
-                Job::Ingest(request, completed) => {
-                    recorder.ingest(&request, *completed, &out_dir).await
+                Job::Ingest(request, trim, completed) => {
+                    recorder.ingest(&request, trim, *completed, &out_dir).await
                 }
             }
         };
@@ -356,10 +374,16 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
             r.error = Some(voxcap_bot::error::error_chain(&e));
         }
     }
-    r.updated_at = rfc3339(SystemTime::now());
+    let now = SystemTime::now();
+    r.updated_at = rfc3339(now);
     state
         .metrics()
         .finished(r.status, verdict.as_deref(), download);
+    if let Some(keep) = record.retention_s {
+        let at = now + Duration::from_secs(keep);
+        record.expires_ms = Some(ms_since_epoch(at));
+        record.resource.expires_at = Some(rfc3339(at));
+    }
     let callback = record.resource.callback_url.clone();
     let body = serde_json::to_vec(&record.resource).unwrap_or_default();
     if let Err(e) = store.update(record).await {
@@ -410,6 +434,7 @@ fn new_resource(
         updated_at: now,
         client_context,
         callback_url: callback,
+        expires_at: None,
         operation: None,
         report: None,
         error: None,
@@ -454,6 +479,7 @@ pub(crate) async fn record_response(
     let parsed: RecordResponseBody = parse_body(&headers, &body)?;
     let mut request = parsed.request()?;
     let options = parsed.voxcap.clone().unwrap_or_default();
+    options.check(state.max_retention())?;
     let api = options.api.unwrap_or_default();
     let context = request
         .client_context
@@ -465,6 +491,8 @@ pub(crate) async fn record_response(
     };
     let mut plan = RecordPlan::new(kind, &RecordSpec::default(), state.inner.out_dir.clone());
     plan.request = request;
+    plan.trim = options.trim_pads();
+    let retention = options.retention_seconds;
     let resource = new_resource(&call_id, source, Some(context), options.callback_url);
     let route = format!("POST /v1/calls/{call_id}/recordResponse");
     start(
@@ -473,6 +501,7 @@ pub(crate) async fn record_response(
         &route,
         &body,
         resource,
+        retention,
         Job::Record(call_id, Box::new(plan)),
     )
     .await
@@ -511,7 +540,9 @@ pub(crate) async fn create_recording(
     let body = body.map_err(|r| bytes_problem(&r))?;
     let parsed: ExternalRecordingBody = parse_body(&headers, &body)?;
     let (request, completed) = parsed.parts()?;
-    let callback = parsed.voxcap.as_ref().and_then(|v| v.callback_url.clone());
+    let options = parsed.voxcap.clone().unwrap_or_default();
+    options.check(state.max_retention())?;
+    let callback = options.callback_url.clone();
     let resource = new_resource(
         &parsed.call_id,
         "external",
@@ -524,7 +555,8 @@ pub(crate) async fn create_recording(
         "POST /v1/recordings",
         &body,
         resource,
-        Job::Ingest(Box::new(request), Box::new(completed)),
+        options.retention_seconds,
+        Job::Ingest(Box::new(request), options.trim_pads(), Box::new(completed)),
     )
     .await
 }
@@ -805,31 +837,90 @@ pub(crate) async fn delete_recording(
     if let Some(stem) = record.stem.clone() {
         let dir = state.inner.out_dir.clone();
         let log = state.audit();
-        let deleted = tokio::task::spawn_blocking(move || delete_files(&dir, &stem, &log))
-            .await
-            .map_err(|e| Problem::internal(format!("recording {id}: deleting: {e}")))?;
+        let deleted =
+            tokio::task::spawn_blocking(move || delete_files(&dir, &stem, &log, DeleteReason::Api))
+                .await
+                .map_err(|e| Problem::internal(format!("recording {id}: deleting: {e}")))?;
         deleted.map_err(|e| Problem::internal(format!("recording {id}: {e}")))?;
     }
     state.inner.store.remove(&id).await.map_err(store_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deletes the recording `stem`'s files in `dir`, one audit line with
+/// `reason`. A sweep finding none (another instance's sweep was first)
+/// writes no line.
 fn delete_files(
     dir: &FsPath,
     stem: &str,
     log: &AuditLog,
+    reason: DeleteReason,
 ) -> Result<(), voxcap_records::RecordsError> {
-    let files = RECORDING_SUFFIXES
+    let files: Vec<PathBuf> = RECORDING_SUFFIXES
         .iter()
         .map(|s| dir.join(format!("{stem}{s}")))
         .filter(|p| p.exists())
         .collect();
+    if files.is_empty() && reason == DeleteReason::Retention {
+        return Ok(());
+    }
     let rec = RecordingFiles {
         stem: stem.to_string(),
         files,
     };
-    voxcap_records::retention::delete(&[rec], DeleteReason::Api, log, SystemTime::now())?;
+    voxcap_records::retention::delete(&[rec], reason, log, SystemTime::now())?;
     Ok(())
+}
+
+/// How many expired recordings one sweep deletes at most.
+const SWEEP_BATCH: usize = 100;
+
+/// Deletes the recordings whose `voxcap.retentionSeconds` have passed:
+/// their files (one audit line, reason `retention`), then their records.
+/// Returns how many were deleted; a recording that could not be deleted
+/// stays due and is tried again by the next sweep.
+pub(crate) async fn sweep_expired(state: &ServiceState) -> Result<usize, Problem> {
+    let store = &state.inner.store;
+    let mut deleted = 0;
+    loop {
+        let ids = store
+            .expired(now_ms(), SWEEP_BATCH)
+            .await
+            .map_err(store_problem)?;
+        let batch = ids.len();
+        for id in ids {
+            let Some(record) = store.get(&id).await.map_err(store_problem)? else {
+                continue;
+            };
+            if let Some(stem) = record.stem.clone() {
+                let (dir, log) = (state.inner.out_dir.clone(), state.audit());
+                let done = tokio::task::spawn_blocking(move || {
+                    delete_files(&dir, &stem, &log, DeleteReason::Retention)
+                })
+                .await;
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(recording = %id, error = %e,
+                            "retention: could not delete the recording's files; trying again at the next sweep");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(recording = %id, error = %e, "retention: the deleting task failed");
+                        continue;
+                    }
+                }
+            }
+            if store.remove(&id).await.map_err(store_problem)?.is_some() {
+                deleted += 1;
+                state.metrics().expired();
+                tracing::info!(recording = %id, "retention: recording deleted");
+            }
+        }
+        if batch < SWEEP_BATCH {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// This API's OpenAPI 3.1 document.

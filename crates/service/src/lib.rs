@@ -33,6 +33,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header;
@@ -95,7 +96,14 @@ pub struct ServiceConfig {
     /// What `/metrics` shows; share it with [`webhook_tap`] so that the
     /// webhook's notifications and the relay are counted there too.
     pub metrics: Arc<metrics::Metrics>,
+    /// Pause between sweeps for recordings whose `voxcap.retentionSeconds`
+    /// have passed. Default [`DEFAULT_RETENTION_SWEEP`].
+    pub retention_sweep: Duration,
 }
+
+/// The default pause between retention sweeps: a recording is deleted at
+/// most this long after its time.
+pub const DEFAULT_RETENTION_SWEEP: Duration = Duration::from_secs(5);
 
 impl ServiceConfig {
     /// A config with the default body limit and connection limits.
@@ -109,6 +117,7 @@ impl ServiceConfig {
             callbacks: None,
             redis: None,
             metrics: Arc::default(),
+            retention_sweep: DEFAULT_RETENTION_SWEEP,
         }
     }
 }
@@ -326,6 +335,7 @@ pub struct RunningService {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     outbox_loop: Option<tokio::task::JoinHandle<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl RunningService {
@@ -389,6 +399,10 @@ impl RunningService {
         )
         .with_metrics(config.metrics);
         let app = app(state.clone(), config.max_body_bytes);
+        let sweeper = tokio::spawn(retention_loop(
+            state.clone(),
+            config.retention_sweep.max(Duration::from_millis(50)),
+        ));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(%addr, "service API listening");
         let task = tokio::spawn(voxcap_capture::webhook::serve_app(
@@ -405,6 +419,7 @@ impl RunningService {
             shutdown: Some(tx),
             task,
             outbox_loop: None,
+            sweeper,
         })
     }
 
@@ -434,6 +449,7 @@ impl RunningService {
         if let Some(l) = self.outbox_loop.take() {
             l.abort();
         }
+        self.sweeper.abort();
     }
 
     /// Stops at once, as a killed process would: the listener, the outbox
@@ -442,6 +458,7 @@ impl RunningService {
     pub fn abort(mut self) {
         self.state.kill();
         self.task.abort();
+        self.sweeper.abort();
         if let Some(l) = self.outbox_loop.take() {
             l.abort();
         }
@@ -467,9 +484,21 @@ impl RunningService {
     }
 }
 
+/// Deletes the recordings whose own retention has passed, every `pause`
+/// (a failed sweep is logged and the next one tries again).
+async fn retention_loop(state: ServiceState, pause: Duration) {
+    loop {
+        tokio::time::sleep(pause).await;
+        if let Err(p) = api::sweep_expired(&state).await {
+            tracing::warn!(error = %p.detail, "retention sweep failed; trying again at the next one");
+        }
+    }
+}
+
 impl Drop for RunningService {
     fn drop(&mut self) {
         self.task.abort();
+        self.sweeper.abort();
         if let Some(l) = &self.outbox_loop {
             l.abort();
         }

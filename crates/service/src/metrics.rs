@@ -57,6 +57,7 @@ pub struct Metrics {
     recording_store_errors: Counter,
     recording_store_errors_seen: std::sync::atomic::AtomicU64,
     callbacks_pending: Gauge,
+    recordings_expired: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -205,7 +206,14 @@ impl Default for Metrics {
             "Callbacks waiting in a fleet's outbox for their next attempt (read at each scrape)",
             callbacks_pending.clone(),
         );
+        let recordings_expired = Counter::default();
+        registry.register(
+            "voxcap_recordings_expired",
+            "Recordings deleted when their voxcap.retentionSeconds passed",
+            recordings_expired.clone(),
+        );
         Metrics {
+            recordings_expired,
             recording_store_errors,
             recording_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
             callbacks_pending,
@@ -357,6 +365,11 @@ impl Metrics {
             self.callbacks_pending
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Counts a recording deleted by its own retention.
+    pub fn expired(&self) {
+        self.recordings_expired.inc();
     }
 
     /// Counts an answer replayed for an Idempotency-Key.

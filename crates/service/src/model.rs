@@ -108,6 +108,86 @@ pub struct VoxcapOptions {
     /// Which Graph action to use. Default `recordResponse`.
     #[serde(default)]
     pub api: Option<ApiChoice>,
+    /// The trimmed copy's pads. Default: the analysis's own (150 ms
+    /// before the first speech, 300 ms after the last).
+    #[serde(default, deserialize_with = "object")]
+    pub trim: Option<TrimBody>,
+    /// Delete this recording (its files and its record, one audit line)
+    /// this many seconds after it ends. At most the deployment's
+    /// retention (`--retain-days`); default: the deployment's, or kept.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 315_360_000)]
+    pub retention_seconds: Option<u64>,
+}
+
+/// The longest pad a request may ask for, in ms.
+pub const MAX_PAD_MS: u64 = 5_000;
+
+/// The longest retention a request may ask for (ten years), in seconds.
+pub const MAX_RETENTION_SECONDS: u64 = 315_360_000;
+
+/// The trimmed copy's pads (`voxcap.trim`).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrimBody {
+    /// Kept before the first speech, 0-5000 ms. Default 150.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 5000)]
+    pub pad_start_ms: Option<u64>,
+    /// Kept after the last speech, 0-5000 ms (shortened by a decay the trim
+    /// followed, to half at least). Default 300.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 5000)]
+    pub pad_end_ms: Option<u64>,
+}
+
+impl VoxcapOptions {
+    /// Checks the options: the callback URL's form, the pads' and the
+    /// retention's ranges (`max_retention`: the deployment's, if any).
+    pub fn check(&self, max_retention: Option<std::time::Duration>) -> Result<(), Problem> {
+        if let Some(url) = self.callback_url.as_deref() {
+            check_callback_url(url)?;
+        }
+        if let Some(t) = &self.trim {
+            for (name, v) in [("padStartMs", t.pad_start_ms), ("padEndMs", t.pad_end_ms)] {
+                if v.is_some_and(|v| v > MAX_PAD_MS) {
+                    return Err(Problem::invalid(format!(
+                        "voxcap.trim.{name}: at most {MAX_PAD_MS} ms"
+                    )));
+                }
+            }
+        }
+        if let Some(r) = self.retention_seconds {
+            if r == 0 || r > MAX_RETENTION_SECONDS {
+                return Err(Problem::invalid(format!(
+                    "voxcap.retentionSeconds: 1 to {MAX_RETENTION_SECONDS}"
+                )));
+            }
+            if let Some(max) = max_retention.filter(|m| r > m.as_secs()) {
+                return Err(Problem::invalid(format!(
+                    "voxcap.retentionSeconds: {r} is longer than this deployment keeps recordings ({} s, --retain-days)",
+                    max.as_secs()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The pads asked for, the analysis's defaults filling a pad left out;
+    /// `None` when no `trim` was given. Call after [`VoxcapOptions::check`].
+    pub fn trim_pads(&self) -> Option<voxcap_bot::TrimPads> {
+        let t = self.trim.as_ref()?;
+        let d = voxcap_bot::TrimPads::default();
+        let ms = |v: Option<u64>, default: u32| {
+            v.map_or(default, |v| {
+                u32::try_from(v.min(MAX_PAD_MS)).unwrap_or(default)
+            })
+        };
+        Some(voxcap_bot::TrimPads {
+            pad_start_ms: ms(t.pad_start_ms, d.pad_start_ms),
+            pad_end_ms: ms(t.pad_end_ms, d.pad_end_ms),
+        })
+    }
 }
 
 /// The body of `POST /v1/calls/{callId}/recordResponse`: Graph's own
@@ -184,9 +264,6 @@ impl RecordResponseBody {
         request
             .validate()
             .map_err(|e| Problem::invalid(format!("{}: {}", e.field, e.reason)))?;
-        if let Some(url) = self.voxcap.as_ref().and_then(|v| v.callback_url.as_deref()) {
-            check_callback_url(url)?;
-        }
         Ok(request)
     }
 }
@@ -201,10 +278,18 @@ where
     use serde::de::Error;
     match serde_json::Value::deserialize(d)? {
         serde_json::Value::Null => Ok(None),
-        v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+        v @ serde_json::Value::Object(_) => serde_path_to_error::deserialize(v)
             .map(Some)
-            .map_err(D::Error::custom),
+            .map_err(|e| D::Error::custom(with_path(&e))),
         _ => Err(D::Error::custom("expected an object")),
+    }
+}
+
+/// An error inside a nested object, led by the path to the value.
+fn with_path(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    match e.path().to_string() {
+        p if p == "." => e.inner().to_string(),
+        p => format!("{p}: {}", e.inner()),
     }
 }
 
@@ -229,7 +314,9 @@ where
     items
         .into_iter()
         .map(|v| match v {
-            v @ serde_json::Value::Object(_) => serde_json::from_value(v).map_err(D::Error::custom),
+            v @ serde_json::Value::Object(_) => {
+                serde_path_to_error::deserialize(v).map_err(|e| D::Error::custom(with_path(&e)))
+            }
             _ => Err(D::Error::custom("expected a list of objects")),
         })
         .collect()
@@ -242,17 +329,31 @@ fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, 
     let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
         return Ok(None);
     };
-    let whole = n.as_u64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-            .map(|f| f as u64)
-    });
-    match whole.and_then(|v| u32::try_from(v).ok()) {
+    match whole(&n).and_then(|v| u32::try_from(v).ok()) {
         Some(v) => Ok(Some(v)),
         None => Err(D::Error::custom(format!(
             "{n} is not a whole number of seconds"
         ))),
     }
+}
+
+/// A whole number, as [`whole_seconds`] reads one, up to `u64::MAX`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    whole(&n)
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number")))
+}
+
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+            .map(|f| f as u64)
+    })
 }
 
 /// Checks a callback URL: http(s), at most 2,048 characters.
@@ -386,9 +487,6 @@ impl ExternalRecordingBody {
             return Err(Problem::invalid("recordOperation.recordingLocation: empty"));
         }
         let request = self.settings.clone().unwrap_or_default().request()?;
-        if let Some(url) = self.voxcap.as_ref().and_then(|v| v.callback_url.as_deref()) {
-            check_callback_url(url)?;
-        }
         let result_info = op.result_info.clone().map(|r| ResultInfo {
             code: r.code,
             subcode: r.subcode,
@@ -469,6 +567,10 @@ pub struct Recording {
     pub client_context: Option<String>,
     /// The callback URL given in `voxcap.callbackUrl`.
     pub callback_url: Option<String>,
+    /// When the service deletes it (RFC 3339, UTC): set when it ends, from
+    /// `voxcap.retentionSeconds`.
+    #[serde(default)]
+    pub expires_at: Option<String>,
     /// The Graph operation, once it ended.
     pub operation: Option<OperationView>,
     /// The report: the same JSON as `voxcap analyze --format json`, with

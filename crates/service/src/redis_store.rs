@@ -12,6 +12,7 @@
 //! | `P:status:{status}` | sorted set of the ids in that status, by sequence      |
 //! | `P:idem:{key}`      | the first answer to an idempotent POST (`SET NX`, 24 h) |
 //! | `P:ctx:{hash}`      | the recording placed with that `clientContext` (takeovers) |
+//! | `P:expiry`          | sorted set of ids by the time they are deleted (retention) |
 //!
 //! Each change that touches several keys is one Lua script, so a record and
 //! its indexes never disagree. A record that does not parse (a hostile or
@@ -105,8 +106,9 @@ redis.call('ZADD', KEYS[3] .. ARGV[4], ARGV[2], ARGV[1])
 return 1
 ";
 
-/// KEYS: rec, index, P:status:. ARGV: id, json, status. Returns the seq,
-/// or 0 when the record is gone (deleted meanwhile: not brought back).
+/// KEYS: rec, index, P:status:, expiry. ARGV: id, json, status, the time
+/// it expires ('' for none). Returns the seq, or 0 when the record is gone
+/// (deleted meanwhile: not brought back).
 const UPDATE: &str = r"
 local old = redis.call('HGET', KEYS[1], 'status')
 local seq = redis.call('ZSCORE', KEYS[2], ARGV[1])
@@ -114,10 +116,16 @@ if not old or not seq then return 0 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3])
 redis.call('ZREM', KEYS[3] .. old, ARGV[1])
 redis.call('ZADD', KEYS[3] .. ARGV[3], seq, ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+else
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
 return tonumber(seq)
 ";
 
-/// KEYS: rec, index, P:status:, P:ctx:. ARGV: id. Returns the json, or nil.
+/// KEYS: rec, index, P:status:, P:ctx:, expiry. ARGV: id. Returns the
+/// json, or nil.
 const REMOVE: &str = r"
 local json = redis.call('HGET', KEYS[1], 'json')
 local old = redis.call('HGET', KEYS[1], 'status')
@@ -126,6 +134,7 @@ if ctx and ctx ~= '' and redis.call('GET', KEYS[4] .. ctx) == ARGV[1] then
   redis.call('DEL', KEYS[4] .. ctx)
 end
 redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if old then redis.call('ZREM', KEYS[3] .. old, ARGV[1]) end
 return json
@@ -328,9 +337,11 @@ impl RecordingStore for RedisRecordings {
                 .key(self.key(&format!("rec:{id}")))
                 .key(self.key("index"))
                 .key(self.key("status:"))
+                .key(self.key("expiry"))
                 .arg(&id)
                 .arg(json)
                 .arg(status_of(&record))
+                .arg(record.expires_ms.map_or(String::new(), |t| t.to_string()))
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.fail("updating a recording", e))?;
@@ -363,6 +374,7 @@ impl RecordingStore for RedisRecordings {
                 .key(self.key("index"))
                 .key(self.key("status:"))
                 .key(self.key("ctx:"))
+                .key(self.key("expiry"))
                 .arg(&id)
                 .invoke_async(&mut conn)
                 .await
@@ -431,6 +443,22 @@ impl RecordingStore for RedisRecordings {
                 .await
                 .map_err(|e| self.fail("counting recordings", e))?;
             Ok(RecordingStatus::ALL.iter().copied().zip(counts).collect())
+        })
+    }
+
+    fn expired(&self, now_ms: u64, limit: usize) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(self.key("expiry"))
+                .arg("-inf")
+                .arg(now_ms)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.fail("listing expired recordings", e))
         })
     }
 

@@ -46,11 +46,20 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     if !value.is_object() {
         return Err(Problem::invalid("body: expected a JSON object"));
     }
-    serde_json::from_value(value).map_err(|e| {
+    // The path of the value that is wrong leads the message
+    // (`body: voxcap.trim.padEndMs: ...`).
+    serde_path_to_error::deserialize(value).map_err(|e| {
         use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => Problem::invalid(format!("body: {e}")),
-            _ => Problem::bad_request(format!("body is not JSON: {e}")),
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!("{at}: ")
+        };
+        let inner = e.into_inner();
+        match inner.classify() {
+            Category::Data => Problem::invalid(format!("body: {at}{inner}")),
+            _ => Problem::bad_request(format!("body is not JSON: {at}{inner}")),
         }
     })
 }

@@ -4,7 +4,7 @@
 //! trait's methods return boxed futures so that the Redis store shared by
 //! a fleet ([`crate::redis_store::RedisRecordings`]) implements it too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -36,6 +36,12 @@ pub struct RecordingRecord {
     pub resource: Recording,
     /// The file stem (the normalised operation id) once files exist.
     pub stem: Option<String>,
+    /// How long to keep it once it ends (`voxcap.retentionSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_s: Option<u64>,
+    /// When it is to be deleted (ms since the epoch), set when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<u64>,
 }
 
 /// A stored first answer to an idempotent POST.
@@ -95,6 +101,10 @@ pub trait RecordingStore: Send + Sync + 'static {
     /// How many recordings are in each status.
     fn count_by_status(&self) -> StoreFuture<'_, Vec<(RecordingStatus, u64)>>;
 
+    /// The ids of at most `limit` recordings whose `expires_ms` is at or
+    /// before `now_ms`, soonest first.
+    fn expired(&self, now_ms: u64, limit: usize) -> StoreFuture<'_, Vec<String>>;
+
     /// The recording whose operation was placed with `client_context` (a
     /// fleet follows a taken-over operation back to its record this way);
     /// the in-memory store has no fleet, so none.
@@ -128,6 +138,8 @@ struct Inner {
     next_seq: u64,
     by_seq: BTreeMap<u64, RecordingRecord>,
     seq_of: HashMap<String, u64>,
+    /// `(expires_ms, seq)` of every recording with an expiry.
+    expiry: BTreeSet<(u64, u64)>,
     answers: HashMap<String, IdempotentAnswer>,
 }
 
@@ -185,7 +197,15 @@ impl RecordingStore for InMemoryRecordings {
     fn update(&self, record: RecordingRecord) -> StoreFuture<'_, ()> {
         let mut inner = self.lock();
         if let Some(seq) = inner.seq_of.get(&record.resource.id).copied() {
-            inner.by_seq.insert(seq, RecordingRecord { seq, ..record });
+            if let Some(at) = record.expires_ms {
+                inner.expiry.insert((at, seq));
+            }
+            let old = inner.by_seq.insert(seq, RecordingRecord { seq, ..record });
+            if let Some(at) = old.and_then(|o| o.expires_ms) {
+                if inner.by_seq.get(&seq).and_then(|r| r.expires_ms) != Some(at) {
+                    inner.expiry.remove(&(at, seq));
+                }
+            }
         }
         ready(())
     }
@@ -206,6 +226,11 @@ impl RecordingStore for InMemoryRecordings {
             .seq_of
             .remove(id)
             .and_then(|s| inner.by_seq.remove(&s));
+        if let Some(r) = &removed {
+            if let Some(at) = r.expires_ms {
+                inner.expiry.remove(&(at, r.seq));
+            }
+        }
         ready(removed)
     }
 
@@ -235,5 +260,17 @@ impl RecordingStore for InMemoryRecordings {
             })
             .collect();
         ready(counts)
+    }
+
+    fn expired(&self, now_ms: u64, limit: usize) -> StoreFuture<'_, Vec<String>> {
+        let inner = self.lock();
+        let ids = inner
+            .expiry
+            .range(..=(now_ms, u64::MAX))
+            .take(limit)
+            .filter_map(|(_, seq)| inner.by_seq.get(seq))
+            .map(|r| r.resource.id.clone())
+            .collect();
+        ready(ids)
     }
 }

@@ -51,6 +51,7 @@ fn plan(dir: &Path) -> RecordPlan {
         out_dir: dir.to_path_buf(),
         stream_while_recording: false,
         live_events: None,
+        trim: None,
     }
 }
 

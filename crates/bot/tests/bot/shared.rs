@@ -69,6 +69,7 @@ pub(crate) fn fleet_plan(dir: &Path, i: usize) -> RecordPlan {
         out_dir: dir.to_path_buf(),
         stream_while_recording: false,
         live_events: None,
+        trim: None,
     }
 }
 

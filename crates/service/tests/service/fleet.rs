@@ -231,6 +231,8 @@ async fn the_list_pages_and_counts_come_from_redis_and_its_errors_are_counted() 
             created_ms: 1000 + i,
             resource,
             stem: None,
+            retention_s: None,
+            expires_ms: None,
         }
     };
     for i in 1..=7 {
@@ -736,7 +738,7 @@ async fn a_taken_over_operation_ends_its_api_record_and_sends_its_callback() {
     )
     .json(
         &json!({"maxRecordDurationInSeconds": 120, "maxSilenceTimeoutInSeconds": 5,
-            "voxcap": {"callbackUrl": url}}),
+            "voxcap": {"callbackUrl": url, "trim": {"padStartMs": 0}, "retentionSeconds": 3600}}),
     )
     .send()
     .await
@@ -774,6 +776,15 @@ async fn a_taken_over_operation_ends_its_api_record_and_sends_its_callback() {
     let done = wait_final(&http, &b, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["operation"]["id"], json!(outcome.operation.id));
+    // The pads and retention asked of A hold for the recording B finished:
+    // no pad before the speech, and an expiry.
+    let trim_start = done["report"]["trim"]["start_s"].as_f64().unwrap();
+    let speech_start = done["report"]["speech"][0]["start_s"].as_f64().unwrap();
+    assert!(
+        (trim_start - speech_start).abs() < 0.011,
+        "{trim_start} vs {speech_start}"
+    );
+    assert!(done["expiresAt"].is_string(), "{done}");
     // Its callback, through the 500s, from the survivor's outbox.
     let deadline = Instant::now() + Duration::from_secs(20);
     while seen.lock().unwrap().len() < 3 {

@@ -28,12 +28,25 @@ impl Harness {
     pub(crate) async fn start_with_callbacks(
         callbacks: Option<voxcap_service::callbacks::CallbackConfig>,
     ) -> Harness {
+        Self::start_configured(|_| {}, |c| c.callbacks = callbacks).await
+    }
+
+    /// [`Harness::start`] with the bot's settings changed by `bot` and the
+    /// service's by `service`.
+    pub(crate) async fn start_configured(
+        bot: impl FnOnce(&mut voxcap_bot::BotConfig),
+        service: impl FnOnce(&mut ServiceConfig),
+    ) -> Harness {
         voxcap_testkit::emulated::log_from_env("SERVICE_LOG");
-        let setup = EmulatedSetup::start(emulator_config()).await.unwrap();
+        let emulator =
+            voxcap_emulator::RunningEmulator::start(([127, 0, 0, 1], 0).into(), emulator_config())
+                .await
+                .unwrap();
+        let setup = EmulatedSetup::with_bot_config(emulator, bot).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let keys = ApiKeys::from_list(&format!("{KEY},{OLD_KEY}")).unwrap();
         let mut config = ServiceConfig::new(([127, 0, 0, 1], 0).into(), keys, dir.path());
-        config.callbacks = callbacks;
+        service(&mut config);
         let service = RunningService::start(config, setup.bot.recorder())
             .await
             .unwrap();

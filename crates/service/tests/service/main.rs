@@ -5,7 +5,8 @@
 //! ([`flow`]), signed callbacks retried through failures and their
 //! latency ([`callback`]), the list's pages and bad input ([`input`]),
 //! the notification relay and the webhook's notification counts
-//! ([`relay`]), with the set-up in [`harness`].
+//! ([`relay`]), a request's own pads and retention ([`retention`]), with
+//! the set-up in [`harness`].
 
 // Tests print their figures (`--nocapture`).
 #![allow(clippy::print_stdout)]
@@ -17,3 +18,4 @@ mod flow;
 mod harness;
 mod input;
 mod relay;
+mod retention;
