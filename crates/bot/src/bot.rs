@@ -248,6 +248,12 @@ impl Recorder {
         self.core.tracker.pending_count()
     }
 
+    /// What an operation's deadline adds to its prompt and timers
+    /// ([`BotConfig::deadline_margin`](crate::BotConfig::deadline_margin)).
+    pub fn deadline_margin(&self) -> std::time::Duration {
+        self.core.tracker.deadline_margin()
+    }
+
     /// Runs one record operation on `call_id` end to end, as [`Bot::record`].
     pub async fn record(&self, call_id: &str, plan: &RecordPlan) -> Result<Outcome> {
         self.core.record(call_id, plan).await

@@ -257,6 +257,18 @@ impl RedisStore {
             && self.shared.subscribed.load(Ordering::Relaxed)
     }
 
+    /// Whether the instance `id` is alive: its heartbeat has not expired
+    /// (and it did not shut down).
+    pub async fn is_alive(&self, id: &str) -> Result<bool> {
+        let mut c = self.conn.clone();
+        redis::cmd("EXISTS")
+            .arg(instance_key(&self.config, id))
+            .query_async::<i64>(&mut c)
+            .await
+            .map(|n| n > 0)
+            .map_err(|e| self.err("reading an instance's heartbeat", e))
+    }
+
     /// Round trip to the server.
     pub async fn ping(&self) -> Result<()> {
         let mut c = self.conn.clone();

@@ -137,6 +137,12 @@ impl std::fmt::Debug for OperationTracker {
 }
 
 impl OperationTracker {
+    /// What the deadline adds to an operation's prompt and timers
+    /// ([`TrackerConfig::deadline_margin`]).
+    pub fn deadline_margin(&self) -> Duration {
+        self.inner.config.deadline_margin
+    }
+
     /// Operations this process is waiting on (placed or adopted, not yet
     /// completed, failed or lost).
     pub fn pending_count(&self) -> usize {

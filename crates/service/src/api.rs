@@ -71,6 +71,10 @@ pub(crate) struct Shared {
     /// Set when the service is aborted (a fleet test's killed instance):
     /// the operations it follows stop where they are.
     pub(crate) killed: tokio::sync::watch::Sender<bool>,
+    /// The recordings this process follows (a task is running for each).
+    pub(crate) following: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Added to a recording's own deadline before it is presumed abandoned.
+    pub(crate) orphan_grace: Duration,
 }
 
 impl ServiceState {
@@ -97,7 +101,45 @@ impl ServiceState {
                 http: reqwest::Client::new(),
                 outbox: OnceLock::new(),
                 killed: tokio::sync::watch::Sender::new(false),
+                following: std::sync::Mutex::default(),
+                orphan_grace: crate::DEFAULT_ORPHAN_GRACE,
             }),
+        }
+    }
+
+    /// The state with `grace` added to a recording's deadline before the
+    /// orphan sweep ends it. Call it on a state just made.
+    pub(crate) fn with_orphan_grace(mut self, grace: Duration) -> ServiceState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.orphan_grace = grace;
+        }
+        self
+    }
+
+    /// This instance's id in its fleet (`None` alone).
+    pub(crate) fn instance(&self) -> Option<&str> {
+        self.inner.recorder.redis().map(|r| r.instance_id())
+    }
+
+    /// Whether this process has a task following recording `id`.
+    pub(crate) fn follows(&self, id: &str) -> bool {
+        self.inner
+            .following
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    fn set_following(&self, id: &str, on: bool) {
+        let mut set = self
+            .inner
+            .following
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if on {
+            set.insert(id.to_string());
+        } else {
+            set.remove(id);
         }
     }
 
@@ -193,7 +235,7 @@ fn ms_since_epoch(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -223,6 +265,16 @@ enum Job {
     ),
 }
 
+/// A recording about to be accepted.
+struct NewRecording {
+    /// Its resource, `running`.
+    resource: Recording,
+    /// `voxcap.retentionSeconds`.
+    retention_s: Option<u64>,
+    /// The longest its operation can take (the orphan sweep's bound).
+    deadline: Duration,
+}
+
 /// Stores a new recording, or replays the first answer for its
 /// `Idempotency-Key`, then starts `job`.
 async fn start(
@@ -230,10 +282,14 @@ async fn start(
     headers: &HeaderMap,
     route: &str,
     body: &[u8],
-    resource: Recording,
-    retention_s: Option<u64>,
+    new: NewRecording,
     job: Job,
 ) -> Result<Response, Problem> {
+    let NewRecording {
+        resource,
+        retention_s,
+        deadline,
+    } = new;
     let key = idempotency_key(headers)?;
     if resource.callback_url.is_some() && state.inner.callbacks.is_none() {
         return Err(Problem::invalid(
@@ -242,13 +298,19 @@ async fn start(
     }
     let store = &state.inner.store;
     let answer = serde_json::to_value(&resource).map_err(|e| Problem::internal(e.to_string()))?;
+    let created_ms = now_ms();
+    let stale = deadline.saturating_add(state.inner.orphan_grace);
     let record = RecordingRecord {
         seq: 0,
-        created_ms: now_ms(),
+        created_ms,
         resource,
         stem: None,
         retention_s,
         expires_ms: None,
+        owner: state.instance().map(str::to_string),
+        stale_ms: Some(
+            created_ms.saturating_add(u64::try_from(stale.as_millis()).unwrap_or(u64::MAX)),
+        ),
     };
     let id = record.resource.id.clone();
     // Stored before the answer, so a replayed answer names a recording that
@@ -285,6 +347,7 @@ async fn start(
             return Ok(accepted(existing.status, &existing.body, true));
         }
     }
+    state.set_following(&id, true);
     let task_state = state.clone();
     let task_id = id.clone();
     let mut killed = state.inner.killed.subscribe();
@@ -304,7 +367,10 @@ async fn start(
             let _ = killed.wait_for(|k| *k).await.is_ok();
         };
         tokio::select! {
-            result = job => finish(&task_state, &task_id, result).await,
+            result = job => {
+                finish(&task_state, &task_id, result).await;
+                task_state.set_following(&task_id, false);
+            }
             // Dropped mid-way: in a fleet the takeover finishes it.
             () = stop => {}
         }
@@ -374,11 +440,24 @@ async fn finish(state: &ServiceState, id: &str, result: Result<Outcome, BotError
             r.error = Some(voxcap_bot::error::error_chain(&e));
         }
     }
+    settle(state, id, record, verdict.as_deref(), download).await;
+}
+
+/// Stores a recording that reached its final status (the time, its
+/// expiry), counts it, and queues its callback.
+pub(crate) async fn settle(
+    state: &ServiceState,
+    id: &str,
+    mut record: RecordingRecord,
+    verdict: Option<&str>,
+    download: Option<(u64, f64)>,
+) {
+    let store = &state.inner.store;
     let now = SystemTime::now();
-    r.updated_at = rfc3339(now);
+    record.resource.updated_at = rfc3339(now);
     state
         .metrics()
-        .finished(r.status, verdict.as_deref(), download);
+        .finished(record.resource.status, verdict, download);
     if let Some(keep) = record.retention_s {
         let at = now + Duration::from_secs(keep);
         record.expires_ms = Some(ms_since_epoch(at));
@@ -490,6 +569,12 @@ pub(crate) async fn record_response(
         ApiChoice::LegacyRecord => (ApiKind::LegacyRecord, "legacyRecord"),
     };
     let mut plan = RecordPlan::new(kind, &RecordSpec::default(), state.inner.out_dir.clone());
+    // The longest the operation can run: the tracker's deadline (initial
+    // silence + max record + its margin).
+    let deadline = Duration::from_secs(
+        u64::from(request.initial_silence_timeout_in_seconds)
+            + u64::from(request.max_record_duration_in_seconds),
+    ) + state.inner.recorder.deadline_margin();
     plan.request = request;
     plan.trim = options.trim_pads();
     let retention = options.retention_seconds;
@@ -500,12 +585,19 @@ pub(crate) async fn record_response(
         &headers,
         &route,
         &body,
-        resource,
-        retention,
+        NewRecording {
+            resource,
+            retention_s: retention,
+            deadline,
+        },
         Job::Record(call_id, Box::new(plan)),
     )
     .await
 }
+
+/// The longest an external recording's download and analysis is given
+/// before the orphan sweep may end it (its instance gone).
+const INGEST_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Downloads, analyses and stores a recording another bot placed.
 ///
@@ -554,8 +646,11 @@ pub(crate) async fn create_recording(
         &headers,
         "POST /v1/recordings",
         &body,
-        resource,
-        options.retention_seconds,
+        NewRecording {
+            resource,
+            retention_s: options.retention_seconds,
+            deadline: INGEST_DEADLINE,
+        },
         Job::Ingest(Box::new(request), options.trim_pads(), Box::new(completed)),
     )
     .await

@@ -54,6 +54,7 @@ pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+mod orphans;
 pub mod outbox;
 pub mod problem;
 pub mod redis_store;
@@ -97,9 +98,19 @@ pub struct ServiceConfig {
     /// webhook's notifications and the relay are counted there too.
     pub metrics: Arc<metrics::Metrics>,
     /// Pause between sweeps for recordings whose `voxcap.retentionSeconds`
-    /// have passed. Default [`DEFAULT_RETENTION_SWEEP`].
+    /// have passed, and for abandoned ones (see `orphan_grace`). Default
+    /// [`DEFAULT_RETENTION_SWEEP`].
     pub retention_sweep: Duration,
+    /// A recording still `running` past its operation's deadline plus this,
+    /// whose instance is gone (or, on this instance, that no task follows),
+    /// is ended `lost` (`failed` for `POST /v1/recordings`) and its
+    /// callback sent. Default [`DEFAULT_ORPHAN_GRACE`].
+    pub orphan_grace: Duration,
 }
+
+/// The default [`ServiceConfig::orphan_grace`]: a takeover has long ended
+/// a registered operation by its deadline plus this.
+pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(60);
 
 /// The default pause between retention sweeps: a recording is deleted at
 /// most this long after its time.
@@ -118,6 +129,7 @@ impl ServiceConfig {
             redis: None,
             metrics: Arc::default(),
             retention_sweep: DEFAULT_RETENTION_SWEEP,
+            orphan_grace: DEFAULT_ORPHAN_GRACE,
         }
     }
 }
@@ -397,7 +409,8 @@ impl RunningService {
             config.out_dir,
             config.callbacks,
         )
-        .with_metrics(config.metrics);
+        .with_metrics(config.metrics)
+        .with_orphan_grace(config.orphan_grace);
         let app = app(state.clone(), config.max_body_bytes);
         let sweeper = tokio::spawn(retention_loop(
             state.clone(),
@@ -484,13 +497,17 @@ impl RunningService {
     }
 }
 
-/// Deletes the recordings whose own retention has passed, every `pause`
-/// (a failed sweep is logged and the next one tries again).
+/// Every `pause`: deletes the recordings whose own retention has passed,
+/// and ends the abandoned ones ([`orphans`]); a failed sweep is logged and
+/// the next one tries again.
 async fn retention_loop(state: ServiceState, pause: Duration) {
     loop {
         tokio::time::sleep(pause).await;
         if let Err(p) = api::sweep_expired(&state).await {
             tracing::warn!(error = %p.detail, "retention sweep failed; trying again at the next one");
+        }
+        if let Err(p) = orphans::sweep_orphans(&state).await {
+            tracing::warn!(error = %p.detail, "orphan sweep failed; trying again at the next one");
         }
     }
 }

@@ -58,6 +58,7 @@ pub struct Metrics {
     recording_store_errors_seen: std::sync::atomic::AtomicU64,
     callbacks_pending: Gauge,
     recordings_expired: Counter,
+    recordings_abandoned: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -212,7 +213,14 @@ impl Default for Metrics {
             "Recordings deleted when their voxcap.retentionSeconds passed",
             recordings_expired.clone(),
         );
+        let recordings_abandoned = Counter::default();
+        registry.register(
+            "voxcap_recordings_abandoned",
+            "Running recordings ended by the orphan sweep: their instance was gone past their deadline",
+            recordings_abandoned.clone(),
+        );
         Metrics {
+            recordings_abandoned,
             recordings_expired,
             recording_store_errors,
             recording_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
@@ -365,6 +373,11 @@ impl Metrics {
             self.callbacks_pending
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Counts a recording the orphan sweep ended.
+    pub fn abandoned(&self) {
+        self.recordings_abandoned.inc();
     }
 
     /// Counts a recording deleted by its own retention.

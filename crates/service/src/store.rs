@@ -42,6 +42,14 @@ pub struct RecordingRecord {
     /// When it is to be deleted (ms since the epoch), set when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_ms: Option<u64>,
+    /// The fleet instance that accepted it and follows it (`None` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// When a recording still `running` is presumed abandoned if the
+    /// instance following it is gone (ms since the epoch): the operation's
+    /// own deadline plus a grace, by which any takeover has ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_ms: Option<u64>,
 }
 
 /// A stored first answer to an idempotent POST.

@@ -38,13 +38,18 @@ use voxcap_testkit::LocalRedis;
 
 use crate::harness::{stop_tone_caller, KEY};
 
-const SECRET: &str = "fleet-callback-secret-0123456789";
+pub(crate) const SECRET: &str = "fleet-callback-secret-0123456789";
 
-async fn fleet_bot(emu: &RunningEmulator, redis: &LocalRedis, prefix: &str, id: &str) -> Bot {
+pub(crate) async fn fleet_bot(
+    emu: &RunningEmulator,
+    redis: &LocalRedis,
+    prefix: &str,
+    id: &str,
+) -> Bot {
     fleet_bot_with_heartbeat(emu, redis, prefix, id, Duration::from_secs(15)).await
 }
 
-async fn fleet_bot_with_heartbeat(
+pub(crate) async fn fleet_bot_with_heartbeat(
     emu: &RunningEmulator,
     redis: &LocalRedis,
     prefix: &str,
@@ -68,14 +73,25 @@ async fn api_beside(
     dir: &std::path::Path,
     callbacks: Option<CallbackConfig>,
 ) -> RunningService {
+    api_beside_with(bot, dir, callbacks, |_| {}).await
+}
+
+/// [`api_beside`] with the service's settings changed by `adjust`.
+pub(crate) async fn api_beside_with(
+    bot: &Bot,
+    dir: &std::path::Path,
+    callbacks: Option<CallbackConfig>,
+    adjust: impl FnOnce(&mut ServiceConfig),
+) -> RunningService {
     let keys = ApiKeys::from_list(KEY).unwrap();
     let mut config = ServiceConfig::new(([127, 0, 0, 1], 0).into(), keys, dir);
     config.callbacks = callbacks;
     config.redis = Some(RedisRecordingsConfig::beside(bot.redis().unwrap().config()));
+    adjust(&mut config);
     RunningService::start(config, bot.recorder()).await.unwrap()
 }
 
-fn req(
+pub(crate) fn req(
     http: &reqwest::Client,
     api: &RunningService,
     method: Method,
@@ -85,13 +101,17 @@ fn req(
         .bearer_auth(KEY)
 }
 
-async fn get_json(http: &reqwest::Client, api: &RunningService, path: &str) -> (u16, Value) {
+pub(crate) async fn get_json(
+    http: &reqwest::Client,
+    api: &RunningService,
+    path: &str,
+) -> (u16, Value) {
     let r = req(http, api, Method::GET, path).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn wait_final(http: &reqwest::Client, api: &RunningService, id: &str) -> Value {
+pub(crate) async fn wait_final(http: &reqwest::Client, api: &RunningService, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, body) = get_json(http, api, &format!("/v1/recordings/{id}")).await;
@@ -104,7 +124,7 @@ async fn wait_final(http: &reqwest::Client, api: &RunningService, id: &str) -> V
     }
 }
 
-fn record_response_posts(emu: &RunningEmulator) -> usize {
+pub(crate) fn record_response_posts(emu: &RunningEmulator) -> usize {
     emu.state
         .requests()
         .iter()
@@ -233,6 +253,8 @@ async fn the_list_pages_and_counts_come_from_redis_and_its_errors_are_counted() 
             stem: None,
             retention_s: None,
             expires_ms: None,
+            owner: None,
+            stale_ms: None,
         }
     };
     for i in 1..=7 {
@@ -381,11 +403,11 @@ async fn one_idempotency_key_across_two_instances_places_one_operation() {
 
 /// One attempt as the receiver saw it: delivery id, timestamp, signature,
 /// body, arrival.
-type Attempt = (String, u64, String, Vec<u8>, SystemTime);
+pub(crate) type Attempt = (String, u64, String, Vec<u8>, SystemTime);
 
 /// A receiver that answers 500 to the first two attempts of each delivery
 /// id (after 150 ms), then 200.
-async fn twice_failing_receiver() -> (String, Arc<Mutex<Vec<Attempt>>>) {
+pub(crate) async fn twice_failing_receiver() -> (String, Arc<Mutex<Vec<Attempt>>>) {
     let seen: Arc<Mutex<Vec<Attempt>>> = Arc::default();
     let keep = seen.clone();
     let app = axum::Router::new().route(
@@ -431,7 +453,7 @@ async fn twice_failing_receiver() -> (String, Arc<Mutex<Vec<Attempt>>>) {
 /// A load balancer in front of the fleet's webhooks: each notification
 /// goes to the next one in turn, or to the one after when it does not
 /// answer (a dead instance). Returns its URL.
-async fn round_robin(webhooks: Vec<String>) -> String {
+pub(crate) async fn round_robin(webhooks: Vec<String>) -> String {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let http = reqwest::Client::new();
     let webhooks = Arc::new(webhooks);
@@ -489,7 +511,7 @@ async fn claimed_by(conn: &mut redis::aio::MultiplexedConnection, instance: &str
 
 /// Caller `i` speaks for 0.4 s + 10 ms * i, then stays silent (a 1 s
 /// max-silence timer ends each recording at its own length).
-fn numbered_caller(i: usize) -> Value {
+pub(crate) fn numbered_caller(i: usize) -> Value {
     json!({"seed": i, "steps": [
         {"type": "pause", "ms": 600},
         {"type": "voice", "ms": 400 + 10 * i},

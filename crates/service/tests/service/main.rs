@@ -17,5 +17,6 @@ mod fleet;
 mod flow;
 mod harness;
 mod input;
+mod orphans;
 mod relay;
 mod retention;
