@@ -140,6 +140,8 @@ struct Shared {
     last_beat_ms: AtomicU64,
     subscribed: AtomicBool,
     epoch: Instant,
+    /// Failed commands so far (heartbeats and subscriptions included).
+    errors: AtomicU64,
 }
 
 impl Shared {
@@ -204,6 +206,7 @@ impl RedisStore {
         let shared = Arc::new(Shared {
             target: Mutex::new(None),
             last_beat_ms: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
             epoch: Instant::now(),
         });
@@ -321,7 +324,15 @@ impl RedisStore {
     }
 
     fn err(&self, action: &str, e: impl std::fmt::Display) -> CaptureError {
+        self.shared.errors.fetch_add(1, Ordering::Relaxed);
         store_error(&self.config, action, e)
+    }
+
+    /// How many of this store's Redis commands have failed so far:
+    /// heartbeats, the delivery subscription, registration, completions,
+    /// takeover (for metrics).
+    pub fn errors(&self) -> u64 {
+        self.shared.errors.load(Ordering::Relaxed)
     }
 
     fn op_key(&self, key: &OperationKey) -> String {
@@ -399,6 +410,7 @@ async fn heartbeat_loop(
     loop {
         tokio::time::sleep(period).await;
         if let Err(e) = beat(&config, &mut conn, &shared).await {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %store_error(&config, "heartbeat", e),
                 "heartbeat failed; other instances will take over this one's operations if it persists");
         }
@@ -453,6 +465,7 @@ async fn subscribe_loop(
                 tracing::warn!(channel = %ch, "delivery subscription lost; reconnecting");
             }
             Ok(Err(e)) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
                 let e = store_error(&config, "subscribing", e);
                 tracing::warn!(error = %e, "delivery subscription failed; retrying");
                 if let Some(tx) = ready.take() {
@@ -461,6 +474,7 @@ async fn subscribe_loop(
                 }
             }
             Err(_) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(channel = %ch, "delivery subscription timed out; retrying");
                 if let Some(tx) = ready.take() {
                     let _ = tx.send(Err("timed out".into()));

@@ -1064,6 +1064,9 @@ pub(crate) async fn metrics(State(state): State<ServiceState>) -> Result<Respons
         None => None,
     };
     metrics.observe_store(state.inner.store.errors(), outbox_pending);
+    if let Some(redis) = state.inner.recorder.redis() {
+        metrics.observe_fleet_store(redis.errors());
+    }
     let text = metrics.render(&counts);
     let mut r = text.into_response();
     r.headers_mut().insert(

@@ -59,6 +59,8 @@ pub struct Metrics {
     callbacks_pending: Gauge,
     recordings_expired: Counter,
     recordings_abandoned: Counter,
+    fleet_store_errors: Counter,
+    fleet_store_errors_seen: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -219,7 +221,15 @@ impl Default for Metrics {
             "Running recordings ended by the orphan sweep: their instance was gone past their deadline",
             recordings_abandoned.clone(),
         );
+        let fleet_store_errors = Counter::default();
+        registry.register(
+            "voxcap_fleet_store_errors",
+            "Failed Redis commands of the fleet's operation store: heartbeats, the delivery subscription, registration, completions, takeover (read at each scrape)",
+            fleet_store_errors.clone(),
+        );
         Metrics {
+            fleet_store_errors,
+            fleet_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
             recordings_abandoned,
             recordings_expired,
             recording_store_errors,
@@ -372,6 +382,18 @@ impl Metrics {
         if let Some(n) = callbacks_pending {
             self.callbacks_pending
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Brings the fleet store's error counter up to `errors` (the operation
+    /// store's own count, [`voxcap_capture::redis_store::RedisStore::errors`]).
+    pub fn observe_fleet_store(&self, errors: u64) {
+        use std::sync::atomic::Ordering;
+        let seen = self
+            .fleet_store_errors_seen
+            .fetch_max(errors, Ordering::Relaxed);
+        if errors > seen {
+            self.fleet_store_errors.inc_by(errors - seen);
         }
     }
 

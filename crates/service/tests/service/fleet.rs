@@ -217,6 +217,27 @@ async fn two_deployments_on_one_redis_see_nothing_of_each_other() {
         .find_map(|l| l.strip_prefix("voxcap_recording_store_errors_total "))
         .and_then(|v| v.trim().parse::<f64>().ok());
     assert!(counted.is_some_and(|n| n >= 1.0), "{text}");
+    // The bot's own store fails too (its delivery subscription, its
+    // heartbeat): counted at the next scrape.
+    let wait = Instant::now() + Duration::from_secs(12);
+    loop {
+        let text = req(&http, &api_a, Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let fleet = text
+            .lines()
+            .find_map(|l| l.strip_prefix("voxcap_fleet_store_errors_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if fleet.is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        assert!(Instant::now() < wait, "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     api_a.stop().await;
     api_b.stop().await;
     bot_a.stop().await;
