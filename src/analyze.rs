@@ -193,11 +193,7 @@ pub(crate) fn run_batch(
 ) -> anyhow::Result<bool> {
     let started = Instant::now();
     let mut config = batch.recording.config(batch.lenient)?;
-    config.speech_model = batch
-        .speech_model
-        .as_deref()
-        .map(file_analysis::speech_model)
-        .transpose()?;
+    config.speech_model = file_analysis::speech_model_at(batch.speech_model.as_deref())?;
     let identities = batch
         .identity
         .as_deref()

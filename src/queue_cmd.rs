@@ -101,6 +101,9 @@ pub(crate) struct WorkerArgs {
     /// Open only files that resolve (following links) inside DIR; refuse other jobs.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Silero VAD's ONNX file, fused into the speech detector (docs/speech.md).
+    #[arg(long, value_name = "FILE", env = "VOXCAP_SPEECH_MODEL")]
+    pub speech_model: Option<PathBuf>,
 }
 
 /// Arguments of `voxcap results`.
@@ -196,11 +199,12 @@ pub(crate) fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         target.shown_url()
     );
     let started = Instant::now();
+    let model = voxcap_bot::file_analysis::speech_model_at(args.speech_model.as_deref())?;
     let rt = runtime()?;
     let stats = rt.block_on(run_worker(
         &target,
         config,
-        Arc::new(voxcap_bot::file_analysis::analyze_job),
+        Arc::new(voxcap_bot::file_analysis::job_analyzer(model)),
         stop_requested(),
     ));
     // Do not wait for analyses abandoned after --job-timeout: they may never

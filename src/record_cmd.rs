@@ -14,7 +14,7 @@ use clap::{ArgGroup, Args, ValueEnum};
 use voxcap_bot::stewardship::start_retention;
 use voxcap_bot::{
     ApiKind, Bot, BotConfig, BotError, LiveEvents, NotificationAuthMode, Outcome, OutcomeKind,
-    RecordPlan, RecordSpec, RecordingDownloads, Setting, Stewardship, StoreChoice, TokenSource,
+    RecordPlan, RecordSpec, RecordingDownloads, Stewardship, StoreChoice, TokenSource,
 };
 use voxcap_capture::redis_conn::read_ca_pem;
 use voxcap_capture::redis_store::RedisStoreConfig;
@@ -164,6 +164,9 @@ pub(crate) struct BotArgs {
     /// Keep the report, delete the audio once the report is written.
     #[arg(long)]
     pub delete_audio_after_analysis: bool,
+    /// Silero VAD's ONNX file, fused into the speech detector (docs/speech.md).
+    #[arg(long, value_name = "FILE", env = "VOXCAP_SPEECH_MODEL")]
+    pub speech_model: Option<std::path::PathBuf>,
 }
 
 /// Reads `--redis-ca FILE`: PEM with at least one certificate.
@@ -175,18 +178,10 @@ pub(crate) fn read_redis_ca(path: Option<&std::path::Path>) -> anyhow::Result<Op
 
 /// A bot error with the flag that sets what it is about.
 pub(crate) fn bot_error(e: BotError) -> anyhow::Error {
-    let flag = match e.setting() {
-        Some(Setting::CallbackPath) => "--callback-path",
-        Some(Setting::Listen) => "--listen",
-        Some(Setting::Store) => "--redis",
-        Some(Setting::OutDir) => "--out",
-        Some(Setting::Tenants) => "--tenant-id",
-        Some(Setting::RecordingHosts) => "--recording-host",
-        Some(Setting::AllowHttp) => "--allow-http-recordings",
-        Some(Setting::MaxRecordingBytes) => "--max-recording-bytes",
-        _ => return anyhow::Error::new(e),
-    };
-    anyhow::Error::new(e).context(flag)
+    match e.setting() {
+        Some(s) => anyhow::Error::new(e).context(s.cli_flag()),
+        None => anyhow::Error::new(e),
+    }
 }
 
 impl BotArgs {
@@ -271,6 +266,7 @@ impl BotArgs {
                     StoreChoice::Redis(c)
                 }
             },
+            speech_model: voxcap_bot::file_analysis::speech_model_at(self.speech_model.as_deref())?,
             ..BotConfig::new(self.graph_url.clone(), token, self.listen)
         })
     }

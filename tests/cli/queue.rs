@@ -729,3 +729,62 @@ fn a_hung_analysis_times_out_into_an_error_result_and_the_batch_ends() {
     check_result(&lines[0], &Expect::Error);
     check_result(&lines[1], &Expect::Digits("2".into()));
 }
+
+/// `voxcap worker --speech-model`: a model that cannot be loaded stops the
+/// worker before it takes a job (exit 1, naming the file); with the real
+/// model (VOXCAP_SILERO_MODEL, set by scripts/test) a queued clip is
+/// analysed fused, as `voxcap analyze --speech-model` does it (the same
+/// speech and trim), under another settings hash than the classical worker's.
+#[test]
+fn a_worker_fuses_the_speech_model_it_is_given() {
+    let server = redis();
+    let url = server.url();
+    let clip = crate::harness::testdata().join("speech/espeak_en_m1_s150.wav");
+    let clip = clip.to_str().unwrap();
+    let bad = voxcap(&[
+        "worker",
+        "--redis",
+        &url,
+        "--drain",
+        "--speech-model",
+        "/nonexistent/m.onnx",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("speech model /nonexistent/m.onnx"), "{err}");
+    let model = std::env::var("VOXCAP_SILERO_MODEL").expect(
+        "VOXCAP_SILERO_MODEL must name silero_vad.onnx (scripts/speech-set/fetch-silero.sh)",
+    );
+    let mut reports = Vec::new();
+    for (queue, with_model) in [("fused", true), ("classical", false)] {
+        assert_success(&voxcap(&[
+            "enqueue", "--redis", &url, "--queue", queue, clip,
+        ]));
+        let mut args = vec!["worker", "--redis", &url, "--queue", queue, "--drain"];
+        if with_model {
+            args.extend(["--speech-model", &model]);
+        }
+        assert_success(&voxcap(&args));
+        let res = voxcap(&["results", "--redis", &url, "--queue", queue]);
+        assert_success(&res);
+        reports.push(json_lines(&res)[0]["report"].clone());
+    }
+    let analyzed = json_lines(&voxcap(&[
+        "analyze",
+        "--format",
+        "json",
+        "--speech-model",
+        &model,
+        clip,
+    ]));
+    let sha = |v: &Value| {
+        v["provenance"]["settingsSha256"]
+            .as_str()
+            .map(str::to_string)
+    };
+    // The model is part of the settings: the two workers' hashes differ.
+    assert!(sha(&reports[0]).is_some(), "{}", reports[0]);
+    assert_ne!(sha(&reports[0]), sha(&reports[1]));
+    assert_eq!(reports[0]["speech"], analyzed[0]["speech"]);
+    assert_eq!(reports[0]["trim"], analyzed[0]["trim"]);
+}

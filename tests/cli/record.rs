@@ -85,6 +85,48 @@ async fn record_command_writes_three_files_and_prints_the_report() {
     assert_eq!(on_disk, printed);
 }
 
+/// `voxcap record --speech-model` (also `serve`'s, the same flags): a model
+/// that cannot be loaded fails before anything is placed (exit 1, naming
+/// the file); the real one (VOXCAP_SILERO_MODEL, set by scripts/test) is in
+/// the recording's settings hash, which differs from a classical run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_fuses_the_speech_model_it_is_given() {
+    let s = setup().await;
+    let model = std::env::var("VOXCAP_SILERO_MODEL").expect(
+        "VOXCAP_SILERO_MODEL must name silero_vad.onnx (scripts/speech-set/fetch-silero.sh)",
+    );
+    let mut hashes = Vec::new();
+    for with in [Some("/nonexistent/m.onnx"), Some(model.as_str()), None] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let cb = format!("http://127.0.0.1:{port}/api/calls");
+        let call = s
+            .create_call_to(&cb, Some(&stop_tone_caller(json!({}))))
+            .await
+            .unwrap();
+        let mut args = record_args(&s, &call, port, dir.path());
+        if let Some(m) = with {
+            args.extend(["--speech-model".to_string(), m.to_string()]);
+        }
+        let (out, _) = record_off_runtime(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if with == Some("/nonexistent/m.onnx") {
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains("speech model /nonexistent/m.onnx"),
+                "{stderr}"
+            );
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+        let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed["completion"]["verdict"], "consistent");
+        hashes.push(printed["provenance"]["settingsSha256"].clone());
+    }
+    assert!(hashes[0].is_string(), "{hashes:?}");
+    assert_ne!(hashes[0], hashes[1], "the model is part of the settings");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_while_recording_prints_live_digits_as_ndjson_on_stderr() {
     let s = setup().await;

@@ -147,6 +147,8 @@ impl Bot {
                 client,
                 tracker,
                 redis,
+                #[cfg(feature = "neural")]
+                speech_model: config.speech_model,
             }),
             callback_url,
             shutdown: Some(tx),

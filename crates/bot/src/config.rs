@@ -79,6 +79,11 @@ pub struct BotConfig {
     /// Told of every notification the webhook accepts or refuses (a relay,
     /// metrics). Default `None`.
     pub webhook_tap: Option<Arc<dyn WebhookTap>>,
+    /// Silero VAD fused into the speech detector of every recording this
+    /// bot analyses (its own and those it takes over: a fleet's instances
+    /// are started alike). Default `None`: the classical detector.
+    #[cfg(feature = "neural")]
+    pub speech_model: Option<voxcap_dsp::vad::neural::NeuralVad>,
 }
 
 /// Which recording locations a bot downloads from, and how large a
@@ -157,6 +162,8 @@ impl BotConfig {
             early_buffer: EarlyBufferLimits::default(),
             stewardship: Stewardship::default(),
             webhook_tap: None,
+            #[cfg(feature = "neural")]
+            speech_model: None,
         }
     }
 }

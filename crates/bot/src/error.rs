@@ -33,6 +33,22 @@ pub enum Setting {
     MaxRecordingBytes,
 }
 
+impl Setting {
+    /// The `voxcap record` / `serve` flag that sets it.
+    pub fn cli_flag(self) -> &'static str {
+        match self {
+            Setting::CallbackPath => "--callback-path",
+            Setting::Listen => "--listen",
+            Setting::Store => "--redis",
+            Setting::OutDir => "--out",
+            Setting::Tenants => "--tenant-id",
+            Setting::RecordingHosts => "--recording-host",
+            Setting::AllowHttp => "--allow-http-recordings",
+            Setting::MaxRecordingBytes => "--max-recording-bytes",
+        }
+    }
+}
+
 /// Why a bot operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

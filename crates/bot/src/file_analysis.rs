@@ -186,6 +186,14 @@ pub fn speech_model(
     crate::speech_model::load_speech_model(path)
 }
 
+/// [`speech_model`] at `path` when one is given (`--speech-model`).
+#[cfg(feature = "neural")]
+pub fn speech_model_at(
+    path: Option<&Path>,
+) -> Result<Option<voxcap_dsp::vad::neural::NeuralVad>, crate::speech_model::SpeechModelError> {
+    path.map(speech_model).transpose()
+}
+
 /// The analysis settings `options` describe, checked (a queued job's
 /// options come from Redis, not from an argument parser). `voxcap analyze`
 /// builds its own settings here too, so both read settings one way.
@@ -210,6 +218,22 @@ pub fn job_config(o: &JobOptions) -> Result<AnalysisConfig, String> {
 /// is the report with a `provenance` object (the file's `sha256` and
 /// `bytes`, voxcap's version, the settings hash).
 pub fn analyze_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
+    analyze_job_with(job, |_| {})
+}
+
+/// A worker's analysis of queued jobs with Silero fused into the speech
+/// detector (`voxcap worker --speech-model`), else as [`analyze_job`].
+#[cfg(feature = "neural")]
+pub fn job_analyzer(
+    model: Option<voxcap_dsp::vad::neural::NeuralVad>,
+) -> impl Fn(&Job) -> Result<serde_json::Value, JobFailure> + Send + Sync + 'static {
+    move |job| analyze_job_with(job, |c| c.speech_model = model.clone())
+}
+
+fn analyze_job_with(
+    job: &Job,
+    adjust: impl FnOnce(&mut AnalysisConfig),
+) -> Result<serde_json::Value, JobFailure> {
     let fail = |kind: &str, message: String| JobFailure {
         kind: kind.to_string(),
         message: format!("{}: {message}", job.path),
@@ -218,8 +242,9 @@ pub fn analyze_job(job: &Job) -> Result<serde_json::Value, JobFailure> {
         .options
         .as_ref()
         .map_err(|e| fail("bad_job", e.clone()))?;
-    let config = job_config(options)
+    let mut config = job_config(options)
         .map_err(|e| fail("bad_job", format!("the job's options are not valid: {e}")))?;
+    adjust(&mut config);
     let path = Path::new(&job.path);
     let a = analyze_path(&job.path, path, path, &config, None, None)
         .map_err(|f| fail(f.kind, f.message))?;

@@ -65,6 +65,9 @@ pub(crate) struct Core {
     pub(crate) beta: bool,
     pub(crate) redis: Option<Arc<RedisStore>>,
     pub(crate) stewardship: Stewardship,
+    /// Fused into each analysis (`BotConfig::speech_model`).
+    #[cfg(feature = "neural")]
+    pub(crate) speech_model: Option<voxcap_dsp::vad::neural::NeuralVad>,
 }
 
 impl Core {
@@ -396,6 +399,10 @@ impl Core {
                 if let Some(t) = trim {
                     config.pad_start_ms = t.pad_start_ms;
                     config.pad_end_ms = t.pad_end_ms;
+                }
+                #[cfg(feature = "neural")]
+                {
+                    config.speech_model = self.speech_model.clone();
                 }
                 let settings_sha256 = settings::settings_sha256(&config);
                 let name = format!("{stem}.wav");
