@@ -7,6 +7,7 @@
 //!
 //! - [`keys`]: the API keys (`Authorization: Bearer`), several at once for
 //!   rotation, kept as SHA-256 digests and compared in constant time;
+//!   [`keys_reload`] reads a keys file again when it changes and on SIGHUP;
 //! - [`model`]: the JSON (camelCase, like Graph) and its checks;
 //! - [`problem`]: every error as `application/problem+json`;
 //! - [`store`]: the recording records behind [`store::RecordingStore`]:
@@ -50,6 +51,7 @@ mod api;
 pub mod callbacks;
 pub mod error;
 pub mod keys;
+pub mod keys_reload;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -95,6 +97,9 @@ pub struct ServiceConfig {
     /// What `/metrics` shows; share it with [`webhook_tap`] so that the
     /// webhook's notifications and the relay are counted there too.
     pub metrics: Arc<metrics::Metrics>,
+    /// A keys file to reload when it changes (and on SIGHUP); `None`: the
+    /// keys stay as given.
+    pub keys_file: Option<keys_reload::KeysFile>,
 }
 
 impl ServiceConfig {
@@ -109,6 +114,7 @@ impl ServiceConfig {
             callbacks: None,
             redis: None,
             metrics: Arc::default(),
+            keys_file: None,
         }
     }
 }
@@ -265,8 +271,12 @@ pub async fn start_beside(
         Ok(list) => ApiKeys::from_list(&list)?,
         Err(_) => ApiKeys::default(),
     };
+    // The file is watched: a change, or SIGHUP, reloads it (env keys kept).
+    let mut watched = None;
     if let Some(file) = keys_file {
-        keys = keys.merged(ApiKeys::from_file(file)?);
+        let (all, file) = keys_reload::KeysFile::open(file, keys.clone())?;
+        keys = all;
+        watched = Some(file);
     }
     let listen = listen.unwrap_or_else(|| {
         DEFAULT_API_LISTEN
@@ -280,6 +290,7 @@ pub async fn start_beside(
         .redis()
         .map(|r| redis_store::RedisRecordingsConfig::beside(r.config()));
     config.metrics = metrics;
+    config.keys_file = watched;
     if let Ok(secret) = std::env::var(callbacks::CALLBACK_SECRET_ENV) {
         if secret.len() < keys::MIN_KEY_CHARS {
             return Err(ServiceError::BadCallbackSecret {
@@ -326,6 +337,7 @@ pub struct RunningService {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     outbox_loop: Option<tokio::task::JoinHandle<()>>,
+    keys_reload: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningService {
@@ -388,6 +400,9 @@ impl RunningService {
             config.callbacks,
         )
         .with_metrics(config.metrics);
+        let keys_reload = config
+            .keys_file
+            .map(|f| keys_reload::spawn(f, state.clone()));
         let app = app(state.clone(), config.max_body_bytes);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(%addr, "service API listening");
@@ -405,6 +420,7 @@ impl RunningService {
             shutdown: Some(tx),
             task,
             outbox_loop: None,
+            keys_reload,
         })
     }
 
@@ -434,6 +450,9 @@ impl RunningService {
         if let Some(l) = self.outbox_loop.take() {
             l.abort();
         }
+        if let Some(k) = &self.keys_reload {
+            k.abort();
+        }
     }
 
     /// Stops at once, as a killed process would: the listener, the outbox
@@ -444,6 +463,9 @@ impl RunningService {
         self.task.abort();
         if let Some(l) = self.outbox_loop.take() {
             l.abort();
+        }
+        if let Some(k) = &self.keys_reload {
+            k.abort();
         }
     }
 
@@ -472,6 +494,9 @@ impl Drop for RunningService {
         self.task.abort();
         if let Some(l) = &self.outbox_loop {
             l.abort();
+        }
+        if let Some(k) = &self.keys_reload {
+            k.abort();
         }
     }
 }

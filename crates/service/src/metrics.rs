@@ -57,6 +57,8 @@ pub struct Metrics {
     recording_store_errors: Counter,
     recording_store_errors_seen: std::sync::atomic::AtomicU64,
     callbacks_pending: Gauge,
+    keys_reloads: Counter,
+    keys_reload_failures: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -205,7 +207,21 @@ impl Default for Metrics {
             "Callbacks waiting in a fleet's outbox for their next attempt (read at each scrape)",
             callbacks_pending.clone(),
         );
+        let keys_reloads = Counter::default();
+        registry.register(
+            "voxcap_api_keys_reloads",
+            "API keys files reloaded after a change or SIGHUP",
+            keys_reloads.clone(),
+        );
+        let keys_reload_failures = Counter::default();
+        registry.register(
+            "voxcap_api_keys_reload_failures",
+            "API keys files that could not be reloaded (unreadable, unparsable or without a key; each content counted once), the previous keys kept",
+            keys_reload_failures.clone(),
+        );
         Metrics {
+            keys_reloads,
+            keys_reload_failures,
             recording_store_errors,
             recording_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
             callbacks_pending,
@@ -356,6 +372,16 @@ impl Metrics {
         if let Some(n) = callbacks_pending {
             self.callbacks_pending
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Counts a reload of the API keys file: `ok`, the keys replaced;
+    /// else the file was refused and the previous keys stay.
+    pub fn keys_reloaded(&self, ok: bool) {
+        if ok {
+            self.keys_reloads.inc();
+        } else {
+            self.keys_reload_failures.inc();
         }
     }
 
