@@ -5,7 +5,8 @@
 //! ([`flow`]), signed callbacks retried through failures and their
 //! latency ([`callback`]), the list's pages and bad input ([`input`]),
 //! the notification relay and the webhook's notification counts
-//! ([`relay`]), with the set-up in [`harness`].
+//! ([`relay`]), the keys file reloaded on change ([`keys_reload`]), with
+//! the set-up in [`harness`].
 
 // Tests print their figures (`--nocapture`).
 #![allow(clippy::print_stdout)]
@@ -16,4 +17,5 @@ mod fleet;
 mod flow;
 mod harness;
 mod input;
+mod keys_reload;
 mod relay;
