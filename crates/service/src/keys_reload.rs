@@ -80,7 +80,7 @@ impl KeysFile {
     ) -> Look {
         let bytes = match read_capped(&self.path).await {
             Ok(bytes) => bytes,
-            Err(reason) => return self.failed(metrics, None, &reason),
+            Err(reason) => return self.failed(metrics, None, force, &reason),
         };
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
         if !force && self.seen == Some(digest) {
@@ -88,10 +88,10 @@ impl KeysFile {
         }
         let keys = match parse(&self.path, &bytes) {
             Ok(keys) if keys.is_empty() => {
-                return self.failed(metrics, Some(digest), "it holds no key")
+                return self.failed(metrics, Some(digest), force, "it holds no key")
             }
             Ok(keys) => keys,
-            Err(e) => return self.failed(metrics, Some(digest), &e.to_string()),
+            Err(e) => return self.failed(metrics, Some(digest), force, &e.to_string()),
         };
         self.seen = Some(digest);
         let keys = self.base.clone().merged(keys);
@@ -103,12 +103,19 @@ impl KeysFile {
     }
 
     /// Logs and counts a file that could not be used, once per content
-    /// (`digest`; `None`: unreadable), and keeps the active keys.
-    fn failed(&mut self, metrics: &Metrics, digest: Option<[u8; 32]>, reason: &str) -> Look {
+    /// (`digest`; `None`: unreadable) or at each SIGHUP (`force`: the
+    /// operator asked, and hears back), and keeps the active keys.
+    fn failed(
+        &mut self,
+        metrics: &Metrics,
+        digest: Option<[u8; 32]>,
+        force: bool,
+        reason: &str,
+    ) -> Look {
         // An unreadable file is remembered as the all-zero digest, which no
         // content has in practice, so a missing file is counted once too.
         let digest = digest.unwrap_or([0; 32]);
-        if self.seen != Some(digest) {
+        if force || self.seen != Some(digest) {
             self.seen = Some(digest);
             metrics.keys_reloaded(false);
             tracing::error!(file = %self.path.display(), error = %reason,
