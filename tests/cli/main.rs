@@ -9,6 +9,8 @@
 //! - [`hardening`]: huge float samples and injected panics in `analyze`;
 //! - [`record_hardening`]: `record`'s download policy and size-cap flags;
 //! - [`report`]: `voxcap report` and `analyze --html`;
+//! - [`service`]: `voxcap serve --api-keys-file`: the keys file reloaded,
+//!   RSS with 200 recordings pending;
 //! - [`compliance`]: provenance, `verify-provenance`, `purge`, retention,
 //!   `--encrypt-to` (no plaintext on disk), `decrypt`, `analyze --identity`;
 //! - [`harness`]: running the binary, NDJSON output, test data, a bot's
@@ -28,3 +30,4 @@ mod queue;
 mod record;
 mod record_hardening;
 mod report;
+mod service;

@@ -7,6 +7,7 @@
 //!
 //! - [`keys`]: the API keys (`Authorization: Bearer`), several at once for
 //!   rotation, kept as SHA-256 digests and compared in constant time;
+//!   [`keys_reload`] reads a keys file again when it changes and on SIGHUP;
 //! - [`model`]: the JSON (camelCase, like Graph) and its checks;
 //! - [`problem`]: every error as `application/problem+json`;
 //! - [`store`]: the recording records behind [`store::RecordingStore`]:
@@ -51,6 +52,7 @@ mod api;
 pub mod callbacks;
 pub mod error;
 pub mod keys;
+pub mod keys_reload;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -106,6 +108,9 @@ pub struct ServiceConfig {
     /// is ended `lost` (`failed` for `POST /v1/recordings`) and its
     /// callback sent. Default [`DEFAULT_ORPHAN_GRACE`].
     pub orphan_grace: Duration,
+    /// A keys file to reload when it changes (and on SIGHUP); `None`: the
+    /// keys stay as given.
+    pub keys_file: Option<keys_reload::KeysFile>,
 }
 
 /// The default [`ServiceConfig::orphan_grace`]: a takeover has long ended
@@ -130,6 +135,7 @@ impl ServiceConfig {
             metrics: Arc::default(),
             retention_sweep: DEFAULT_RETENTION_SWEEP,
             orphan_grace: DEFAULT_ORPHAN_GRACE,
+            keys_file: None,
         }
     }
 }
@@ -286,8 +292,12 @@ pub async fn start_beside(
         Ok(list) => ApiKeys::from_list(&list)?,
         Err(_) => ApiKeys::default(),
     };
+    // The file is watched: a change, or SIGHUP, reloads it (env keys kept).
+    let mut watched = None;
     if let Some(file) = keys_file {
-        keys = keys.merged(ApiKeys::from_file(file)?);
+        let (all, file) = keys_reload::KeysFile::open(file, keys.clone())?;
+        keys = all;
+        watched = Some(file);
     }
     let listen = listen.unwrap_or_else(|| {
         DEFAULT_API_LISTEN
@@ -301,6 +311,7 @@ pub async fn start_beside(
         .redis()
         .map(|r| redis_store::RedisRecordingsConfig::beside(r.config()));
     config.metrics = metrics;
+    config.keys_file = watched;
     if let Ok(secret) = std::env::var(callbacks::CALLBACK_SECRET_ENV) {
         if secret.len() < keys::MIN_KEY_CHARS {
             return Err(ServiceError::BadCallbackSecret {
@@ -348,6 +359,7 @@ pub struct RunningService {
     task: tokio::task::JoinHandle<()>,
     outbox_loop: Option<tokio::task::JoinHandle<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    keys_reload: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningService {
@@ -411,6 +423,9 @@ impl RunningService {
         )
         .with_metrics(config.metrics)
         .with_orphan_grace(config.orphan_grace);
+        let keys_reload = config
+            .keys_file
+            .map(|f| keys_reload::spawn(f, state.clone()));
         let app = app(state.clone(), config.max_body_bytes);
         let sweeper = tokio::spawn(retention_loop(
             state.clone(),
@@ -433,6 +448,7 @@ impl RunningService {
             task,
             outbox_loop: None,
             sweeper,
+            keys_reload,
         })
     }
 
@@ -463,6 +479,9 @@ impl RunningService {
             l.abort();
         }
         self.sweeper.abort();
+        if let Some(k) = &self.keys_reload {
+            k.abort();
+        }
     }
 
     /// Stops at once, as a killed process would: the listener, the outbox
@@ -474,6 +493,9 @@ impl RunningService {
         self.sweeper.abort();
         if let Some(l) = self.outbox_loop.take() {
             l.abort();
+        }
+        if let Some(k) = &self.keys_reload {
+            k.abort();
         }
     }
 
@@ -518,6 +540,9 @@ impl Drop for RunningService {
         self.sweeper.abort();
         if let Some(l) = &self.outbox_loop {
             l.abort();
+        }
+        if let Some(k) = &self.keys_reload {
+            k.abort();
         }
     }
 }

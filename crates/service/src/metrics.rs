@@ -61,6 +61,8 @@ pub struct Metrics {
     recordings_abandoned: Counter,
     fleet_store_errors: Counter,
     fleet_store_errors_seen: std::sync::atomic::AtomicU64,
+    keys_reloads: Counter,
+    keys_reload_failures: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -227,11 +229,25 @@ impl Default for Metrics {
             "Failed Redis commands of the fleet's operation store: heartbeats, the delivery subscription, registration, completions, takeover (read at each scrape)",
             fleet_store_errors.clone(),
         );
+        let keys_reloads = Counter::default();
+        registry.register(
+            "voxcap_api_keys_reloads",
+            "API keys files reloaded after a change or SIGHUP",
+            keys_reloads.clone(),
+        );
+        let keys_reload_failures = Counter::default();
+        registry.register(
+            "voxcap_api_keys_reload_failures",
+            "API keys files that could not be reloaded (unreadable, unparsable or without a key; each content counted once), the previous keys kept",
+            keys_reload_failures.clone(),
+        );
         Metrics {
             fleet_store_errors,
             fleet_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
             recordings_abandoned,
             recordings_expired,
+            keys_reloads,
+            keys_reload_failures,
             recording_store_errors,
             recording_store_errors_seen: std::sync::atomic::AtomicU64::new(0),
             callbacks_pending,
@@ -405,6 +421,16 @@ impl Metrics {
     /// Counts a recording deleted by its own retention.
     pub fn expired(&self) {
         self.recordings_expired.inc();
+    }
+
+    /// Counts a reload of the API keys file: `ok`, the keys replaced;
+    /// else the file was refused and the previous keys stay.
+    pub fn keys_reloaded(&self, ok: bool) {
+        if ok {
+            self.keys_reloads.inc();
+        } else {
+            self.keys_reload_failures.inc();
+        }
     }
 
     /// Counts an answer replayed for an Idempotency-Key.

@@ -5,7 +5,9 @@
 //! ([`flow`]), signed callbacks retried through failures and their
 //! latency ([`callback`]), the list's pages and bad input ([`input`]),
 //! the notification relay and the webhook's notification counts
-//! ([`relay`]), a request's own pads and retention ([`retention`]), with
+//! ([`relay`]), a request's own pads and retention ([`retention`]), the
+//! keys file reloaded on change ([`keys_reload`]), abandoned recordings
+//! ([`orphans`]), with
 //! the set-up in [`harness`].
 
 // Tests print their figures (`--nocapture`).
@@ -17,6 +19,7 @@ mod fleet;
 mod flow;
 mod harness;
 mod input;
+mod keys_reload;
 mod orphans;
 mod relay;
 mod retention;
