@@ -217,6 +217,7 @@ pub(crate) fn run_batch(
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .min(total.max(1));
+    config.speech_worker = workers == 1; // else every core has a file already
     let progress = if io::stderr().is_terminal() && total > 1 {
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(

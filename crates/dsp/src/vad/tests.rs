@@ -49,12 +49,16 @@ fn block_length_does_not_depend_on_buffer_capacity() {
         let syllable = (i / 1200) % 2 == 0;
         *v *= if syllable { 1.0 } else { 0.05 };
     }
-    let voiced = |d: &SpeechDetector| d.frames.iter().filter(|f| f.voice).count();
+    let voiced = |d: &SpeechDetector| d.classified_frames(0).filter(|f| f.1).count();
     let mut exact = SpeechDetector::with_rate(8000).unwrap();
     exact.push(&x);
     let mut roomy = SpeechDetector::with_rate(8000).unwrap();
-    roomy.pcm.reserve_exact(roomy.block_len * 3);
-    assert!(roomy.pcm.capacity() > roomy.block_len);
+    let Lane::Inline(c) = &mut roomy.lane else {
+        panic!("with_rate classifies inline")
+    };
+    let block = 3 * 80;
+    c.pcm.reserve_exact(block * 3);
+    assert!(c.pcm.capacity() > block);
     roomy.push(&x);
     assert!(
         voiced(&exact) > 20,
@@ -197,4 +201,35 @@ fn noise_and_silence_are_not_tonal() {
     let mut edge = vec![0.0; 84];
     edge[83] = 0.5;
     assert!(prediction_gain_db(&edge).0.is_finite());
+}
+
+/// The worker lane classifies the same frames as the inline one, bit for
+/// bit, whatever the chunking (a tone, a syllable-rhythm buzz and noise, so
+/// voice, tonal and quiet frames all occur; a length that ends mid-frame).
+#[test]
+fn worker_lane_gives_the_inline_result() {
+    let mut x = synth::white_noise(7, -30.0, 24_000);
+    for (i, v) in x.iter_mut().enumerate() {
+        if (i / 1200) % 2 == 0 {
+            *v *= 8.0;
+        }
+    }
+    x.extend(synth::sine(440.0, -12.0, 4_000, 8_000, 0.4));
+    x.truncate(x.len() - 37);
+    let mut inline = SpeechDetector::with_rate(8000).unwrap();
+    inline.push(&x);
+    let expected = inline.finish();
+    assert!(!expected.segments.is_empty(), "the buzz must be speech");
+    for chunk in [1, 7, 80, 1000, 4001, x.len()] {
+        let mut worker = SpeechDetector::with_worker(VadConfig {
+            sample_rate: 8000,
+            ..VadConfig::default()
+        })
+        .unwrap();
+        assert!(matches!(worker.lane, Lane::Worker(_)));
+        for c in x.chunks(chunk) {
+            worker.push(c);
+        }
+        assert_eq!(worker.finish(), expected, "chunk {chunk}");
+    }
 }
