@@ -188,28 +188,17 @@ impl SpeechDetector {
     }
 
     /// Feeds mono samples in `[-1, 1]`; any chunk size.
-    pub fn push(&mut self, mut samples: &[f32]) {
+    pub fn push(&mut self, samples: &[f32]) {
         self.total += samples.len() as u64;
         match &mut self.lane {
             Lane::Inline(c) => c.samples(samples),
             Lane::Worker(w) => w.samples(samples),
         }
-        if !self.pending.is_empty() {
-            let take = (self.frame_len - self.pending.len()).min(samples.len());
-            self.pending.extend_from_slice(&samples[..take]);
-            samples = &samples[take..];
-            if self.pending.len() == self.frame_len {
-                let frame = std::mem::take(&mut self.pending);
-                self.process_frame(&frame);
-                self.pending = frame;
-                self.pending.clear();
-            }
-        }
-        let mut chunks = samples.chunks_exact(self.frame_len);
-        for frame in &mut chunks {
-            self.process_frame(frame);
-        }
-        self.pending.extend_from_slice(chunks.remainder());
+        let mut pending = std::mem::take(&mut self.pending);
+        split_frames(&mut pending, samples, self.frame_len, |f| {
+            self.process_frame(f)
+        });
+        self.pending = pending;
         if let Lane::Worker(w) = &mut self.lane {
             w.flush_if_full();
         }
@@ -283,6 +272,32 @@ impl SpeechDetector {
             .collect();
         decide(&self.config, &frames, &model_votes, &self.dtmf, self.total)
     }
+}
+
+/// Cuts a stream into whole frames of `frame_len` samples: `pending` holds
+/// the partial frame carried between calls; `frame` gets each whole one in
+/// order. The detector and its worker split the same stream through this,
+/// so their frames are the same.
+fn split_frames(
+    pending: &mut Vec<f32>,
+    mut samples: &[f32],
+    frame_len: usize,
+    mut frame: impl FnMut(&[f32]),
+) {
+    if !pending.is_empty() {
+        let take = (frame_len - pending.len()).min(samples.len());
+        pending.extend_from_slice(&samples[..take]);
+        samples = &samples[take..];
+        if pending.len() == frame_len {
+            frame(pending);
+            pending.clear();
+        }
+    }
+    let mut chunks = samples.chunks_exact(frame_len);
+    for f in &mut chunks {
+        frame(f);
+    }
+    pending.extend_from_slice(chunks.remainder());
 }
 
 /// The prediction order of the tone check: two sinusoids (a dual tone) are

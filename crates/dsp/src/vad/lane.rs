@@ -13,7 +13,9 @@
 //! (a bounded channel each way), so a push allocates nothing once the
 //! first few batches exist.
 
-use super::{FrameFlags, ModelVotes, ToneCheck, VadAggressiveness, VadConfig, RESERVED_SECONDS};
+use super::{
+    split_frames, FrameFlags, ModelVotes, ToneCheck, VadAggressiveness, VadConfig, RESERVED_SECONDS,
+};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 use webrtc_vad::{SampleRate, Vad, VadMode};
@@ -190,21 +192,9 @@ impl Worker {
                 for mut batch in from_main {
                     cls.samples(&batch.samples);
                     let mut powers = batch.powers.iter().copied();
-                    let mut s = &batch.samples[..];
-                    if !pending.is_empty() {
-                        let take = (frame_len - pending.len()).min(s.len());
-                        pending.extend_from_slice(&s[..take]);
-                        s = &s[take..];
-                        if pending.len() == frame_len {
-                            cls.frame(&pending, powers.next().unwrap_or(0.0));
-                            pending.clear();
-                        }
-                    }
-                    let mut chunks = s.chunks_exact(frame_len);
-                    for frame in &mut chunks {
-                        cls.frame(frame, powers.next().unwrap_or(0.0));
-                    }
-                    pending.extend_from_slice(chunks.remainder());
+                    split_frames(&mut pending, &batch.samples, frame_len, |f| {
+                        cls.frame(f, powers.next().unwrap_or(0.0))
+                    });
                     if batch.last && !pending.is_empty() {
                         pending.resize(frame_len, 0.0);
                         cls.frame(&pending, powers.next().unwrap_or(0.0));
