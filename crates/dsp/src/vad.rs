@@ -353,53 +353,88 @@ impl ToneCheck {
 /// solved as they are (Cholesky, in f64): a Levinson recursion on these
 /// lagged sums assumed Toeplitz and under-read low tones (a 440 Hz tone, 4.4
 /// periods in a frame, read as 19-22 dB instead of 60+).
+fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
+    // Samples in f64 once, on the stack for every frame the detector makes
+    // (80 + 4 or 160 + 4); a longer buffer (only a direct caller's) is
+    // copied to the heap.
+    const STACK: usize = 168;
+    if buf.len() <= STACK {
+        let mut xs = [0f64; STACK];
+        for (d, &s) in xs.iter_mut().zip(buf) {
+            *d = f64::from(s);
+        }
+        covariance_gain_db(&xs[..buf.len()])
+    } else {
+        let xs: Vec<f64> = buf.iter().map(|&s| f64::from(s)).collect();
+        covariance_gain_db(&xs)
+    }
+}
+
+/// [`prediction_gain_db`] of samples already in f64.
 // Matrix code: the indices are the maths (phi[i][j], l[i][k]).
 #[allow(clippy::needless_range_loop)]
-fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
+fn covariance_gain_db(xs: &[f64]) -> (f32, [f64; LPC_ORDER]) {
     const P: usize = LPC_ORDER;
     let none = (0.0, [0.0; P]);
-    let len = buf.len();
+    let len = xs.len();
     if len <= P {
         return none;
     }
     // r[d] = sum over n in P..len of x[n] x[n-d], in f64: low tones make
-    // the lags nearly collinear, and the solve needs the precision.
-    let mut r = [0f64; P + 1];
-    let x = |m: usize| f64::from(buf[m]);
-    for n in P..len {
-        let v = x(n);
-        r[0] += v * v;
-        r[1] += v * x(n - 1);
-        r[2] += v * x(n - 2);
-        r[3] += v * x(n - 3);
-        r[4] += v * x(n - 4);
+    // the lags nearly collinear, and the solve needs the precision. The sums
+    // run as four interleaved partial sums (n mod 4) added at the end: four
+    // independent chains, in vector registers, instead of one add after
+    // another. A product of two f32 is exact in f64, so only the order of
+    // the additions differs from a plain loop.
+    let mut part = [[0f64; 4]; P + 1];
+    let mut n = P;
+    while n + 4 <= len {
+        // x[n-4 .. n+4]: the four predicted samples and their lags.
+        let w: &[f64; 8] = xs[n - P..n + 4].try_into().expect("8 samples");
+        for (d, p) in part.iter_mut().enumerate() {
+            for lane in 0..4 {
+                p[lane] += w[P + lane] * w[P + lane - d];
+            }
+        }
+        n += 4;
     }
+    for m in n..len {
+        for (d, p) in part.iter_mut().enumerate() {
+            p[m - n] += xs[m] * xs[m - d];
+        }
+    }
+    let r: [f64; P + 1] = std::array::from_fn(|d| {
+        let p = part[d];
+        (p[0] + p[1]) + (p[2] + p[3])
+    });
     if r[0] <= 1e-12 {
         return none;
     }
-    // phi[i][j] = sum over n in P..len of x[n-i] x[n-j] (i <= j, d = j - i)
-    // is r[d] with the window moved i samples back: add the products that
-    // enter at the start, take off those that leave at the end.
+    // phi[i][j] = sum over n in P..len of x[n-i] x[n-j] is r[j - i] in its
+    // first row; one step down the diagonal moves the window one sample
+    // back: the product that enters at the start is added, the one that
+    // leaves at the end taken off.
     let mut phi = [[0f64; P + 1]; P + 1];
+    for d in 0..=P {
+        phi[0][d] = r[d];
+        for i in 0..P - d {
+            let j = i + d;
+            phi[i + 1][j + 1] =
+                phi[i][j] + xs[P - 1 - i] * xs[P - 1 - j] - xs[len - 1 - i] * xs[len - 1 - j];
+        }
+    }
     for i in 0..=P {
-        for j in i..=P {
-            let d = j - i;
-            let mut v = r[d];
-            for m in (P - i)..P {
-                v += x(m) * x(m - d);
-            }
-            for m in (len - i)..len {
-                v -= x(m) * x(m - d);
-            }
-            phi[i][j] = v;
-            phi[j][i] = v;
+        for j in 0..i {
+            phi[i][j] = phi[j][i];
         }
     }
     let energy = phi[0][0];
     // Solve phi[1..][1..] a = phi[1..][0] by Cholesky. A pivot that is
     // (numerically) zero means that lag adds nothing the others do not
     // already predict (a pure sinusoid needs only two taps): it is dropped.
+    // Each pivot's reciprocal is taken once: one division, not one per use.
     let mut l = [[0f64; P]; P];
+    let mut inv = [0f64; P];
     let mut kept = [false; P];
     let scale = (1..=P).map(|i| phi[i][i]).fold(0.0, f64::max);
     for j in 0..P {
@@ -413,12 +448,13 @@ fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
         kept[j] = true;
         let root = diag.sqrt();
         l[j][j] = root;
+        inv[j] = 1.0 / root;
         for i in (j + 1)..P {
             let mut v = phi[i + 1][j + 1];
             for k in 0..j {
                 v -= l[i][k] * l[j][k];
             }
-            l[i][j] = v / root;
+            l[i][j] = v * inv[j];
         }
     }
     // Forward substitution y = L^-1 b (the residual is energy - |y|^2),
@@ -431,7 +467,7 @@ fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
             for k in 0..i {
                 v -= l[i][k] * y[k];
             }
-            y[i] = v / l[i][i];
+            y[i] = v * inv[i];
             explained += y[i] * y[i];
         }
     }
@@ -442,7 +478,7 @@ fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
             for k in (i + 1)..P {
                 v -= l[k][i] * a[k];
             }
-            a[i] = v / l[i][i];
+            a[i] = v * inv[i];
         }
     }
     let residual = (energy - explained).max(energy * 1e-10);
@@ -641,26 +677,48 @@ impl Biquad {
 
     /// Mean square of the filtered `frame`. The state lives in locals for
     /// the loop: through `self` every sample would wait on a store and a load.
+    ///
+    /// Samples go two at a time: the second output is written in terms of
+    /// the two outputs *before* the pair (`y[n+1] = u[n+1] - a1 u[n] +
+    /// (a1^2 - a2) y[n-1] + a1 a2 y[n-2]`, with `u` the feed-forward part),
+    /// so both outputs of a pair wait on one multiply and add of the last
+    /// pair's, not on each other: half the serial chain of the direct form
+    /// for the same filter (a sample rounds differently, by about 1e-7 of it).
     fn power(&mut self, frame: &[f32]) -> f32 {
         let [b0, b1, b2] = self.b;
         let [a1, a2] = self.a;
+        let (c1, c2) = (a1 * a1 - a2, a1 * a2);
         let [mut x1, mut x2] = self.x;
         let [mut y1, mut y2] = self.y;
-        let mut energy = 0f32;
-        for &x in frame {
-            let y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+        let (mut even, mut odd) = (0f32, 0f32);
+        let mut pairs = frame.chunks_exact(2);
+        for p in &mut pairs {
+            let (xa, xb) = (p[0], p[1]);
+            let ua = b0 * xa + b1 * x1 + b2 * x2;
+            let ub = b0 * xb + b1 * xa + b2 * x1;
+            let ya = (ua - a2 * y2) - a1 * y1;
+            let yb = ((ub - a1 * ua) + c2 * y2) + c1 * y1;
+            x2 = xa;
+            x1 = xb;
+            y2 = ya;
+            y1 = yb;
+            even += ya * ya;
+            odd += yb * yb;
+        }
+        for &x in pairs.remainder() {
+            let y = (b0 * x + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
             x2 = x1;
             x1 = x;
             y2 = y1;
             y1 = y;
-            energy += y * y;
+            even += y * y;
         }
         // Flush denormals: a long digital silence after a loud start would
         // otherwise leave the state decaying through subnormal floats.
         let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
         self.x = [x1, x2];
         self.y = [flush(y1), flush(y2)];
-        energy / frame.len().max(1) as f32
+        (even + odd) / frame.len().max(1) as f32
     }
 }
 
