@@ -13,6 +13,9 @@
 //! cargo run -p voxcap-dsp --release --example dtmf_tradeoff -- 0 0.5 1
 //! ```
 
+// A command-line report: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use voxcap_dsp::dtmf::{DtmfConfig, DtmfDetector};
