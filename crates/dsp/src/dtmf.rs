@@ -51,9 +51,9 @@
 //!   subtraction never exceeds w times the window's own residual, and for w ≤ 1 the
 //!   share stays ≤ 1.
 //!
-//! In steady white noise the block minimum sits ~15-20% below the mean noise, so
-//! w = 0.5 takes off about 40% of it: at 6 dB SNR a pair's share rises from
-//! ~0.8 to ~0.87. A larger w lets music and speech over a steady bed of
+//! In steady white noise the block minimum lies somewhat below the mean
+//! noise, so w = 0.5 takes off a little under half of it: at 6 dB SNR a pair's
+//! share rises from ~0.8 to ~0.87-0.89. A larger w lets music and speech over a steady bed of
 //! partials through (the trade-off curve in `docs/dtmf.md`: talk-off appears
 //! at w = 0.65). Before the first block completes the floor is 0 (no change).
 //! Non-finite input makes a block's mean non-finite; such blocks are ignored.
