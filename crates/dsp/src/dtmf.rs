@@ -11,7 +11,8 @@
 //!
 //! Per window we pick the strongest row and column bin and test: both tones
 //! above a minimum level; twist within limits; the two tones carrying most of
-//! the window's energy (speech and music spread theirs over many partials);
+//! the window's energy once the steady background is taken off (speech and
+//! music spread theirs over many partials; see *Background floor* below);
 //! and, over the last three hop-to-hop phase advances of each bin, a measured
 //! frequency within a tight tolerance of the nominal one. The phase method
 //! measures frequency to a few hertz where the magnitude of a 10 ms window
@@ -31,6 +32,31 @@
 //! press is a constant tone pair; speech or music that briefly imitates one
 //! glides or carries other partials, and these checks are what keep the
 //! talk-off corpus free of false digits (see `docs/dtmf.md`).
+//!
+//! # Background floor
+//! White noise at 6 dB SNR leaves a true tone pair only about 0.8 of the
+//! window energy, below the share limits (0.75 per window, 0.83 over the
+//! tone), so a quiet digit in a noisy recording was lost although its
+//! frequencies, twist and steadiness were fine. The share is therefore
+//! measured against the window energy less a tracked background:
+//!
+//! - the *residual* of a window is its energy outside the chosen tone pair
+//!   (window energy minus the pair's energy; during a clean tone it is the noise);
+//! - residuals are averaged over blocks of 8 windows (40 ms), and the
+//!   *floor* is the least block mean of the last 16 completed blocks (640 ms),
+//!   so it follows the quietest stretch — gaps between digits, pauses in
+//!   speech — and not the signal itself; the block being filled is not used;
+//! - share = pair energy / (window energy − w · min(floor, this window's
+//!   residual)), w = [`DtmfConfig::noise_floor_weight`] (default 0.5); the
+//!   subtraction never exceeds w times the window's own residual, and for w ≤ 1 the
+//!   share stays ≤ 1.
+//!
+//! In steady white noise the block minimum lies somewhat below the mean
+//! noise, so w = 0.5 takes off a little under half of it: at 6 dB SNR a pair's
+//! share rises from ~0.8 to ~0.87-0.89. A larger w lets music and speech over a steady bed of
+//! partials through (the trade-off curve in `docs/dtmf.md`: talk-off appears
+//! at w = 0.65). Before the first block completes the floor is 0 (no change).
+//! Non-finite input makes a block's mean non-finite; such blocks are ignored.
 //!
 //! Decisions depend only on whole hops, so results are identical whatever the
 //! chunk sizes passed to [`DtmfDetector::push`].
@@ -66,6 +92,12 @@ const STEADY_COHERENCE: f32 = 0.85;
 const FREQ_PAIRS: u32 = 3;
 /// Windows scanned on each side of a segment's first or last hit for its edges.
 const EDGE_SCAN: u64 = 3;
+/// Windows per block of the background-floor tracker (40 ms).
+const FLOOR_BLOCK: u32 = 8;
+/// Completed blocks whose least mean residual is the background floor (640 ms).
+const FLOOR_BLOCKS: usize = 16;
+/// Default [`DtmfConfig::noise_floor_weight`], chosen from the trade-off curve in `docs/dtmf.md`.
+const NOISE_FLOOR_WEIGHT: f32 = 0.5;
 
 /// Errors from building a [`DtmfDetector`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -97,8 +129,13 @@ pub struct DtmfConfig {
     pub max_twist_db: f32,
     /// Largest accepted relative frequency error of each tone (0.021 = 2.1%).
     pub max_freq_error: f32,
-    /// Minimum share of a window's energy that the two tones must carry.
+    /// Minimum share of a window's energy that the two tones must carry,
+    /// after the background floor is taken off (see `noise_floor_weight`).
     pub min_tone_energy_share: f32,
+    /// How much of the measured background floor is taken off a window's
+    /// energy before the energy-share checks, 0..=2 (0 = none, the checks
+    /// then see the raw window energy). See [`DtmfDetector`] for the rule.
+    pub noise_floor_weight: f32,
     /// Shortest tone reported, in milliseconds.
     pub min_duration_ms: f32,
     /// Gaps shorter than this between two segments of one digit are bridged, in milliseconds.
@@ -114,6 +151,7 @@ impl Default for DtmfConfig {
             max_twist_db: 7.0,
             max_freq_error: 0.021,
             min_tone_energy_share: 0.75,
+            noise_floor_weight: NOISE_FLOOR_WEIGHT,
             min_duration_ms: 28.0,
             merge_gap_ms: 25.0,
         }
@@ -133,7 +171,7 @@ impl DtmfConfig {
         if self.sample_rate != 8000 && self.sample_rate != 16000 {
             return Err(DtmfError::UnsupportedSampleRate(self.sample_rate));
         }
-        let checks: [(&'static str, f32, f32, f32); 7] = [
+        let checks: [(&'static str, f32, f32, f32); 8] = [
             ("min_tone_dbfs", self.min_tone_dbfs, -120.0, 0.0),
             ("min_twist_db", self.min_twist_db, -40.0, 0.0),
             ("max_twist_db", self.max_twist_db, 0.0, 40.0),
@@ -144,6 +182,7 @@ impl DtmfConfig {
                 0.0,
                 1.0,
             ),
+            ("noise_floor_weight", self.noise_floor_weight, 0.0, 2.0),
             ("min_duration_ms", self.min_duration_ms, 0.0, 10_000.0),
             ("merge_gap_ms", self.merge_gap_ms, 0.0, 1_000.0),
         ];
@@ -310,6 +349,11 @@ struct Tone {
 /// Streaming DTMF receiver. Feed samples with [`push`](Self::push) and call
 /// [`finish`](Self::finish) at the end of the stream; events carry absolute
 /// sample indices at the configured rate.
+///
+/// The energy-share checks (per window and over the whole tone) measure the
+/// tone pair against the window energy less `noise_floor_weight` times the
+/// background floor: the least 40 ms mean of the energy outside the tone pair
+/// over the last 640 ms (module docs, *Background floor*).
 #[derive(Debug, Clone)]
 pub struct DtmfDetector {
     cfg: DtmfConfig,
@@ -343,6 +387,15 @@ pub struct DtmfDetector {
     twist_lo_sq: f32,
     twist_hi_sq: f32,
     hann_energy: f32,
+    /// Residual (window energy outside the chosen tone pair) summed over the
+    /// current floor block, and the windows in it.
+    floor_sum: f32,
+    floor_count: u32,
+    /// Mean residual of the last [`FLOOR_BLOCKS`] completed blocks (infinite: none yet).
+    floor_means: [f32; FLOOR_BLOCKS],
+    floor_next: usize,
+    /// Least of `floor_means`, or 0 before the first block completes.
+    floor: f32,
 }
 
 impl DtmfDetector {
@@ -396,6 +449,11 @@ impl DtmfDetector {
             twist_hi_sq: 10f32.powf(config.max_twist_db / 10.0),
             // Sum of the squared Hann window over its 2*hop samples.
             hann_energy: 0.75 * hop as f32,
+            floor_sum: 0.0,
+            floor_count: 0,
+            floor_means: [f32::INFINITY; FLOOR_BLOCKS],
+            floor_next: 0,
+            floor: 0.0,
         })
     }
 
@@ -530,12 +588,13 @@ impl DtmfDetector {
             Some(seg) if seg.digit == digit => (HOLD_TWIST_SLACK, HOLD_SHARE_SLACK),
             _ => (1.0, 0.0),
         };
+        let tone_energy = (pr + pc) * 0.5 * self.hann_energy;
+        let share_energy = self.share_energy(energy, tone_energy);
         win.pass = ar >= self.min_amp
             && ac >= self.min_amp
             && pc * slack >= pr * self.twist_lo_sq
             && pc <= pr * self.twist_hi_sq * slack
-            && (pr + pc) * 0.5 * self.hann_energy
-                >= (self.cfg.min_tone_energy_share - share_slack) * energy;
+            && tone_energy >= (self.cfg.min_tone_energy_share - share_slack) * share_energy;
         let prev = self.ring[((k - 1) % RING as u64) as usize];
         self.ring[(k % RING as u64) as usize] = win;
 
@@ -577,7 +636,7 @@ impl DtmfDetector {
                     hit = Some(Hit {
                         digit,
                         power: window_power(&win),
-                        share: (pr + pc) * 0.5 * self.hann_energy / energy.max(f32::MIN_POSITIVE),
+                        share: tone_energy / share_energy.max(f32::MIN_POSITIVE),
                         pair,
                         df,
                         steady,
@@ -586,6 +645,46 @@ impl DtmfDetector {
             }
         }
         self.track(k, hit, out);
+    }
+
+    /// The energy the tone pair's share is measured against: the window's
+    /// `energy` less `noise_floor_weight` times the background floor (but never
+    /// more than that times the window's own residual, and never below the
+    /// pair's `tone_energy`). Then feeds this window's residual to the floor
+    /// tracker, so the floor used here comes from earlier blocks only.
+    /// A non-finite energy stays non-finite, so such a window cannot pass.
+    fn share_energy(&mut self, energy: f32, tone_energy: f32) -> f32 {
+        let resid = energy - tone_energy;
+        let resid = if resid.is_nan() {
+            f32::INFINITY
+        } else {
+            resid.max(0.0)
+        };
+        let mut share_energy = energy - self.cfg.noise_floor_weight * self.floor.min(resid);
+        if share_energy < tone_energy {
+            share_energy = tone_energy;
+        }
+        self.floor_sum += resid;
+        self.floor_count += 1;
+        if self.floor_count == FLOOR_BLOCK {
+            let mean = self.floor_sum / FLOOR_BLOCK as f32;
+            // A block with non-finite input tells nothing about the background.
+            self.floor_means[self.floor_next] = if mean.is_finite() {
+                mean
+            } else {
+                f32::INFINITY
+            };
+            self.floor_next = (self.floor_next + 1) % FLOOR_BLOCKS;
+            self.floor_sum = 0.0;
+            self.floor_count = 0;
+            let least = self
+                .floor_means
+                .iter()
+                .copied()
+                .fold(f32::INFINITY, f32::min);
+            self.floor = if least.is_finite() { least } else { 0.0 };
+        }
+        share_energy
     }
 
     /// Segment bookkeeping for window `k` given whether it is a hit.
@@ -820,6 +919,26 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn noise_floor_weight_is_range_checked() {
+        for w in [-0.1, 2.1, f32::NAN] {
+            let cfg = DtmfConfig {
+                noise_floor_weight: w,
+                ..DtmfConfig::default()
+            };
+            assert!(
+                matches!(
+                    DtmfDetector::new(cfg),
+                    Err(DtmfError::InvalidConfig {
+                        field: "noise_floor_weight",
+                        ..
+                    })
+                ),
+                "{w}"
+            );
+        }
     }
 
     #[test]

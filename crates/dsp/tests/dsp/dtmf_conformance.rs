@@ -6,11 +6,13 @@
 //!
 //! Asserted (Q.24 envelope): 100% detection for offsets within ±1.5% in any
 //! combination, twist -8..+4 dB, -3..-39 dBFS per tone, durations ≥ 36 ms,
-//! white noise at SNR ≥ 10 dB; no detection at ≥ 2.5% offset (Q.24 asks
+//! white noise at SNR ≥ 8 dB (≥ 99% at 6 dB; a digit 16 dB quieter than its
+//! neighbours: 100% at ≥ 7 dB of its own, ≥ 98% at 6 dB); no detection at ≥ 2.5% offset (Q.24 asks
 //! 3.5%), ≤ 20 ms, or ≤ -58 dBFS per tone; dropouts ≤ 10 ms never split,
 //! pauses ≥ 40 ms always separate.
 
 use crate::dtmf_support::*;
+use voxcap_dsp::dtmf::DtmfConfig;
 use voxcap_dsp::keypad::DTMF_DIGITS;
 use voxcap_dsp::synth::Rng;
 
@@ -256,14 +258,16 @@ fn white_noise() {
     println!("\n## White noise over 0-4 kHz, SNR = tone-pair power / noise power, 60 ms at -20 dBFS/tone");
     println!("| SNR dB | detected % | extra digits |\n|---|---|---|");
     let mut failures = Vec::new();
-    for snr in (6..=30).rev().step_by(2) {
+    for snr in (8..=30).rev().step_by(2).chain([6, 5, 4]) {
         let (cell, extra) = sweep(|d, rng| {
             let mut s = single(Tone::new(d, 60.0, -20.0), rng);
             add_noise(&mut s, -20.0, -20.0, snr as f32, rng);
             (s, d.to_string())
         });
         println!("| {snr} | {} | {extra} |", pct(cell));
-        if snr >= 10 && cell.ok != cell.n {
+        // 100% down to 8 dB; at 6 dB (19.9% before the background floor was
+        // taken off the energy-share checks) at least 99%; never an extra digit.
+        if (snr >= 8 && cell.ok != cell.n) || (snr == 6 && cell.rate() < 0.99) || extra != 0 {
             failures.push((snr, cell));
         }
     }
@@ -393,4 +397,63 @@ fn edge_timing() {
         worst = worst.max(max_s).max(max_e);
     }
     assert!(worst <= 5.0, "edge error {worst} ms > 5 ms");
+}
+
+/// One white-noise recording: loud digits (-10 dBFS/tone) around a digit 16 dB
+/// quieter, the noise set by the quiet digit's own SNR. The loud digits set no
+/// threshold for the quiet one: the energy-share checks measure against the
+/// background floor, which the gaps between digits show.
+fn quiet_between_loud(quiet: char, snr: f32, rng: &mut Rng) -> (Vec<f32>, String) {
+    let loud = ['1', '9', '#', '4'];
+    let mut s = Vec::new();
+    pause(&mut s, 200.0, FS);
+    for &d in &loud[..2] {
+        render(&mut s, &Tone::new(d, 70.0, -10.0), FS, rng);
+        pause(&mut s, 70.0, FS);
+    }
+    render(&mut s, &Tone::new(quiet, 70.0, -26.0), FS, rng);
+    for &d in &loud[2..] {
+        pause(&mut s, 70.0, FS);
+        render(&mut s, &Tone::new(d, 70.0, -10.0), FS, rng);
+    }
+    pause(&mut s, 200.0, FS);
+    add_noise(&mut s, -26.0, -26.0, snr, rng);
+    let want = format!("19{quiet}#4");
+    (s, want)
+}
+
+#[test]
+fn quiet_digit_between_loud_digits() {
+    println!("\n## A digit 16 dB quieter than its neighbours (-26 vs -10 dBFS/tone, 70 ms on/off) in one white-noise recording; SNR of the quiet digit");
+    println!("| SNR dB | all five digits exact % | floor weight 0 (no floor) % |\n|---|---|---|");
+    let plain = DtmfConfig {
+        noise_floor_weight: 0.0,
+        ..DtmfConfig::default()
+    };
+    let mut failures = Vec::new();
+    for snr in [8.0f32, 7.0, 6.0, 5.0, 4.0] {
+        let mut cell = Cell::default();
+        let mut cell_plain = Cell::default();
+        let mut extra = 0;
+        for (i, &d) in DTMF_DIGITS.iter().enumerate() {
+            for seed in 0..SEEDS {
+                let mut rng = Rng::new(seed * 7919 + i as u64 + 3);
+                let (s, want) = quiet_between_loud(d, snr, &mut rng);
+                let got = digits(&detect(&s, FS));
+                cell.add(got == want);
+                extra += got.len().saturating_sub(want.len());
+                cell_plain.add(digits(&detect_with(plain, &s)) == want);
+            }
+        }
+        println!("| {snr:.0} | {} | {} |", pct(cell), pct(cell_plain));
+        // Measured: 100% at 7 dB and above, 98.6% at 6 dB (20.9% without the
+        // floor); the misses at 6 dB drop the quiet digit, never add one.
+        if (snr >= 7.0 && cell.ok != cell.n) || (snr == 6.0 && cell.rate() < 0.98) || extra != 0 {
+            failures.push((snr, cell, extra));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "quiet digit missed or extra digits: {failures:?}"
+    );
 }

@@ -79,6 +79,15 @@ pub(crate) fn detect(signal: &[f32], rate: u32) -> Vec<DtmfEvent> {
     detect_chunked(signal, rate, signal.len().max(1))
 }
 
+/// Runs a fresh detector with `cfg` over `signal` in one push.
+pub(crate) fn detect_with(cfg: DtmfConfig, signal: &[f32]) -> Vec<DtmfEvent> {
+    let mut d = DtmfDetector::new(cfg).expect("valid config");
+    let mut out = Vec::new();
+    d.push(signal, &mut out);
+    d.finish(&mut out);
+    out
+}
+
 /// Runs a fresh default detector at `rate` over `signal` in chunks of `chunk`.
 pub(crate) fn detect_chunked(signal: &[f32], rate: u32, chunk: usize) -> Vec<DtmfEvent> {
     let mut d = DtmfDetector::new(DtmfConfig::at_rate(rate)).expect("valid config");
