@@ -346,6 +346,36 @@ struct Tone {
     stats: HitStats,
 }
 
+/// The two Goertzel banks' states over one stretch of samples: lanes 0-7
+/// the raw input at the eight DTMF frequencies, lanes 8-15 the input under
+/// the rising half of the Hann window.
+#[derive(Debug, Default, Clone, Copy)]
+struct Goertzel {
+    s1: [f32; 16],
+    s2: [f32; 16],
+}
+
+impl Goertzel {
+    /// One sample `v` (and `vw`, it under the window) into every lane.
+    #[inline(always)]
+    fn step(&mut self, coef: &[f32; 16], v: f32, vw: f32) {
+        for j in 0..16 {
+            let input = if j < 8 { v } else { vw };
+            // (input - s2) is off the recurrence's critical path.
+            let t = (input - self.s2[j]) + coef[j] * self.s1[j];
+            self.s2[j] = self.s1[j];
+            self.s1[j] = t;
+        }
+    }
+
+    /// Frequency `j`'s DFT values (raw, windowed), referenced to the
+    /// stretch's last sample; `tail` is `e^{-jw}`.
+    fn dft(&self, j: usize, tail: C32) -> (C32, C32) {
+        let y = |s1: f32, s2: f32| C32 { re: s1, im: 0.0 }.sub(tail.mul(C32 { re: s2, im: 0.0 }));
+        (y(self.s1[j], self.s2[j]), y(self.s1[j + 8], self.s2[j + 8]))
+    }
+}
+
 /// Streaming DTMF receiver. Feed samples with [`push`](Self::push) and call
 /// [`finish`](Self::finish) at the end of the stream; events carry absolute
 /// sample indices at the configured rate.
@@ -366,6 +396,9 @@ pub struct DtmfDetector {
     tail: [C32; 8],
     /// `e^{-jw(hop-1)}`: references a hop's DFT to the hop start.
     to_start: [C32; 8],
+    /// `e^{-jw(hop/2-1)}`: the same for the hop's first half (see
+    /// [`Self::process_hop`]).
+    to_mid: [C32; 8],
     /// `e^{-jw hop}`: one hop of phase advance.
     rot: [C32; 8],
     buf: Vec<f32>,
@@ -411,6 +444,7 @@ impl DtmfDetector {
         let mut coef = [0f32; 16];
         let mut tail = [C32::default(); 8];
         let mut to_start = [C32::default(); 8];
+        let mut to_mid = [C32::default(); 8];
         let mut rot = [C32::default(); 8];
         for (j, &f) in DTMF_LOW_HZ.iter().chain(DTMF_HIGH_HZ.iter()).enumerate() {
             let w = std::f64::consts::TAU * f64::from(f) / fs;
@@ -418,6 +452,7 @@ impl DtmfDetector {
             coef[j + 8] = coef[j];
             tail[j] = C32::expj(-w);
             to_start[j] = C32::expj(-w * (hop - 1) as f64);
+            to_mid[j] = C32::expj(-w * (hop / 2) as f64 + w);
             rot[j] = C32::expj(-w * hop as f64);
         }
         let min_amp = 10f32.powf(config.min_tone_dbfs / 20.0);
@@ -431,6 +466,7 @@ impl DtmfDetector {
             coef,
             tail,
             to_start,
+            to_mid,
             rot,
             buf: vec![0.0; hop],
             filled: 0,
@@ -510,43 +546,55 @@ impl DtmfDetector {
     fn process_hop(&mut self, out: &mut Vec<DtmfEvent>) {
         let hop = self.hop;
         let x = &self.buf[..hop];
-        let (mut e_raw, mut e_rise, mut e_fall) = (0f32, 0f32, 0f32);
-        for (&v, &w) in x.iter().zip(&self.rise) {
+        // Four lanes per sum (n mod 4), added at the end: vector registers
+        // instead of one serial add per sample.
+        let (mut lr, mut lu, mut lf) = ([0f32; 4], [0f32; 4], [0f32; 4]);
+        let mut xq = x.chunks_exact(4);
+        let mut wq = self.rise.chunks_exact(4);
+        for (xc, wc) in (&mut xq).zip(&mut wq) {
+            for i in 0..4 {
+                let (v, r) = (xc[i], xc[i] * wc[i]);
+                let f = v - r;
+                lr[i] += v * v;
+                lu[i] += r * r;
+                lf[i] += f * f;
+            }
+        }
+        for (&v, &w) in xq.remainder().iter().zip(wq.remainder()) {
             let r = v * w;
             let f = v - r;
-            e_raw += v * v;
-            e_rise += r * r;
-            e_fall += f * f;
+            lr[0] += v * v;
+            lu[0] += r * r;
+            lf[0] += f * f;
         }
+        let sum4 = |l: [f32; 4]| (l[0] + l[1]) + (l[2] + l[3]);
+        let (e_raw, e_rise, e_fall) = (sum4(lr), sum4(lu), sum4(lf));
         let mut raw = [C32::default(); 8];
         let mut risen = [C32::default(); 8];
         if e_raw >= self.gate_energy {
-            let mut s1 = [0f32; 16];
-            let mut s2 = [0f32; 16];
+            // The hop's two halves run through the two banks side by side,
+            // each from rest, and their DFTs are added referenced to the hop
+            // start: the same sums as one pass over the hop, with two
+            // independent recurrences per filter instead of one long chain.
+            let h = hop / 2;
+            let (xa, xb) = x.split_at(h);
+            let (wa, wb) = self.rise.split_at(h);
             let coef = self.coef;
-            for (&v, &w) in x.iter().zip(&self.rise) {
-                let vw = v * w;
-                for j in 0..16 {
-                    let input = if j < 8 { v } else { vw };
-                    // (input - s2) is off the recurrence's critical path.
-                    let t = (input - s2[j]) + coef[j] * s1[j];
-                    s2[j] = s1[j];
-                    s1[j] = t;
-                }
+            let mut a = Goertzel::default();
+            let mut b = Goertzel::default();
+            for (((&va, &vb), &ga), &gb) in xa.iter().zip(xb).zip(wa).zip(wb) {
+                a.step(&coef, va, va * ga);
+                b.step(&coef, vb, vb * gb);
+            }
+            // An odd hop leaves the second half one sample longer.
+            for (&v, &g) in xb[h..].iter().zip(&wb[h..]) {
+                b.step(&coef, v, v * g);
             }
             for j in 0..8 {
-                let y_raw =
-                    C32 { re: s1[j], im: 0.0 }.sub(self.tail[j].mul(C32 { re: s2[j], im: 0.0 }));
-                let y_rise = C32 {
-                    re: s1[j + 8],
-                    im: 0.0,
-                }
-                .sub(self.tail[j].mul(C32 {
-                    re: s2[j + 8],
-                    im: 0.0,
-                }));
-                raw[j] = y_raw.mul(self.to_start[j]);
-                risen[j] = y_rise.mul(self.to_start[j]);
+                let (ra, ua) = a.dft(j, self.tail[j]);
+                let (rb, ub) = b.dft(j, self.tail[j]);
+                raw[j] = ra.mul(self.to_mid[j]).add(rb.mul(self.to_start[j]));
+                risen[j] = ua.mul(self.to_mid[j]).add(ub.mul(self.to_start[j]));
             }
         }
         let k = self.hop_index;

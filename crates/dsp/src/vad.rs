@@ -63,21 +63,12 @@ pub const RESERVED_SECONDS: usize = 130;
 
 /// Per-frame record kept until [`SpeechDetector::finish`].
 #[derive(Debug, Clone, Copy)]
-struct FrameInfo {
+pub(super) struct FrameInfo {
     /// Mean square of the frame (linear power).
     power: f32,
     /// webrtc-vad's decision.
     voice: bool,
     /// Order-4 prediction gain above the tone threshold.
-    tonal: bool,
-}
-
-/// What the classification says of one frame (see [`lane`]).
-#[derive(Debug, Clone, Copy)]
-struct FrameFlags {
-    /// webrtc-vad's decision.
-    voice: bool,
-    /// Order-4 prediction gain above the tone threshold, frequency held.
     tonal: bool,
 }
 
@@ -93,15 +84,8 @@ enum Lane {
 /// [`mask_dtmf`](Self::mask_dtmf), then `finish`. Not `Send` (see module docs).
 pub struct SpeechDetector {
     config: VadConfig,
-    frame_len: usize,
-    /// Partial frame carried between pushes.
-    pending: Vec<f32>,
-    /// The high-passed power of every frame so far.
-    powers: Vec<f32>,
-    /// webrtc-vad, the tone check and the model.
+    /// The frame power, webrtc-vad, the tone check and the model.
     lane: Lane,
-    /// High-pass biquad (coefficients, state) for the frame power.
-    hp: Biquad,
     dtmf: Vec<(u64, u64)>,
     total: u64,
 }
@@ -110,7 +94,6 @@ impl std::fmt::Debug for SpeechDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SpeechDetector")
             .field("config", &self.config)
-            .field("frames", &self.powers.len())
             .field("worker", &matches!(self.lane, Lane::Worker(_)))
             .field("total", &self.total)
             .finish()
@@ -123,9 +106,9 @@ impl SpeechDetector {
         Self::build(config, false)
     }
 
-    /// A detector that classifies its frames (webrtc-vad, the tone check,
-    /// the model) on a worker thread of its own while `push` computes the
-    /// frame powers: the same result as [`Self::new`]'s, bit for bit, in
+    /// A detector that measures and classifies its frames (the frame power,
+    /// webrtc-vad, the tone check, the model) on a worker thread of its own,
+    /// so `push` only hands the samples over: the same result as [`Self::new`]'s, bit for bit, in
     /// about half the wall time when a second core is free. Only
     /// [`Self::finish`] waits for the worker; the provisional frames of
     /// `classified_frames` (live hints) are not available. If no thread
@@ -138,7 +121,6 @@ impl SpeechDetector {
         if !matches!(config.sample_rate, 8000 | 16000) {
             return Err(VadError::UnsupportedRate(config.sample_rate));
         }
-        let frame_len = config.sample_rate as usize / 100;
         let block = match config.webrtc_frame_ms {
             10 => 1,
             20 => 2,
@@ -168,11 +150,7 @@ impl SpeechDetector {
             None => Lane::Inline(Box::new(Classifier::new(&config, block))),
         };
         Ok(SpeechDetector {
-            frame_len,
-            pending: Vec::with_capacity(frame_len),
-            powers: Vec::with_capacity(RESERVED_SECONDS * 100),
             lane,
-            hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             dtmf: Vec::new(),
             total: 0,
             config,
@@ -191,16 +169,8 @@ impl SpeechDetector {
     pub fn push(&mut self, samples: &[f32]) {
         self.total += samples.len() as u64;
         match &mut self.lane {
-            Lane::Inline(c) => c.samples(samples),
-            Lane::Worker(w) => w.samples(samples),
-        }
-        let mut pending = std::mem::take(&mut self.pending);
-        split_frames(&mut pending, samples, self.frame_len, |f| {
-            self.process_frame(f)
-        });
-        self.pending = pending;
-        if let Lane::Worker(w) = &mut self.lane {
-            w.flush_if_full();
+            Lane::Inline(c) => c.push(samples, None),
+            Lane::Worker(w) => w.push(samples),
         }
     }
 
@@ -210,15 +180,6 @@ impl SpeechDetector {
         self.dtmf.extend(events.iter().map(|e| (e.start, e.end)));
     }
 
-    fn process_frame(&mut self, frame: &[f32]) {
-        let power = self.hp.power(frame);
-        self.powers.push(power);
-        match &mut self.lane {
-            Lane::Inline(c) => c.frame(frame, power),
-            Lane::Worker(w) => w.power(power),
-        }
-    }
-
     /// The frames webrtc-vad has classified so far, from frame `from` on, as
     /// (linear power, voice, tonal): what the provisional live speech hints
     /// of `crate::live` read while the final decision waits for `finish`.
@@ -226,16 +187,15 @@ impl SpeechDetector {
         &self,
         from: usize,
     ) -> impl Iterator<Item = (f32, bool, bool)> + '_ {
-        let flags = match &self.lane {
-            Lane::Inline(c) => &c.flags[..c.classified()],
+        let frames = match &self.lane {
+            Lane::Inline(c) => &c.frames[..c.classified()],
             Lane::Worker(_) => &[],
         };
-        let powers = self.powers.get(from..).unwrap_or(&[]);
-        let flags = flags.get(from..).unwrap_or(&[]);
-        powers
+        frames
+            .get(from..)
+            .unwrap_or(&[])
             .iter()
-            .zip(flags)
-            .map(|(&p, f)| (p, f.voice, f.tonal))
+            .map(|f| (f.power, f.voice, f.tonal))
     }
 
     /// The detector's settings.
@@ -244,40 +204,20 @@ impl SpeechDetector {
     }
 
     /// Ends the stream and returns the speech found.
-    pub fn finish(mut self) -> SpeechActivity {
-        if !self.pending.is_empty() {
-            // Zero-pad the last partial frame; its power is over the real samples.
-            let real = self.pending.len();
-            let mut frame = std::mem::take(&mut self.pending);
-            frame.resize(self.frame_len, 0.0);
-            self.process_frame(&frame);
-            if let Some(last) = self.powers.last_mut() {
-                *last *= self.frame_len as f32 / real as f32;
-            }
-        }
-        // The flags, and the model's frame candidates (none without a model).
-        let (flags, model_votes) = match self.lane {
-            Lane::Inline(c) => (*c).finish(),
+    pub fn finish(self) -> SpeechActivity {
+        // Every frame's record, and the model's frame candidates (none
+        // without a model).
+        let (frames, model_votes) = match self.lane {
+            Lane::Inline(c) => (*c).finish(None),
             Lane::Worker(w) => w.finish(),
         };
-        let frames: Vec<FrameInfo> = self
-            .powers
-            .iter()
-            .zip(&flags)
-            .map(|(&power, f)| FrameInfo {
-                power,
-                voice: f.voice,
-                tonal: f.tonal,
-            })
-            .collect();
         decide(&self.config, &frames, &model_votes, &self.dtmf, self.total)
     }
 }
 
 /// Cuts a stream into whole frames of `frame_len` samples: `pending` holds
 /// the partial frame carried between calls; `frame` gets each whole one in
-/// order. The detector and its worker split the same stream through this,
-/// so their frames are the same.
+/// order, whatever the calls' lengths.
 fn split_frames(
     pending: &mut Vec<f32>,
     mut samples: &[f32],
@@ -650,11 +590,11 @@ const FALLBACK_PERCENTILE: usize = 20;
 
 /// The frame power is measured above this, so mains hum and the rumble that
 /// dominates pink noise do not move the gate (telephone speech starts at 300 Hz).
-const HIGHPASS_HZ: f32 = 200.0;
+pub(super) const HIGHPASS_HZ: f32 = 200.0;
 
 /// A second-order Butterworth high-pass (RBJ cookbook), direct form I.
 #[derive(Debug, Clone, Copy)]
-struct Biquad {
+pub(super) struct Biquad {
     b: [f32; 3],
     a: [f32; 2],
     x: [f32; 2],
@@ -662,7 +602,7 @@ struct Biquad {
 }
 
 impl Biquad {
-    fn highpass(f0: f32, rate: u32) -> Self {
+    pub(super) fn highpass(f0: f32, rate: u32) -> Self {
         let w0 = std::f32::consts::TAU * f0 / rate as f32;
         let alpha = w0.sin() / (2.0 * std::f32::consts::FRAC_1_SQRT_2);
         let c = w0.cos();
@@ -684,7 +624,7 @@ impl Biquad {
     /// so both outputs of a pair wait on one multiply and add of the last
     /// pair's, not on each other: half the serial chain of the direct form
     /// for the same filter (a sample rounds differently, by about 1e-7 of it).
-    fn power(&mut self, frame: &[f32]) -> f32 {
+    pub(super) fn power(&mut self, frame: &[f32]) -> f32 {
         let [b0, b1, b2] = self.b;
         let [a1, a2] = self.a;
         let (c1, c2) = (a1 * a1 - a2, a1 * a2);

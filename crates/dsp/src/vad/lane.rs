@@ -1,20 +1,22 @@
-//! The speech detector's per-frame classification (webrtc-vad's voice
-//! decision, the tone check and, with feature `neural`, the model), and the
-//! worker thread that can run it beside the rest of an analysis.
+//! The speech detector's per-frame work (the frame power, webrtc-vad's
+//! voice decision, the tone check and, with feature `neural`, the model),
+//! and the worker thread that can run it beside the rest of an analysis.
 //!
-//! The frame power (the high-passed mean square) stays with
-//! [`super::SpeechDetector`]; everything here is what it needs besides.
-//! Inline, [`Classifier::frame`] is called from the detector's own frame
-//! loop. On a [`Worker`], the detector sends the raw samples and the powers
-//! of the frames they complete in batches; the worker splits the samples
-//! into the same frames and classifies them there, so the flags are the
-//! same bit for bit whichever way they were computed (tested), and the
-//! detector only waits for them in `finish`. Batches come back for reuse
-//! (a bounded channel each way), so a push allocates nothing once the
-//! first few batches exist.
+//! A [`Classifier`] takes the stream as pushed, cuts it into 10 ms frames
+//! and keeps one [`FrameInfo`] per frame for [`super::SpeechDetector`]'s
+//! decision. Inline, the detector's `push` calls it directly and it
+//! measures the frame powers itself. On a [`Worker`], the detector's own
+//! thread measures the powers (it has the lighter load: the decode and the
+//! DTMF) and sends them with the raw samples in batches; the classifier
+//! runs on the worker's thread, so the records are the same bit for bit
+//! whichever way they were computed (tested), and the detector waits for
+//! them only in `finish`. Batches come back for reuse (a bounded channel
+//! each way), so a push allocates nothing once the first few batches
+//! exist.
 
 use super::{
-    split_frames, FrameFlags, ModelVotes, ToneCheck, VadAggressiveness, VadConfig, RESERVED_SECONDS,
+    split_frames, Biquad, FrameInfo, ModelVotes, ToneCheck, VadAggressiveness, VadConfig,
+    HIGHPASS_HZ, RESERVED_SECONDS,
 };
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -24,6 +26,11 @@ use webrtc_vad::{SampleRate, Vad, VadMode};
 pub(super) struct Classifier {
     vad: Vad,
     frame_len: usize,
+    /// Partial frame carried between pushes.
+    pending: Vec<f32>,
+    /// High-pass biquad (coefficients, state) for the frame power, when
+    /// measured here.
+    hp: Biquad,
     /// Samples in one webrtc-vad block (10, 20 or 30 ms).
     block_len: usize,
     /// 16-bit samples of the current webrtc-vad block, at most `block_len`.
@@ -41,7 +48,7 @@ pub(super) struct Classifier {
     /// the frequency of the frame before (see [`ToneCheck`]).
     prev_nulls: Option<[f64; 2]>,
     /// One entry per frame seen; `voice` is set once its block is full.
-    pub(super) flags: Vec<FrameFlags>,
+    pub(super) frames: Vec<FrameInfo>,
     /// Silero's stream and probabilities, when the config has a model.
     #[cfg(feature = "neural")]
     neural: Option<super::neural::NeuralTrack>,
@@ -64,6 +71,8 @@ impl Classifier {
         Classifier {
             vad: Vad::new_with_rate_and_mode(rate, mode),
             frame_len,
+            pending: Vec::with_capacity(frame_len),
+            hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             block_len: frame_len * block,
             pcm: Vec::with_capacity(frame_len * block),
             history: [0.0; 4],
@@ -71,22 +80,36 @@ impl Classifier {
             tone_min_power: super::db_to_power(config.abs_floor_dbfs),
             tone_gain_db: config.tone_gain_db,
             prev_nulls: None,
-            flags: Vec::with_capacity(RESERVED_SECONDS * 100),
+            frames: Vec::with_capacity(RESERVED_SECONDS * 100),
             #[cfg(feature = "neural")]
             neural: config.neural.clone().map(super::neural::NeuralTrack::new),
         }
     }
 
-    /// The raw samples, as pushed (the model reads the stream, not frames).
-    pub(super) fn samples(&mut self, _samples: &[f32]) {
+    /// The stream, as pushed (any length): the model reads it as it is,
+    /// the rest frame by frame. `powers`: the powers of the whole frames
+    /// this completes, measured by a [`FramePowers`] over the same stream;
+    /// `None`: measured here.
+    pub(super) fn push(&mut self, samples: &[f32], powers: Option<&[f32]>) {
         #[cfg(feature = "neural")]
         if let Some(n) = &mut self.neural {
-            n.push(_samples);
+            n.push(samples);
         }
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut given = powers.map(|p| p.iter().copied());
+        split_frames(&mut pending, samples, self.frame_len, |f| {
+            let power = match &mut given {
+                // Both sides cut the stream with `split_frames`: one power per frame.
+                Some(g) => g.next().expect("one power per whole frame"),
+                None => self.hp.power(f),
+            };
+            self.frame(f, power)
+        });
+        self.pending = pending;
     }
 
     /// Classifies one whole frame whose high-passed power is `power`.
-    pub(super) fn frame(&mut self, frame: &[f32], power: f32) {
+    fn frame(&mut self, frame: &[f32], power: f32) {
         let n = frame.len();
         // `as` saturates; truncation instead of rounding saves a libm call
         // per sample and moves a sample by under one LSB.
@@ -105,7 +128,8 @@ impl Classifier {
         for (k, h) in self.history.iter_mut().rev().enumerate() {
             *h = frame[n - 1 - k];
         }
-        self.flags.push(FrameFlags {
+        self.frames.push(FrameInfo {
+            power,
             voice: false,
             tonal,
         });
@@ -125,31 +149,81 @@ impl Classifier {
         // Only invalid frame lengths make webrtc-vad fail; ours are 10/20/30 ms.
         let voice = self.vad.is_voice_segment(&self.pcm).unwrap_or(false);
         self.pcm.clear();
-        let len = self.flags.len();
-        for f in &mut self.flags[len.saturating_sub(covered)..] {
+        let len = self.frames.len();
+        for f in &mut self.frames[len.saturating_sub(covered)..] {
             f.voice = voice;
         }
     }
 
     /// Frames whose webrtc-vad block is complete.
     pub(super) fn classified(&self) -> usize {
-        self.flags
+        self.frames
             .len()
             .saturating_sub(self.pcm.len().div_ceil(self.frame_len))
     }
 
-    /// Ends the stream: the last partial block is classified, and the
-    /// model's candidates are read for the frames seen.
-    pub(super) fn finish(mut self) -> (Vec<FrameFlags>, ModelVotes) {
+    /// Ends the stream: the last partial frame is zero-padded (its power,
+    /// `last_power` when measured elsewhere, is over its real samples), the
+    /// last partial block is classified, and the model's candidates are
+    /// read for the frames seen.
+    pub(super) fn finish(mut self, last_power: Option<f32>) -> (Vec<FrameInfo>, ModelVotes) {
+        if !self.pending.is_empty() {
+            let mut frame = std::mem::take(&mut self.pending);
+            let power =
+                last_power.unwrap_or_else(|| partial_power(&mut self.hp, &frame, self.frame_len));
+            frame.resize(self.frame_len, 0.0);
+            self.frame(&frame, power);
+        }
         self.classify_block();
         #[cfg(feature = "neural")]
         let votes = match self.neural.take() {
-            Some(n) => n.finish(self.flags.len(), self.frame_len),
+            Some(n) => n.finish(self.frames.len(), self.frame_len),
             None => ModelVotes::default(),
         };
         #[cfg(not(feature = "neural"))]
         let votes = ModelVotes::default();
-        (self.flags, votes)
+        (self.frames, votes)
+    }
+}
+
+/// The power of a last partial frame `real`: zero-padded to `frame_len`,
+/// over its real samples.
+fn partial_power(hp: &mut Biquad, real: &[f32], frame_len: usize) -> f32 {
+    let mut frame = real.to_vec();
+    frame.resize(frame_len, 0.0);
+    hp.power(&frame) * frame_len as f32 / real.len() as f32
+}
+
+/// The frame powers of a stream, on the detector's side of a [`Worker`].
+struct FramePowers {
+    hp: Biquad,
+    frame_len: usize,
+    /// Partial frame carried between pushes.
+    pending: Vec<f32>,
+}
+
+impl FramePowers {
+    fn new(config: &VadConfig) -> Self {
+        let frame_len = config.sample_rate as usize / 100;
+        FramePowers {
+            hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
+            frame_len,
+            pending: Vec::with_capacity(frame_len),
+        }
+    }
+
+    /// Appends the powers of the whole frames `samples` completes.
+    fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) {
+        let hp = &mut self.hp;
+        split_frames(&mut self.pending, samples, self.frame_len, |f| {
+            out.push(hp.power(f))
+        });
+    }
+
+    /// The last partial frame's power, if the stream ended inside one.
+    fn finish(&mut self) -> Option<f32> {
+        (!self.pending.is_empty())
+            .then(|| partial_power(&mut self.hp, &self.pending, self.frame_len))
     }
 }
 
@@ -159,22 +233,31 @@ const BATCH_SAMPLES: usize = 4000;
 /// Batches in flight each way.
 const IN_FLIGHT: usize = 2;
 
-/// Raw samples and the powers of the whole frames they complete.
-#[derive(Default)]
+/// Raw samples, as pushed, and the powers of the whole frames they complete.
 struct Batch {
     samples: Vec<f32>,
     powers: Vec<f32>,
-    /// The stream has ended: the worker zero-pads its partial frame, whose
-    /// power is the last of `powers`.
-    last: bool,
+    /// The power of the stream's last partial frame: this is the last batch.
+    last_power: Option<f32>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            samples: Vec::with_capacity(BATCH_SAMPLES + 1024),
+            powers: Vec::with_capacity(BATCH_SAMPLES / 80 + 16),
+            last_power: None,
+        }
+    }
 }
 
 /// A [`Classifier`] on its own thread.
 pub(super) struct Worker {
+    powers: FramePowers,
     batch: Batch,
     to_worker: Option<SyncSender<Batch>>,
     spare: Receiver<Batch>,
-    handle: Option<JoinHandle<(Vec<FrameFlags>, ModelVotes)>>,
+    handle: Option<JoinHandle<(Vec<FrameInfo>, ModelVotes)>>,
 }
 
 impl Worker {
@@ -183,30 +266,23 @@ impl Worker {
     pub(super) fn spawn(config: VadConfig, block: usize) -> Self {
         let (to_worker, from_main) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
         let (to_main, spare) = mpsc::sync_channel::<Batch>(IN_FLIGHT + 2);
+        let powers = FramePowers::new(&config);
         let handle = std::thread::Builder::new()
             .name("voxcap-vad".into())
             .spawn(move || {
                 let mut cls = Classifier::new(&config, block);
-                let frame_len = cls.frame_len;
-                let mut pending: Vec<f32> = Vec::with_capacity(frame_len);
+                let mut last_power = None;
+                // The channel closes when the stream has ended.
                 for mut batch in from_main {
-                    cls.samples(&batch.samples);
-                    let mut powers = batch.powers.iter().copied();
-                    split_frames(&mut pending, &batch.samples, frame_len, |f| {
-                        cls.frame(f, powers.next().unwrap_or(0.0))
-                    });
-                    if batch.last && !pending.is_empty() {
-                        pending.resize(frame_len, 0.0);
-                        cls.frame(&pending, powers.next().unwrap_or(0.0));
-                        pending.clear();
-                    }
+                    cls.push(&batch.samples, Some(&batch.powers));
+                    last_power = last_power.or(batch.last_power);
                     batch.samples.clear();
                     batch.powers.clear();
                     // The main side may have finished and gone: then the
                     // batch is simply dropped.
                     let _ = to_main.try_send(batch);
                 }
-                cls.finish()
+                cls.finish(last_power)
             });
         let (to_worker, handle) = match handle {
             Ok(h) => (Some(to_worker), Some(h)),
@@ -214,11 +290,8 @@ impl Worker {
             Err(_) => (None, None),
         };
         Worker {
-            batch: Batch {
-                samples: Vec::with_capacity(BATCH_SAMPLES + 1024),
-                powers: Vec::with_capacity(BATCH_SAMPLES / 80 + 16),
-                last: false,
-            },
+            powers,
+            batch: Batch::new(),
             to_worker,
             spare,
             handle,
@@ -230,31 +303,19 @@ impl Worker {
         self.handle.is_some()
     }
 
-    /// Queues raw samples.
-    pub(super) fn samples(&mut self, samples: &[f32]) {
+    /// Queues raw samples and their frames' powers; sends the batch once
+    /// it holds enough.
+    pub(super) fn push(&mut self, samples: &[f32]) {
         self.batch.samples.extend_from_slice(samples);
-    }
-
-    /// Queues the power of the next whole frame; sends the batch when full.
-    pub(super) fn power(&mut self, power: f32) {
-        self.batch.powers.push(power);
-    }
-
-    /// Sends the batch if it holds enough (after a push).
-    pub(super) fn flush_if_full(&mut self) {
+        self.powers.push(samples, &mut self.batch.powers);
         if self.batch.samples.len() >= BATCH_SAMPLES {
-            self.send(false);
+            self.send();
         }
     }
 
-    fn send(&mut self, last: bool) {
-        let next = self.spare.try_recv().unwrap_or_else(|_| Batch {
-            samples: Vec::with_capacity(BATCH_SAMPLES + 1024),
-            powers: Vec::with_capacity(BATCH_SAMPLES / 80 + 16),
-            last: false,
-        });
-        let mut batch = std::mem::replace(&mut self.batch, next);
-        batch.last = last;
+    fn send(&mut self) {
+        let next = self.spare.try_recv().unwrap_or_else(|_| Batch::new());
+        let batch = std::mem::replace(&mut self.batch, next);
         if let Some(tx) = &self.to_worker {
             // A worker that is gone has panicked: `finish` reports it.
             let _ = tx.send(batch);
@@ -264,8 +325,9 @@ impl Worker {
     /// Sends what is left (the stream has ended) and waits for the flags.
     /// A panic on the worker is resumed here, so the analysis's own panic
     /// guard reports it.
-    pub(super) fn finish(mut self) -> (Vec<FrameFlags>, ModelVotes) {
-        self.send(true);
+    pub(super) fn finish(mut self) -> (Vec<FrameInfo>, ModelVotes) {
+        self.batch.last_power = self.powers.finish();
+        self.send();
         self.to_worker = None;
         let handle = self.handle.take().expect("finish on a started worker");
         match handle.join() {
