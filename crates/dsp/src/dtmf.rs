@@ -358,6 +358,9 @@ struct Goertzel {
 impl Goertzel {
     /// One sample `v` (and `vw`, it under the window) into every lane.
     #[inline(always)]
+    // Sixteen lanes indexed alike (coefficients, both states): the loop the
+    // compiler turns into vector code.
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, coef: &[f32; 16], v: f32, vw: f32) {
         for j in 0..16 {
             let input = if j < 8 { v } else { vw };
