@@ -72,6 +72,7 @@ fn config(options: &[String]) -> Result<AnalysisConfig, Box<dyn std::error::Erro
             "--lag" => neural.lag_ms = value.parse()?,
             "--stretch" => neural.stretch_ms = value.parse()?,
             "--low-snr-onset-pad" => neural.low_snr_onset_pad_ms = value.parse()?,
+            "--onset-pad" => neural.onset_pad_ms = value.parse()?,
             _ => return Err(format!("unknown option {flag}").into()),
         }
     }

@@ -677,6 +677,9 @@ pub(crate) struct ModelVotes {
     /// Replaces [`VadConfig::low_snr_onset_pad_ms`] (the model finds weak
     /// onsets itself).
     pub(crate) low_snr_onset_pad_ms: Option<u32>,
+    /// Replaces [`VadConfig::onset_pad_ms`] for the segments (the trim's
+    /// extent keeps the classical pad).
+    pub(crate) onset_pad_ms: Option<u32>,
 }
 
 /// The non-causal part: noise floor, gates, hangover, pads.
@@ -836,20 +839,23 @@ fn decide(
     if cfg.edge_max_ms > 0 {
         runs = extend_edges(&runs, &above, &blocked, edge_db, ms(cfg.edge_max_ms));
     }
-    let mut segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
     // What the trim's extent starts from: the segments with the classical
     // pads, so the trim is the classical one with or without a model.
-    let mut gated_segs = segs.clone();
-    if let Some(snr) = estimate_snr_db(&segs, frames, &floor, &masked, abs_floor) {
+    let mut gated_segs = pad_runs(&runs, &masked, ms(cfg.onset_pad_ms), ms(cfg.offset_pad_ms));
+    let mut segs = match model.onset_pad_ms {
+        Some(pad) => pad_runs(&runs, &masked, ms(pad), ms(cfg.offset_pad_ms)),
+        None => gated_segs.clone(),
+    };
+    if let Some(snr) = estimate_snr_db(&gated_segs, frames, &floor, &masked, abs_floor) {
         if snr < cfg.low_snr_db {
             let low_pad = |segs: &[(usize, usize)], onset_ms: u32| {
                 pad_runs(segs, &masked, ms(onset_ms), ms(cfg.low_snr_offset_pad_ms))
             };
-            gated_segs = low_pad(&segs, cfg.low_snr_onset_pad_ms);
             segs = match model.low_snr_onset_pad_ms {
                 Some(pad) => low_pad(&segs, pad),
-                None => gated_segs.clone(),
+                None => low_pad(&gated_segs, cfg.low_snr_onset_pad_ms),
             };
+            gated_segs = low_pad(&gated_segs, cfg.low_snr_onset_pad_ms);
         }
     }
 

@@ -59,6 +59,10 @@ pub struct NeuralVad {
     /// [`super::VadConfig::low_snr_onset_pad_ms`] (the model's own run
     /// already reaches back over a weak onset).
     pub low_snr_onset_pad_ms: u32,
+    /// The onset pad of the speech segments with the model, in place of
+    /// [`super::VadConfig::onset_pad_ms`]. The trim's extent keeps the
+    /// classical pad, so the trim does not move.
+    pub onset_pad_ms: u32,
 }
 
 /// Two configurations are equal when they share the same loaded weights
@@ -71,6 +75,7 @@ impl PartialEq for NeuralVad {
             && self.lag_ms == other.lag_ms
             && self.stretch_ms == other.stretch_ms
             && self.low_snr_onset_pad_ms == other.low_snr_onset_pad_ms
+            && self.onset_pad_ms == other.onset_pad_ms
             && self.label == other.label
     }
 }
@@ -85,7 +90,10 @@ impl NeuralVad {
             offset: 0.35,
             lag_ms: 0,
             stretch_ms: 1000,
-            low_snr_onset_pad_ms: 50,
+            // Tuned on the tuning half (docs/speech.md): no onset pad, 35 ms
+            // at low SNR; the model's own run reaches back over an onset.
+            low_snr_onset_pad_ms: 35,
+            onset_pad_ms: 0,
         }
     }
 
@@ -128,6 +136,7 @@ impl NeuralTrack {
             votes: frame_votes(&self.config, &self.probs, n, frame_len),
             stretch: self.config.stretch_ms.div_ceil(10) as usize,
             low_snr_onset_pad_ms: Some(self.config.low_snr_onset_pad_ms),
+            onset_pad_ms: Some(self.config.onset_pad_ms),
         }
     }
 }

@@ -116,6 +116,7 @@ fn hysteresis_and_alignment() {
         label: String::new(),
         stretch_ms: 0,
         low_snr_onset_pad_ms: 0,
+        onset_pad_ms: 10,
         onset: 0.5,
         offset: 0.35,
         lag_ms,
@@ -156,7 +157,8 @@ fn the_gates_hold_against_a_model_that_calls_everything_speech() {
 }
 
 /// A model that calls nothing speech leaves the classical decision as it
-/// was; one that calls everything speech can only add to it.
+/// was (with the fusion's own onset pad, which replaces the classical one);
+/// one that calls everything speech can only add to it.
 #[test]
 fn the_model_only_adds_candidates() {
     let x = synth::caller_bursts(5, 6.0, RATE);
@@ -164,10 +166,21 @@ fn the_model_only_adds_candidates() {
     for (v, w) in noisy.iter_mut().zip(synth::white_noise(4, -45.0, x.len())) {
         *v += w;
     }
+    let same_pads = VadConfig {
+        onset_pad_ms: NeuralVad::new(constant_model(0.0), "").onset_pad_ms,
+        ..VadConfig::default()
+    };
     for x in [x, noisy] {
-        let classical = run(&VadConfig::default(), &x, &[], 4096);
+        let classical = run(&same_pads, &x, &[], 4096);
         assert!(!classical.segments.is_empty());
-        assert_eq!(run(&fused(constant_model(-20.0)), &x, &[], 4096), classical);
+        // The trim's extent is the classical one, pads and all.
+        let plain = run(&VadConfig::default(), &x, &[], 4096);
+        let expected = SpeechActivity {
+            extent: plain.extent,
+            extent_decay_samples: plain.extent_decay_samples,
+            ..classical.clone()
+        };
+        assert_eq!(run(&fused(constant_model(-20.0)), &x, &[], 4096), expected);
         let always = run(&fused(constant_model(20.0)), &x, &[], 4096);
         let covered =
             |a: &SpeechActivity, i: u64| a.segments.iter().any(|s| s.start <= i && i < s.end);
