@@ -7,6 +7,8 @@
 # the same with one thread (two inputs at -j 2 halve per file), sox
 # decoding it, and spandsp's DTMF receiver scanning it (scripts/peers).
 # Usage: scripts/speed-30min.sh [OUTDIR]   (needs sox and libspandsp-dev)
+# BEFORE=path/to/an/older/voxcap adds its `analyze` as a row (timed in the
+# same rounds, interleaved), and checks that its JSON report is the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/speed-30min}"
@@ -36,8 +38,17 @@ fi
 cp "$out/rec30.wav" "$out/rec30b.wav"
 best() { sort -n | head -n 1; }
 t() { local s e; s=$(date +%s%N); "$@" > /dev/null 2>&1; e=$(date +%s%N); awk -v n=$((e - s)) 'BEGIN { printf "%.3f\n", n / 1e9 }'; }
-for name in voxcap voxcap_1thread_2files sox spandsp; do : > "$out/$name.t"; done
+before="${BEFORE:-}"
+if [[ -n $before ]]; then
+    if cmp -s <("$before" analyze "$out/rec30.wav") <(target/release/voxcap analyze "$out/rec30.wav"); then
+        echo "the report of $before is the same as this build's"
+    else
+        echo "the report of $before differs from this build's"
+    fi
+fi
+for name in voxcap voxcap_1thread_2files sox spandsp before; do : > "$out/$name.t"; done
 for _ in $(seq "$rounds"); do
+    [[ -z $before ]] || t "$before" analyze "$out/rec30.wav" >> "$out/before.t"
     t target/release/voxcap analyze "$out/rec30.wav" >> "$out/voxcap.t"
     t target/release/voxcap analyze -j 2 "$out/rec30.wav" "$out/rec30b.wav" >> "$out/voxcap_1thread_2files.t"
     t sox "$out/rec30.wav" -t raw /dev/null >> "$out/sox.t"
@@ -46,6 +57,7 @@ done
 v=$(best < "$out/voxcap.t"); v2=$(best < "$out/voxcap_1thread_2files.t")
 s=$(best < "$out/sox.t"); d=$(best < "$out/spandsp.t")
 printf 'best of %s, wall seconds, 30 min of 8 kHz audio\n' "$rounds"
+[[ -z $before ]] || printf '  %s analyze (before)  %.3f\n' "$before" "$(best < "$out/before.t")"
 printf '  voxcap analyze (worker lane)          %.3f\n' "$v"
 printf '  voxcap analyze -j 2, two copies       %.3f (%.3f per file, one thread each)\n' "$v2" "$(awk -v a="$v2" 'BEGIN { print a / 2 }')"
 printf '  sox decode                            %.3f\n' "$s"

@@ -78,11 +78,15 @@ const FLOORS: &[(&str, f64)] = &[
     // One thread, no model (the per-core cost of the default analysis,
     // which classifies speech on a second thread).
     ("analysis 8k 1 thread", 0.020),
-    // One thread, Silero fused in. Not half the lowest ratio seen (0.007)
-    // but issue 15's target as a ratio: 500x real time at 8 kHz is 0.25 us
-    // a sample, and the baseline (a serial float add) takes about 1.15 ns a
-    // sample on the 2-core development machine, so 1.15 / 250 = 0.0046.
-    ("analysis 8k fused", 0.0046),
+    // One thread, Silero fused in: about half the lowest ratio seen
+    // (0.0047-0.0070 in five runs; this path's 5-8 ms rounds are more
+    // exposed to the host than the others). Issue 15's target, 500x real
+    // time at 8 kHz, is 0.25 us a sample; the baseline (a serial float add)
+    // takes about 1.15 ns a sample on the 2-core development machine, so the
+    // target as a ratio is 1.15 / 250 = 0.0046, which the table's "x
+    // realtime" column shows directly. A floor at the target itself would
+    // fail on a loaded runner.
+    ("analysis 8k fused", 0.0025),
 ];
 
 /// Where the Silero model is looked for when `VOXCAP_SILERO_MODEL` is not
