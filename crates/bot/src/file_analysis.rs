@@ -18,7 +18,7 @@ use voxcap_dsp::verify::{check_timer_s, parse_stop_tones, RecordSettings, Report
 use voxcap_dsp::{analyze_reader, AnalysisConfig, AnalysisError, Report};
 use voxcap_queue::{Job, JobFailure, JobOptions};
 use voxcap_records::crypt::{is_encrypted, Identities};
-use voxcap_records::digest::{FileDigest, HashingReader};
+use voxcap_records::digest::{FileDigest, HashingReader, ReadAhead};
 
 use crate::stewardship::KeepingReader;
 use crate::trim_out;
@@ -90,11 +90,15 @@ pub fn analyze_path(
     identities: Option<&Identities>,
 ) -> Result<AnalysedFile, Failure> {
     let file = File::open(path).map_err(|e| Failure::io(&e))?;
-    let hashed = HashingReader::new(io::BufReader::new(file));
+    let hashed = HashingReader::new(file);
     let digest = hashed.handle();
+    // Reading and hashing run on a thread of their own, beside the
+    // decoding and the detectors (the hash is read after `shared.finish()`
+    // has read to the end).
+    let ahead = ReadAhead::new(hashed).map_err(|e| Failure::io(&e))?;
     // Shared, so that what the analysis leaves unread (chunks after the
     // data) is hashed from the same handle: the input may be a pipe.
-    let shared = KeepingReader::new(hashed, false);
+    let shared = KeepingReader::new(ahead, false);
     let file = FaultReader {
         inner: shared.clone(),
         panic: injected_fault("VOXCAP_TEST_PANIC_READ", name),

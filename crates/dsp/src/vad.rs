@@ -52,7 +52,6 @@ pub use config::{
 use crate::events::{DtmfEvent, SpeechSegment};
 use lane::{Classifier, Worker};
 use runs::{extend_edges, pad_runs, stretch_runs};
-use std::collections::VecDeque;
 
 /// Audio, in seconds, that a detector reserves its per-frame record for when
 /// it is built: Graph's longest recording (`maxRecordDurationInSeconds` is at
@@ -717,9 +716,20 @@ fn decide(
     // The floor is the larger of the minima just before and just after a
     // frame: a symmetric minimum would lag a step up in noise by a window.
     let w = ms(cfg.floor_window_ms);
-    let left = one_sided_min(&gate_power, w, false);
-    let right = one_sided_min(&gate_power, w, true);
-    let floor: Vec<f32> = left.iter().zip(&right).map(|(l, r)| l.max(*r)).collect();
+    let (left_at, right_at) = sliding_argmin(&gate_power, w);
+    let higher = |l: usize, r: usize| {
+        if gate_power[r] > gate_power[l] {
+            r
+        } else {
+            l
+        }
+    };
+    let floor_at: Vec<usize> = left_at
+        .iter()
+        .zip(&right_at)
+        .map(|(&l, &r)| higher(l, r))
+        .collect();
+    let floor: Vec<f32> = floor_at.iter().map(|&k| gate_power[k]).collect();
     let abs_floor = cfg.abs_floor_dbfs;
 
     // Tonal runs: only a run of at least tone_min frames is a tone.
@@ -755,9 +765,11 @@ fn decide(
     // Frames webrtc-vad (or the speech model) calls voice that no other gate
     // rules out, and how far each stands above its local floor (dB).
     let level: Vec<f32> = gate_power.iter().map(|&p| power_db(p)).collect();
-    let above: Vec<f32> = (0..n)
-        .map(|i| level[i] - power_db(floor[i]).max(abs_floor))
-        .collect();
+    // The floor in dB, clamped to the absolute floor, for the gate, the
+    // noise estimate and the extent. The floor is one frame's own power, so
+    // its level is looked up rather than taken again.
+    let floor_db: Vec<f32> = floor_at.iter().map(|&k| level[k].max(abs_floor)).collect();
+    let above: Vec<f32> = (0..n).map(|i| level[i] - floor_db[i]).collect();
     let candidate: Vec<bool> = (0..n)
         .map(|i| {
             let voice = frames[i].voice || model.votes.get(i) == Some(&true);
@@ -818,7 +830,7 @@ fn decide(
                     (0..n)
                         .map(|i| {
                             above[i] > cfg.gate_db
-                                && power_db(long[i]) - power_db(floor[i]).max(abs_floor)
+                                && power_db(long[i]) - floor_db[i]
                                     > spread + cfg.sustained_margin_db
                         })
                         .collect()
@@ -871,7 +883,7 @@ fn decide(
     }
     let mut noise: Vec<f32> = (0..n)
         .filter(|&i| !in_speech[i] && !masked[i] && !tonal[i])
-        .map(|i| power_db(floor[i]).max(abs_floor))
+        .map(|i| floor_db[i])
         .collect();
     let noise_floor_dbfs = if noise.is_empty() {
         None
@@ -910,22 +922,18 @@ fn decide(
         let k = (seg_levels.len() * 95 / 100).min(seg_levels.len() - 1);
         *seg_levels.select_nth_unstable_by(k, f32::total_cmp).1 - cfg.decay_range_db
     };
-    let beyond = |side: &[f32]| -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                let against_side = level[i] - power_db(side[i]).max(abs_floor);
-                if level[i] > decay_floor {
-                    above[i].max(against_side)
-                } else {
-                    above[i]
-                }
-            })
-            .collect()
+    // Read only at the frames the extent walks over, so computed there.
+    let beyond = |side_at: &[usize], i: usize| -> f32 {
+        if level[i] > decay_floor {
+            above[i].max(level[i] - level[side_at[i]].max(abs_floor))
+        } else {
+            above[i]
+        }
     };
     let found = sound_extent(
         &gated_segs,
         &above,
-        (&beyond(&left), &beyond(&right)),
+        (&|i| beyond(&left_at, i), &|i| beyond(&right_at, i)),
         (&blocked, &walls),
         gate_used,
         edge_db,
@@ -1041,7 +1049,7 @@ fn voiced_runs(
 fn sound_extent(
     segs: &[(usize, usize)],
     above: &[f32],
-    (above_before, above_after): (&[f32], &[f32]),
+    (above_before, above_after): (&dyn Fn(usize) -> f32, &dyn Fn(usize) -> f32),
     (blocked, walls): (&[bool], &[bool]),
     gate_db: f32,
     edge_db: f32,
@@ -1070,7 +1078,7 @@ fn sound_extent(
         s = s.min(a.0);
         e = e.max(b.1);
     }
-    while s > 0 && !walls[s - 1] && above_before[s - 1] > edge_db {
+    while s > 0 && !walls[s - 1] && above_before(s - 1) > edge_db {
         s -= 1;
     }
     while e < n && !walls[e] && above[e] > edge_db {
@@ -1078,7 +1086,7 @@ fn sound_extent(
     }
     // Then on down the decay, if there is one: how far is the second answer.
     let settled = e;
-    while e < n && !walls[e] && above_after[e] > edge_db {
+    while e < n && !walls[e] && above_after(e) > edge_db {
         e += 1;
     }
     Some(((s, e), e - settled))
@@ -1120,27 +1128,55 @@ fn db_to_power(db: f32) -> f32 {
     10f32.powf(db / 10.0)
 }
 
-/// Minimum of `x` over `[i - w, i]` (or `[i, i + w]` when `forward`).
-fn one_sided_min(x: &[f32], w: usize, forward: bool) -> Vec<f32> {
-    if forward {
-        let rev: Vec<f32> = x.iter().rev().copied().collect();
-        let mut out = one_sided_min(&rev, w, false);
-        out.reverse();
-        return out;
-    }
-    let mut out = Vec::with_capacity(x.len());
-    let mut dq: VecDeque<usize> = VecDeque::new();
-    for (i, &v) in x.iter().enumerate() {
-        while dq.back().is_some_and(|&b| x[b] >= v) {
-            dq.pop_back();
+/// Where `x` is least over `[i - w, i]` (the first vector) and over
+/// `[i, i + w]` (the second), both clamped to the clip: the van Herk /
+/// Gil-Werman scheme, blocks of `w + 1` with a running minimum from each
+/// block's start and one from its end, so that every window is the lesser
+/// of two of them. Three passes without branches on the data, whatever `w`.
+/// The position rather than the value, so that a value derived from `x`
+/// (its level in dB) is looked up, not computed again.
+fn sliding_argmin(x: &[f32], w: usize) -> (Vec<usize>, Vec<usize>) {
+    let n = x.len();
+    let len = w.saturating_add(1);
+    let least = |a: usize, b: usize| if x[b] < x[a] { b } else { a };
+    // from_start[i]: least over [block start, i]; to_end[i]: over [i, block end].
+    let mut from_start = vec![0usize; n];
+    let mut to_end = vec![0usize; n];
+    for block in (0..n).step_by(len) {
+        let end = block.saturating_add(len).min(n);
+        let mut m = block;
+        for (i, out) in (block..end).zip(&mut from_start[block..end]) {
+            m = least(m, i);
+            *out = m;
         }
-        dq.push_back(i);
-        while dq.front().is_some_and(|&f| f + w < i) {
-            dq.pop_front();
+        let mut m = end - 1;
+        for (i, out) in (block..end).zip(&mut to_end[block..end]).rev() {
+            m = least(m, i);
+            *out = m;
         }
-        out.push(x[dq[0]]);
     }
-    out
+    let block_of = |i: usize| i / len;
+    let back = (0..n)
+        .map(|i| {
+            let a = i.saturating_sub(w);
+            if block_of(a) == block_of(i) {
+                from_start[i]
+            } else {
+                least(to_end[a], from_start[i])
+            }
+        })
+        .collect();
+    let fwd = (0..n)
+        .map(|i| {
+            let b = i.saturating_add(w).min(n - 1);
+            if block_of(b) == block_of(i) {
+                to_end[i]
+            } else {
+                least(to_end[i], from_start[b])
+            }
+        })
+        .collect();
+    (back, fwd)
 }
 
 /// Convenience: runs a default detector at `sample_rate` over `samples`.

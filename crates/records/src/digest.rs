@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use crate::error::{RecordsError, Result};
 
@@ -131,6 +131,112 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Bytes per read of a [`ReadAhead`].
+const READ_AHEAD_CHUNK: usize = 64 * 1024;
+/// Chunks a [`ReadAhead`] may hold read but not yet consumed.
+const READ_AHEAD_DEPTH: usize = 4;
+
+/// A reader that reads its source on a thread of its own, up to
+/// 4 chunks of 64 KiB ahead of the consumer, so that the reading (and,
+/// around a [`HashingReader`], the hashing) runs beside the consumer's work
+/// instead of between its steps. The chunks are reused: no allocation per
+/// read. An error of the source reaches the consumer at the point in the
+/// stream where it happened; if the thread dies, the next read is an error
+/// that says so. Dropping the reader stops the thread at its next chunk.
+///
+/// Only for sources whose reads end (files): a read that blocks for ever
+/// keeps the thread after the reader is dropped. Around a [`HashingReader`],
+/// read to the end before reading the hash: the thread hashes ahead of what
+/// was consumed, so [`DigestHandle::finish_file`] is not for this reader.
+#[derive(Debug)]
+pub struct ReadAhead {
+    full: mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
+    empty: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    len: usize,
+    pos: usize,
+    ended: bool,
+}
+
+impl ReadAhead {
+    /// Starts the thread reading `inner`; an error if it cannot be started.
+    pub fn new<R: Read + Send + 'static>(mut inner: R) -> io::Result<Self> {
+        let (full_tx, full) = mpsc::channel();
+        let (empty, empty_rx) = mpsc::channel::<Vec<u8>>();
+        for _ in 0..READ_AHEAD_DEPTH {
+            // The receiver is alive here: these sends cannot fail.
+            let _ = empty.send(vec![0; READ_AHEAD_CHUNK]);
+        }
+        std::thread::Builder::new()
+            .name("voxcap-read".into())
+            .spawn(move || {
+                // The consumer gone (either channel closed) ends the thread.
+                while let Ok(mut buf) = empty_rx.recv() {
+                    let got = loop {
+                        match inner.read(&mut buf) {
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            other => break other,
+                        }
+                    };
+                    let stop = !matches!(got, Ok(n) if n > 0);
+                    if full_tx.send(got.map(|n| (buf, n))).is_err() || stop {
+                        return;
+                    }
+                }
+            })?;
+        Ok(ReadAhead {
+            full,
+            empty,
+            cur: Vec::new(),
+            len: 0,
+            pos: 0,
+            ended: false,
+        })
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pos == self.len {
+            if self.ended {
+                return Ok(0);
+            }
+            if !self.cur.is_empty() {
+                // The thread may have ended (end of input): the buffer is then not needed.
+                let _ = self.empty.send(std::mem::take(&mut self.cur));
+            }
+            match self.full.recv() {
+                Ok(Ok((chunk, n))) => {
+                    self.cur = chunk;
+                    self.len = n;
+                    self.pos = 0;
+                    if n == 0 {
+                        self.ended = true;
+                        return Ok(0);
+                    }
+                }
+                Ok(Err(e)) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.ended = true;
+                    return Err(io::Error::other(
+                        "the read-ahead thread stopped before the end of the input",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.len - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// The hash of the file at `path`, read once.
 pub fn digest_file(path: &Path) -> Result<FileDigest> {
     let file = std::fs::File::open(path).map_err(RecordsError::io("opening", path))?;
@@ -168,5 +274,95 @@ mod tests {
             handle.finish_file(&path).unwrap(),
             digest_file(&path).unwrap()
         );
+    }
+
+    /// A source that gives `data` in reads of at most `step` bytes, then
+    /// fails (or panics) instead of ending, when asked to.
+    struct Source {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+        then: Option<bool>,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.data.len() {
+                return match self.then {
+                    None => Ok(0),
+                    Some(false) => Err(io::Error::other("disk on fire")),
+                    Some(true) => panic!("injected panic in the source"),
+                };
+            }
+            let n = buf.len().min(self.step).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn source(len: usize, step: usize, then: Option<bool>) -> Source {
+        let data = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        Source {
+            data,
+            at: 0,
+            step,
+            then,
+        }
+    }
+
+    #[test]
+    fn read_ahead_gives_the_same_bytes_and_hash() {
+        for (len, step, want) in [
+            (0, 1, 0),
+            (5, 1, 5),
+            (300_001, 70_000, 300_001),
+            (200_000, 3, 200_000),
+        ] {
+            let src = source(len, step, None);
+            let data = src.data.clone();
+            let hashed = HashingReader::new(src);
+            let digest = hashed.handle();
+            let mut r = ReadAhead::new(hashed).unwrap();
+            let mut got = Vec::new();
+            // Odd-sized reads cross the 64 KiB chunks anywhere.
+            let mut buf = [0u8; 9_999];
+            loop {
+                let n = r.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got.len(), want);
+            assert_eq!(got, data);
+            assert_eq!(r.read(&mut buf).unwrap(), 0, "the end stays the end");
+            assert_eq!(digest.current().sha256, sha256_hex(&data));
+        }
+    }
+
+    #[test]
+    fn read_ahead_reports_the_sources_error_after_its_bytes() {
+        let mut r = ReadAhead::new(source(100_000, 4096, Some(false))).unwrap();
+        let mut got = Vec::new();
+        let err = r.read_to_end(&mut got).unwrap_err();
+        assert_eq!(got.len(), 100_000, "every byte before the error arrives");
+        assert_eq!(err.to_string(), "disk on fire");
+        let mut r = ReadAhead::new(source(10, 10, Some(true))).unwrap();
+        let err = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("read-ahead thread stopped"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn read_ahead_dropped_early_lets_its_thread_end() {
+        let mut r = ReadAhead::new(source(10_000_000, 65_536, None)).unwrap();
+        let mut first = [0u8; 10];
+        r.read_exact(&mut first).unwrap();
+        drop(r);
+        // Nothing to join: the test ends (no hang) and the source is freed
+        // once the thread's next send fails.
     }
 }

@@ -4,16 +4,24 @@ use super::*;
 use crate::synth;
 
 #[test]
-fn one_sided_min_matches_naive() {
+fn sliding_argmin_matches_naive() {
     let mut rng = synth::Rng::new(7);
-    let x: Vec<f32> = (0..300).map(|_| rng.next_f64() as f32).collect();
-    for w in [0, 1, 5, 50, 400] {
-        let back = one_sided_min(&x, w, false);
-        let fwd = one_sided_min(&x, w, true);
-        for i in 0..x.len() {
-            let min = |r: &[f32]| r.iter().copied().fold(f32::INFINITY, f32::min);
-            assert_eq!(back[i], min(&x[i.saturating_sub(w)..=i]), "i={i} w={w}");
-            assert_eq!(fwd[i], min(&x[i..(i + w + 1).min(x.len())]), "i={i} w={w}");
+    // Ties too: values on a coarse grid.
+    let x: Vec<f32> = (0..301)
+        .map(|_| (rng.next_f64() * 20.0).floor() as f32)
+        .collect();
+    for len in [0, 1, 2, 7, 50, 299, 300, 301] {
+        for w in [0, 1, 2, 5, 50, 299, 400] {
+            let x = &x[..len];
+            let (back, fwd) = sliding_argmin(x, w);
+            assert_eq!((back.len(), fwd.len()), (len, len));
+            for i in 0..len {
+                let min = |r: &[f32]| r.iter().copied().fold(f32::INFINITY, f32::min);
+                let (b, f) = (back[i], fwd[i]);
+                assert!(b <= i && i - b <= w && f >= i && f - i <= w, "i={i} w={w}");
+                assert_eq!(x[b], min(&x[i.saturating_sub(w)..=i]), "i={i} w={w}");
+                assert_eq!(x[f], min(&x[i..(i + w + 1).min(len)]), "i={i} w={w}");
+            }
         }
     }
 }
