@@ -16,14 +16,13 @@
 // A command-line report: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::path::{Path, PathBuf};
-
 use voxcap_dsp::dtmf::{DtmfConfig, DtmfDetector};
 use voxcap_dsp::events::DtmfEvent;
 use voxcap_dsp::keypad::{dtmf_frequencies, DTMF_DIGITS};
 use voxcap_dsp::synth::{dbfs_to_amplitude, Rng};
+use voxcap_testkit::talkoff::{self, read as read_8k, wavs};
 
-const FS: u32 = 8000;
+const FS: u32 = talkoff::RATE;
 
 fn detect(cfg: DtmfConfig, x: &[f32]) -> Vec<DtmfEvent> {
     let mut d = DtmfDetector::new(cfg).expect("valid config");
@@ -64,27 +63,6 @@ fn noisy_trial(digit: char, i: usize, seed: u64, snr: f32) -> Vec<f32> {
     s
 }
 
-fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-                .filter(|p| !p.to_string_lossy().ends_with(".part.wav"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn read_8k(path: &Path) -> Vec<f32> {
-    let mut r = hound::WavReader::open(path).expect("wav");
-    assert_eq!(r.spec().sample_rate, FS, "{}", path.display());
-    r.samples::<i16>()
-        .map(|s| f32::from(s.expect("sample")) / 32768.0)
-        .collect()
-}
-
 fn main() {
     let weights: Vec<f32> = {
         let a: Vec<f32> = std::env::args()
@@ -97,11 +75,8 @@ fn main() {
             a
         }
     };
-    let base = std::env::var_os("VOXCAP_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/corpus"))
-        .join("talkoff");
-    let corpus: Vec<(&str, Vec<Vec<f32>>)> = ["speech", "music"]
+    let base = talkoff::dir();
+    let corpus: Vec<(&str, Vec<Vec<f32>>)> = talkoff::CLASSES
         .iter()
         .map(|c| (*c, wavs(&base.join(c)).iter().map(|p| read_8k(p)).collect()))
         .collect();

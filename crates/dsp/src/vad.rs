@@ -50,7 +50,7 @@ pub use config::{
 };
 
 use crate::events::{DtmfEvent, SpeechSegment};
-use lane::{Classifier, Worker};
+use lane::{Inline, Worker};
 use runs::{extend_edges, pad_runs, stretch_runs};
 
 /// Audio, in seconds, that a detector reserves its per-frame record for when
@@ -74,7 +74,7 @@ pub(super) struct FrameInfo {
 /// Where the frames are classified.
 enum Lane {
     /// In [`SpeechDetector::push`] itself.
-    Inline(Box<Classifier>),
+    Inline(Box<Inline>),
     /// On a worker thread ([`SpeechDetector::with_worker`]).
     Worker(Worker),
 }
@@ -146,7 +146,7 @@ impl SpeechDetector {
         };
         let lane = match lane {
             Some(w) => Lane::Worker(w),
-            None => Lane::Inline(Box::new(Classifier::new(&config, block))),
+            None => Lane::Inline(Box::new(Inline::new(&config, block))),
         };
         Ok(SpeechDetector {
             lane,
@@ -168,7 +168,7 @@ impl SpeechDetector {
     pub fn push(&mut self, samples: &[f32]) {
         self.total += samples.len() as u64;
         match &mut self.lane {
-            Lane::Inline(c) => c.push(samples, None),
+            Lane::Inline(c) => c.push(samples),
             Lane::Worker(w) => w.push(samples),
         }
     }
@@ -187,7 +187,7 @@ impl SpeechDetector {
         from: usize,
     ) -> impl Iterator<Item = (f32, bool, bool)> + '_ {
         let frames = match &self.lane {
-            Lane::Inline(c) => &c.frames[..c.classified()],
+            Lane::Inline(c) => &c.cls.frames[..c.cls.classified()],
             Lane::Worker(_) => &[],
         };
         frames
@@ -207,7 +207,7 @@ impl SpeechDetector {
         // Every frame's record, and the model's frame candidates (none
         // without a model).
         let (frames, model_votes) = match self.lane {
-            Lane::Inline(c) => (*c).finish(None),
+            Lane::Inline(c) => (*c).finish(),
             Lane::Worker(w) => w.finish(),
         };
         decide(&self.config, &frames, &model_votes, &self.dtmf, self.total)

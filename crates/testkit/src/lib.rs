@@ -8,6 +8,7 @@
 //!   failing with a message that names what was awaited;
 //! - [`speech`]: the committed speech fixtures of `testdata/speech/` and
 //!   their energy-aligned truth;
+//! - [`talkoff`]: the DTMF talk-off corpus's files (speech and music);
 //! - [`base64url`]: unpadded base64url (JWT segments, Graph ids);
 //! - [`LocalRedis`]: a throwaway `redis-server` on a loopback port;
 //! - with feature `tokio`: `wait_until_async` and `two_worker_runtime`;
@@ -34,6 +35,7 @@ mod process;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
 pub mod speech;
+pub mod talkoff;
 #[cfg(feature = "trace")]
 pub mod trace;
 mod wait;

@@ -28,9 +28,6 @@ pub(super) struct Classifier {
     frame_len: usize,
     /// Partial frame carried between pushes.
     pending: Vec<f32>,
-    /// High-pass biquad (coefficients, state) for the frame power, when
-    /// measured here.
-    hp: Biquad,
     /// Samples in one webrtc-vad block (10, 20 or 30 ms).
     block_len: usize,
     /// 16-bit samples of the current webrtc-vad block, at most `block_len`.
@@ -72,7 +69,6 @@ impl Classifier {
             vad: Vad::new_with_rate_and_mode(rate, mode),
             frame_len,
             pending: Vec::with_capacity(frame_len),
-            hp: Biquad::highpass(HIGHPASS_HZ, config.sample_rate),
             block_len: frame_len * block,
             pcm: Vec::with_capacity(frame_len * block),
             history: [0.0; 4],
@@ -88,21 +84,17 @@ impl Classifier {
 
     /// The stream, as pushed (any length): the model reads it as it is,
     /// the rest frame by frame. `powers`: the powers of the whole frames
-    /// this completes, measured by a [`FramePowers`] over the same stream;
-    /// `None`: measured here.
-    pub(super) fn push(&mut self, samples: &[f32], powers: Option<&[f32]>) {
+    /// this completes, measured by a [`FramePowers`] over the same stream.
+    pub(super) fn push(&mut self, samples: &[f32], powers: &[f32]) {
         #[cfg(feature = "neural")]
         if let Some(n) = &mut self.neural {
             n.push(samples);
         }
         let mut pending = std::mem::take(&mut self.pending);
-        let mut given = powers.map(|p| p.iter().copied());
+        let mut given = powers.iter().copied();
         split_frames(&mut pending, samples, self.frame_len, |f| {
-            let power = match &mut given {
-                // Both sides cut the stream with `split_frames`: one power per frame.
-                Some(g) => g.next().expect("one power per whole frame"),
-                None => self.hp.power(f),
-            };
+            // Both sides cut the stream with `split_frames`: one power per frame.
+            let power = given.next().expect("one power per whole frame");
             self.frame(f, power)
         });
         self.pending = pending;
@@ -163,14 +155,14 @@ impl Classifier {
     }
 
     /// Ends the stream: the last partial frame is zero-padded (its power,
-    /// `last_power` when measured elsewhere, is over its real samples), the
-    /// last partial block is classified, and the model's candidates are
+    /// `last_power` from [`FramePowers::finish`], is over its real samples),
+    /// the last partial block is classified, and the model's candidates are
     /// read for the frames seen.
     pub(super) fn finish(mut self, last_power: Option<f32>) -> (Vec<FrameInfo>, ModelVotes) {
         if !self.pending.is_empty() {
             let mut frame = std::mem::take(&mut self.pending);
-            let power =
-                last_power.unwrap_or_else(|| partial_power(&mut self.hp, &frame, self.frame_len));
+            // FramePowers cut the same stream: it has a partial frame too.
+            let power = last_power.expect("the power of the last partial frame");
             frame.resize(self.frame_len, 0.0);
             self.frame(&frame, power);
         }
@@ -194,8 +186,10 @@ fn partial_power(hp: &mut Biquad, real: &[f32], frame_len: usize) -> f32 {
     hp.power(&frame) * frame_len as f32 / real.len() as f32
 }
 
-/// The frame powers of a stream, on the detector's side of a [`Worker`].
-struct FramePowers {
+/// The frame powers of a stream (the high-passed mean square of each 10 ms
+/// frame), for a [`Classifier`]: measured beside it in [`Inline`], or on the
+/// detector's side of a [`Worker`]. The one place they are measured.
+pub(super) struct FramePowers {
     hp: Biquad,
     frame_len: usize,
     /// Partial frame carried between pushes.
@@ -224,6 +218,44 @@ impl FramePowers {
     fn finish(&mut self) -> Option<f32> {
         (!self.pending.is_empty())
             .then(|| partial_power(&mut self.hp, &self.pending, self.frame_len))
+    }
+}
+
+/// Samples an [`Inline`] classifier takes at a time.
+const INLINE_PIECE: usize = 4096;
+
+/// A [`Classifier`] in the caller's thread, with its [`FramePowers`].
+pub(super) struct Inline {
+    pub(super) cls: Classifier,
+    powers: FramePowers,
+    /// The powers of one push's frames (reused).
+    scratch: Vec<f32>,
+}
+
+impl Inline {
+    pub(super) fn new(config: &VadConfig, block: usize) -> Self {
+        let frame_len = config.sample_rate as usize / 100;
+        Inline {
+            cls: Classifier::new(config, block),
+            powers: FramePowers::new(config),
+            scratch: Vec::with_capacity(INLINE_PIECE / frame_len + 1),
+        }
+    }
+
+    /// In pieces of at most [`INLINE_PIECE`] samples, so that `scratch`
+    /// never grows, whatever the caller's chunk (the findings are the same
+    /// whatever the chunk).
+    pub(super) fn push(&mut self, samples: &[f32]) {
+        for piece in samples.chunks(INLINE_PIECE) {
+            self.scratch.clear();
+            self.powers.push(piece, &mut self.scratch);
+            self.cls.push(piece, &self.scratch);
+        }
+    }
+
+    pub(super) fn finish(mut self) -> (Vec<FrameInfo>, ModelVotes) {
+        let last = self.powers.finish();
+        self.cls.finish(last)
     }
 }
 
@@ -274,7 +306,7 @@ impl Worker {
                 let mut last_power = None;
                 // The channel closes when the stream has ended.
                 for mut batch in from_main {
-                    cls.push(&batch.samples, Some(&batch.powers));
+                    cls.push(&batch.samples, &batch.powers);
                     last_power = last_power.or(batch.last_power);
                     batch.samples.clear();
                     batch.powers.clear();

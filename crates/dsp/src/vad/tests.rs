@@ -65,8 +65,8 @@ fn block_length_does_not_depend_on_buffer_capacity() {
         panic!("with_rate classifies inline")
     };
     let block = 3 * 80;
-    c.pcm.reserve_exact(block * 3);
-    assert!(c.pcm.capacity() > block);
+    c.cls.pcm.reserve_exact(block * 3);
+    assert!(c.cls.pcm.capacity() > block);
     roomy.push(&x);
     assert!(
         voiced(&exact) > 20,

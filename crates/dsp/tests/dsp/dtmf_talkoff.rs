@@ -5,48 +5,14 @@
 //! `${VOXCAP_CORPUS_DIR:-target/corpus}/talkoff/{speech,music}`. Without it
 //! the test fails when `CI` is set, and otherwise explains how to build it.
 
-use std::path::{Path, PathBuf};
-
 use crate::dtmf_support::{detect_chunked, FS};
-
-fn corpus_dir() -> PathBuf {
-    let base = std::env::var_os("VOXCAP_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/corpus"));
-    base.join("talkoff")
-}
-
-fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-                .filter(|p| !p.to_string_lossy().ends_with(".part.wav"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn read_8k(path: &Path) -> Vec<f32> {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = r.spec();
-    assert_eq!(
-        (spec.sample_rate, spec.channels, spec.bits_per_sample),
-        (FS, 1, 16),
-        "{}: corpus files must be 8 kHz mono 16-bit; rerun scripts/talkoff-corpus.sh",
-        path.display()
-    );
-    r.samples::<i16>()
-        .map(|s| f32::from(s.unwrap_or_else(|e| panic!("{}: {e}", path.display()))) / 32768.0)
-        .collect()
-}
+use voxcap_testkit::talkoff::{self, read as read_8k, wavs};
 
 #[test]
 fn no_digits_in_speech_or_music() {
-    let root = corpus_dir();
-    let classes = ["speech", "music"];
+    let root = talkoff::dir();
+    let classes = talkoff::CLASSES;
+    assert_eq!(talkoff::RATE, FS);
     if classes.iter().any(|c| wavs(&root.join(c)).is_empty()) {
         let msg = format!(
             "talk-off corpus missing at {}: run scripts/talkoff-corpus.sh",
