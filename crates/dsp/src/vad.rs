@@ -310,8 +310,14 @@ fn prediction_gain_db(buf: &[f32]) -> (f32, [f64; LPC_ORDER]) {
 }
 
 /// [`prediction_gain_db`] of samples already in f64.
+///
+/// Also compiled for AVX2 and picked at run time (`multiversion`, as
+/// `dtmf::hop_banks`): the lag sums' f64 lanes then run four to a register.
+/// The same operations in the same order, without fused multiply-adds, so
+/// the same bits on either path.
 // Matrix code: the indices are the maths (phi[i][j], l[i][k]).
 #[allow(clippy::needless_range_loop)]
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx"))]
 fn covariance_gain_db(xs: &[f64]) -> (f32, [f64; LPC_ORDER]) {
     const P: usize = LPC_ORDER;
     let none = (0.0, [0.0; P]);
