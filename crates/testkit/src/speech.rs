@@ -79,22 +79,7 @@ fn load_dir(dir: &Path) -> Vec<SpeechFixture> {
 }
 
 fn load(path: &Path) -> SpeechFixture {
-    let mut reader =
-        hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = reader.spec();
-    assert_eq!(
-        (spec.sample_rate, spec.channels, spec.bits_per_sample),
-        (FIXTURE_RATE, 1, 16),
-        "{}: fixtures are 8 kHz mono 16-bit",
-        path.display()
-    );
-    let samples = reader
-        .samples::<i16>()
-        .map(|s| {
-            let s = s.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            f32::from(s) / 32768.0
-        })
-        .collect();
+    let samples = crate::talkoff::read_mono16(path, FIXTURE_RATE, "fixtures are 8 kHz mono 16-bit");
     SpeechFixture {
         file_name: path
             .file_name()

@@ -39,12 +39,22 @@ pub fn wavs(dir: &Path) -> Vec<PathBuf> {
 /// The samples of one corpus file, full scale ±1.0. Panics, naming the
 /// file, if it cannot be read or is not 8 kHz mono 16-bit.
 pub fn read(path: &Path) -> Vec<f32> {
+    read_mono16(
+        path,
+        RATE,
+        "corpus files must be 8 kHz mono 16-bit; rerun scripts/talkoff-corpus.sh",
+    )
+}
+
+/// The samples of a mono 16-bit WAV at `rate`, full scale ±1.0; panics
+/// naming the file, with `rule` when the format is another.
+pub(crate) fn read_mono16(path: &Path, rate: u32, rule: &str) -> Vec<f32> {
     let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = r.spec();
     assert_eq!(
         (spec.sample_rate, spec.channels, spec.bits_per_sample),
-        (RATE, 1, 16),
-        "{}: corpus files must be 8 kHz mono 16-bit; rerun scripts/talkoff-corpus.sh",
+        (rate, 1, 16),
+        "{}: {rule}",
         path.display()
     );
     r.samples::<i16>()
