@@ -394,7 +394,7 @@ struct HopBanks {
 /// Compiled also for AVX2 and picked at run time when the CPU has it
 /// (`multiversion`): the sixteen lanes of the two Goertzel states then sit in
 /// eight vector registers instead of spilling out of sixteen SSE ones, and
-/// the DTMF detector costs about a third less (docs/benchmarks.md). The
+/// the DTMF detector costs about a quarter less (docs/speech.md). The
 /// operations are the same, in the same order and without fused
 /// multiply-adds (Rust never contracts them), so every result is the same
 /// bit for bit on either path.
