@@ -2,8 +2,7 @@
 //! NDJSON output, and the HTML review report (flags in `report_cmd`).
 //!
 //! Inputs are expanded first (directories walked for `*.wav`, sorted), then
-//! analysed by `-j N` worker threads, each with its own detectors (webrtc-vad
-//! state is not `Send`), through [`voxcap_queue::local::run_ordered`]:
+//! analysed by `-j N` worker threads, each with its own detectors, through [`voxcap_queue::local::run_ordered`]:
 //! results are printed in input order as soon as they are ready, with a
 //! bounded window in flight, so memory stays bounded whatever the number of
 //! files. A failing input is reported and the rest still run. A closing

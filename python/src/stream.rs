@@ -1,8 +1,9 @@
 //! `voxcap.Analyzer`: voxcap-dsp's push-model [`Analyzer`] for a stream of
 //! samples pushed from Python.
 //!
-//! The dsp analyser is not `Send` (webrtc-vad's C state), so it lives on a
-//! thread of its own and each call is a message to it: Python waits for the
+//! The dsp analyser lives on a thread of its own and each call is a message
+//! to it (it was not `Send` while it held libfvad's C state; the thread
+//! stays because it also keeps the work off the caller's thread): Python waits for the
 //! answer with the GIL released, and the object may be used from any
 //! Python thread. The analyser is built for the first push's sample type
 //! (the level meter's clip threshold depends on it), so int16 PCM pushed

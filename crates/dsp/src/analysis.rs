@@ -155,9 +155,8 @@ pub fn catch_panics<T>(f: impl FnOnce() -> Result<T, AnalysisError>) -> Result<T
 
 /// A push-model analyser for one stream of mono samples at the file's rate.
 ///
-/// It is not `Send`: the speech detector holds webrtc-vad's C state, so an
-/// analyser lives and dies on one thread (`spawn_blocking` in capture, one
-/// per worker in a batch).
+/// It is `Send` (the speech detector's state is plain Rust since libfvad
+/// was ported): it may be built on one thread and fed on another.
 #[derive(Debug)]
 pub struct Analyzer {
     meter: LevelMeter,

@@ -32,10 +32,12 @@
 //! needs the whole clip: percentiles of voiced-frame level and noise excess,
 //! the median floor and the SNR are taken over every frame.
 //!
-//! [`SpeechDetector`] is **not `Send`**: webrtc-vad's `Vad` holds a raw C
-//! pointer. Create one detector per thread (they are cheap).
+//! The voice decision is libfvad's, ported to Rust bit for bit
+//! (`vad/fvad.rs`; tested against the C library), so a [`SpeechDetector`] is
+//! plain data and `Send`.
 
 mod config;
+mod fvad;
 mod lane;
 #[cfg(feature = "neural")]
 pub mod neural;
@@ -80,7 +82,7 @@ enum Lane {
 }
 
 /// Streaming speech detector: `push` audio, add DTMF events with
-/// [`mask_dtmf`](Self::mask_dtmf), then `finish`. Not `Send` (see module docs).
+/// [`mask_dtmf`](Self::mask_dtmf), then `finish`.
 pub struct SpeechDetector {
     config: VadConfig,
     /// The frame power, webrtc-vad, the tone check and the model.

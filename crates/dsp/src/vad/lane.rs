@@ -14,17 +14,17 @@
 //! each way), so a push allocates nothing once the first few batches
 //! exist.
 
+use super::fvad::Fvad;
 use super::{
     split_frames, Biquad, FrameInfo, ModelVotes, ToneCheck, VadAggressiveness, VadConfig,
     HIGHPASS_HZ, RESERVED_SECONDS,
 };
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
-use webrtc_vad::{SampleRate, Vad, VadMode};
 
 /// Frames classified so far, plus the state that carries between frames.
 pub(super) struct Classifier {
-    vad: Vad,
+    vad: Fvad,
     frame_len: usize,
     /// Partial frame carried between pushes.
     pending: Vec<f32>,
@@ -55,18 +55,14 @@ impl Classifier {
     /// A classifier for a config [`super::SpeechDetector::new`] has checked.
     pub(super) fn new(config: &VadConfig, block: usize) -> Self {
         let frame_len = config.sample_rate as usize / 100;
-        let rate = match config.sample_rate {
-            16000 => SampleRate::Rate16kHz,
-            _ => SampleRate::Rate8kHz,
-        };
         let mode = match config.aggressiveness {
-            VadAggressiveness::Quality => VadMode::Quality,
-            VadAggressiveness::LowBitrate => VadMode::LowBitrate,
-            VadAggressiveness::Aggressive => VadMode::Aggressive,
-            VadAggressiveness::VeryAggressive => VadMode::VeryAggressive,
+            VadAggressiveness::Quality => 0,
+            VadAggressiveness::LowBitrate => 1,
+            VadAggressiveness::Aggressive => 2,
+            VadAggressiveness::VeryAggressive => 3,
         };
         Classifier {
-            vad: Vad::new_with_rate_and_mode(rate, mode),
+            vad: Fvad::new(config.sample_rate == 16000, mode),
             frame_len,
             pending: Vec::with_capacity(frame_len),
             block_len: frame_len * block,
@@ -138,8 +134,8 @@ impl Classifier {
         }
         let covered = self.pcm.len().div_ceil(self.frame_len);
         self.pcm.resize(self.block_len, 0);
-        // Only invalid frame lengths make webrtc-vad fail; ours are 10/20/30 ms.
-        let voice = self.vad.is_voice_segment(&self.pcm).unwrap_or(false);
+        // Blocks are 10, 20 or 30 ms (the config is checked).
+        let voice = self.vad.is_voice(&self.pcm);
         self.pcm.clear();
         let len = self.frames.len();
         for f in &mut self.frames[len.saturating_sub(covered)..] {

@@ -241,3 +241,12 @@ fn worker_lane_gives_the_inline_result() {
         assert_eq!(worker.finish(), expected, "chunk {chunk}");
     }
 }
+
+/// The detector's state is plain data since libfvad was ported (vad::fvad):
+/// a detector, and the analyser that holds one, may move between threads.
+#[test]
+fn the_detector_and_the_analyser_are_send() {
+    fn send<T: Send>() {}
+    send::<SpeechDetector>();
+    send::<crate::analysis::Analyzer>();
+}
