@@ -4,10 +4,15 @@
 //!
 //! Target: the whole analysis of a 2-minute clip fits in ~40 ms on one core,
 //! of which the speech detector may take ~15 ms (>= 64 M samples/s at 8 kHz).
+//!
+//! Group `fvad`: the voice decision alone on the same clip in 30 ms blocks,
+//! voxcap's Rust port (`vad::fvad`) beside libfvad in C (the `webrtc-vad`
+//! crate), which it replaced.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use voxcap_dsp::synth;
 
+use voxcap_dsp::vad::fvad::Fvad;
 use voxcap_dsp::vad::SpeechDetector;
 use voxcap_testkit::speech::speech_samples;
 
@@ -47,6 +52,29 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(total as u64));
     g.bench_function(BenchmarkId::new("100x5s_8k", total), |b| {
         b.iter(|| batch.iter().map(|x| run(black_box(x))).sum::<usize>())
+    });
+    g.finish();
+
+    let pcm: Vec<i16> = long.iter().map(|&s| (s * 32768.0) as i16).collect();
+    let mut g = c.benchmark_group("fvad");
+    g.throughput(Throughput::Elements(pcm.len() as u64));
+    g.bench_function(BenchmarkId::new("rust_2min_8k", pcm.len()), |b| {
+        b.iter(|| {
+            let mut v = Fvad::new(false, 0);
+            black_box(&pcm)
+                .chunks_exact(240)
+                .filter(|blk| v.is_voice(blk))
+                .count()
+        })
+    });
+    g.bench_function(BenchmarkId::new("libfvad_c_2min_8k", pcm.len()), |b| {
+        b.iter(|| {
+            let mut v = webrtc_vad::Vad::new();
+            black_box(&pcm)
+                .chunks_exact(240)
+                .filter(|blk| v.is_voice_segment(blk) == Ok(true))
+                .count()
+        })
     });
     g.finish();
 }

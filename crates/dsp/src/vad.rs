@@ -33,11 +33,11 @@
 //! the median floor and the SNR are taken over every frame.
 //!
 //! The voice decision is libfvad's, ported to Rust bit for bit
-//! (`vad/fvad.rs`; tested against the C library), so a [`SpeechDetector`] is
+//! ([`fvad`]; tested against the C library), so a [`SpeechDetector`] is
 //! plain data and `Send`.
 
 mod config;
-mod fvad;
+pub mod fvad;
 mod lane;
 #[cfg(feature = "neural")]
 pub mod neural;

@@ -16,6 +16,12 @@
 //! split, and the two splits of the second stage, run in one loop, so the
 //! processor overlaps their serial recursions. The state is plain data, so
 //! the detector is `Send`.
+//!
+//! ```
+//! use voxcap_dsp::vad::fvad::Fvad;
+//! let mut vad = Fvad::new(false, 0); // 8 kHz, quality mode
+//! assert!(!vad.is_voice(&[0i16; 240])); // 30 ms of silence
+//! ```
 
 /// Frequency bands (libfvad's "channels").
 const CHANNELS: usize = 6;
@@ -102,9 +108,11 @@ const MODES: [Thresholds; 4] = [
     },
 ];
 
-/// One voice detector's state (libfvad's `VadInstT`, for 8 and 16 kHz).
+/// One voice detector's state (libfvad's `VadInstT`, for 8 and 16 kHz):
+/// `fvad_new`, `fvad_set_mode`, `fvad_set_sample_rate` and `fvad_process`
+/// in one type.
 #[derive(Clone)]
-pub(crate) struct Fvad {
+pub struct Fvad {
     wideband: bool,
     mode: &'static Thresholds,
     downsampling: [i32; 2],
@@ -136,7 +144,7 @@ impl std::fmt::Debug for Fvad {
 impl Fvad {
     /// A detector for 8 kHz (`wideband` false) or 16 kHz input, in libfvad's
     /// `mode` 0 (quality) to 3 (very aggressive); a higher mode is read as 3.
-    pub(crate) fn new(wideband: bool, mode: usize) -> Self {
+    pub fn new(wideband: bool, mode: usize) -> Self {
         Fvad {
             wideband,
             mode: &MODES[mode.min(3)],
@@ -160,7 +168,7 @@ impl Fvad {
     /// Whether one 10, 20 or 30 ms block is voice (libfvad's
     /// `fvad_process` > 0). A block of another length is not voice and
     /// leaves the state as it was, as libfvad rejects it.
-    pub(crate) fn is_voice(&mut self, block: &[i16]) -> bool {
+    pub fn is_voice(&mut self, block: &[i16]) -> bool {
         let per_ms = if self.wideband { 16 } else { 8 };
         if !matches!(block.len() / per_ms, 10 | 20 | 30) || !block.len().is_multiple_of(per_ms) {
             return false;
