@@ -842,47 +842,31 @@ mod tests {
         assert_eq!(norm_u32(u32::MAX), 0);
     }
 
-    /// A 64-bit LCG, for reproducible noise.
-    struct Lcg(u64);
+    use crate::synth::Rng;
 
-    impl Lcg {
-        fn next(&mut self) -> u32 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) as u32
-        }
-        /// Uniform in -1..1.
-        fn unit(&mut self) -> f64 {
-            self.next() as f64 / (1u64 << 30) as f64 - 1.0
-        }
+    /// Uniform in -1..1.
+    fn unit(rng: &mut Rng) -> f64 {
+        rng.next_f64() * 2.0 - 1.0
     }
 
     fn clamp16(x: f64) -> i16 {
         x.round().clamp(-32768.0, 32767.0) as i16
     }
 
-    /// The speech fixtures, end to end, 8 kHz.
+    /// The speech fixtures, end to end, 8 kHz (read by the test kit as
+    /// `s / 32768`, which is exact, so the 16-bit samples come back as they
+    /// are).
     fn speech() -> Vec<i16> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/speech");
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .expect("testdata/speech")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-            .collect();
-        names.sort();
-        let mut out = Vec::new();
-        for p in names {
-            let mut r = hound::WavReader::open(&p).expect("a fixture");
-            out.extend(r.samples::<i16>().map(|s| s.expect("a sample")));
-        }
-        out
+        voxcap_testkit::speech::speech_samples()
+            .iter()
+            .flatten()
+            .map(|&s| (s * 32768.0) as i16)
+            .collect()
     }
 
     /// Speech, noise, tones and garbage: every path of the detector.
     fn signals(rate: usize) -> Vec<(&'static str, Vec<i16>)> {
-        let mut rng = Lcg(7);
+        let mut rng = Rng::new(7);
         let mut sp = speech();
         if rate == 16000 {
             sp = sp.iter().flat_map(|&s| [s, s]).collect();
@@ -892,7 +876,7 @@ mod tests {
         for (name, level) in [("speech+noise-45", 0.006), ("speech+noise-25", 0.06)] {
             let mixed = sp
                 .iter()
-                .map(|&s| clamp16(s as f64 + level * 32768.0 * rng.unit()))
+                .map(|&s| clamp16(s as f64 + level * 32768.0 * unit(&mut rng)))
                 .collect();
             out.push((name, mixed));
         }
@@ -914,7 +898,7 @@ mod tests {
             .enumerate()
         {
             let amp = level * 32767.0 * if i % 3 == 0 { 1.0 } else { 0.5 };
-            steps.extend((0..step).map(|_| clamp16(amp * rng.unit())));
+            steps.extend((0..step).map(|_| clamp16(amp * unit(&mut rng))));
         }
         out.push(("noise steps", steps));
         // Tones: a sweep, a full-scale square, DC at the rails, impulses.
@@ -943,7 +927,9 @@ mod tests {
         // Garbage: uniform 16-bit words.
         out.push((
             "garbage",
-            (0..rate * 10).map(|_| rng.next() as u16 as i16).collect(),
+            (0..rate * 10)
+                .map(|_| rng.next_u64() as u16 as i16)
+                .collect(),
         ));
         out
     }
